@@ -1,0 +1,7 @@
+"""``python -m actionrec``: see :mod:`actionrec.cli`."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

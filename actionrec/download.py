@@ -1,0 +1,287 @@
+"""Verified, resumable downloads into a cache that never hands out an unverified file.
+
+Bytes stream into ``<final>.part``; after the size and hash match, the part file is renamed to its
+final name in one atomic step. A dropped connection resumes with an HTTP ``Range`` request (and
+starts over cleanly if the server ignores it); transient failures are retried with exponential
+backoff; every request has connect and read timeouts. When a file is already cached and verifies,
+no network access happens at all.
+
+Example:
+    >>> from actionrec.registry import get_model
+    >>> paths = fetch_files(get_model("action-recognition-0001").files("FP16"),
+    ...                     cache_dir="model", progress=False)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from .errors import ChecksumMismatchError, DownloadError, OfflineError
+from .registry import RemoteFile
+
+log = logging.getLogger(__name__)
+
+CHUNK_BYTES = 1 << 16
+DEFAULT_TIMEOUT_S = (10.0, 30.0)  # (connect, read between bytes)
+DEFAULT_RETRIES = 4
+DEFAULT_BACKOFF_S = 0.5
+_MODEL_MARK = "models_bin/1/"
+_DATA_PREFIX = "https://raw.githubusercontent.com/"
+
+
+def mirror_url(url: str, *, model_base_url: str | None = None, data_base_url: str | None = None) -> str:
+    """Map a canonical URL to a mirror when one is configured.
+
+    A model URL ending in ``models_bin/1/<rest>`` maps to ``<model_base_url>/<rest>``; a pinned
+    data URL ``https://raw.githubusercontent.com/<rest>`` maps to ``<data_base_url>/<rest>``.
+
+    Example:
+        >>> mirror_url("https://h/x/models_bin/1/m/a.xml", model_base_url="http://127.0.0.1:8/")
+        'http://127.0.0.1:8/m/a.xml'
+    """
+    if model_base_url and _MODEL_MARK in url:
+        _check_base_url(model_base_url, "--base-url / AR_MODEL_BASE_URL")
+        return model_base_url.rstrip("/") + "/" + url.split(_MODEL_MARK, 1)[1]
+    if data_base_url and url.startswith(_DATA_PREFIX):
+        _check_base_url(data_base_url, "--data-base-url / AR_DATA_BASE_URL")
+        return data_base_url.rstrip("/") + "/" + url[len(_DATA_PREFIX) :]
+    return url
+
+
+def _check_base_url(base_url: str, what: str) -> None:
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise DownloadError(
+            f"{what} is {base_url!r}, which is not an http(s) URL; give the mirror's root, e.g. http://127.0.0.1:8000/"
+        )
+
+
+def file_digest(path: Path, algorithm: str) -> str:
+    """Hex digest of a file, read in chunks."""
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK_BYTES):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def is_verified(path: Path, remote: RemoteFile) -> bool:
+    """True when ``path`` exists with the pinned size and hash."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return False
+    if remote.size_bytes is not None and size != remote.size_bytes:
+        return False
+    return file_digest(path, remote.algorithm) == remote.digest
+
+
+def fetch_file(
+    remote: RemoteFile,
+    *,
+    cache_dir: str | os.PathLike[str],
+    url: str | None = None,
+    offline: bool = False,
+    progress: bool = True,
+    timeout_s: tuple[float, float] = DEFAULT_TIMEOUT_S,
+    retries: int = DEFAULT_RETRIES,
+    backoff_s: float = DEFAULT_BACKOFF_S,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Path:
+    """Return the path of ``remote`` in ``cache_dir``, downloading and verifying it if needed.
+
+    Args:
+        remote: what to fetch (canonical URL, size, hash, cache-relative name).
+        cache_dir: cache root; the file lands at ``cache_dir / remote.name``.
+        url: where to download from instead of ``remote.url`` (a mirror, see :func:`mirror_url`).
+        offline: never touch the network; a missing file raises :class:`OfflineError`.
+        progress: show one ``tqdm.auto`` bar for the file.
+        timeout_s: (connect, read) timeouts of each request, in seconds.
+        retries: how many times a transient failure (connection, timeout, HTTP 5xx, short body)
+            is retried; the partial file is kept and resumed.
+        backoff_s: first retry delay; doubles on every retry.
+        sleep: injected for tests.
+
+    Returns:
+        The verified file's path (always the same path for the same ``remote``).
+
+    Raises:
+        OfflineError: not cached and ``offline`` is set.
+        ChecksumMismatchError: the server sent other bytes than pinned (size or hash).
+        DownloadError: HTTP error, repeated network failure, or the disk is full.
+    """
+    final = Path(cache_dir) / remote.name
+    if final.exists():
+        if is_verified(final, remote):
+            return final
+        # A file under the final name that fails verification was not written by us (we rename
+        # only verified files): move it aside rather than delete what someone put there.
+        aside = final.with_name(final.name + ".unverified")
+        os.replace(final, aside)
+        log.warning("%s failed verification; moved to %s and downloading again", final, aside)
+    source = url or remote.url
+    if offline:
+        raise OfflineError(
+            f"{remote.name} is not in the cache {Path(cache_dir)} and offline mode is on; "
+            f"run once with network access (it downloads {_human(remote.size_bytes)} from {source}) "
+            "or point --model-dir / AR_MODEL_DIR at models already on disk"
+        )
+    scheme = urlsplit(source).scheme
+    if scheme not in ("http", "https"):
+        raise DownloadError(f"cannot download {remote.name} from {source!r}: only http(s) URLs are supported")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    part = final.with_name(final.name + ".part")
+    attempt = 0
+    while True:
+        try:
+            _stream_to_part(remote, source, part, progress=progress, timeout_s=timeout_s)
+            break
+        except _TransientError as exc:
+            attempt += 1
+            if attempt > retries:
+                raise DownloadError(
+                    f"downloading {remote.name} from {source} failed {attempt} times ({exc}); "
+                    f"{_size_of(part)} kept in {part} and resumed on the next run. "
+                    "Check the network or the mirror (--base-url / AR_MODEL_BASE_URL), then run again"
+                ) from None
+            delay = backoff_s * 2 ** (attempt - 1)
+            log.info("%s: %s; retry %d/%d in %.1f s", remote.name, exc, attempt, retries, delay)
+            sleep(delay)
+    _verify_part(remote, source, part)
+    os.replace(part, final)
+    return final
+
+
+def fetch_files(
+    remotes: Iterable[RemoteFile],
+    *,
+    cache_dir: str | os.PathLike[str],
+    model_base_url: str | None = None,
+    data_base_url: str | None = None,
+    **kwargs,
+) -> list[Path]:
+    """Fetch several files (see :func:`fetch_file`), each through its mirror when configured."""
+    return [
+        fetch_file(
+            r,
+            cache_dir=cache_dir,
+            url=mirror_url(r.url, model_base_url=model_base_url, data_base_url=data_base_url),
+            **kwargs,
+        )
+        for r in remotes
+    ]
+
+
+class _TransientError(Exception):
+    """A failure worth retrying (the partial file is kept)."""
+
+
+def _stream_to_part(
+    remote: RemoteFile, url: str, part: Path, *, progress: bool, timeout_s: tuple[float, float]
+) -> None:
+    import requests
+    from tqdm.auto import tqdm
+
+    have = part.stat().st_size if part.exists() else 0
+    if remote.size_bytes is not None and have >= remote.size_bytes:
+        return  # complete (or too long): verification decides
+    headers = {"Range": f"bytes={have}-"} if have else {}
+    try:
+        response = requests.get(url, headers=headers, stream=True, timeout=timeout_s)
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise _TransientError(f"cannot connect: {type(exc).__name__}") from None
+    with response:
+        status = response.status_code
+        if status == 416:  # our offset is past the end: the part file is stale
+            part.unlink(missing_ok=True)
+            raise _TransientError("server rejected the resume offset (HTTP 416); starting over")
+        if status >= 500 or status == 429:
+            raise _TransientError(f"HTTP {status}")
+        if status >= 400:
+            raise DownloadError(
+                f"cannot download {remote.name}: {url} answered HTTP {status} {response.reason}. "
+                "Check the URL; with a mirror, check that it holds this file under the same path"
+            )
+        if have and status == 206 and response.headers.get("Content-Range", "").startswith(f"bytes {have}-"):
+            mode = "ab"
+        else:
+            if have:
+                log.info("%s: server ignored the Range request; starting over", remote.name)
+            have, mode = 0, "wb"
+        bar = tqdm(
+            total=remote.size_bytes,
+            initial=have,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            desc=Path(remote.name).name,
+            disable=not progress,
+            leave=True,
+        )
+        announced = response.headers.get("Content-Length")
+        received = 0
+        try:
+            with open(part, mode) as f:
+                for chunk in response.iter_content(CHUNK_BYTES):
+                    f.write(chunk)
+                    received += len(chunk)
+                    bar.update(len(chunk))
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise _TransientError(f"connection dropped after {_size_of(part)}: {type(exc).__name__}") from None
+        except requests.exceptions.ChunkedEncodingError:
+            raise _TransientError(f"connection dropped after {_size_of(part)}") from None
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise DownloadError(
+                    f"the disk is full while writing {part} ({_size_of(part)} of "
+                    f"{_human(remote.size_bytes)}); free some space and run again (it resumes)"
+                ) from None
+            raise
+        finally:
+            bar.close()
+    got = part.stat().st_size
+    complete_body = announced is not None and received == int(announced)
+    if remote.size_bytes is not None and got < remote.size_bytes and not complete_body:
+        # The connection ended early; a complete but short body is another file (verify says so).
+        raise _TransientError(f"body ended at {_human(got)} of {_human(remote.size_bytes)}")
+
+
+def _verify_part(remote: RemoteFile, url: str, part: Path) -> None:
+    got_size = part.stat().st_size
+    got = file_digest(part, remote.algorithm)
+    if (remote.size_bytes is None or got_size == remote.size_bytes) and got == remote.digest:
+        return
+    part.unlink()
+    what = "size and hash" if remote.size_bytes not in (None, got_size) else remote.algorithm
+    raise ChecksumMismatchError(
+        f"{remote.name} from {url}: {what} mismatch: expected "
+        f"{_sized(remote.size_bytes)}{remote.algorithm} {remote.digest}, received "
+        f"{_sized(got_size)}{remote.algorithm} {got}; the download was removed. The server or "
+        "mirror holds other bytes than the pinned release: check the URL "
+        "(--base-url / AR_MODEL_BASE_URL) and run again"
+    )
+
+
+def _sized(n: int | None) -> str:
+    return "" if n is None else f"{n} bytes, "
+
+
+def _size_of(path: Path) -> str:
+    return _human(path.stat().st_size if path.exists() else 0)
+
+
+def _human(n: int | None) -> str:
+    if n is None:
+        return "an unknown amount"
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"

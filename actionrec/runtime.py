@@ -1,0 +1,183 @@
+"""OpenVINO runtime: one cached ``Core``, device checks, compiled encoder and decoder.
+
+Example:
+    >>> files = resolve_model("action-recognition-0001")             # doctest: +SKIP
+    >>> models = compile_models(files, device="CPU", hint="THROUGHPUT")  # doctest: +SKIP
+    >>> models.clip_len, models.input_size_hw                        # doctest: +SKIP
+    (16, (224, 224))
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import settings
+from .errors import DeviceNotAvailableError, LabelsError, ModelNotFoundError
+from .models import ModelFiles, load_labels
+
+HINTS = ("LATENCY", "THROUGHPUT")
+VIRTUAL_DEVICES = ("AUTO", "MULTI", "HETERO", "BATCH")
+
+
+@functools.cache
+def get_core():
+    """The process-wide ``openvino.Core`` (created once; creating one per call is slow)."""
+    import openvino as ov
+
+    return ov.Core()
+
+
+def available_devices() -> list[str]:
+    """Devices OpenVINO sees here, e.g. ``["CPU", "GPU.0"]``; plus ``AUTO``."""
+    return [*get_core().available_devices, "AUTO"]
+
+
+def check_device(device: str) -> str:
+    """Return ``device`` when OpenVINO can use it here.
+
+    ``AUTO`` and ``AUTO:GPU,CPU`` style names are accepted when at least one listed device exists.
+
+    Raises:
+        DeviceNotAvailableError: naming the device, what is available, and what to do.
+    """
+    real = get_core().available_devices
+    name = device.strip().upper()
+    head, _, tail = name.partition(":")
+    if head in VIRTUAL_DEVICES:
+        wanted = [d for d in tail.split(",") if d] or real
+        ok = any(_matches(d, real) for d in wanted)
+    else:
+        ok = _matches(name, real)
+    if not ok:
+        raise DeviceNotAvailableError(
+            f"device {device!r} is not available here; available: {', '.join([*real, 'AUTO'])}. "
+            "Use CPU (always present), or install the GPU driver and check `python -m actionrec doctor`"
+        )
+    return name
+
+
+def _matches(device: str, real: list[str]) -> bool:
+    return any(r == device or r.split(".")[0] == device for r in real)
+
+
+@dataclass(frozen=True)
+class ActionModels:
+    """A compiled encoder/decoder pair with the facts read from them.
+
+    Attributes:
+        encoder, decoder: ``openvino.CompiledModel`` objects.
+        labels: class names in decoder output order.
+        clip_len: embeddings per decoder call (16 for the OMZ models), read from the decoder.
+        input_size_hw: encoder input (height, width), read from the encoder.
+        embedding_dim: encoder output features (512), read from the encoder.
+        device, hint, precision, model: how they were compiled.
+    """
+
+    encoder: Any = field(repr=False)
+    decoder: Any = field(repr=False)
+    labels: tuple[str, ...]
+    clip_len: int
+    input_size_hw: tuple[int, int]
+    embedding_dim: int
+    device: str
+    hint: str
+    precision: str
+    model: str
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.labels)
+
+    def optimal_requests(self) -> int:
+        """How many encoder requests to keep in flight (the plugin's own number)."""
+        return int(self.encoder.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+
+
+def compile_models(
+    files: ModelFiles,
+    *,
+    device: str = settings.DEFAULT_DEVICE,
+    hint: str = "THROUGHPUT",
+    labels: tuple[str, ...] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    inference_precision: str | None = None,
+) -> ActionModels:
+    """Compile encoder and decoder on ``device`` with a performance ``hint``.
+
+    Args:
+        files: from :func:`actionrec.models.resolve_model`.
+        device: ``CPU``, ``GPU``, ``AUTO`` (or ``AUTO:GPU,CPU``).
+        hint: ``THROUGHPUT`` for files, ``LATENCY`` for live sources.
+        labels: class names; default: read from ``files.labels_path``.
+        cache_dir: root of the compile cache (``<cache_dir>/compile_cache``), default ``model/``.
+        inference_precision: e.g. ``"f32"`` to force f32 where the CPU would run bf16.
+
+    Raises:
+        DeviceNotAvailableError, ModelNotFoundError, LabelsError.
+    """
+    if hint not in HINTS:
+        raise ValueError(f"hint must be one of {HINTS}, got {hint!r}")
+    device = check_device(device)
+    core = get_core()
+    compile_cache = settings.cache_dir(cache_dir) / "compile_cache"
+    compile_cache.mkdir(parents=True, exist_ok=True)
+    config: dict[str, str] = {"PERFORMANCE_HINT": hint, "CACHE_DIR": str(compile_cache)}
+    if inference_precision:
+        config["INFERENCE_PRECISION_HINT"] = inference_precision
+    encoder = core.compile_model(_read(core, files.encoder_xml), device, config)
+    decoder_config = {**config, "PERFORMANCE_HINT": "LATENCY"}  # one window at a time
+    decoder = core.compile_model(_read(core, files.decoder_xml), device, decoder_config)
+
+    enc_in = encoder.input(0).get_shape()
+    enc_out = encoder.output(0).get_shape()
+    dec_in = decoder.input(0).get_shape()
+    dec_out = decoder.output(0).get_shape()
+    if len(enc_in) != 4 or len(dec_in) != 3 or dec_in[2] != _numel(enc_out):
+        raise ModelNotFoundError(
+            f"{files.encoder_xml.name} / {files.decoder_xml.name} do not form an encoder/decoder "
+            f"pair: encoder {list(enc_in)} -> {list(enc_out)}, decoder {list(dec_in)} -> "
+            f"{list(dec_out)}; expected [1,3,H,W] -> [1,D,1,1] and [1,T,D] -> [1,C]"
+        )
+    num_classes = int(dec_out[-1])
+    if labels is None:
+        if files.labels_path is None:
+            raise ModelNotFoundError(
+                f"no labels for model {files.model!r}: pass --labels PATH (or set AR_LABELS) with "
+                f'{num_classes} labels, one per line or JSON {{"0": "name", ...}}'
+            )
+        labels = load_labels(files.labels_path, num_classes=num_classes)
+    elif len(labels) != num_classes:
+        raise LabelsError(f"{len(labels)} labels given but the decoder outputs {num_classes} classes")
+    return ActionModels(
+        encoder=encoder,
+        decoder=decoder,
+        labels=tuple(labels),
+        clip_len=int(dec_in[1]),
+        input_size_hw=(int(enc_in[2]), int(enc_in[3])),
+        embedding_dim=int(dec_in[2]),
+        device=device,
+        hint=hint,
+        precision=files.precision,
+        model=files.model,
+    )
+
+
+def _read(core, xml: Path):
+    try:
+        return core.read_model(str(xml))
+    except RuntimeError as exc:
+        raise ModelNotFoundError(
+            f"OpenVINO cannot read {xml}: {str(exc).splitlines()[0]}. Delete it and fetch again, "
+            "or check that the .bin beside it belongs to this .xml"
+        ) from None
+
+
+def _numel(shape) -> int:
+    n = 1
+    for d in shape:
+        n *= int(d)
+    return n

@@ -1,0 +1,91 @@
+"""Where things live and what the ``AR_*`` environment variables mean.
+
+Paths are resolved relative to the repository (the folder holding ``notebook_utils.py``), not the
+current working directory, so the notebook, the CLI and the tests agree. A CLI flag always wins
+over its environment variable; both are read here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULT_MODEL = "action-recognition-0001"
+DEFAULT_PRECISION = "FP16"
+DEFAULT_DEVICE = "CPU"
+DEFAULT_WINDOW_S = 1.0
+DEFAULT_STRIDE_S = 0.5
+DEFAULT_TOP_K = 5
+
+ENV_MODEL_DIR = "AR_MODEL_DIR"
+ENV_CACHE_DIR = "AR_CACHE_DIR"
+ENV_MODEL_BASE_URL = "AR_MODEL_BASE_URL"
+ENV_DATA_BASE_URL = "AR_DATA_BASE_URL"
+ENV_LABELS = "AR_LABELS"
+ENV_PRECISION = "AR_PRECISION"
+ENV_DEVICE = "AR_DEVICE"
+ENV_VIDEO = "AR_VIDEO"
+ENV_MAX_SECONDS = "AR_MAX_SECONDS"
+
+
+def env_str(name: str, default: str | None = None) -> str | None:
+    """Return the environment variable ``name``, or ``default`` when unset or blank."""
+    value = os.environ.get(name, "").strip()
+    return value if value else default
+
+
+def env_float(name: str, default: float | None = None) -> float | None:
+    """Return the environment variable ``name`` as a float (``default`` when unset).
+
+    Raises:
+        ValueError: the variable is set but is not a number.
+    """
+    value = env_str(name)
+    if value is None:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(
+            f"environment variable {name}={value!r} is not a number; set it to seconds (e.g. {name}=10) or unset it"
+        ) from None
+
+
+def resolve_path(path: str | os.PathLike[str]) -> Path:
+    """Resolve ``path`` against the repository root when it is relative."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else REPO_ROOT / p
+
+
+def cache_dir(override: str | os.PathLike[str] | None = None) -> Path:
+    """Verified model downloads and the compile cache (``--cache-dir`` ≡ ``AR_CACHE_DIR``)."""
+    return resolve_path(override or env_str(ENV_CACHE_DIR, "model"))
+
+
+def model_dir(override: str | os.PathLike[str] | None = None) -> Path | None:
+    """Models already on disk in the OMZ layout (``--model-dir`` ≡ ``AR_MODEL_DIR``), if any."""
+    value = override or env_str(ENV_MODEL_DIR)
+    return resolve_path(value) if value else None
+
+
+def model_base_url(override: str | None = None) -> str | None:
+    """Mirror for model files (``--base-url`` ≡ ``AR_MODEL_BASE_URL``), if any."""
+    return override or env_str(ENV_MODEL_BASE_URL)
+
+
+def data_base_url(override: str | None = None) -> str | None:
+    """Mirror for pinned data files (``--data-base-url`` ≡ ``AR_DATA_BASE_URL``), if any."""
+    return override or env_str(ENV_DATA_BASE_URL)
+
+
+def labels_path(override: str | os.PathLike[str] | None = None) -> Path | None:
+    """A local labels file to use instead of downloading (``--labels`` ≡ ``AR_LABELS``)."""
+    value = override or env_str(ENV_LABELS)
+    return resolve_path(value) if value else None
+
+
+def data_dir(*parts: str) -> Path:
+    """A folder under the repository's ``data/`` (labels, samples, downloads, uploads, cache)."""
+    return REPO_ROOT.joinpath("data", *parts)

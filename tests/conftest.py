@@ -1,0 +1,72 @@
+"""Fixtures the whole suite uses: tiny models, synthetic videos, a local HTTP server."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from tests.support.http_server import FaultServer
+from tests.support.tiny_models import write_labels, write_model_dir
+from tests.support.videos import make_video
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ``../shared``, or skip the test with the reason when it is absent."""
+    p = SHARED.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"needs ../shared ({p} is absent): reference material present only on dev/CI machines")
+    return p
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """Tiny action-recognition-0001 IRs (FP16 and FP16-INT8 names) in the OMZ layout."""
+    return write_model_dir(tmp_path_factory.mktemp("tiny_models"), precisions=("FP16", "FP16-INT8", "FP32"))
+
+
+@pytest.fixture(scope="session")
+def tiny_labels_file(tmp_path_factory) -> Path:
+    return write_labels(tmp_path_factory.mktemp("labels") / "labels.json", 400)
+
+
+@pytest.fixture
+def http_server():
+    server = FaultServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def video_factory(tmp_path_factory):
+    """``video_factory(name, **make_video_kwargs)`` -> path (cached per name within the session)."""
+    root = tmp_path_factory.mktemp("videos")
+    made: dict[str, Path] = {}
+
+    def make(name: str, **kwargs) -> Path:
+        if name not in made:
+            made[name] = make_video(root / name, **kwargs)
+        return made[name]
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch, tmp_path):
+    """Tests never read the developer's AR_* settings or write into the repo's data/ and model/."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("AR_"):
+            monkeypatch.delenv(name)
+    from actionrec import settings
+
+    monkeypatch.setattr(settings, "REPO_ROOT", tmp_path / "repo")
+
+
+def sha(data: bytes, algorithm: str = "sha384") -> str:
+    return hashlib.new(algorithm, data).hexdigest()

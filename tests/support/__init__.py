@@ -1,0 +1,1 @@
+"""Test helpers: tiny OpenVINO models, synthetic videos, a fault-injecting HTTP server."""

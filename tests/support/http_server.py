@@ -1,0 +1,128 @@
+"""A ``127.0.0.1`` HTTP server serving files from memory, with fault injection.
+
+Faults (per path, set with :meth:`FaultServer.set_fault`):
+
+- ``"wrong_bytes"``: same length, other bytes;
+- ``"truncate"``: announces the full length, sends half, closes (every time);
+- ``"drop_once"``: like ``truncate`` on the first request only, then honours ``Range``;
+- ``"ignore_range"``: always answers 200 with the whole body (after a first dropped request);
+- ``"404"``, ``"500"``, ``"500_once"``: status codes (``500_once`` fails one request, then works);
+- ``"stall"``: sends the headers and a few bytes, then sleeps past any client timeout;
+- ``"html"``: answers 200 with an HTML page instead of the file.
+
+Every request is logged as ``(path, range_header_or_None)`` in :attr:`FaultServer.requests`.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+
+class FaultServer:
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.faults: dict[str, str] = {}
+        self.requests: list[tuple[str, str | None]] = []
+        self._served: dict[str, int] = {}
+        self.stall_s = 5.0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:  # keep test output quiet
+                pass
+
+            def do_GET(self) -> None:
+                server._handle(self)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def add(self, rel_path: str, data: bytes) -> str:
+        """Serve ``data`` at ``/rel_path``; returns the full URL."""
+        self.files["/" + rel_path.lstrip("/")] = data
+        return f"{self.url}/{rel_path.lstrip('/')}"
+
+    def add_tree(self, root: Path, prefix: str = "") -> None:
+        for p in root.rglob("*"):
+            if p.is_file():
+                self.add(f"{prefix}{p.relative_to(root).as_posix()}", p.read_bytes())
+
+    def set_fault(self, rel_path: str, fault: str | None) -> None:
+        key = "/" + rel_path.lstrip("/")
+        if fault is None:
+            self.faults.pop(key, None)
+        else:
+            self.faults[key] = fault
+
+    def ranged(self) -> list[tuple[str, str]]:
+        return [(p, r) for p, r in self.requests if r]
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    # -- request handling -------------------------------------------------------------------
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        path = h.path.split("?", 1)[0]
+        rng = h.headers.get("Range")
+        self.requests.append((path, rng))
+        count = self._served.get(path, 0)
+        self._served[path] = count + 1
+        fault = self.faults.get(path)
+        data = self.files.get(path)
+        if data is None or fault == "404":
+            return self._send(h, 404, b"not found")
+        if fault == "500" or (fault == "500_once" and count == 0):
+            return self._send(h, 500, b"server error")
+        if fault == "html":
+            return self._send(h, 200, b"<!doctype html><html><body>Sign in</body></html>", "text/html")
+        if fault == "wrong_bytes":
+            data = bytes((b + 1) % 256 for b in data[:4096]) + data[4096:]
+        start = 0
+        if rng and fault != "ignore_range":
+            m = re.fullmatch(r"bytes=(\d+)-", rng)
+            if m:
+                start = int(m.group(1))
+                if start >= len(data):
+                    return self._send(h, 416, b"")
+        body = data[start:]
+        h.send_response(206 if start else 200)
+        h.send_header("Content-Type", "application/octet-stream")
+        h.send_header("Content-Length", str(len(body)))
+        if start:
+            h.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        h.send_header("Accept-Ranges", "bytes")
+        h.end_headers()
+        if fault == "stall":
+            h.wfile.write(body[:10])
+            h.wfile.flush()
+            time.sleep(self.stall_s)
+            h.close_connection = True
+            return
+        drop = fault == "truncate" or (fault in ("drop_once", "ignore_range") and count == 0)
+        if drop:
+            h.wfile.write(body[: len(body) // 2])
+            h.wfile.flush()
+            h.close_connection = True
+            return
+        h.wfile.write(body)
+
+    @staticmethod
+    def _send(h: BaseHTTPRequestHandler, status: int, body: bytes, ctype: str = "text/plain") -> None:
+        h.send_response(status)
+        h.send_header("Content-Type", ctype)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)

@@ -1,0 +1,102 @@
+"""Tiny OpenVINO models with the real action-recognition contract and colour-dependent outputs.
+
+Encoder: input ``"0"`` ``[1,3,224,224]`` (BGR, 0..255) -> output ``[1,512,1,1]``. The embedding
+holds the mean of each channel over the four quadrants of the crop, divided by 255, in
+``emb[c*4 + q]`` (c: 0=B, 1=G, 2=R; q: 0=top-left, 1=top-right, 2=bottom-left, 3=bottom-right);
+the other 500 features are zero.
+
+Decoder: input ``"0"`` ``[1,16,512]`` -> output ``[1,N]`` logits:
+- class 0 ("blue"), 1 ("green"), 2 ("red"): 10 x the mean of that channel over the whole crop and
+  all 16 embeddings, minus 5 x the mean of the other two channels;
+- class 3 ("brightening"): 40 x (mean brightness of the last 8 embeddings - of the first 8), so a
+  shuffled or reversed window changes the logits;
+- class 4 ("top-heavy"): 10 x (top half - bottom half brightness), so a flipped or rotated frame
+  changes the logits;
+- every other class: -5.
+
+So a BGR/RGB swap, a wrong crop, a shuffled window or a sideways frame all fail a test.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+LABELS_HEAD = ("blue", "green", "red", "brightening", "top-heavy")
+
+
+def tiny_labels(num_classes: int) -> list[str]:
+    return [*LABELS_HEAD, *(f"class {i}" for i in range(len(LABELS_HEAD), num_classes))][:num_classes]
+
+
+def build_encoder(*, size_hw: tuple[int, int] = (224, 224), embedding_dim: int = 512):
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    h, w = size_hw
+    x = ops.parameter([1, 3, h, w], ov.Type.f32, name="0")
+    pooled = ops.avg_pool(x, [h // 2, w // 2], [0, 0], [0, 0], [h // 2, w // 2], exclude_pad=True)
+    flat = ops.reshape(pooled, ops.constant(np.array([1, 12], np.int64)), False)  # [1, 3*4]
+    proj = np.zeros((12, embedding_dim), np.float32)
+    proj[np.arange(12), np.arange(12)] = 1.0 / 255.0
+    emb = ops.matmul(flat, ops.constant(proj), False, False)
+    out = ops.reshape(emb, ops.constant(np.array([1, embedding_dim, 1, 1], np.int64)), False)
+    model = ov.Model([out], [x], "tiny-encoder")
+    model.outputs[0].get_tensor().set_names({"output"})
+    return model
+
+
+def build_decoder(*, clip_len: int = 16, embedding_dim: int = 512, num_classes: int = 400):
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    x = ops.parameter([1, clip_len, embedding_dim], ov.Type.f32, name="0")
+    flat = ops.reshape(x, ops.constant(np.array([1, clip_len * embedding_dim], np.int64)), False)
+    w = np.zeros((clip_len, embedding_dim, num_classes), np.float32)
+    per_t = 1.0 / clip_len
+    half = clip_len // 2
+    for c in range(3):
+        for q in range(4):
+            f = c * 4 + q
+            w[:, f, c] += 10.0 * per_t / 4
+            for other in range(3):
+                if other != c:
+                    w[:, f, other] -= 5.0 * per_t / 4
+            # brightness = mean over channels and quadrants
+            w[:half, f, 3] -= 40.0 / (12 * half)
+            w[half:, f, 3] += 40.0 / (12 * (clip_len - half))
+            w[:, f, 4] += (10.0 if q < 2 else -10.0) * per_t / 6
+    bias = np.full((1, num_classes), -5.0, np.float32)
+    bias[0, :5] = 0.0
+    logits = ops.add(ops.matmul(flat, ops.constant(w.reshape(-1, num_classes)), False, False), ops.constant(bias))
+    model = ov.Model([logits], [x], "tiny-decoder")
+    model.outputs[0].get_tensor().set_names({"logits"})
+    return model
+
+
+def write_model_dir(
+    root: Path,
+    *,
+    model: str = "action-recognition-0001",
+    precisions: tuple[str, ...] = ("FP16",),
+    num_classes: int = 400,
+) -> Path:
+    """Write tiny IRs in the OMZ layout under ``root`` and return ``root``."""
+    import openvino as ov
+
+    for precision in precisions:
+        for part, build in (("encoder", build_encoder), ("decoder", build_decoder)):
+            m = build() if part == "encoder" else build(num_classes=num_classes)
+            out = root / f"{model}-{part}" / precision / f"{model}-{part}.xml"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            ov.save_model(m, str(out), compress_to_fp16=(precision != "FP32"))
+    return root
+
+
+def write_labels(path: Path, num_classes: int = 400) -> Path:
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({str(i): name for i, name in enumerate(tiny_labels(num_classes))}, indent=1))
+    return path

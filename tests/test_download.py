@@ -1,0 +1,171 @@
+"""Verified fetch against a local server with injected faults."""
+
+import errno
+
+import pytest
+
+from actionrec.download import fetch_file, mirror_url
+from actionrec.errors import ChecksumMismatchError, DownloadError, OfflineError
+from actionrec.registry import RemoteFile
+from tests.conftest import sha
+
+DATA = bytes(range(256)) * 4000  # 1 MB, spans several chunks
+
+
+@pytest.fixture
+def remote(http_server):
+    url = http_server.add("m/model.bin", DATA)
+    return RemoteFile("m/model.bin", url, len(DATA), sha(DATA), "sha384")
+
+
+def fetch(remote, cache, **kw):
+    kw.setdefault("progress", False)
+    kw.setdefault("sleep", lambda s: None)
+    kw.setdefault("timeout_s", (2, 1))
+    return fetch_file(remote, cache_dir=cache, **kw)
+
+
+def leftovers(cache):
+    return sorted(p.relative_to(cache).as_posix() for p in cache.rglob("*") if p.is_file())
+
+
+def test_fetch_verifies_and_second_run_touches_no_network(remote, http_server, tmp_path):
+    path = fetch(remote, tmp_path)
+    assert path.read_bytes() == DATA
+    n = len(http_server.requests)
+    assert fetch(remote, tmp_path, offline=True) == path
+    assert fetch(remote, tmp_path) == path
+    assert len(http_server.requests) == n
+
+
+def test_wrong_bytes_names_file_and_both_hashes_and_leaves_nothing(remote, http_server, tmp_path):
+    http_server.set_fault("m/model.bin", "wrong_bytes")
+    with pytest.raises(ChecksumMismatchError) as info:
+        fetch(remote, tmp_path)
+    msg = str(info.value)
+    assert "m/model.bin" in msg and remote.url in msg and remote.digest in msg
+    bad = sha(bytes((b + 1) % 256 for b in DATA[:4096]) + DATA[4096:])
+    assert bad in msg
+    assert leftovers(tmp_path) == []
+
+
+def test_drop_mid_file_resumes_with_range(remote, http_server, tmp_path):
+    http_server.set_fault("m/model.bin", "drop_once")
+    assert fetch(remote, tmp_path).read_bytes() == DATA
+    (ranged,) = http_server.ranged()
+    assert ranged[1].startswith("bytes=") and ranged[1] != "bytes=0-"
+
+
+def test_drop_then_rerun_resumes_from_the_part_file(remote, http_server, tmp_path):
+    http_server.set_fault("m/model.bin", "drop_once")
+    with pytest.raises(DownloadError, match="resumed on the next run"):
+        fetch(remote, tmp_path, retries=0)
+    assert leftovers(tmp_path) == ["m/model.bin.part"]
+    assert fetch(remote, tmp_path).read_bytes() == DATA
+    assert len(http_server.ranged()) == 1
+    assert leftovers(tmp_path) == ["m/model.bin"]
+
+
+def test_server_ignoring_range_restarts_cleanly(remote, http_server, tmp_path):
+    http_server.set_fault("m/model.bin", "ignore_range")
+    assert fetch(remote, tmp_path).read_bytes() == DATA
+    assert len(http_server.ranged()) == 1  # asked to resume, got 200, started over
+
+
+def test_truncated_body_every_time_fails_after_bounded_retries(remote, http_server, tmp_path):
+    http_server.set_fault("m/model.bin", "truncate")
+    with pytest.raises(DownloadError, match=r"failed 3 times"):
+        fetch(remote, tmp_path, retries=2)
+    assert "m/model.bin" not in leftovers(tmp_path)
+
+
+def test_404_is_not_retried_and_says_so(remote, http_server, tmp_path):
+    http_server.set_fault("m/model.bin", "404")
+    with pytest.raises(DownloadError, match="HTTP 404"):
+        fetch(remote, tmp_path)
+    assert len(http_server.requests) == 1
+
+
+def test_500_once_is_retried_with_backoff(remote, http_server, tmp_path):
+    http_server.set_fault("m/model.bin", "500_once")
+    delays = []
+    assert fetch(remote, tmp_path, sleep=delays.append, backoff_s=0.25).read_bytes() == DATA
+    assert delays == [0.25]
+
+
+def test_persistent_500_backs_off_exponentially(remote, http_server, tmp_path):
+    http_server.set_fault("m/model.bin", "500")
+    delays = []
+    with pytest.raises(DownloadError, match="HTTP 500"):
+        fetch(remote, tmp_path, sleep=delays.append, backoff_s=0.5, retries=3)
+    assert delays == [0.5, 1.0, 2.0]
+
+
+def test_stall_past_read_timeout_fails_cleanly(remote, http_server, tmp_path):
+    http_server.set_fault("m/model.bin", "stall")
+    http_server.stall_s = 3
+    with pytest.raises(DownloadError, match="failed 2 times"):
+        fetch(remote, tmp_path, retries=1, timeout_s=(1, 0.5))
+    assert "m/model.bin" not in leftovers(tmp_path)
+
+
+def test_offline_without_cache_says_what_to_do(remote, tmp_path):
+    with pytest.raises(OfflineError, match=r"offline mode is on.*--model-dir"):
+        fetch(remote, tmp_path, offline=True)
+
+
+def test_unverified_file_under_final_name_is_moved_aside_not_used(remote, tmp_path):
+    final = tmp_path / "m/model.bin"
+    final.parent.mkdir(parents=True)
+    final.write_bytes(b"half a download")
+    assert fetch(remote, tmp_path).read_bytes() == DATA
+    assert (tmp_path / "m/model.bin.unverified").read_bytes() == b"half a download"
+
+
+def test_wrong_size_is_rejected(http_server, tmp_path):
+    url = http_server.add("x.bin", DATA + b"extra")
+    remote = RemoteFile("x.bin", url, len(DATA), sha(DATA), "sha384")
+    with pytest.raises(
+        ChecksumMismatchError,
+        match=f"size and hash mismatch: expected {len(DATA)} bytes, .* received {len(DATA) + 5} bytes",
+    ):
+        fetch(remote, tmp_path)
+    assert leftovers(tmp_path) == []
+
+
+def test_disk_full_is_reported_and_keeps_the_part(remote, tmp_path, monkeypatch):
+    import builtins
+
+    real_open = builtins.open
+
+    class FullFile:
+        def __init__(self, f):
+            self.f = f
+
+        def write(self, chunk):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *a):
+            self.f.close()
+
+    def fake_open(path, mode="r", *a, **k):
+        f = real_open(path, mode, *a, **k)
+        return FullFile(f) if str(path).endswith(".part") else f
+
+    monkeypatch.setattr(builtins, "open", fake_open)
+    with pytest.raises(DownloadError, match=r"disk is full.*free some space"):
+        fetch(remote, tmp_path)
+    assert "m/model.bin" not in leftovers(tmp_path)
+
+
+def test_mirror_url_maps_models_and_data():
+    model = "https://storage.openvinotoolkit.org/repositories/open_model_zoo/2023.0/models_bin/1/a/b/c.xml"
+    assert mirror_url(model, model_base_url="http://127.0.0.1:9/m/") == "http://127.0.0.1:9/m/a/b/c.xml"
+    data = "https://raw.githubusercontent.com/org/repo/sha/x.json"
+    assert mirror_url(data, data_base_url="http://127.0.0.1:9") == "http://127.0.0.1:9/org/repo/sha/x.json"
+    assert mirror_url(data, model_base_url="http://127.0.0.1:9") == data
+    with pytest.raises(DownloadError, match="not an http"):
+        mirror_url(model, model_base_url="ftp://mirror")

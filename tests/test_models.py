@@ -1,0 +1,112 @@
+"""Model resolution (cache, mirror, model dir, offline), labels, and compiled-model facts."""
+
+import json
+
+import numpy as np
+import pytest
+
+from actionrec import registry
+from actionrec.errors import DeviceNotAvailableError, LabelsError, ModelNotFoundError, OfflineError
+from actionrec.models import load_labels, resolve_model
+from actionrec.runtime import check_device, compile_models
+from tests.conftest import shared_path
+from tests.support.manifests import spec_for_model_dir
+
+
+@pytest.fixture
+def mirrored(tiny_model_dir, tiny_labels_file, http_server, monkeypatch):
+    """The registry entry points at tiny models served by the local mirror."""
+    spec = spec_for_model_dir(tiny_model_dir, tiny_labels_file)
+    monkeypatch.setitem(registry.MODELS, spec.name, spec)
+    http_server.add_tree(tiny_model_dir, "omz/action-recognition-0001/")
+    http_server.add(f"data/test/labels/{tiny_labels_file.name}", tiny_labels_file.read_bytes())
+    return dict(base_url=f"{http_server.url}/omz/", data_base_url=f"{http_server.url}/data/")
+
+
+def test_mirror_fetch_then_offline_load_with_network_unreachable(mirrored, http_server, tmp_path):
+    files = resolve_model(precision="FP16", cache_dir=tmp_path / "cache", progress=False, **mirrored)
+    assert files.verified and files.encoder_xml.is_file()
+    assert (
+        files.encoder_xml == tmp_path / "cache/action-recognition-0001-encoder/FP16/action-recognition-0001-encoder.xml"
+    )
+    http_server.close()  # the network is now unreachable: a second run must not need it
+    again = resolve_model(precision="FP16", cache_dir=tmp_path / "cache", progress=False, **mirrored)
+    assert again == files
+    models = compile_models(again, device="CPU", cache_dir=tmp_path / "cache")
+    assert (models.clip_len, models.input_size_hw, models.embedding_dim, models.num_classes) == (
+        16,
+        (224, 224),
+        512,
+        400,
+    )
+    assert models.labels[:3] == ("blue", "green", "red")
+
+
+def test_offline_flag_with_empty_cache_fails_clearly(mirrored, tmp_path):
+    with pytest.raises(OfflineError, match=r"action-recognition-0001-encoder/FP16.*offline mode is on"):
+        resolve_model(precision="FP16", cache_dir=tmp_path, offline=True, progress=False, **mirrored)
+
+
+def test_model_dir_uses_files_in_place_without_download(tiny_model_dir, tiny_labels_file):
+    files = resolve_model(precision="FP16-INT8", model_dir=tiny_model_dir, labels=tiny_labels_file)
+    assert not files.verified
+    assert files.decoder_xml.parent == tiny_model_dir / "action-recognition-0001-decoder/FP16-INT8"
+
+
+def test_model_dir_missing_files_names_the_layout(tmp_path):
+    with pytest.raises(ModelNotFoundError, match=r"OMZ layout DIR/action-recognition-0001-encoder/FP16/"):
+        resolve_model(precision="FP16", model_dir=tmp_path, labels=tmp_path / "x.txt")
+
+
+def test_env_model_dir_is_honoured(tiny_model_dir, tiny_labels_file, monkeypatch):
+    monkeypatch.setenv("AR_MODEL_DIR", str(tiny_model_dir))
+    monkeypatch.setenv("AR_LABELS", str(tiny_labels_file))
+    assert resolve_model(precision="FP32").encoder_xml.is_relative_to(tiny_model_dir)
+
+
+def test_labels_json_text_and_count_check(tmp_path):
+    j = tmp_path / "l.json"
+    j.write_text(json.dumps({"1": "b", "0": "a", "2": "c"}))
+    assert load_labels(j) == ("a", "b", "c")
+    t = tmp_path / "l.txt"
+    t.write_text("Safe driving\nTexting left\n\n")
+    assert load_labels(t) == ("Safe driving", "Texting left")
+    with pytest.raises(LabelsError, match="holds 2 labels but the decoder outputs 9 classes"):
+        load_labels(t, num_classes=9)
+    gap = tmp_path / "gap.json"
+    gap.write_text(json.dumps({"0": "a", "2": "c"}))
+    with pytest.raises(LabelsError, match="without gaps"):
+        load_labels(gap)
+
+
+def test_wrong_label_count_fails_at_compile(tiny_model_dir, tmp_path):
+    labels = tmp_path / "nine.txt"
+    labels.write_text("\n".join(f"l{i}" for i in range(9)))
+    files = resolve_model(precision="FP16", model_dir=tiny_model_dir, labels=labels)
+    with pytest.raises(LabelsError, match="holds 9 labels but the decoder outputs 400"):
+        compile_models(files, cache_dir=tmp_path)
+
+
+def test_shared_kinetics_labels_are_in_model_order():
+    p = shared_path("omz", "action-recognition-0001", "kinetics400-id2label.json")
+    labels = load_labels(p, num_classes=400)
+    assert labels[:4] == ("abseiling", "air drumming", "answering questions", "applauding")
+    assert labels[6] == "arm wrestling" and labels[-1] == "zumba"
+
+
+def test_unknown_device_lists_available():
+    with pytest.raises(DeviceNotAvailableError, match=r"'NPU' is not available here; available: CPU.*AUTO"):
+        check_device("NPU")
+    assert check_device("AUTO") == "AUTO"
+    assert check_device("cpu") == "CPU"
+
+
+def test_compiled_tiny_models_are_colour_dependent(tiny_model_dir, tiny_labels_file, tmp_path):
+    files = resolve_model(precision="FP32", model_dir=tiny_model_dir, labels=tiny_labels_file)
+    models = compile_models(files, cache_dir=tmp_path, hint="LATENCY")
+    for channel, label in enumerate(("blue", "green", "red")):
+        x = np.zeros((1, 3, 224, 224), np.float32)
+        x[0, channel] = 255
+        emb = models.encoder(x)[0].reshape(1, 1, -1)
+        logits = models.decoder(np.repeat(emb, 16, axis=1))[0]
+        assert models.labels[int(logits.argmax())] == label
