@@ -49,12 +49,14 @@ def resolve_model(
     labels: str | os.PathLike[str] | None = None,
     offline: bool = False,
     progress: bool = True,
+    need_labels: bool = True,
 ) -> ModelFiles:
     """Return verified model files, downloading what is missing.
 
     With ``model_dir`` (or ``AR_MODEL_DIR``) the IRs are used from that folder in the OMZ layout,
     with no download and no hash check (they may be your own). Labels come from ``labels``
-    (or ``AR_LABELS``) when given, else from the verified registry download.
+    (or ``AR_LABELS``) when given, else from the verified registry download (skipped when
+    ``need_labels`` is false, e.g. for benchmarks, where ``labels_path`` is then ``None``).
 
     Raises:
         ModelNotFoundError: unknown model/precision, or files missing in ``model_dir``.
@@ -87,7 +89,7 @@ def resolve_model(
         )
         enc, dec = (cache / spec.xml_name(part, precision) for part in ("encoder", "decoder"))
         verified = True
-    if labels_file is None:
+    if labels_file is None and need_labels:
         labels_file = fetch_labels(model, data_base_url=data_base_url, offline=offline, progress=progress)
     return ModelFiles(model, precision, enc, dec, labels_file, verified)
 

@@ -1,0 +1,240 @@
+"""``python -m actionrec bench VIDEO``: video frames/s against the same-run ceiling.
+
+The ceiling follows ../shared/docs/conventions.md, measured in the same run on the same IR::
+
+    ceiling = 1 / (t_decode_per_frame + s / enc_fps + d / dec_fps)
+
+``t_decode_per_frame``: OpenCV decoding every frame of VIDEO; ``enc_fps``: ``benchmark_app -hint
+throughput`` on the encoder (an equivalent in-process measurement when benchmark_app is missing);
+``dec_fps``: decoder calls per second; ``s`` / ``d``: grid samples / windows per source frame.
+Video fps = source frames / wall time of :meth:`Recognizer.analyze` (compile time excluded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import resource
+import shutil
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from . import settings
+from .cli import add_model_args, command
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """Figures of one benchmark run (all measured in the same process and run)."""
+
+    video: str
+    precision: str
+    device: str
+    frames: int
+    samples: int
+    windows: int
+    decode_ms_per_frame: float
+    encoder_fps: float
+    encoder_fps_source: str
+    decoder_calls_per_s: float
+    ceiling_fps: float
+    video_fps: float
+    ratio: float
+    peak_rss_mb: float
+    baseline_fps: float | None = None
+
+    def to_text(self) -> str:
+        rows = [
+            ("video", f"{self.video} ({self.frames} frames)"),
+            ("model", f"{self.precision} on {self.device}"),
+            ("grid samples / windows", f"{self.samples} / {self.windows}"),
+            (
+                "OpenCV decode",
+                f"{self.decode_ms_per_frame:.2f} ms/frame ({1000 / self.decode_ms_per_frame:.0f} frames/s)",
+            ),
+            ("encoder alone", f"{self.encoder_fps:.1f} frames/s ({self.encoder_fps_source})"),
+            ("decoder", f"{self.decoder_calls_per_s:.0f} calls/s ({1000 / self.decoder_calls_per_s:.2f} ms)"),
+            ("ceiling", f"{self.ceiling_fps:.1f} video frames/s"),
+            ("actionrec", f"{self.video_fps:.1f} video frames/s"),
+            ("ratio to ceiling", f"{self.ratio:.3f}"),
+            ("peak RSS", f"{self.peak_rss_mb:.0f} MB"),
+        ]
+        if self.baseline_fps:
+            rows.append(
+                (
+                    "original serial loop",
+                    f"{self.baseline_fps:.1f} video frames/s ({self.baseline_fps / self.ceiling_fps:.3f} of ceiling; "
+                    f"actionrec is {self.video_fps / self.baseline_fps:.2f}x)",
+                )
+            )
+        width = max(len(k) for k, _ in rows)
+        return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def measure_decode(video: Path) -> tuple[int, float]:
+    """(frames, ms per frame) for OpenCV reading every frame."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(video))
+    n, t = 0, time.perf_counter()
+    while cap.read()[0]:
+        n += 1
+    elapsed = time.perf_counter() - t
+    cap.release()
+    return n, elapsed * 1000 / max(n, 1)
+
+
+def measure_encoder(xml: Path, *, device: str, seconds: float) -> tuple[float, str]:
+    """Encoder throughput in frames/s: benchmark_app when installed, else an AsyncInferQueue run."""
+    exe = shutil.which("benchmark_app")
+    if exe:
+        out = subprocess.run(
+            [exe, "-m", str(xml), "-d", device, "-hint", "throughput", "-t", str(int(seconds))],
+            capture_output=True,
+            text=True,
+            timeout=seconds * 4 + 120,
+        )
+        m = re.search(r"Throughput:\s+([\d.]+)\s+FPS", out.stdout)
+        if m:
+            return float(m.group(1)), "benchmark_app -hint throughput"
+    import numpy as np
+    import openvino as ov
+
+    from .runtime import get_core
+
+    compiled = get_core().compile_model(str(xml), device, {"PERFORMANCE_HINT": "THROUGHPUT"})
+    jobs = ov.AsyncInferQueue(compiled, int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
+    x = np.random.default_rng(0).uniform(0, 255, tuple(compiled.input(0).get_shape())).astype(np.float32)
+    n, t = 0, time.perf_counter()
+    while time.perf_counter() - t < seconds:
+        jobs.start_async({0: x})
+        n += 1
+    jobs.wait_all()
+    return n / (time.perf_counter() - t), "AsyncInferQueue, throughput hint"
+
+
+def measure_decoder(models, *, seconds: float = 2.0) -> float:
+    """Decoder calls per second, one window at a time."""
+    import numpy as np
+
+    request = models.decoder.create_infer_request()
+    x = np.random.default_rng(0).normal(size=(1, models.clip_len, models.embedding_dim)).astype(np.float32)
+    request.infer({0: x})
+    n, t = 0, time.perf_counter()
+    while time.perf_counter() - t < seconds:
+        request.infer({0: x})
+        n += 1
+    return n / (time.perf_counter() - t)
+
+
+def baseline_loop(video: Path, models) -> float:
+    """The original notebook's serial loop: encode every 2nd frame synchronously, decode per 16."""
+    import cv2
+    import numpy as np
+
+    from .preprocess import preprocess
+
+    enc = models.encoder.create_infer_request()
+    dec = models.decoder.create_infer_request()
+    cap = cv2.VideoCapture(str(video))
+    clip: list[np.ndarray] = []
+    n, t = 0, time.perf_counter()
+    while True:
+        ok, img = cap.read()
+        if not ok:
+            break
+        if n % 2 == 0:
+            clip.append(enc.infer({0: preprocess(img).tensor})[0].reshape(-1).copy())
+            if len(clip) == models.clip_len:
+                dec.infer({0: np.stack(clip)[None]})
+                clip = []
+        n += 1
+    cap.release()
+    return n / (time.perf_counter() - t)
+
+
+def run_bench(
+    video: Path,
+    *,
+    model: str = settings.DEFAULT_MODEL,
+    precision: str = settings.DEFAULT_PRECISION,
+    device: str = settings.DEFAULT_DEVICE,
+    model_dir: str | None = None,
+    cache_dir: str | None = None,
+    encoder_seconds: float = 15.0,
+    baseline: bool = False,
+) -> BenchResult:
+    """Measure the ceiling's parts and the real pipeline on ``video`` in one run."""
+    from .models import resolve_model
+    from .pipeline import Recognizer
+    from .runtime import compile_models
+
+    files = resolve_model(model, precision=precision, model_dir=model_dir, cache_dir=cache_dir, need_labels=False)
+    decoder_out = _decoder_classes(files.decoder_xml)
+    models = compile_models(
+        files, device=device, hint="THROUGHPUT", labels=tuple(f"class {i}" for i in range(decoder_out))
+    )
+    recognizer = Recognizer(models)
+    frames, decode_ms = measure_decode(video)
+    enc_fps, enc_source = measure_encoder(files.encoder_xml, device=device, seconds=encoder_seconds)
+    dec_fps = measure_decoder(models)
+    t = time.perf_counter()
+    timeline = recognizer.analyze(str(video), progress=False, cache=False)
+    wall = time.perf_counter() - t
+    samples = recognizer.grid.samples_in(timeline.duration_s)
+    windows = len(timeline)
+    ceiling = 1.0 / (decode_ms / 1000 + (samples / frames) / enc_fps + (windows / frames) / dec_fps)
+    video_fps = timeline.frames_decoded / wall
+    base = baseline_loop(video, models) if baseline else None
+    return BenchResult(
+        video=str(video),
+        precision=precision,
+        device=device,
+        frames=frames,
+        samples=samples,
+        windows=windows,
+        decode_ms_per_frame=decode_ms,
+        encoder_fps=enc_fps,
+        encoder_fps_source=enc_source,
+        decoder_calls_per_s=dec_fps,
+        ceiling_fps=ceiling,
+        video_fps=video_fps,
+        ratio=video_fps / ceiling,
+        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        baseline_fps=base,
+    )
+
+
+def _decoder_classes(xml: Path) -> int:
+    from .runtime import get_core
+
+    return int(get_core().read_model(str(xml)).output(0).get_partial_shape()[-1].get_length())
+
+
+def _bench_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("video", type=Path, help="video file to analyse (e.g. a 1280x720 30 fps H.264 MP4)")
+    add_model_args(p)
+    p.add_argument("--device", default=settings.env_str(settings.ENV_DEVICE, settings.DEFAULT_DEVICE))
+    p.add_argument("--encoder-seconds", type=float, default=15.0, help="benchmark_app duration (default: 15)")
+    p.add_argument("--baseline", action="store_true", help="also time the original notebook's serial loop")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+
+
+@command("bench", _bench_args)
+def run_bench_command(args: argparse.Namespace) -> int:
+    """Benchmark: video frames/s, the same-run ceiling, their ratio and peak memory."""
+    result = run_bench(
+        args.video,
+        model=args.model,
+        precision=args.precision,
+        device=args.device,
+        model_dir=args.model_dir,
+        cache_dir=args.cache_dir,
+        encoder_seconds=args.encoder_seconds,
+        baseline=args.baseline,
+    )
+    print(json.dumps(asdict(result), indent=2) if args.json else result.to_text())
+    return 0

@@ -1,0 +1,212 @@
+"""Live recognition for cameras and real-time playback: never blocks, never queues.
+
+Frames are pushed at the source's pace. Grid samples (the same time-based grid as files, on the
+source's timestamps: wall clock for cameras) go to the encoder only when a request is free;
+otherwise the sample is dropped and counted as *missing* in its window's coverage, so a slow CPU
+makes labels coarser, never late. The decoder runs as soon as a window's samples are resolved.
+
+Example:
+    >>> live = LiveRecognizer(compile_models(files, hint="LATENCY"))   # doctest: +SKIP
+    >>> for frame in camera:                                           # doctest: +SKIP
+    ...     live.push(frame)
+    ...     if (p := live.poll()) is not None:
+    ...         print(p.label, p.score)
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import settings
+from .preprocess import preprocess
+from .results import Prediction, StageTimings
+from .runtime import ActionModels
+from .sampling import GridSampler, SamplingGrid
+
+_PENDING = object()  # a window still waiting for samples
+
+
+class LiveRecognizer:
+    """Push frames, poll predictions.
+
+    Args:
+        models: compiled models (use ``hint="LATENCY"``).
+        window_s, stride_s: as for files (stride rounded to whole grid steps).
+        top_k: classes per prediction.
+        smoothing: trailing average over this many windows (future windows are unknown live).
+        max_in_flight: encoder requests running at once (default: the plugin's optimal number).
+        clock: injected time source for timings.
+
+    Attributes:
+        latest: the newest prediction, or ``None`` while the first window is collecting frames.
+        crop_xywh: the model crop of the newest encoded frame (for drawing).
+        samples_encoded, samples_missing, samples_duplicated: counters since start.
+    """
+
+    def __init__(
+        self,
+        models: ActionModels,
+        *,
+        window_s: float = settings.DEFAULT_WINDOW_S,
+        stride_s: float = settings.DEFAULT_STRIDE_S,
+        top_k: int = settings.DEFAULT_TOP_K,
+        smoothing: int = 1,
+        max_in_flight: int | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        import openvino as ov
+
+        if smoothing < 1:
+            raise ValueError(f"smoothing must be >= 1 window, got {smoothing}")
+        self.models = models
+        self.grid = SamplingGrid.from_seconds(window_s=window_s, clip_len=models.clip_len, stride_s=stride_s)
+        self.top_k = top_k
+        self.smoothing = smoothing
+        self.clock = clock
+        self.latest: Prediction | None = None
+        self.crop_xywh: tuple[int, int, int, int] | None = None
+        self.samples_encoded = self.samples_missing = self.samples_duplicated = 0
+        self._sampler: GridSampler[Any] = GridSampler(step_s=self.grid.step_s)
+        self._lock = threading.Lock()
+        self._emb: dict[int, np.ndarray] = {}  # k -> embedding (done)
+        self._state: dict[int, str] = {}  # k -> "flight" | "done" | "dup" | "missing"
+        self._frame_t: dict[int, float] = {}
+        self._started: dict[int, float] = {}
+        self._enc_ms: deque[float] = deque(maxlen=32)
+        self._pre_ms: deque[float] = deque(maxlen=32)
+        self._dec_ms: deque[float] = deque(maxlen=32)
+        self._recent: deque[np.ndarray] = deque(maxlen=smoothing)
+        self._next_window = 0
+        self._in_flight = 0
+        limit = max_in_flight or models.optimal_requests()
+        self._jobs = ov.AsyncInferQueue(models.encoder, max(1, limit))
+        self._jobs.set_callback(self._done)
+        self._max_in_flight = max(1, limit)
+        self._decoder = models.decoder.create_infer_request()
+
+    # -- producer side ----------------------------------------------------------------------
+    def push(self, frame: Any) -> None:
+        """Offer one frame (``image_bgr``, ``index``, ``timestamp_s``); returns at once."""
+        for s in self._sampler.push(frame):
+            self._frame_t[s.k] = s.frame.timestamp_s
+            if s.duplicated:
+                self._state[s.k] = "dup"
+                self.samples_duplicated += 1
+                continue
+            with self._lock:
+                busy = self._in_flight >= self._max_in_flight
+                if not busy:
+                    self._in_flight += 1
+            if busy:
+                self._state[s.k] = "missing"
+                self.samples_missing += 1
+                continue
+            t = self.clock()
+            pre = preprocess(s.frame.image_bgr, input_hw=self.models.input_size_hw)
+            self._pre_ms.append((self.clock() - t) * 1000)
+            self.crop_xywh = pre.crop_xywh
+            self._state[s.k] = "flight"
+            self._started[s.k] = self.clock()
+            self._jobs.start_async({0: pre.tensor}, s.k)
+
+    def _done(self, request, k: int) -> None:
+        vec = request.get_output_tensor(0).data.reshape(-1).copy()
+        now = self.clock()
+        with self._lock:
+            self._emb[k] = vec
+            self._state[k] = "done"
+            self._in_flight -= 1
+            self._enc_ms.append((now - self._started.pop(k, now)) * 1000)
+        self.samples_encoded += 1
+
+    # -- consumer side ----------------------------------------------------------------------
+    def poll(self) -> Prediction | None:
+        """Decode every window whose samples are resolved; return the newest new prediction."""
+        newest = None
+        while (result := self._try_window(self._next_window)) is not _PENDING:
+            self._next_window += 1
+            if result is not None:
+                newest = result
+        if newest is not None:
+            self.latest = newest
+        return newest
+
+    def _try_window(self, w: int) -> Prediction | object | None:
+        """The window's prediction; ``None`` when all its samples were dropped; ``_PENDING``."""
+        ks = self.grid.window_samples(w)
+        with self._lock:
+            states = [self._state.get(k) for k in ks]
+            if any(s is None or s == "flight" for s in states):
+                return _PENDING
+            vectors = self._window_vectors(ks, states)
+        if vectors is None:  # every sample of the window was dropped
+            self._forget_before(ks.start + self.grid.stride_steps)
+            return None
+        t = self.clock()
+        logits = self._decoder.infer({0: np.stack(vectors)[None]})[0].reshape(-1)
+        self._dec_ms.append((self.clock() - t) * 1000)
+        probs = np.exp(logits - logits.max())
+        self._recent.append(probs / probs.sum())
+        first, last = ks[0], ks[-1]
+        t0 = self._sampler.t0 or 0.0
+        prediction = Prediction.from_probs(
+            np.mean(self._recent, axis=0),
+            labels=self.models.labels,
+            top_k=self.top_k,
+            window_index=w,
+            start_s=self.grid.time_of(first, t0),
+            end_s=self.grid.time_of(last, t0) + self.grid.step_s,
+            coverage_s=self._frame_t[last] - self._frame_t[first] + self.grid.step_s,
+            duplicated=sum(s == "dup" for s in states[1:]),
+            missing=sum(s == "missing" for s in states),
+            timings=self.timings(),
+        )
+        self._forget_before(ks.start + self.grid.stride_steps)
+        return prediction
+
+    def _window_vectors(self, ks: range, states: list[str | None]) -> list[np.ndarray] | None:
+        """Embeddings in grid order; duplicated and missing samples borrow the nearest one."""
+        out: list[np.ndarray | None] = []
+        for k, s in zip(ks, states, strict=True):
+            if s == "done":
+                out.append(self._emb[k])
+            elif s == "dup":
+                out.append(out[-1] if out else self._emb.get(k - 1))
+            else:
+                out.append(None)
+        known = [i for i, v in enumerate(out) if v is not None]
+        if not known:
+            return None
+        return [v if v is not None else out[min(known, key=lambda j: abs(j - i))] for i, v in enumerate(out)]
+
+    def _forget_before(self, k_min: int) -> None:
+        with self._lock:
+            for table in (self._emb, self._state, self._frame_t):
+                for k in [k for k in table if k < k_min - 1]:  # keep k_min-1: a "dup" may point at it
+                    del table[k]
+
+    def timings(self) -> StageTimings:
+        """Recent mean milliseconds of preprocess, encoder (request latency) and decoder."""
+
+        def mean(d: deque[float]) -> float:
+            return float(np.mean(d)) if d else 0.0
+
+        return StageTimings(
+            preprocess_ms=mean(self._pre_ms), encoder_ms=mean(self._enc_ms), decoder_ms=mean(self._dec_ms)
+        )
+
+    def close(self) -> None:
+        """Wait for requests in flight (call before dropping the models)."""
+        self._jobs.wait_all()
+
+    def __enter__(self) -> LiveRecognizer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

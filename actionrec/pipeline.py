@@ -1,0 +1,380 @@
+"""File analysis: decode → time-based sampling → async encoder → sliding-window decoder.
+
+Decoding and preprocessing run in a reader thread, overlapped with encoder inference through an
+``AsyncInferQueue`` (throughput hint); embeddings are put back in grid order whatever order the
+callbacks arrive in; queues are bounded so memory stays flat on long files. Each grid sample is
+encoded once; windows (``clip_len`` samples, ``stride`` apart) then need only the decoder, so
+re-analysis with another stride, smoothing, threshold or top-k reuses the embeddings.
+
+Example:
+    >>> models = compile_models(resolve_model())          # doctest: +SKIP
+    >>> timeline = Recognizer(models).analyze("clip.mp4")  # doctest: +SKIP
+    >>> timeline.segments()[0].label                        # doctest: +SKIP
+    'arm wrestling'
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import settings
+from .errors import ClipTooShortError
+from .preprocess import preprocess
+from .results import Prediction, StageTimings, Timeline
+from .runtime import ActionModels
+from .sampling import GridSampler, SamplingGrid
+
+_END = object()  # reader -> main: no more samples
+_QUEUE_DEPTH = 8  # preprocessed samples waiting for an encoder request (bounded: flat memory)
+
+
+@dataclass(frozen=True)
+class EncodedVideo:
+    """Per-grid-sample embeddings of one video, and what it took to make them.
+
+    Attributes:
+        source: what was read.
+        embeddings: ``[N, D]`` float32, grid order.
+        frame_times_s: timestamp of the frame chosen for each sample.
+        frame_indices: index of that frame in the source.
+        duplicated: sample ``k`` reuses the frame of sample ``k-1``.
+        t0_s, step_s: the grid (``t0 + k * step``).
+        frames_decoded, frames_corrupt, truncated, duration_s: source facts.
+        stage_ms: mean milliseconds per decoded frame (``decode``) and per encoded sample
+            (``preprocess``, ``encoder``: request latency).
+        crop_xywh: the model crop in source pixels (same for every frame of a file).
+        size_wh: source frame size.
+    """
+
+    source: str
+    embeddings: np.ndarray = field(repr=False)
+    frame_times_s: np.ndarray = field(repr=False)
+    frame_indices: np.ndarray = field(repr=False)
+    duplicated: np.ndarray = field(repr=False)
+    t0_s: float
+    step_s: float
+    frames_decoded: int
+    frames_corrupt: int = 0
+    truncated: bool = False
+    duration_s: float = 0.0
+    stage_ms: dict[str, float] = field(default_factory=dict, compare=False)
+    crop_xywh: tuple[int, int, int, int] | None = None
+    size_wh: tuple[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        n = len(self.embeddings)
+        if not (len(self.frame_times_s) == len(self.frame_indices) == len(self.duplicated) == n):
+            raise ValueError("embeddings, frame_times_s, frame_indices and duplicated must have equal length")
+
+    @property
+    def num_samples(self) -> int:
+        return len(self.embeddings)
+
+
+class Recognizer:
+    """Analyse whole files (or any finite frame source) into a :class:`Timeline`.
+
+    Args:
+        models: compiled encoder/decoder (use ``hint="THROUGHPUT"`` for files).
+        window_s: seconds one window of ``clip_len`` samples covers (model card: about 1 s).
+        stride_s: seconds between window starts, rounded to whole grid steps.
+        top_k: classes kept per window.
+        smoothing: windows averaged per prediction (centred; 1 = none).
+    """
+
+    def __init__(
+        self,
+        models: ActionModels,
+        *,
+        window_s: float = settings.DEFAULT_WINDOW_S,
+        stride_s: float = settings.DEFAULT_STRIDE_S,
+        top_k: int = settings.DEFAULT_TOP_K,
+        smoothing: int = 1,
+    ) -> None:
+        if top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {top_k}")
+        if smoothing < 1:
+            raise ValueError(f"smoothing must be >= 1 window, got {smoothing}")
+        self.models = models
+        self.grid = SamplingGrid.from_seconds(window_s=window_s, clip_len=models.clip_len, stride_s=stride_s)
+        self.top_k = top_k
+        self.smoothing = smoothing
+
+    # -- public verbs -------------------------------------------------------------------------
+    def analyze(
+        self,
+        source: Any,
+        *,
+        progress: bool = True,
+        cache: bool = True,
+        max_seconds: float | None = None,
+    ) -> Timeline:
+        """Encode ``source`` (path, URL, frames...) and decode every window.
+
+        With ``cache`` (files only) embeddings are stored under ``data/cache/`` keyed by file
+        content, model, precision and sampling, and reused on the next call.
+
+        Raises:
+            VideoOpenError: the source cannot be opened.
+            ClipTooShortError: the source is shorter than one window.
+        """
+        from .embcache import EmbeddingCache
+
+        store = EmbeddingCache.for_source(source, models=self.models, grid=self.grid) if cache else None
+        encoded = store.load() if store is not None else None
+        if encoded is None:
+            encoded = self.encode(source, progress=progress, max_seconds=max_seconds)
+            if store is not None and not encoded.truncated and max_seconds is None:
+                store.save(encoded)
+        return self.decode(encoded)
+
+    def encode(self, source: Any, *, progress: bool = True, max_seconds: float | None = None) -> EncodedVideo:
+        """Decode ``source`` and run the encoder on every grid sample (see :class:`EncodedVideo`)."""
+        from .video import open_video
+
+        with open_video(source, progress=progress) as video:
+            return _encode_frames(
+                video,
+                models=self.models,
+                grid=self.grid,
+                source=video.info.source,
+                total_frames=video.info.frame_count,
+                progress=progress,
+                max_seconds=max_seconds,
+                stats=video.stats,
+            )
+
+    def decode(self, encoded: EncodedVideo) -> Timeline:
+        """Run the decoder over every window of ``encoded`` and return the timeline.
+
+        Raises:
+            ClipTooShortError: fewer grid samples than one window needs.
+        """
+        grid, n = self.grid, encoded.num_samples
+        windows = grid.count_windows(n)
+        if windows == 0:
+            span = float(encoded.frame_times_s[-1] - encoded.t0_s) if n else 0.0
+            raise ClipTooShortError(
+                f"{encoded.source} is too short: {encoded.frames_decoded} frames cover {span:.2f} s, but "
+                f"one window needs {grid.clip_len} samples {grid.step_s * 1000:.1f} ms apart "
+                f"({(grid.clip_len - 1) * grid.step_s:.2f} s of video); use a longer clip"
+            )
+        logits, decoder_ms = run_decoder(self.models, encoded.embeddings, grid, windows)
+        timings = StageTimings(
+            decode_ms=encoded.stage_ms.get("decode", 0.0),
+            preprocess_ms=encoded.stage_ms.get("preprocess", 0.0),
+            encoder_ms=encoded.stage_ms.get("encoder", 0.0),
+            decoder_ms=decoder_ms,
+        )
+        predictions = []
+        for w in range(windows):
+            ks = grid.window_samples(w)
+            first, last = ks[0], ks[-1]
+            predictions.append(
+                Prediction.from_logits(
+                    logits[w],
+                    labels=self.models.labels,
+                    top_k=self.top_k,
+                    window_index=w,
+                    start_s=grid.time_of(first, encoded.t0_s),
+                    end_s=grid.time_of(last, encoded.t0_s) + grid.step_s,
+                    coverage_s=float(encoded.frame_times_s[last] - encoded.frame_times_s[first]) + grid.step_s,
+                    duplicated=int(encoded.duplicated[first + 1 : last + 1].sum()),
+                    missing=0,
+                    timings=timings,
+                )
+            )
+        timeline = Timeline(
+            source=encoded.source,
+            labels=self.models.labels,
+            predictions=tuple(predictions),
+            window_s=grid.window_s,
+            stride_s=grid.stride_s,
+            step_s=grid.step_s,
+            clip_len=grid.clip_len,
+            top_k=self.top_k,
+            model=self.models.model,
+            precision=self.models.precision,
+            device=self.models.device,
+            frames_decoded=encoded.frames_decoded,
+            frames_corrupt=encoded.frames_corrupt,
+            truncated=encoded.truncated,
+            duration_s=encoded.duration_s,
+        )
+        return timeline.smoothed(self.smoothing) if self.smoothing > 1 else timeline
+
+
+def run_decoder(
+    models: ActionModels, embeddings: np.ndarray, grid: SamplingGrid, windows: int
+) -> tuple[np.ndarray, float]:
+    """Logits ``[windows, C]`` for every window, and the mean decoder milliseconds per window."""
+    import openvino as ov
+
+    out = np.empty((windows, models.num_classes), np.float32)
+    t_start = time.perf_counter()
+
+    def done(request, w: int) -> None:
+        out[w] = request.get_output_tensor(0).data.reshape(-1)
+
+    jobs = ov.AsyncInferQueue(models.decoder, max(1, min(windows, 2)))
+    jobs.set_callback(done)
+    for w in range(windows):
+        ks = grid.window_samples(w)
+        jobs.start_async({0: embeddings[ks.start : ks.stop][None]}, w)
+    jobs.wait_all()
+    return out, (time.perf_counter() - t_start) * 1000 / max(windows, 1)
+
+
+def _encode_frames(
+    frames: Iterable[Any],
+    *,
+    models: ActionModels,
+    grid: SamplingGrid,
+    source: str,
+    total_frames: int | None = None,
+    progress: bool = True,
+    max_seconds: float | None = None,
+    stats: Any = None,
+    on_sample: Callable[[Any], None] | None = None,
+) -> EncodedVideo:
+    """The overlapped decode → sample → preprocess → async-encode loop."""
+    import openvino as ov
+    from tqdm.auto import tqdm
+
+    sampler: GridSampler[Any] = GridSampler(step_s=grid.step_s)
+    handoff: queue.Queue = queue.Queue(maxsize=_QUEUE_DEPTH)
+    stop = threading.Event()
+    meta = {"decoded": 0, "decode_s": 0.0, "pre_s": 0.0, "crop": None, "size": None, "last_t": None, "first_t": None}
+    input_hw = models.input_size_hw
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def reader() -> None:
+        try:
+            it = iter(frames)
+            while not stop.is_set():
+                t = time.perf_counter()
+                frame = next(it, None)
+                meta["decode_s"] += time.perf_counter() - t
+                if frame is None:
+                    break
+                meta["decoded"] += 1
+                if meta["first_t"] is None:
+                    meta["first_t"] = frame.timestamp_s
+                    meta["size"] = (frame.image_bgr.shape[1], frame.image_bgr.shape[0])
+                if max_seconds is not None and frame.timestamp_s - meta["first_t"] > max_seconds:
+                    break
+                meta["last_t"] = frame.timestamp_s
+                for s in sampler.push(frame):
+                    tensor = None
+                    if not s.duplicated:
+                        t = time.perf_counter()
+                        pre = preprocess(s.frame.image_bgr, input_hw=input_hw)
+                        meta["pre_s"] += time.perf_counter() - t
+                        meta["crop"] = pre.crop_xywh
+                        tensor = pre.tensor
+                    if not put((s.k, s.frame.timestamp_s, s.frame.index, s.duplicated, tensor)):
+                        return
+            put(_END)
+        except BaseException as exc:  # handed to the main thread, which re-raises it
+            put(exc)
+
+    dim = models.embedding_dim
+    emb = np.zeros((0, dim), np.float32)
+    times: list[float] = []
+    indices: list[int] = []
+    dups: list[bool] = []
+    latency = {"sum": 0.0, "n": 0}
+    started: dict[int, float] = {}
+    lock = threading.Lock()
+
+    def done(request, k: int) -> None:
+        vec = request.get_output_tensor(0).data.reshape(-1)
+        with lock:
+            emb[k] = vec  # ordered by k whatever order callbacks arrive in
+            latency["sum"] += time.perf_counter() - started.pop(k)
+            latency["n"] += 1
+
+    jobs = ov.AsyncInferQueue(models.encoder, models.optimal_requests())
+    jobs.set_callback(done)
+    thread = threading.Thread(target=reader, name="actionrec-reader", daemon=True)
+    bar = tqdm(total=total_frames, unit="frame", desc=_short(source), disable=not progress, leave=True)
+    thread.start()
+    try:
+        while True:
+            item = handoff.get()
+            if item is _END:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            k, frame_t, frame_index, duplicated, tensor = item
+            if k >= len(emb):
+                # Grow by doubling: callbacks write into emb, so swap it under the lock.
+                jobs.wait_all()
+                with lock:
+                    grown = np.zeros((max(256, 2 * len(emb)), dim), np.float32)
+                    grown[: len(emb)] = emb
+                    emb = grown
+            times.append(frame_t)
+            indices.append(frame_index)
+            dups.append(duplicated)
+            if tensor is not None:
+                started[k] = time.perf_counter()
+                jobs.start_async({0: tensor}, k)
+            if on_sample is not None:
+                on_sample(k)
+            if k % 16 == 0:
+                bar.n = meta["decoded"]
+                bar.refresh()
+        jobs.wait_all()
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        bar.n = meta["decoded"]
+        bar.close()
+    n = len(times)
+    emb = emb[:n].copy()
+    dup_arr = np.asarray(dups, bool)
+    for k in np.flatnonzero(dup_arr):
+        emb[k] = emb[k - 1]
+    encoded_n = max(1, int((~dup_arr).sum()))
+    first_t, last_t = meta["first_t"], meta["last_t"]
+    return EncodedVideo(
+        source=source,
+        embeddings=emb,
+        frame_times_s=np.asarray(times, np.float64),
+        frame_indices=np.asarray(indices, np.int64),
+        duplicated=dup_arr,
+        t0_s=float(sampler.t0 or 0.0),
+        step_s=grid.step_s,
+        frames_decoded=meta["decoded"],
+        frames_corrupt=int(getattr(stats, "frames_corrupt", 0)),
+        truncated=bool(getattr(stats, "truncated", False)),
+        duration_s=float(last_t - first_t) if first_t is not None else 0.0,
+        stage_ms={
+            "decode": meta["decode_s"] * 1000 / max(1, meta["decoded"]),
+            "preprocess": meta["pre_s"] * 1000 / encoded_n,
+            "encoder": latency["sum"] * 1000 / max(1, latency["n"]),
+        },
+        crop_xywh=meta["crop"],
+        size_wh=meta["size"],
+    )
+
+
+def _short(source: str, width: int = 28) -> str:
+    name = source.rsplit("/", 1)[-1]
+    return name if len(name) <= width else "…" + name[-(width - 1) :]

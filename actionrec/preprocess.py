@@ -1,0 +1,75 @@
+"""Frame preprocessing exactly as the OMZ action-recognition encoder expects.
+
+BGR, 0..255 (the mean subtraction is inside the IR: do not normalise), short side resized to the
+model's input size (area interpolation when shrinking), centre crop, NCHW float32.
+
+Example:
+    >>> import numpy as np
+    >>> p = preprocess(np.zeros((720, 1280, 3), np.uint8))
+    >>> p.tensor.shape, p.tensor.dtype, p.crop_xywh
+    ((1, 3, 224, 224), dtype('float32'), (280, 0, 720, 720))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Preprocessed:
+    """The encoder input of one frame and where it came from.
+
+    Attributes:
+        tensor: ``[1, 3, H, W]`` float32, BGR, 0..255.
+        crop_xywh: the source-pixel rectangle the model sees (x, y, width, height), for drawing.
+    """
+
+    tensor: np.ndarray
+    crop_xywh: tuple[int, int, int, int]
+
+
+def crop_rect(size_wh: tuple[int, int], *, input_hw: tuple[int, int] = (224, 224)) -> tuple[int, int, int, int]:
+    """The centred source rectangle that "resize the short side, then centre-crop" keeps.
+
+    Args:
+        size_wh: source frame (width, height).
+        input_hw: model input (height, width).
+
+    Returns:
+        ``(x, y, w, h)`` in source pixels.
+    """
+    w, h = size_wh
+    if w < 1 or h < 1:
+        raise ValueError(f"frame size must be positive, got {size_wh}")
+    in_h, in_w = input_hw
+    scale = max(in_h / h, in_w / w)  # short side -> input size
+    cw, ch = min(w, round(in_w / scale)), min(h, round(in_h / scale))
+    return ((w - cw) // 2, (h - ch) // 2, cw, ch)
+
+
+def preprocess(image_bgr: np.ndarray, *, input_hw: tuple[int, int] = (224, 224)) -> Preprocessed:
+    """Turn one BGR frame into the encoder's input tensor.
+
+    Cropping the centred rectangle first and resizing it to the input size is the same geometric
+    operation as resizing the short side and then cropping, and much cheaper on large frames.
+
+    Raises:
+        ValueError: the image is not an ``H x W x 3`` uint8 array.
+    """
+    import cv2
+
+    if image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or image_bgr.dtype != np.uint8:
+        raise ValueError(
+            f"expected an H x W x 3 uint8 BGR image, got shape {image_bgr.shape} dtype {image_bgr.dtype}; "
+            "convert grey or BGRA frames with cv2.cvtColor first"
+        )
+    h, w = image_bgr.shape[:2]
+    x, y, cw, ch = crop_rect((w, h), input_hw=input_hw)
+    crop = image_bgr[y : y + ch, x : x + cw]
+    in_h, in_w = input_hw
+    shrinking = cw > in_w or ch > in_h
+    resized = cv2.resize(crop, (in_w, in_h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    tensor = np.ascontiguousarray(resized.transpose(2, 0, 1), dtype=np.float32)[None]
+    return Preprocessed(tensor, (x, y, cw, ch))

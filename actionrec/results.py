@@ -1,0 +1,293 @@
+"""Typed results: one window's :class:`Prediction`, a video's :class:`Timeline`, its segments.
+
+Raw decoder logits become a :class:`Prediction` at one point (:meth:`Prediction.from_logits`);
+everything downstream (smoothing, thresholds, segments, exports, drawing) reads these types.
+
+Example:
+    >>> import numpy as np
+    >>> p = Prediction.from_logits(np.array([0.0, 2.0, 1.0]), labels=("a", "b", "c"), top_k=2,
+    ...                            window_index=0, start_s=0.0, end_s=1.0)
+    >>> p.labels, [round(s, 3) for s in p.scores]
+    (('b', 'c'), [0.665, 0.245])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+UNCERTAIN = "uncertain"
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Numerically stable softmax over the last axis."""
+    z = np.asarray(logits, dtype=np.float64)
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class StageTimings:
+    """Milliseconds spent per stage for one window (averaged per frame where it applies)."""
+
+    decode_ms: float = 0.0
+    preprocess_ms: float = 0.0
+    encoder_ms: float = 0.0
+    decoder_ms: float = 0.0
+    draw_ms: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name, value in self.__dict__.items():
+            if not (value >= 0.0):
+                raise ValueError(f"{name} must be a non-negative number of ms, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Top-k classes of one window, stamped with the time span it covers.
+
+    Attributes:
+        window_index: 0-based index of the window in its video or stream.
+        start_s: time of the window's first grid sample.
+        end_s: time of its last grid sample plus one grid step.
+        labels: top-k class names, best first.
+        scores: their softmax probabilities (0..1), descending.
+        class_ids: their indices in the decoder output.
+        coverage_s: seconds of video really covered (last sample's frame time − first's + one step).
+        duplicated: grid samples served by a frame already used by the previous sample.
+        missing: grid samples without a frame (dropped under load, or a gap in the source).
+        timings: per-stage milliseconds.
+        probs: the full probability vector (for re-ranking and smoothing); not compared.
+    """
+
+    window_index: int
+    start_s: float
+    end_s: float
+    labels: tuple[str, ...]
+    scores: tuple[float, ...]
+    class_ids: tuple[int, ...]
+    coverage_s: float = 0.0
+    duplicated: int = 0
+    missing: int = 0
+    timings: StageTimings = field(default_factory=StageTimings)
+    probs: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.window_index < 0:
+            raise ValueError(f"window_index must be >= 0, got {self.window_index}")
+        if not self.end_s > self.start_s:
+            raise ValueError(f"end_s ({self.end_s}) must be after start_s ({self.start_s})")
+        if not (len(self.labels) == len(self.scores) == len(self.class_ids)) or not self.labels:
+            raise ValueError("labels, scores and class_ids must be non-empty and of equal length")
+        if any(not 0.0 <= s <= 1.0 + 1e-6 for s in self.scores):
+            raise ValueError(f"scores must be probabilities in 0..1, got {self.scores}")
+        if any(a < b - 1e-9 for a, b in zip(self.scores, self.scores[1:], strict=False)):
+            raise ValueError(f"scores must be sorted best first, got {self.scores}")
+        if self.duplicated < 0 or self.missing < 0:
+            raise ValueError("duplicated and missing must be >= 0")
+
+    @classmethod
+    def from_probs(
+        cls,
+        probs: np.ndarray,
+        *,
+        labels: tuple[str, ...] | list[str],
+        top_k: int,
+        window_index: int,
+        start_s: float,
+        end_s: float,
+        **extra,
+    ) -> Prediction:
+        """Build from a probability vector (already softmaxed); keeps ``probs``."""
+        p = np.asarray(probs, dtype=np.float64).reshape(-1)
+        if len(labels) != p.size:
+            raise ValueError(f"{len(labels)} labels for {p.size} classes")
+        if top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {top_k}")
+        k = min(top_k, p.size)
+        ids = np.argsort(-p, kind="stable")[:k]
+        return cls(
+            window_index=window_index,
+            start_s=float(start_s),
+            end_s=float(end_s),
+            labels=tuple(labels[i] for i in ids),
+            scores=tuple(float(p[i]) for i in ids),
+            class_ids=tuple(int(i) for i in ids),
+            probs=p,
+            **extra,
+        )
+
+    @classmethod
+    def from_logits(cls, logits: np.ndarray, **kwargs) -> Prediction:
+        """Build from raw decoder logits (softmax applied here). See :meth:`from_probs`."""
+        return cls.from_probs(softmax(np.asarray(logits).reshape(-1)), **kwargs)
+
+    @property
+    def label(self) -> str:
+        """Top-1 class name."""
+        return self.labels[0]
+
+    @property
+    def score(self) -> float:
+        """Top-1 probability."""
+        return self.scores[0]
+
+    def is_certain(self, threshold: float) -> bool:
+        """True when the top-1 probability reaches ``threshold``."""
+        return self.score >= threshold
+
+    def reranked(self, labels: tuple[str, ...], top_k: int) -> Prediction:
+        """The same window with another ``top_k`` (needs ``probs``)."""
+        if self.probs is None:
+            raise ValueError("this prediction has no probability vector to re-rank")
+        keep = {k: getattr(self, k) for k in ("coverage_s", "duplicated", "missing", "timings")}
+        return Prediction.from_probs(
+            self.probs,
+            labels=labels,
+            top_k=top_k,
+            window_index=self.window_index,
+            start_s=self.start_s,
+            end_s=self.end_s,
+            **keep,
+        )
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Consecutive windows with the same (smoothed) top-1 class, merged."""
+
+    label: str
+    start_s: float
+    end_s: float
+    mean_score: float
+    windows: int
+
+    def __post_init__(self) -> None:
+        if not self.end_s > self.start_s:
+            raise ValueError(f"segment end_s ({self.end_s}) must be after start_s ({self.start_s})")
+        if self.windows < 1:
+            raise ValueError("a segment holds at least one window")
+
+    @property
+    def uncertain(self) -> bool:
+        return self.label == UNCERTAIN
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """All windows of one video, with how they were made.
+
+    Attributes:
+        source: what was analysed (path, URL or a description).
+        labels: all class names in model order.
+        predictions: windows in time order.
+        window_s, stride_s, step_s: requested window, effective stride, grid step (seconds).
+        clip_len: samples per window.
+        top_k: classes kept per window.
+        smoothing: windows averaged per prediction (1 = none).
+        model, precision, device: what ran.
+        frames_decoded: source frames read; ``frames_corrupt``: frames skipped as undecodable;
+        truncated: the source ended before its container said it would.
+        duration_s: media time covered by the decoded frames.
+    """
+
+    source: str
+    labels: tuple[str, ...]
+    predictions: tuple[Prediction, ...]
+    window_s: float
+    stride_s: float
+    step_s: float
+    clip_len: int
+    top_k: int
+    model: str = ""
+    precision: str = ""
+    device: str = ""
+    smoothing: int = 1
+    frames_decoded: int = 0
+    frames_corrupt: int = 0
+    truncated: bool = False
+    duration_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.clip_len < 1 or self.top_k < 1 or self.smoothing < 1:
+            raise ValueError("clip_len, top_k and smoothing must be >= 1")
+        if not (self.window_s > 0 and self.stride_s > 0 and self.step_s > 0):
+            raise ValueError("window_s, stride_s and step_s must be positive")
+        starts = [p.start_s for p in self.predictions]
+        if starts != sorted(starts):
+            raise ValueError("predictions must be in time order")
+
+    def __len__(self) -> int:
+        return len(self.predictions)
+
+    def with_top_k(self, top_k: int) -> Timeline:
+        """Re-rank every window to ``top_k`` classes (no inference)."""
+        return replace(self, top_k=top_k, predictions=tuple(p.reranked(self.labels, top_k) for p in self.predictions))
+
+    def smoothed(self, windows: int) -> Timeline:
+        """Average each window's probabilities with its neighbours (centred, ``windows`` wide).
+
+        ``windows=1`` returns the timeline unchanged. Live streams use a trailing average instead
+        (see :class:`actionrec.pipeline.LiveRecognizer`), since future windows are unknown there.
+        """
+        if windows < 1:
+            raise ValueError(f"smoothing must be >= 1 window, got {windows}")
+        if windows == 1 or not self.predictions:
+            return replace(self, smoothing=windows) if windows == 1 else self
+        probs = np.stack([p.probs for p in self.predictions])
+        before, after = (windows - 1) // 2, windows // 2
+        csum = np.vstack([np.zeros((1, probs.shape[1])), np.cumsum(probs, axis=0)])
+        n = len(probs)
+        out = []
+        for i, p in enumerate(self.predictions):
+            lo, hi = max(0, i - before), min(n, i + after + 1)
+            mean = (csum[hi] - csum[lo]) / (hi - lo)
+            keep = {k: getattr(p, k) for k in ("coverage_s", "duplicated", "missing", "timings")}
+            out.append(
+                Prediction.from_probs(
+                    mean,
+                    labels=self.labels,
+                    top_k=self.top_k,
+                    window_index=p.window_index,
+                    start_s=p.start_s,
+                    end_s=p.end_s,
+                    **keep,
+                )
+            )
+        return replace(self, predictions=tuple(out), smoothing=windows)
+
+    def segments(self, *, threshold: float = 0.0) -> tuple[Segment, ...]:
+        """Merge consecutive windows with the same top-1 class.
+
+        Windows whose top-1 probability is below ``threshold`` become :data:`UNCERTAIN`. Windows
+        overlap, so a segment runs from its first window's start to the next segment's first
+        window's start (the last one to its own last window's end).
+        """
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"threshold must be a probability in 0..1, got {threshold}")
+        runs: list[list[Prediction]] = []
+        names: list[str] = []
+        for p in self.predictions:
+            name = p.label if p.is_certain(threshold) else UNCERTAIN
+            if names and names[-1] == name:
+                runs[-1].append(p)
+            else:
+                runs.append([p])
+                names.append(name)
+        segments = []
+        for i, (name, run) in enumerate(zip(names, runs, strict=True)):
+            end = runs[i + 1][0].start_s if i + 1 < len(runs) else run[-1].end_s
+            mean = float(np.mean([p.score for p in run]))
+            segments.append(Segment(name, run[0].start_s, end, mean, len(run)))
+        return tuple(segments)
+
+    def top_segments(self, n: int = 3, *, threshold: float = 0.0) -> tuple[Segment, ...]:
+        """The ``n`` longest certain segments (for summaries)."""
+        certain = [s for s in self.segments(threshold=threshold) if not s.uncertain]
+        return tuple(sorted(certain, key=lambda s: (-s.duration_s, -s.mean_score))[:n])

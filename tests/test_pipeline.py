@@ -1,0 +1,185 @@
+"""File analysis end to end with tiny colour-dependent models and synthetic videos."""
+
+import threading
+from types import SimpleNamespace
+from typing import ClassVar
+
+import numpy as np
+import pytest
+
+from actionrec import pipeline
+from actionrec.errors import ClipTooShortError
+from actionrec.models import resolve_model
+from actionrec.pipeline import Recognizer
+from actionrec.runtime import compile_models
+from tests.oracle import oracle_windows
+
+
+@pytest.fixture(scope="module")
+def models(tiny_model_dir, tiny_labels_file, tmp_path_factory):
+    files = resolve_model(precision="FP32", model_dir=tiny_model_dir, labels=tiny_labels_file)
+    return compile_models(files, cache_dir=tmp_path_factory.mktemp("cc"), hint="THROUGHPUT")
+
+
+def frames_of(images_and_times):
+    return [SimpleNamespace(image_bgr=img, index=i, timestamp_s=t) for i, (img, t) in enumerate(images_and_times)]
+
+
+@pytest.mark.parametrize("fps", [10, 25, 30, 60])
+def test_file_windows_match_oracle(models, video_factory, fps):
+    path = video_factory(f"grey_{fps}.mp4", fps=fps, duration_s=3.2, size_wh=(160, 120))
+    times = [i / fps for i in range(round(3.2 * fps))]
+    timeline = Recognizer(models, stride_s=0.25).analyze(path, progress=False, cache=False)
+    expected = oracle_windows(times, window_s=1.0, clip_len=16, stride_s=0.25)
+    assert len(timeline) == len(expected) > 0
+    for p, exp in zip(timeline.predictions, expected, strict=True):
+        assert p.start_s == pytest.approx(exp["start_s"], abs=1e-6)
+        assert p.end_s == pytest.approx(exp["end_s"], abs=1e-6)
+        assert p.coverage_s == pytest.approx(exp["coverage_s"], abs=2e-3)
+        assert abs(p.coverage_s - 1.0) <= timeline.step_s + 2e-3
+        assert p.duplicated == exp["duplicated"]
+    assert timeline.frames_decoded == len(times)
+
+
+def test_variable_rate_file_matches_oracle(models, video_factory):
+    rng = np.random.default_rng(3)
+    times = [round(t, 4) for t in np.cumsum(rng.uniform(0.025, 0.06, 90)) - 0.025]
+    path = video_factory("vfr.mkv", timestamps_s=times, size_wh=(160, 120))
+    timeline = Recognizer(models).analyze(path, progress=False, cache=False)
+    expected = oracle_windows(times, window_s=1.0, clip_len=16, stride_s=0.5)
+    assert [round(p.start_s, 4) for p in timeline.predictions] == [round(e["start_s"], 4) for e in expected]
+    for p, exp in zip(timeline.predictions, expected, strict=True):
+        assert p.coverage_s == pytest.approx(exp["coverage_s"], abs=2e-3)
+        assert abs(p.coverage_s - 1.0) <= timeline.step_s + 2e-3
+
+
+def banded(center_bgr, side_bgr):
+    """Centre square (what the model crop sees) in one colour, the side bands in another."""
+
+    def paint(i, t, img):
+        h, w = img.shape[:2]
+        img[:] = side_bgr
+        x0 = (w - h) // 2
+        img[:, x0 + 4 : x0 + h - 4] = center_bgr
+
+    return paint
+
+
+@pytest.mark.parametrize(
+    ("center", "label"),
+    [((230, 20, 20), "blue"), ((20, 230, 20), "green"), ((20, 20, 230), "red")],
+)
+def test_bgr_order_and_centre_crop(models, video_factory, center, label):
+    # The side bands are a different colour: a squashed (uncropped) frame or an RGB swap fails.
+    side = (20, 20, 230) if label != "red" else (230, 20, 20)
+    path = video_factory(
+        f"band_{label}.mp4", fps=25, duration_s=1.5, size_wh=(480, 240), paint=banded(center, side), stamp_index=False
+    )
+    timeline = Recognizer(models).analyze(path, progress=False, cache=False)
+    assert {p.label for p in timeline.predictions} == {label}
+    assert timeline.predictions[0].score > 0.9
+
+
+def test_window_order_matters(models, video_factory):
+    """A window whose frames brighten over time is 'brightening'; shuffled or reversed it is not."""
+
+    def ramp(i, t, img):
+        img[:] = int(min(255, 20 + 150 * t))
+
+    path = video_factory("ramp.mp4", fps=30, duration_s=1.2, paint=ramp, stamp_index=False, size_wh=(160, 120))
+    timeline = Recognizer(models).analyze(path, progress=False, cache=False)
+    assert timeline.predictions[0].label == "brightening"
+
+
+class OutOfOrderQueue:
+    """Stands in for AsyncInferQueue: runs requests for real but calls back in scrambled order."""
+
+    calls: ClassVar[list[int]] = []
+
+    def __init__(self, compiled, jobs):
+        self.request = compiled.create_infer_request()
+        self.pending = []
+
+    def set_callback(self, cb):
+        self.cb = cb
+
+    def start_async(self, inputs, userdata):
+        self.request.infer(inputs)
+        out = self.request.get_output_tensor(0).data.copy()
+        OutOfOrderQueue.calls.append(userdata)
+        self.pending.append((out, userdata))
+        if len(self.pending) == 4:
+            self._flush()
+
+    def _flush(self):
+        for out, k in reversed(self.pending):  # newest first: worst case for ordering
+            self.cb(SimpleNamespace(get_output_tensor=lambda i, o=out: SimpleNamespace(data=o)), k)
+        self.pending = []
+
+    def wait_all(self):
+        self._flush()
+
+
+def test_embeddings_in_frame_order_under_out_of_order_completion(models, monkeypatch):
+    rng = np.random.default_rng(0)
+    shades = rng.integers(0, 255, (48, 3))
+    frames = frames_of((np.full((64, 64, 3), s, np.uint8), i / 16) for i, s in enumerate(shades))
+    grid = Recognizer(models).grid
+    expected = pipeline._encode_frames(frames, models=models, grid=grid, source="x", progress=False)
+    import openvino
+
+    OutOfOrderQueue.calls = []
+    monkeypatch.setattr(openvino, "AsyncInferQueue", OutOfOrderQueue)
+    scrambled = pipeline._encode_frames(frames, models=models, grid=grid, source="x", progress=False)
+    assert OutOfOrderQueue.calls == list(range(48))
+    np.testing.assert_allclose(scrambled.embeddings, expected.embeddings, atol=1e-5)
+    # and they really are per-frame: embedding k carries frame k's colour (B mean in feature 0)
+    np.testing.assert_allclose(scrambled.embeddings[:, 0], shades[:, 0] / 255, atol=0.01)
+
+
+def test_each_sampled_frame_encoded_once(models, monkeypatch):
+    frames = frames_of((np.full((32, 32, 3), i, np.uint8), i / 8) for i in range(40))  # 8 fps < grid
+    import openvino
+
+    OutOfOrderQueue.calls = []
+    monkeypatch.setattr(openvino, "AsyncInferQueue", OutOfOrderQueue)
+    rec = Recognizer(models, stride_s=0.0625)  # maximal overlap
+    encoded = pipeline._encode_frames(frames, models=models, grid=rec.grid, source="x", progress=False)
+    distinct = len(set(encoded.frame_indices.tolist()))
+    assert len(OutOfOrderQueue.calls) == distinct == int((~encoded.duplicated).sum())
+    assert encoded.duplicated.sum() > 0
+
+
+def test_too_short_clip_is_a_clear_error(models, video_factory):
+    path = video_factory("three.mp4", fps=30, duration_s=0.1, size_wh=(64, 48))
+    with pytest.raises(ClipTooShortError, match=r"too short: 3 frames cover 0.07 s, but one window needs 16 samples"):
+        Recognizer(models).analyze(path, progress=False, cache=False)
+
+
+def test_embedding_cache_reuses_encoder_work(models, video_factory, monkeypatch, tmp_path):
+    path = video_factory("cache.mp4", fps=30, duration_s=3.0, size_wh=(96, 64))
+    first = Recognizer(models, stride_s=0.5).analyze(path, progress=False)
+    cached = list((tmp_path / "repo" / "data" / "cache").glob("*.npz"))
+    assert len(cached) == 1
+
+    def no_encoding(*a, **k):
+        raise AssertionError("the encoder ran although the embeddings are cached")
+
+    monkeypatch.setattr(pipeline, "_encode_frames", no_encoding)
+    again = Recognizer(models, stride_s=0.25, top_k=2).analyze(path, progress=False)
+    assert len(again) == 2 * len(first) - 1
+    by_start = {p.start_s: p for p in again.predictions}
+    for p in first.predictions:
+        assert by_start[p.start_s].labels == p.labels[:2]
+
+
+def test_interrupt_stops_reader_and_writes_no_cache(models, tmp_path):
+    def frames():
+        for i in range(200):
+            if i == 40:
+                raise KeyboardInterrupt
+            yield SimpleNamespace(image_bgr=np.zeros((32, 32, 3), np.uint8), index=i, timestamp_s=i / 30)
+
+    with pytest.raises(KeyboardInterrupt):
+        pipeline._encode_frames(frames(), models=models, grid=Recognizer(models).grid, source="x", progress=False)
+    assert not [t for t in threading.enumerate() if t.name == "actionrec-reader"]
