@@ -1,0 +1,374 @@
+"""Exports of a :class:`~actionrec.results.Timeline`: JSON, CSV, WebVTT and an annotated video.
+
+Every file is written to a temporary name in its destination folder and renamed over the final
+name only once it is complete (:func:`atomic_write`), so an interrupted export (an error, Ctrl+C,
+a full disk) never leaves a half-written file under its final name. The formats are described in
+``docs/export-formats.md``; the JSON schema ships as ``actionrec/schemas/timeline-v1.schema.json``.
+
+Example:
+    >>> paths = export_timeline(timeline, "data/out", formats=("json", "csv", "vtt"))  # doctest: +SKIP
+    >>> paths["json"]  # doctest: +SKIP
+    PosixPath('data/out/demo.json')
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import errno
+import json
+import os
+import re
+import secrets
+from collections.abc import Iterable, Iterator, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import ExportError
+from .export_video import VIDEO_CODECS, AnnotatedVideoWriter, CropFn, write_annotated_video
+from .results import Timeline
+
+__all__ = [
+    "FORMATS",
+    "SCHEMA_ID",
+    "VIDEO_CODECS",
+    "AnnotatedVideoWriter",
+    "atomic_write",
+    "export_timeline",
+    "read_json",
+    "schema_text",
+    "timeline_to_dict",
+    "vtt_time",
+    "write_annotated_video",
+    "write_csv",
+    "write_json",
+    "write_vtt",
+]
+
+SCHEMA_ID = "actionrec.timeline/1"
+SCHEMA_RESOURCE = "schemas/timeline-v1.schema.json"
+FORMATS = ("json", "csv", "vtt", "mp4", "webm")
+
+
+def _os_problem(exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC:
+        return "the disk is full: free some space or choose another folder"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return "the folder is not writable: choose another folder or fix its permissions"
+    return f"{exc.strerror or exc}: check the path and the free space"
+
+
+@contextlib.contextmanager
+def atomic_write(
+    path: str | os.PathLike[str], mode: str | None = None, *, encoding: str = "utf-8", newline: str | None = None
+) -> Iterator[Any]:
+    """Write ``path`` through a temporary file in the same folder, renamed on success.
+
+    Args:
+        path: the final file; missing parent folders are created.
+        mode: ``None`` yields the temporary :class:`~pathlib.Path` (for writers that open files
+            themselves); ``"w"``/``"wb"`` yields the open file, closed before the rename.
+        encoding, newline: for text modes, as in :func:`open`.
+
+    Yields:
+        The temporary path, or the open file when ``mode`` is given.
+
+    Raises:
+        ExportError: the folder cannot be created or written (read-only, disk full, ...); the
+            temporary file is removed. Any other exception (including ``KeyboardInterrupt``)
+            also removes the temporary file and propagates; the final name is never touched.
+
+    Example:
+        >>> with atomic_write("out/result.txt", "w") as f:  # doctest: +SKIP
+        ...     f.write("done")
+    """
+    final = Path(path)
+    if mode not in (None, "w", "wb"):
+        raise ValueError(f"mode must be None (yield a path), 'w' or 'wb', got {mode!r}")
+    tmp: Path | None = None
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        while tmp is None:  # O_EXCL: never clobber another writer's temp; mode 0o666 honours the umask
+            candidate = final.with_name(f".{final.name}.{secrets.token_hex(4)}.tmp{final.suffix}")
+            try:
+                os.close(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+                tmp = candidate
+            except FileExistsError:
+                continue
+        if mode is None:
+            yield tmp
+        else:
+            kwargs = {} if "b" in mode else {"encoding": encoding, "newline": newline}
+            with open(tmp, mode, **kwargs) as f:
+                yield f
+        with open(tmp, "rb") as f:  # the bytes reach the disk before the name points at them
+            os.fsync(f.fileno())
+        os.replace(tmp, final)
+        tmp = None
+    except OSError as exc:
+        raise ExportError(f"cannot write {final}: {_os_problem(exc)} ({type(exc).__name__}: {exc})") from exc
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+
+
+# -- JSON --------------------------------------------------------------------------------------
+
+
+def schema_text() -> str:
+    """The published JSON Schema (draft 2020-12) of the JSON export, as text."""
+    return resources.files("actionrec").joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8")
+
+
+def timeline_to_dict(timeline: Timeline, *, threshold: float = 0.0, extra: dict | None = None) -> dict[str, Any]:
+    """The JSON document of ``timeline`` (schema ``actionrec.timeline/1``), as plain Python data.
+
+    Args:
+        timeline: the analysed video.
+        threshold: top-1 probability below which segments are ``"uncertain"``.
+        extra: free-form JSON-serialisable data stored under ``"extra"``.
+    """
+    return {
+        "schema": SCHEMA_ID,
+        "generator": f"actionrec {__version__}",
+        "source": timeline.source,
+        "model": timeline.model,
+        "precision": timeline.precision,
+        "device": timeline.device,
+        "num_classes": len(timeline.labels),
+        "window_s": timeline.window_s,
+        "stride_s": timeline.stride_s,
+        "step_s": timeline.step_s,
+        "clip_len": timeline.clip_len,
+        "top_k": timeline.top_k,
+        "smoothing": timeline.smoothing,
+        "threshold": threshold,
+        "frames_decoded": timeline.frames_decoded,
+        "frames_corrupt": timeline.frames_corrupt,
+        "truncated": timeline.truncated,
+        "duration_s": timeline.duration_s,
+        "windows": [
+            {
+                "index": p.window_index,
+                "start_s": p.start_s,
+                "end_s": p.end_s,
+                "coverage_s": p.coverage_s,
+                "duplicated": p.duplicated,
+                "missing": p.missing,
+                "top_k": [
+                    {"label": lbl, "class_id": cid, "score": s}
+                    for lbl, cid, s in zip(p.labels, p.class_ids, p.scores, strict=True)
+                ],
+                "timings_ms": {
+                    name: getattr(p.timings, f"{name}_ms")
+                    for name in ("decode", "preprocess", "encoder", "decoder", "draw")
+                },
+            }
+            for p in timeline.predictions
+        ],
+        "segments": [
+            {
+                "label": s.label,
+                "uncertain": s.uncertain,
+                "start_s": s.start_s,
+                "end_s": s.end_s,
+                "mean_score": s.mean_score,
+                "windows": s.windows,
+            }
+            for s in timeline.segments(threshold=threshold)
+        ],
+        "extra": dict(extra or {}),
+    }
+
+
+def write_json(
+    timeline: Timeline, path: str | os.PathLike[str], *, threshold: float = 0.0, extra: dict | None = None
+) -> Path:
+    """Write the timeline as JSON (schema ``actionrec.timeline/1``, see ``docs/export-formats.md``).
+
+    Args:
+        timeline: the analysed video.
+        path: the ``.json`` file to write (atomically).
+        threshold: top-1 probability below which segments are ``"uncertain"``.
+        extra: free-form JSON-serialisable data stored under ``"extra"`` (e.g. the CLI arguments).
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        ExportError: ``extra`` is not JSON-serialisable, or the file cannot be written.
+    """
+    doc = timeline_to_dict(timeline, threshold=threshold, extra=extra)
+    try:
+        text = json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ExportError(
+            f"cannot write {path}: {exc}; 'extra' must hold only JSON data (str, numbers, bool, None, lists, dicts)"
+        ) from exc
+    with atomic_write(path, "w") as f:
+        f.write(text + "\n")
+    return Path(path)
+
+
+def read_json(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a JSON export back, checking its schema version.
+
+    Returns:
+        The document as a dict (see :func:`timeline_to_dict`).
+
+    Raises:
+        ExportError: the file is missing, not JSON, or not an ``actionrec.timeline/1`` document.
+    """
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ExportError(f"cannot read {path} as a timeline JSON export: {exc}") from exc
+    version = doc.get("schema") if isinstance(doc, dict) else None
+    if version != SCHEMA_ID:
+        hint = "upgrade actionrec to read it" if str(version).startswith("actionrec.timeline/") else "not an export"
+        raise ExportError(
+            f"{path} has schema {version!r}; this actionrec {__version__} reads {SCHEMA_ID!r} only ({hint})"
+        )
+    for key in ("windows", "segments"):
+        if not isinstance(doc.get(key), list):
+            raise ExportError(f"{path} is malformed: {key!r} must be a list, got {type(doc.get(key)).__name__}")
+    return doc
+
+
+# -- CSV and WebVTT ----------------------------------------------------------------------------
+
+
+def _num(x: float) -> str:
+    return f"{float(x):.6f}".rstrip("0").rstrip(".")  # 0.0625, 1, 0.000003: no exponent, no noise
+
+
+def write_csv(timeline: Timeline, path: str | os.PathLike[str]) -> Path:
+    """One row per window: ``window,start_s,end_s,coverage_s,duplicated,missing,label_1,score_1,...``.
+
+    There are ``timeline.top_k`` label/score pairs (empty cells when a window holds fewer);
+    scores are probabilities 0..1; lines end with ``\\n``.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        ExportError: the file cannot be written.
+    """
+    k = timeline.top_k
+    header = ["window", "start_s", "end_s", "coverage_s", "duplicated", "missing"]
+    header += [f"{name}_{i}" for i in range(1, k + 1) for name in ("label", "score")]
+    with atomic_write(path, "w", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(header)
+        for p in timeline.predictions:
+            row = [p.window_index, _num(p.start_s), _num(p.end_s), _num(p.coverage_s), p.duplicated, p.missing]
+            for i in range(k):
+                row += [p.labels[i], _num(p.scores[i])] if i < len(p.labels) else ["", ""]
+            writer.writerow(row)
+    return Path(path)
+
+
+def vtt_time(seconds: float) -> str:
+    """``HH:MM:SS.mmm`` as WebVTT wants it, e.g. ``vtt_time(62.5) == "00:01:02.500"``."""
+    ms = round(max(0.0, seconds) * 1000)
+    h, rest = divmod(ms, 3_600_000)
+    m, rest = divmod(rest, 60_000)
+    return f"{h:02d}:{m:02d}:{rest // 1000:02d}.{rest % 1000:03d}"
+
+
+def write_vtt(timeline: Timeline, path: str | os.PathLike[str], *, threshold: float = 0.0) -> Path:
+    """WebVTT subtitles: one cue per segment, e.g. ``arm wrestling (87%)``.
+
+    Segments whose windows are below ``threshold`` ("uncertain") get **no cue**: the caption
+    disappears while the model is unsure. Cue times are the segments' source times (what happens
+    when), contiguous and never overlapping.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        ExportError: the file cannot be written.
+    """
+    made_by = " ".join(x for x in (f"actionrec {__version__}", timeline.model, timeline.precision) if x)
+    lines = ["WEBVTT", "", f"NOTE {made_by}", ""]
+    n = 0
+    for seg in timeline.segments(threshold=threshold):
+        if seg.uncertain:
+            continue
+        start_ms, end_ms = round(seg.start_s * 1000), round(seg.end_s * 1000)
+        text = f"{seg.label} ({round(seg.mean_score * 100)}%)"
+        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        n += 1
+        lines += [str(n), f"{vtt_time(start_ms / 1000)} --> {vtt_time(max(end_ms, start_ms + 1) / 1000)}", text, ""]
+    with atomic_write(path, "w", newline="\n") as f:
+        f.write("\n".join(lines))
+    return Path(path)
+
+
+# -- all at once -------------------------------------------------------------------------------
+
+
+def _stem_of(source: str) -> str:
+    name = Path(source.rstrip("/").split("?", 1)[0]).stem if source else ""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "timeline"
+
+
+def export_timeline(
+    timeline: Timeline,
+    out_dir: str | os.PathLike[str],
+    *,
+    formats: Sequence[str] | str = ("json", "csv", "vtt"),
+    stem: str | None = None,
+    frames: Iterable[Any] | None = None,
+    crop_fn: CropFn | None = None,
+    threshold: float = 0.0,
+) -> dict[str, Path]:
+    """Write the requested formats into ``out_dir``.
+
+    Files: ``STEM.json``, ``STEM.csv``, ``STEM.vtt``, ``STEM.annotated.mp4`` / ``.webm``
+    (the ``.annotated`` part keeps an export in the source's folder from replacing the source).
+
+    Args:
+        timeline: the analysed video.
+        out_dir: destination folder (created when missing).
+        formats: names among ``json``, ``csv``, ``vtt``, ``mp4`` (H.264), ``webm`` (VP9), as a
+            sequence or a comma-separated string.
+        stem: file name without suffix (default: from ``timeline.source``).
+        frames: the source frames again, needed by ``mp4``/``webm``.
+        crop_fn: for the video, see :func:`write_annotated_video`.
+        threshold: top-1 probability below which windows count as uncertain.
+
+    Returns:
+        ``{format name: path written}``.
+
+    Raises:
+        ValueError: an unknown format name, or a video format without ``frames``.
+        ExportError: a file cannot be written.
+    """
+    names = [f.strip().lower() for f in formats.split(",")] if isinstance(formats, str) else list(formats)
+    unknown = [f for f in names if f not in FORMATS]
+    if unknown or not names:
+        what = f"unknown export format(s) {unknown}" if unknown else "no export format given"
+        raise ValueError(f"{what}; valid: {', '.join(FORMATS)}")
+    names = list(dict.fromkeys(names))
+    videos = [f for f in names if f in ("mp4", "webm")]
+    if videos and frames is None:
+        raise ValueError(f"format {videos[0]!r} (the annotated video) needs the source frames: pass frames=...")
+    if len(videos) == 2 and iter(frames) is frames:
+        raise ValueError("mp4 and webm together need frames that can be iterated twice (a list, not an iterator)")
+    stem = stem or _stem_of(timeline.source)
+    out = Path(out_dir)
+    written: dict[str, Path] = {}
+    for name in names:
+        if name == "json":
+            written[name] = write_json(timeline, out / f"{stem}.json", threshold=threshold)
+        elif name == "csv":
+            written[name] = write_csv(timeline, out / f"{stem}.csv")
+        elif name == "vtt":
+            written[name] = write_vtt(timeline, out / f"{stem}.vtt", threshold=threshold)
+        else:
+            target = out / f"{stem}.annotated.{name}"
+            written[name] = write_annotated_video(frames, timeline, target, crop_fn=crop_fn, threshold=threshold)
+    return written

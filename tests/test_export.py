@@ -1,0 +1,403 @@
+"""Exports: JSON against its published schema, CSV, strict WebVTT, atomic writes, annotated video."""
+
+from __future__ import annotations
+
+import csv
+import errno
+import itertools
+import json
+import os
+import re
+from collections import namedtuple
+from importlib import resources
+
+import cv2
+import numpy as np
+import pytest
+
+from actionrec.errors import ExportError
+from actionrec.export import (
+    AnnotatedVideoWriter,
+    atomic_write,
+    export_timeline,
+    read_json,
+    schema_text,
+    timeline_to_dict,
+    vtt_time,
+    write_annotated_video,
+    write_csv,
+    write_json,
+    write_vtt,
+)
+from actionrec.results import Prediction, StageTimings, Timeline
+
+Frame = namedtuple("Frame", "image_bgr index timestamp_s")
+LABELS = ("arm wrestling", "dancing, ballet", "a <b> & c", "yawning")
+
+
+def make_timeline(n: int = 8, *, top_k: int = 3) -> Timeline:
+    """Windows every 0.5 s; the top class changes at window 3 and window 6 is unsure."""
+    preds = []
+    for i in range(n):
+        logits = [3.0, 1.0, 0.5, 0.0] if i < 3 else [0.0, 0.5, 3.0, 1.0]
+        if i == 6:
+            logits = [1.0, 0.9, 1.1, 0.8]
+        preds.append(
+            Prediction.from_logits(
+                np.array(logits),
+                labels=LABELS,
+                top_k=top_k,
+                window_index=i,
+                start_s=0.5 * i,
+                end_s=0.5 * i + 1.0,
+                coverage_s=0.9375,
+                duplicated=i % 2,
+                missing=1 if i == 4 else 0,
+                timings=StageTimings(1.5, 0.25, 30.0, 3.0, 0.5),
+            )
+        )
+    return Timeline(
+        source="/videos/My Clip.mp4",
+        labels=LABELS,
+        predictions=tuple(preds),
+        window_s=1.0,
+        stride_s=0.5,
+        step_s=0.0625,
+        clip_len=16,
+        top_k=top_k,
+        model="action-recognition-0001",
+        precision="FP16",
+        device="CPU",
+        frames_decoded=135,
+        duration_s=4.5,
+    )
+
+
+# -- JSON ----------------------------------------------------------------------------------------
+
+
+def test_json_validates_against_the_published_schema_and_round_trips(tmp_path):
+    jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is in requirements-dev.txt")
+    tl = make_timeline()
+    path = write_json(tl, tmp_path / "out" / "t.json", threshold=0.5, extra={"argv": ["--top-k", "3"]})
+    schema = json.loads(resources.files("actionrec").joinpath("schemas/timeline-v1.schema.json").read_text())
+    assert json.loads(schema_text()) == schema
+    jsonschema.Draft202012Validator.check_schema(schema)
+    doc = read_json(path)
+    jsonschema.Draft202012Validator(schema).validate(doc)
+    assert doc == timeline_to_dict(tl, threshold=0.5, extra={"argv": ["--top-k", "3"]})
+    assert doc["schema"] == "actionrec.timeline/1" and doc["threshold"] == 0.5 and doc["num_classes"] == 4
+    w = doc["windows"][4]
+    assert (w["index"], w["start_s"], w["end_s"], w["missing"], w["duplicated"]) == (4, 2.0, 3.0, 1, 0)
+    assert [c["label"] for c in w["top_k"]] == ["a <b> & c", "yawning", "dancing, ballet"]
+    assert w["top_k"][0]["score"] == tl.predictions[4].scores[0], "scores keep full precision"
+    assert w["timings_ms"] == {"decode": 1.5, "preprocess": 0.25, "encoder": 30.0, "decoder": 3.0, "draw": 0.5}
+    labels = [(s["label"], s["start_s"], s["end_s"], s["uncertain"]) for s in doc["segments"]]
+    assert labels == [
+        ("arm wrestling", 0.0, 1.5, False),
+        ("a <b> & c", 1.5, 3.0, False),
+        ("uncertain", 3.0, 3.5, True),
+        ("a <b> & c", 3.5, 4.5, False),
+    ]
+
+
+def test_schema_rejects_a_broken_document():
+    jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is in requirements-dev.txt")
+    doc = timeline_to_dict(make_timeline())
+    doc["windows"][0]["top_k"][0]["score"] = 1.5
+    with pytest.raises(jsonschema.ValidationError, match=r"1\.5 is greater than the maximum of 1"):
+        jsonschema.validate(doc, json.loads(schema_text()), cls=jsonschema.Draft202012Validator)
+
+
+def test_read_json_names_unknown_versions_and_non_exports(tmp_path):
+    future = tmp_path / "future.json"
+    future.write_text(json.dumps({"schema": "actionrec.timeline/2", "windows": [], "segments": []}))
+    with pytest.raises(ExportError, match=r"schema 'actionrec.timeline/2'.*reads 'actionrec.timeline/1'.*upgrade"):
+        read_json(future)
+    other = tmp_path / "other.json"
+    other.write_text("[1, 2]")
+    with pytest.raises(ExportError, match=r"schema None.*not an export"):
+        read_json(other)
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"schema": ')
+    with pytest.raises(ExportError, match=r"cannot read .*broken.json as a timeline JSON export"):
+        read_json(broken)
+    with pytest.raises(ExportError, match=r"cannot read .*missing.json"):
+        read_json(tmp_path / "missing.json")
+
+
+def test_json_with_unserialisable_extra_fails_before_writing(tmp_path):
+    with pytest.raises(ExportError, match=r"'extra' must hold only JSON data"):
+        write_json(make_timeline(), tmp_path / "t.json", extra={"when": object()})
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- CSV and WebVTT ------------------------------------------------------------------------------
+
+
+def test_csv_has_the_documented_header_and_one_row_per_window(tmp_path):
+    tl = make_timeline(top_k=3)
+    with open(write_csv(tl, tmp_path / "t.csv"), newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    header = "window,start_s,end_s,coverage_s,duplicated,missing,label_1,score_1,label_2,score_2,label_3,score_3"
+    assert ",".join(rows[0]) == header
+    assert len(rows) == 1 + len(tl)
+    assert rows[1][:9] == ["0", "0", "1", "0.9375", "0", "0", "arm wrestling", rows[1][7], "dancing, ballet"]
+    assert abs(float(rows[1][7]) - tl.predictions[0].scores[0]) < 1e-6
+    assert rows[5][5] == "1" and rows[5][6] == "a <b> & c"
+
+
+def parse_vtt(text: str) -> list[tuple[float, float, str]]:
+    """A strict WebVTT reader for what we write: header, NOTE blocks, cues with HH:MM:SS.mmm times."""
+    assert "\r" not in text and text.endswith("\n")
+    blocks = text.split("\n\n")
+    assert blocks[0] == "WEBVTT", "the first block is the bare signature line"
+    stamp = r"(\d{2,}):([0-5]\d):([0-5]\d)\.(\d{3})"
+
+    def seconds(m, at):
+        h, mi, s, ms = (int(m.group(at + i)) for i in range(4))
+        return h * 3600 + mi * 60 + s + ms / 1000
+
+    cues = []
+    for block in blocks[1:]:
+        if not block.strip():
+            continue
+        lines = block.strip("\n").split("\n")
+        if lines[0].startswith("NOTE"):
+            assert "-->" not in block
+            continue
+        if "-->" not in lines[0]:
+            lines = lines[1:]  # cue identifier
+        m = re.fullmatch(f"{stamp} --> {stamp}", lines[0])
+        assert m, f"bad cue timing line {lines[0]!r}"
+        text_lines = lines[1:]
+        assert text_lines and all(t and "-->" not in t for t in text_lines)
+        payload = "\n".join(text_lines)
+        assert not re.search(r"<|&(?!amp;|lt;|gt;)", payload), f"unescaped cue text {payload!r}"
+        cues.append((seconds(m, 1), seconds(m, 5), payload))
+    for (s0, e0, _), (s1, _e1, _) in itertools.pairwise(cues):
+        assert s1 >= e0, "cues overlap"
+        assert s1 > s0, "cue start times must increase"
+    assert all(e > s for s, e, _ in cues)
+    return cues
+
+
+def test_vtt_is_strictly_valid_and_skips_uncertain_segments(tmp_path):
+    tl = make_timeline()
+    cues = parse_vtt(write_vtt(tl, tmp_path / "t.vtt", threshold=0.5).read_text(encoding="utf-8"))
+    texts = [t for _, _, t in cues]
+    assert [(s, e) for s, e, _ in cues] == [(0.0, 1.5), (1.5, 3.0), (3.5, 4.5)], "3.0-3.5 is uncertain: no cue"
+    assert texts[0] == f"arm wrestling ({round(tl.predictions[0].score * 100)}%)"
+    assert texts[1].startswith("a &lt;b&gt; &amp; c (")
+    all_cues = parse_vtt(write_vtt(tl, tmp_path / "all.vtt").read_text())
+    assert [c[:2] for c in all_cues] == [(0.0, 1.5), (1.5, 4.5)], "threshold 0: the unsure window merges"
+    assert vtt_time(3723.25) == "01:02:03.250" and vtt_time(0.0004) == "00:00:00.000"
+
+
+def test_vtt_of_an_empty_timeline_is_just_the_header(tmp_path):
+    tl = Timeline(
+        source="x", labels=LABELS, predictions=(), window_s=1, stride_s=0.5, step_s=0.0625, clip_len=16, top_k=1
+    )
+    assert parse_vtt(write_vtt(tl, tmp_path / "e.vtt").read_text()) == []
+
+
+# -- atomic writes -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("exc_type", [RuntimeError, KeyboardInterrupt])
+def test_an_interrupted_write_leaves_neither_the_file_nor_a_temp(tmp_path, exc_type):
+    target = tmp_path / "sub" / "out.json"
+    with pytest.raises(exc_type), atomic_write(target, "w") as f:
+        f.write('{"half": ')
+        raise exc_type("stop")
+    assert list((tmp_path / "sub").iterdir()) == []
+
+
+def test_a_failed_overwrite_keeps_the_previous_file(tmp_path):
+    target = tmp_path / "out.csv"
+    write_csv(make_timeline(), target)
+    before = target.read_bytes()
+    with pytest.raises(KeyboardInterrupt), atomic_write(target) as tmp:
+        tmp.write_bytes(b"partial")
+        raise KeyboardInterrupt
+    assert target.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+
+
+def test_atomic_write_creates_parents_and_renames_only_at_the_end(tmp_path):
+    target = tmp_path / "a" / "b" / "out.txt"
+    with atomic_write(target, "w") as f:
+        f.write("done")
+        assert not target.exists(), "the final name appears only once the file is complete"
+        assert f.name != str(target) and os.path.dirname(f.name) == str(target.parent)
+    assert target.read_text() == "done" and len(list(target.parent.iterdir())) == 1
+
+
+def test_disk_full_and_read_only_folder_become_clear_export_errors(tmp_path, monkeypatch):
+    with (
+        pytest.raises(ExportError, match=r"cannot write .*full.vtt: the disk is full"),
+        atomic_write(tmp_path / "full.vtt"),
+    ):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    assert list(tmp_path.iterdir()) == []
+
+    def refuse(src, dst):
+        raise PermissionError(errno.EROFS, "Read-only file system", str(dst))
+
+    monkeypatch.setattr(os, "replace", refuse)
+    with pytest.raises(ExportError, match=r"cannot write .*ro.json: the folder is not writable"):
+        write_json(make_timeline(), tmp_path / "ro.json")
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ExportError, match=r"cannot write .*file/sub/t.csv"):
+        write_csv(make_timeline(), tmp_path / "file" / "sub" / "t.csv")
+
+
+# -- annotated video -----------------------------------------------------------------------------
+
+
+def frames_at(timestamps_s, size_wh=(320, 240), value=90):
+    w, h = size_wh
+    return [Frame(np.full((h, w, 3), value, np.uint8), i, t) for i, t in enumerate(timestamps_s)]
+
+
+def decode(path):
+    import av
+
+    with av.open(str(path)) as c:
+        stream = c.streams.video[0]
+        frames = [f for f in c.decode(stream)]
+        return stream.codec_context.name, stream.codec_context.pix_fmt, frames
+
+
+def top_level_boxes(data: bytes) -> list[str]:
+    names, pos = [], 0
+    while pos + 8 <= len(data):
+        size, name = int.from_bytes(data[pos : pos + 4], "big"), data[pos + 4 : pos + 8].decode("latin-1")
+        size = int.from_bytes(data[pos + 8 : pos + 16], "big") if size == 1 else size or len(data) - pos
+        names.append(name)
+        pos += size
+    return names
+
+
+@pytest.mark.parametrize(
+    ("suffix", "codec", "tick_s"),
+    [(".mp4", "h264", 1 / 90000), (".webm", "vp9", 1 / 1000)],
+)
+def test_video_keeps_variable_frame_times_and_even_size(tmp_path, suffix, codec, tick_s):
+    times = [0.0, 0.04, 0.1, 0.133, 0.2, 0.5, 0.52, 0.9, 1.0, 1.7, 1.75, 2.0]
+    target = tmp_path / f"vfr{suffix}"
+    with AnnotatedVideoWriter(target, fps=10, size_wh=(161, 121)) as sink:
+        for f in frames_at(times, size_wh=(161, 121)):
+            sink.write(f.image_bgr, f.timestamp_s)
+        assert not target.exists()
+    name, pix_fmt, frames = decode(target)
+    assert (name, pix_fmt) == (codec, "yuv420p")
+    assert [(f.width, f.height) for f in frames] == [(160, 120)] * len(times), "odd sizes lose one px"
+    assert np.allclose([float(f.time) for f in frames], times, atol=tick_s + 1e-9)
+    cap = cv2.VideoCapture(str(target))
+    count = 0
+    while cap.read()[0]:
+        count += 1
+    cap.release()
+    assert count == len(times)
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]
+    if suffix == ".mp4":
+        boxes = top_level_boxes(target.read_bytes())
+        assert boxes.index("moov") < boxes.index("mdat"), f"+faststart puts moov first, got {boxes}"
+
+
+def test_video_shows_the_known_prediction_and_the_crop(tmp_path):
+    tl = make_timeline()
+    frames = frames_at([i / 20 for i in range(40)], size_wh=(640, 480))
+    path = write_annotated_video(iter(frames), tl, tmp_path / "a.mp4", crop_fn=lambda img: (80, 0, 480, 480))
+    _, _, decoded = decode(path)
+    assert len(decoded) == 40
+    before, after = decoded[10].to_ndarray(format="bgr24"), decoded[30].to_ndarray(format="bgr24")  # 0.5 s, 1.5 s
+
+    def green(img):  # the top-1 bar, shown once the first window (0..1 s) has ended
+        return int(np.all(np.abs(img[:200, :400].astype(int) - (90, 200, 60)) < 50, axis=2).sum())
+
+    assert green(before) == 0 and green(after) > 200
+    col = after[100:400, 80:82].reshape(-1, 3).mean(axis=0)  # the crop's left side, amber (0, 215, 255)
+    assert col[2] > 180 and col[0] < 80, col
+    assert abs(after[300, 300].astype(int) - 90).max() < 10, "inside the crop the frame is untouched"
+    stats = write_annotated_video(frames[25:35], tl, tmp_path / "s.webm", show_stats=True)
+    with_stats = decode(stats)[2][5].to_ndarray(format="bgr24")
+    assert np.abs(with_stats[:150, 500:].astype(int) - after[:150, 500:]).max() > 100, "stats drawn top right"
+
+
+def test_interrupted_video_leaves_nothing_behind(tmp_path):
+    target = tmp_path / "v.mp4"
+    with pytest.raises(KeyboardInterrupt), AnnotatedVideoWriter(target, fps=30, size_wh=(64, 48)) as sink:
+        for f in frames_at([i / 30 for i in range(10)], size_wh=(64, 48)):
+            sink.write(f.image_bgr, f.timestamp_s)
+        raise KeyboardInterrupt
+
+    def failing_source():
+        yield from frames_at([0.0, 0.1], size_wh=(64, 48))
+        raise RuntimeError("camera unplugged")
+
+    with pytest.raises(RuntimeError, match="camera unplugged"):
+        write_annotated_video(failing_source(), make_timeline(), tmp_path / "w.webm")
+    with (
+        pytest.raises(ExportError, match=r"no frames were written to .*e.mp4"),
+        AnnotatedVideoWriter(tmp_path / "e.mp4", fps=30, size_wh=(64, 48)),
+    ):
+        pass
+    with pytest.raises(ExportError, match=r"no frames to write"):
+        write_annotated_video([], make_timeline(), tmp_path / "n.mp4")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_writer_options_are_checked(tmp_path):
+    with pytest.raises(ValueError, match=r"must be \.mp4 \(H\.264\) or \.webm \(VP9\), got 'x.avi'"):
+        AnnotatedVideoWriter(tmp_path / "x.avi", fps=30, size_wh=(64, 48))
+    with pytest.raises(ValueError, match=r"codec 'vp9' does not go in \.mp4"):
+        AnnotatedVideoWriter(tmp_path / "x.mp4", fps=30, size_wh=(64, 48), codec="vp9")
+    with pytest.raises(ValueError, match=r"fps must be > 0, got 0"):
+        AnnotatedVideoWriter(tmp_path / "x.mp4", fps=0, size_wh=(64, 48))
+    with pytest.raises(ExportError, match=r"writer is not open"):
+        AnnotatedVideoWriter(tmp_path / "x.mp4", fps=30, size_wh=(64, 48)).write(np.zeros((48, 64, 3), np.uint8), 0.0)
+
+
+def test_repeated_timestamps_are_nudged_and_other_sizes_resized(tmp_path):
+    target = tmp_path / "d.webm"
+    with AnnotatedVideoWriter(target, fps=30, size_wh=(64, 48)) as sink:
+        sink.write(np.zeros((48, 64, 3), np.uint8), 0.0)
+        sink.write(np.zeros((48, 64, 3), np.uint8), 0.0)
+        sink.write(np.zeros((96, 128, 3), np.uint8), 0.1)
+    _, _, frames = decode(target)
+    assert [float(f.time) for f in frames] == [0.0, 0.001, 0.1]
+    assert {(f.width, f.height) for f in frames} == {(64, 48)}
+
+
+# -- all formats at once -------------------------------------------------------------------------
+
+
+def test_export_timeline_writes_the_requested_formats(tmp_path):
+    tl = make_timeline()
+    frames = frames_at([i / 10 for i in range(30)])
+    paths = export_timeline(tl, tmp_path / "out", formats="json, csv,vtt,mp4", frames=frames)
+    assert {k: p.name for k, p in paths.items()} == {
+        "json": "My_Clip.json",
+        "csv": "My_Clip.csv",
+        "vtt": "My_Clip.vtt",
+        "mp4": "My_Clip.annotated.mp4",
+    }
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in paths.values())
+    again = export_timeline(tl, tmp_path / "out", formats=["webm", "json"], stem="other", frames=frames)
+    assert [p.name for p in again.values()] == ["other.annotated.webm", "other.json"]
+
+
+def test_export_timeline_rejects_bad_requests_before_writing(tmp_path):
+    tl = make_timeline()
+    with pytest.raises(ValueError, match=r"unknown export format\(s\) \['gif'\]; valid: json, csv, vtt, mp4, webm"):
+        export_timeline(tl, tmp_path, formats=("json", "gif"))
+    with pytest.raises(ValueError, match=r"no export format given; valid: json, csv, vtt, mp4, webm"):
+        export_timeline(tl, tmp_path, formats=[])
+    with pytest.raises(ValueError, match=r"'mp4' \(the annotated video\) needs the source frames: pass frames="):
+        export_timeline(tl, tmp_path, formats=("json", "mp4"))
+    with pytest.raises(ValueError, match=r"iterated twice"):
+        export_timeline(tl, tmp_path, formats=("mp4", "webm"), frames=iter(frames_at([0.0])))
+    assert list(tmp_path.iterdir()) == []
