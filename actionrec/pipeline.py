@@ -32,7 +32,7 @@ from .runtime import ActionModels
 from .sampling import GridSampler, SamplingGrid
 
 _END = object()  # reader -> main: no more samples
-_QUEUE_DEPTH = 8  # preprocessed samples waiting for an encoder request (bounded: flat memory)
+_QUEUE_DEPTH = 6  # preprocessed samples waiting for an encoder request (bounded: flat memory)
 
 
 @dataclass(frozen=True)
@@ -280,14 +280,9 @@ def _encode_frames(
                     break
                 meta["last_t"] = frame.timestamp_s
                 for s in sampler.push(frame):
-                    tensor = None
-                    if not s.duplicated:
-                        t = time.perf_counter()
-                        pre = preprocess(s.frame.image_bgr, input_hw=input_hw)
-                        meta["pre_s"] += time.perf_counter() - t
-                        meta["crop"] = pre.crop_xywh
-                        tensor = pre.tensor
-                    if not put((s.k, s.frame.timestamp_s, s.frame.index, s.duplicated, tensor)):
+                    # Preprocessing happens in the main thread: decoding is the critical path here.
+                    image = None if s.duplicated else s.frame.image_bgr
+                    if not put((s.k, s.frame.timestamp_s, s.frame.index, s.duplicated, image)):
                         return
             put(_END)
         except BaseException as exc:  # handed to the main thread, which re-raises it
@@ -321,7 +316,7 @@ def _encode_frames(
                 break
             if isinstance(item, BaseException):
                 raise item
-            k, frame_t, frame_index, duplicated, tensor = item
+            k, frame_t, frame_index, duplicated, image = item
             if k >= len(emb):
                 # Grow by doubling: callbacks write into emb, so swap it under the lock.
                 jobs.wait_all()
@@ -332,9 +327,13 @@ def _encode_frames(
             times.append(frame_t)
             indices.append(frame_index)
             dups.append(duplicated)
-            if tensor is not None:
+            if image is not None:
+                t = time.perf_counter()
+                pre = preprocess(image, input_hw=input_hw)
+                meta["pre_s"] += time.perf_counter() - t
+                meta["crop"] = pre.crop_xywh
                 started[k] = time.perf_counter()
-                jobs.start_async({0: tensor}, k)
+                jobs.start_async({0: pre.tensor}, k)
             if on_sample is not None:
                 on_sample(k)
             if k % 16 == 0:
