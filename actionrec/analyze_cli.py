@@ -42,7 +42,8 @@ def parse_formats(text: str) -> tuple[str, ...]:
     names = tuple(dict.fromkeys(n.strip().lower() for n in text.split(",") if n.strip()))
     bad = [n for n in names if n not in FORMATS]
     if bad or not names:
-        raise argparse.ArgumentTypeError(f"unknown format(s) {', '.join(bad) or text!r}; valid: {','.join(FORMATS)}")
+        shown = ", ".join(bad) if bad else repr(text)
+        raise argparse.ArgumentTypeError(f"unknown format(s) {shown}; valid: {','.join(FORMATS)}")
     return names
 
 

@@ -7,60 +7,16 @@ Debian's ``/usr/bin/chromium``.
 
 from __future__ import annotations
 
-import functools
-import threading
 from collections import namedtuple
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from actionrec.export import write_annotated_video
 from actionrec.results import Prediction, Timeline
+from tests.support.chromium import CHROMIUM, LAUNCH_ARGS, NO_CHROMIUM, PROBE_JS, serve_dir
 
-CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-pytestmark = [
-    pytest.mark.ui,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's /usr/bin/chromium (apt-get install chromium)"),
-]
-
-PROBE_JS = """
-async (src) => {
-  const v = document.createElement("video");
-  v.muted = true;
-  v.preload = "auto";
-  document.body.appendChild(v);
-  const loaded = new Promise((resolve, reject) => {
-    v.addEventListener("loadeddata", resolve, { once: true });
-    v.addEventListener("error", () => {
-      reject(new Error(`media error ${v.error && v.error.code}: ${v.error && v.error.message}`));
-    });
-    setTimeout(() => reject(new Error(`timeout, readyState=${v.readyState}`)), 15000);
-  });
-  v.src = src;
-  await loaded;
-  const readyState = v.readyState;
-  await v.play();
-  const t0 = v.currentTime;
-  const deadline = performance.now() + 5000;
-  while (v.currentTime <= t0 + 0.2 && performance.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { readyState, t0, t1: v.currentTime, duration: v.duration, width: v.videoWidth, height: v.videoHeight };
-}
-"""
+pytestmark = [pytest.mark.ui, pytest.mark.skipif(not CHROMIUM.exists(), reason=NO_CHROMIUM)]
 
 
 Frame = namedtuple("Frame", "image_bgr index timestamp_s")
@@ -99,22 +55,8 @@ def served_videos(tmp_path):
     write_annotated_video(frames, tl, tmp_path / "clip.mp4", crop_fn=lambda img: (40, 0, 240, 240))
     write_annotated_video(frames, tl, tmp_path / "clip.webm", crop_fn=lambda img: (40, 0, 240, 240))
     (tmp_path / "not_a_video.mp4").write_bytes(bytes(range(256)) * 64)  # the probe must be able to fail
-    (tmp_path / "index.html").write_text("<!doctype html><html><body></body></html>")
-    handler = functools.partial(_QuietHandler, directory=str(tmp_path))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:
-        pass
+    with serve_dir(tmp_path) as url:
+        yield url
 
 
 @pytest.mark.timeout(120)

@@ -1,0 +1,125 @@
+"""``python -m actionrec analyze`` as a user runs it: exports, summaries, bad inputs, proxies."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import cv2
+import pytest
+
+from tests.conftest import REPO, shared_path
+from tests.support.chromium import CHROMIUM, NO_CHROMIUM, probe_videos, serve_dir
+from tests.support.videos import make_video
+
+
+def run_cli(*args, timeout=300):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AR_")}
+    return subprocess.run(
+        [sys.executable, "-m", "actionrec", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def tiny_args(tiny_model_dir, tiny_labels_file, out):
+    return ["--model-dir", str(tiny_model_dir), "--labels", str(tiny_labels_file), "--out", str(out), "--no-progress"]
+
+
+def test_analyze_writes_all_formats_and_summary(tiny_model_dir, tiny_labels_file, tmp_path):
+    def red(i, t, img):
+        img[:] = (20, 20, 230)
+
+    video = make_video(tmp_path / "in" / "red clip.mp4", fps=25, duration_s=3.0, paint=red, stamp_index=False)
+    out = tmp_path / "out"
+    r = run_cli(
+        "analyze",
+        str(video),
+        *tiny_args(tiny_model_dir, tiny_labels_file, out),
+        "--formats",
+        "json,csv,vtt,mp4",
+        "--top-k",
+        "3",
+        "--no-cache",
+    )
+    assert r.returncode == 0, r.stderr
+    assert "red clip.mp4: 5 windows over 3.0 s" in r.stdout
+    assert "red " in r.stdout and "0.0–" in r.stdout
+    doc = json.loads((out / "red clip.json").read_text())
+    assert doc["schema"] == "actionrec.timeline/1" and len(doc["windows"]) == 5
+    rows = list(csv.DictReader((out / "red clip.csv").open()))
+    assert len(rows) == 5 and rows[0]["label_1"] == "red" and "score_3" in rows[0]
+    assert (out / "red clip.vtt").read_text().startswith("WEBVTT")
+    cap = cv2.VideoCapture(str(out / "red clip.annotated.mp4"))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    assert n == 75 and int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)) == 320
+
+
+def test_folder_with_good_and_bad_files(tiny_model_dir, tiny_labels_file, tmp_path):
+    folder = tmp_path / "mixed"
+    make_video(folder / "good.mp4", fps=30, duration_s=2.0, size_wh=(160, 120))
+    make_video(folder / "short.mp4", fps=30, duration_s=0.1, size_wh=(160, 120))
+    (folder / "notes.mp4").write_text("not a video at all\n")
+    (folder / "empty.mp4").write_bytes(b"")
+    r = run_cli("analyze", str(folder), *tiny_args(tiny_model_dir, tiny_labels_file, tmp_path / "out"))
+    assert r.returncode == 1
+    assert "good.mp4: 3 windows" in r.stdout
+    failed = [line for line in r.stderr.splitlines() if line.startswith("FAILED ")]
+    assert len(failed) == 3, r.stderr
+    assert any("short.mp4" in f and "too short" in f for f in failed)
+    assert any("notes.mp4" in f for f in failed) and any("empty.mp4" in f for f in failed)
+    assert "3 of 4 input(s) failed" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert (tmp_path / "out" / "good.json").is_file()
+
+
+def test_bad_flags_are_one_clear_line(tiny_model_dir, tiny_labels_file, tmp_path):
+    video = make_video(tmp_path / "v.mp4", fps=30, duration_s=2.0, size_wh=(64, 48))
+    r = run_cli("analyze", str(video), *tiny_args(tiny_model_dir, tiny_labels_file, tmp_path), "--formats", "gif")
+    assert r.returncode == 2 and "unknown format(s) gif; valid: json,csv,vtt,mp4" in r.stderr
+    r = run_cli("analyze", str(video), *tiny_args(tiny_model_dir, tiny_labels_file, tmp_path), "--stride-s", "0.001")
+    assert r.returncode == 1 and "shorter than one sample interval" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.fixture(scope="session")
+def proxy_model_dir(tmp_path_factory):
+    """Full-size proxy models (real graphs, random weights) built by ../shared/proxy."""
+    script = shared_path("proxy", "make_proxy_models.py")
+    out = tmp_path_factory.mktemp("proxy")
+    subprocess.run([sys.executable, str(script), "--out", str(out)], check=True, capture_output=True, timeout=600)
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_arm_wrestling_with_proxy_models_writes_four_formats_that_play(proxy_model_dir, tmp_path):
+    clip = shared_path("media", "kinetics_arm_wrestling_340x256_28fps_h264.mp4")
+    labels = shared_path("omz", "action-recognition-0001", "kinetics400-id2label.json")
+    out = tmp_path / "out"
+    r = run_cli(
+        "analyze",
+        str(clip),
+        "--model-dir",
+        str(proxy_model_dir),
+        "--labels",
+        str(labels),
+        "--out",
+        str(out),
+        "--formats",
+        "json,csv,vtt,mp4",
+        "--no-progress",
+        "--no-cache",
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr
+    stem = clip.stem
+    for suffix in (".json", ".csv", ".vtt", ".annotated.mp4"):
+        assert (out / f"{stem}{suffix}").stat().st_size > 0
+    assert len(json.loads((out / f"{stem}.json").read_text())["windows"]) == 19
+    if not CHROMIUM.exists():
+        pytest.skip(NO_CHROMIUM)
+    with serve_dir(out) as url:
+        result = probe_videos(url, [f"{stem}.annotated.mp4"])[f"{stem}.annotated.mp4"]
+    assert result["readyState"] >= 2 and (result["width"], result["height"]) == (340, 256)
+    assert abs(result["duration"] - 10.0) < 0.2
