@@ -223,7 +223,8 @@ def run_decoder(
     def done(request, w: int) -> None:
         out[w] = request.get_output_tensor(0).data.reshape(-1)
 
-    jobs = ov.AsyncInferQueue(models.decoder, max(1, min(windows, 2)))
+    optimal = int(models.decoder.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+    jobs = ov.AsyncInferQueue(models.decoder, max(1, min(windows, optimal)))
     jobs.set_callback(done)
     for w in range(windows):
         ks = grid.window_samples(w)

@@ -129,8 +129,9 @@ def compile_models(
     if inference_precision:
         config["INFERENCE_PRECISION_HINT"] = inference_precision
     encoder = core.compile_model(_read(core, files.encoder_xml), device, config)
-    decoder_config = {**config, "PERFORMANCE_HINT": "LATENCY"}  # one window at a time
-    decoder = core.compile_model(_read(core, files.decoder_xml), device, decoder_config)
+    # Same hint for the decoder: files decode many windows through an AsyncInferQueue (throughput),
+    # live sources one window at a time (latency).
+    decoder = core.compile_model(_read(core, files.decoder_xml), device, config)
 
     enc_in = encoder.input(0).get_shape()
     enc_out = encoder.output(0).get_shape()
