@@ -7,7 +7,7 @@ import pytest
 from actionrec.download import fetch_file, mirror_url
 from actionrec.errors import ChecksumMismatchError, DownloadError, OfflineError
 from actionrec.registry import RemoteFile
-from tests.conftest import sha
+from tests.conftest import REPO, sha
 
 DATA = bytes(range(256)) * 4000  # 1 MB, spans several chunks
 
@@ -169,3 +169,30 @@ def test_mirror_url_maps_models_and_data():
     assert mirror_url(data, model_base_url="http://127.0.0.1:9") == data
     with pytest.raises(DownloadError, match="not an http"):
         mirror_url(model, model_base_url="ftp://mirror")
+
+
+def test_process_killed_mid_download_then_next_run_resumes(remote, http_server, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    http_server.set_fault("m/model.bin", "slow")
+    code = (
+        "import sys; from actionrec.download import fetch_file; from actionrec.registry import RemoteFile;"
+        "fetch_file(RemoteFile(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], 'sha384'),"
+        " cache_dir=sys.argv[5], progress=False)"
+    )
+    args = [remote.name, remote.url, str(remote.size_bytes), remote.digest, str(tmp_path)]
+    proc = subprocess.Popen([sys.executable, "-c", code, *args], cwd=str(REPO))
+    part = tmp_path / "m/model.bin.part"
+    deadline = time.monotonic() + 30
+    while not (part.exists() and part.stat().st_size > 100_000) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert leftovers(tmp_path) == ["m/model.bin.part"]  # nothing under the final name
+    http_server.set_fault("m/model.bin", None)
+    assert fetch(remote, tmp_path).read_bytes() == DATA
+    assert http_server.ranged(), "the second run should resume with a Range request"
+    assert leftovers(tmp_path) == ["m/model.bin"]

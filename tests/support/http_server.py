@@ -8,7 +8,8 @@ Faults (per path, set with :meth:`FaultServer.set_fault`):
 - ``"ignore_range"``: always answers 200 with the whole body (after a first dropped request);
 - ``"404"``, ``"500"``, ``"500_once"``: status codes (``500_once`` fails one request, then works);
 - ``"stall"``: sends the headers and a few bytes, then sleeps past any client timeout;
-- ``"html"``: answers 200 with an HTML page instead of the file.
+- ``"html"``: answers 200 with an HTML page instead of the file;
+- ``"slow"``: sends 16 KB every 50 ms (to kill a client mid-download).
 
 Every request is logged as ``(path, range_header_or_None)`` in :attr:`FaultServer.requests`.
 """
@@ -110,6 +111,12 @@ class FaultServer:
             h.wfile.flush()
             time.sleep(self.stall_s)
             h.close_connection = True
+            return
+        if fault == "slow":
+            for i in range(0, len(body), 16384):
+                h.wfile.write(body[i : i + 16384])
+                h.wfile.flush()
+                time.sleep(0.05)
             return
         drop = fault == "truncate" or (fault in ("drop_once", "ignore_range") and count == 0)
         if drop:
