@@ -1,0 +1,99 @@
+"""LiveRecognizer: same grid as files, never queues, drops samples as 'missing' under load."""
+
+import time
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from actionrec.live import LiveRecognizer
+from actionrec.models import resolve_model
+from actionrec.runtime import compile_models
+from tests.oracle import oracle_windows
+
+
+@pytest.fixture(scope="module")
+def models(tiny_model_dir, tiny_labels_file, tmp_path_factory):
+    files = resolve_model(precision="FP32", model_dir=tiny_model_dir, labels=tiny_labels_file)
+    return compile_models(files, cache_dir=tmp_path_factory.mktemp("cc"), hint="LATENCY")
+
+
+def frame(i, t, bgr=(0, 0, 200)):
+    return SimpleNamespace(image_bgr=np.full((120, 160, 3), bgr, np.uint8), index=i, timestamp_s=t)
+
+
+def drain(live, timeout_s=2.0):
+    deadline = time.monotonic() + timeout_s
+    while live.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+def test_live_windows_match_the_file_oracle_when_not_overloaded(models):
+    times = [i / 30 for i in range(100)]
+    got = []
+    with LiveRecognizer(models, stride_s=0.5) as live:
+        assert live.latest is None  # "collecting frames" until the first window
+        for i, t in enumerate(times):
+            live.push(frame(i, t))
+            time.sleep(0.003)  # give the encoder time: no drops expected
+            while (p := live.poll()) is not None:
+                got.append(p)
+        live.close()
+        while (p := live.poll()) is not None:
+            got.append(p)
+    expected = oracle_windows(times, window_s=1.0, clip_len=16, stride_s=0.5)
+    assert [round(p.start_s, 6) for p in got] == [round(e["start_s"], 6) for e in expected]
+    assert all(p.missing == 0 and p.label == "red" for p in got)
+    assert live.samples_missing == 0
+
+
+class BusyQueue:
+    """An encoder queue whose requests never complete until released: every new sample is dropped."""
+
+    def __init__(self, compiled, jobs):
+        self.request = compiled.create_infer_request()
+        self.held = []
+
+    def set_callback(self, cb):
+        self.cb = cb
+
+    def start_async(self, inputs, k):
+        self.request.infer(inputs)
+        out = self.request.get_output_tensor(0).data.copy()
+        self.held.append((out, k))
+
+    def release(self):
+        for out, k in self.held:
+            self.cb(SimpleNamespace(get_output_tensor=lambda i, o=out: SimpleNamespace(data=o)), k)
+        self.held = []
+
+    def wait_all(self):
+        self.release()
+
+
+def test_overload_drops_samples_as_missing_instead_of_queueing(models, monkeypatch):
+    import openvino
+
+    monkeypatch.setattr(openvino, "AsyncInferQueue", BusyQueue)
+    live = LiveRecognizer(models, max_in_flight=1)
+    for i in range(40):  # 1.3 s at 30 fps while the single request stays busy
+        live.push(frame(i, i / 30))
+    assert live.samples_encoded == 0 and live.samples_missing >= 15
+    assert len(live._jobs.held) == 1  # never more in flight than allowed
+    live._jobs.release()
+    p = live.poll()
+    assert p is not None and p.missing == 15 and p.label == "red"
+
+
+def test_trailing_smoothing_and_timings(models):
+    with LiveRecognizer(models, stride_s=0.25, smoothing=3) as live:
+        for i in range(90):
+            bgr = (0, 0, 200) if i < 45 else (200, 0, 0)
+            live.push(frame(i, i / 30, bgr))
+            time.sleep(0.003)
+            live.poll()
+        live.close()
+        drain(live)
+        assert live.latest.label == "blue"
+        t = live.timings()
+        assert t.encoder_ms > 0 and t.decoder_ms > 0 and t.preprocess_ms > 0

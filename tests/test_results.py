@@ -1,0 +1,95 @@
+"""Prediction / Timeline / Segment: validation, top-k, smoothing, thresholds, segments."""
+
+import numpy as np
+import pytest
+
+from actionrec.results import UNCERTAIN, Prediction, Segment, StageTimings, Timeline, softmax
+
+LABELS = ("run", "walk", "jump", "sit")
+
+
+def pred(w, logits, top_k=2, stride=0.5):
+    return Prediction.from_logits(
+        np.asarray(logits, float), labels=LABELS, top_k=top_k, window_index=w, start_s=w * stride, end_s=w * stride + 1
+    )
+
+
+def timeline(rows, top_k=2):
+    return Timeline(
+        source="t",
+        labels=LABELS,
+        predictions=tuple(pred(i, r, top_k) for i, r in enumerate(rows)),
+        window_s=1.0,
+        stride_s=0.5,
+        step_s=0.0625,
+        clip_len=16,
+        top_k=top_k,
+    )
+
+
+def test_from_logits_any_k_sorted_with_names():
+    p = pred(0, [0.0, 3.0, 1.0, 2.0], top_k=4)
+    assert p.labels == ("walk", "sit", "jump", "run") and p.class_ids == (1, 3, 2, 0)
+    assert list(p.scores) == sorted(p.scores, reverse=True)
+    assert sum(p.scores) == pytest.approx(1.0)
+    assert pred(0, [0, 3, 1, 2], top_k=10).labels == p.labels  # k larger than classes: all
+    assert p.reranked(LABELS, 1).labels == ("walk",)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(start_s=1.0, end_s=1.0), "end_s"),
+        (dict(scores=(0.2, 0.5)), "sorted best first"),
+        (dict(scores=(1.5, 0.1)), "probabilities"),
+        (dict(labels=("a",)), "equal length"),
+        (dict(window_index=-1), "window_index"),
+    ],
+)
+def test_prediction_validation(kwargs, match):
+    base = dict(window_index=0, start_s=0.0, end_s=1.0, labels=("a", "b"), scores=(0.6, 0.4), class_ids=(0, 1))
+    with pytest.raises(ValueError, match=match):
+        Prediction(**(base | kwargs))
+
+
+def test_stage_timings_reject_negative():
+    with pytest.raises(ValueError, match="encoder_ms"):
+        StageTimings(encoder_ms=-1)
+
+
+def test_timeline_requires_time_order():
+    p0, p1 = pred(0, [1, 0, 0, 0]), pred(1, [1, 0, 0, 0])
+    with pytest.raises(ValueError, match="time order"):
+        Timeline("t", LABELS, (p1, p0), 1.0, 0.5, 0.0625, 16, 2)
+
+
+def test_smoothing_is_a_centred_mean_of_probabilities():
+    rows = [[5, 0, 0, 0], [0, 5, 0, 0], [5, 0, 0, 0], [5, 0, 0, 0]]
+    tl = timeline(rows)
+    sm = tl.smoothed(3)
+    probs = softmax(np.array(rows, float))
+    np.testing.assert_allclose(sm.predictions[1].probs, probs[0:3].mean(axis=0))
+    np.testing.assert_allclose(sm.predictions[0].probs, probs[0:2].mean(axis=0))  # edge: shorter window
+    assert [p.label for p in sm.predictions] == ["run"] * 4  # the one-window blip is smoothed away
+    assert sm.smoothing == 3 and tl.smoothed(1).predictions == tl.predictions
+
+
+def test_segments_merge_and_threshold_gives_uncertain():
+    tl = timeline([[5, 0, 0, 0], [5, 0, 0, 0], [0.1, 0, 0, 0], [0, 5, 0, 0]])
+    segs = tl.segments(threshold=0.5)
+    assert [s.label for s in segs] == ["run", UNCERTAIN, "walk"]
+    assert (segs[0].start_s, segs[0].end_s, segs[0].windows) == (0.0, 1.0, 2)
+    assert segs[1].uncertain and (segs[1].start_s, segs[1].end_s) == (1.0, 1.5)
+    assert segs[-1].end_s == 2.5
+    assert [s.label for s in tl.segments()] == ["run", "walk"]  # no threshold: argmax wins
+    assert tl.top_segments(1)[0].label == "run"
+
+
+def test_with_top_k_reranks_without_inference():
+    tl = timeline([[1, 2, 3, 4]], top_k=1)
+    assert tl.with_top_k(3).predictions[0].labels == ("sit", "jump", "walk")
+
+
+def test_segment_validation():
+    with pytest.raises(ValueError, match="after start_s"):
+        Segment("x", 2.0, 1.0, 0.5, 1)
