@@ -285,3 +285,155 @@ def _human(n: int | None) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n} B"
+
+
+def download_url(
+    url: str,
+    *,
+    dest_dir: str | os.PathLike[str],
+    progress: bool = True,
+    max_bytes: int | None = None,
+    timeout_s: tuple[float, float] = DEFAULT_TIMEOUT_S,
+    retries: int = DEFAULT_RETRIES,
+    backoff_s: float = DEFAULT_BACKOFF_S,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Path:
+    """Download an unpinned http(s) URL (e.g. a video the user names) once into ``dest_dir``.
+
+    The file is named after the SHA-256 of the URL plus the URL's suffix, so the same URL maps to
+    the same file and is not downloaded twice (delete the file to refresh it). Bytes stream into
+    ``<name>.part`` and are renamed only once the body is complete (there is no pinned hash: a body
+    as long as the server announced is the check). Dropped connections resume with ``Range``.
+
+    Args:
+        url: the http(s) URL.
+        dest_dir: cache folder (``data/downloads/`` for videos).
+        progress: show a ``tqdm.auto`` bar.
+        max_bytes: refuse bodies larger than this (``None``: no limit).
+        timeout_s: (connect, read) timeouts of each request, in seconds.
+        retries: retries of transient failures (connection, timeout, HTTP 5xx, short body).
+        backoff_s: first retry delay; doubles on every retry.
+        sleep: injected for tests.
+
+    Returns:
+        The complete file's path.
+
+    Raises:
+        DownloadError: not an http(s) URL, HTTP 4xx/5xx, an HTML page instead of a file, a body
+            over ``max_bytes``, repeated network failure, or a full disk.
+
+    Example:
+        >>> download_url("https://example.org/clip.mp4", dest_dir="data/downloads")  # doctest: +SKIP
+        PosixPath('data/downloads/5d2b...e1.mp4')
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise DownloadError(f"cannot download {url!r}: only http:// and https:// URLs are supported")
+    suffix = Path(parts.path).suffix.lower()
+    if not (2 <= len(suffix) <= 6 and suffix[1:].isalnum()):
+        suffix = ".bin"
+    final = Path(dest_dir) / (hashlib.sha256(url.encode("utf-8")).hexdigest()[:24] + suffix)
+    if final.is_file():
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    part = final.with_name(final.name + ".part")
+    attempt = 0
+    while True:
+        try:
+            _stream_url_to_part(url, part, progress=progress, max_bytes=max_bytes, timeout_s=timeout_s)
+            break
+        except _TransientError as exc:
+            attempt += 1
+            if attempt > retries:
+                kept = f"{_size_of(part)} kept in {part} and resumed on the next run. " if part.exists() else ""
+                raise DownloadError(
+                    f"downloading {url} failed ({attempt} attempt{'s' if attempt > 1 else ''}, last: {exc}); "
+                    f"{kept}Check the URL and the network, then run again"
+                ) from None
+            delay = backoff_s * 2 ** (attempt - 1)
+            log.info("%s: %s; retry %d/%d in %.1f s", url, exc, attempt, retries, delay)
+            sleep(delay)
+    os.replace(part, final)
+    return final
+
+
+def _stream_url_to_part(
+    url: str, part: Path, *, progress: bool, max_bytes: int | None, timeout_s: tuple[float, float]
+) -> None:
+    import requests
+    from tqdm.auto import tqdm
+
+    have = part.stat().st_size if part.exists() else 0
+    headers = {"Range": f"bytes={have}-"} if have else {}
+    try:
+        response = requests.get(url, headers=headers, stream=True, timeout=timeout_s)
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise _TransientError(f"cannot connect: {type(exc).__name__}") from None
+    with response:
+        status = response.status_code
+        if status == 416:
+            part.unlink(missing_ok=True)
+            raise _TransientError("server rejected the resume offset (HTTP 416); starting over")
+        if status >= 500 or status == 429:
+            raise _TransientError(f"HTTP {status} {response.reason}")
+        if status >= 400:
+            raise DownloadError(
+                f"cannot download {url}: the server answered HTTP {status} {response.reason}. "
+                "Check the URL (open it in a browser) or download the file yourself and pass its path"
+            )
+        ctype = response.headers.get("Content-Type", "")
+        if ctype.split(";")[0].strip().lower() in ("text/html", "application/xhtml+xml"):
+            part.unlink(missing_ok=True)
+            raise DownloadError(
+                f"cannot download {url}: the server answered HTTP {status} with an HTML page "
+                f"(Content-Type {ctype}), not a file; this is usually a web page, a login or a consent page. "
+                "Use the direct link to the file (e.g. 'raw' on GitHub) or download it and pass its path"
+            )
+        resumed = have and status == 206 and response.headers.get("Content-Range", "").startswith(f"bytes {have}-")
+        if not resumed:
+            have = 0
+        announced = response.headers.get("Content-Length")
+        total = have + int(announced) if announced is not None and announced.isdigit() else None
+        if max_bytes is not None and total is not None and total > max_bytes:
+            part.unlink(missing_ok=True)
+            raise DownloadError(
+                f"cannot download {url}: it is {_human(total)}, over the limit of {_human(max_bytes)}; "
+                "raise the limit or download a shorter clip"
+            )
+        bar = tqdm(
+            total=total,
+            initial=have,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            desc=Path(urlsplit(url).path).name or url,
+            disable=not progress,
+            leave=True,
+        )
+        size = have
+        try:
+            with open(part, "ab" if resumed else "wb") as f:
+                for chunk in response.iter_content(CHUNK_BYTES):
+                    f.write(chunk)
+                    size += len(chunk)
+                    bar.update(len(chunk))
+                    if max_bytes is not None and size > max_bytes:
+                        break
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+            raise _TransientError(f"connection dropped after {_size_of(part)}: {type(exc).__name__}") from None
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise DownloadError(
+                    f"the disk is full while writing {part} ({_size_of(part)}); free some space and run again"
+                ) from None
+            raise
+        finally:
+            bar.close()
+    if max_bytes is not None and size > max_bytes:
+        part.unlink(missing_ok=True)
+        raise DownloadError(
+            f"cannot download {url}: it is larger than the limit of {_human(max_bytes)}; "
+            "raise the limit or download a shorter clip"
+        )
+    if total is not None and size < total:
+        raise _TransientError(f"body ended at {_human(size)} of {_human(total)}")

@@ -1,0 +1,531 @@
+"""Video sources: files, VFR, rotation, damaged and bad inputs, URLs, folders, iterables, cameras.
+
+The oracle is what the synthetic videos were written with: every frame carries its index as a
+barcode (``read_stamp``) and its presentation time is known exactly. No camera, network or
+../shared needed: cameras are fake capture objects, URLs a local server.
+"""
+
+import io
+import itertools
+import re
+import shutil
+import struct
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from actionrec import settings, video_sources
+from actionrec.errors import UploadError, VideoDecodeError, VideoOpenError
+from actionrec.video import Frame, VideoInfo, open_video
+from tests.support.videos import read_stamp, stamp
+
+pytestmark = pytest.mark.timeout(60)
+
+VFR_S = [0.0, 0.03, 0.1, 0.12, 0.3, 0.31, 0.5, 0.9, 0.933]
+
+
+def decode_all(source, **kw):
+    with open_video(source, **kw) as video:
+        frames = list(video)
+    return video, frames
+
+
+def assert_exact(frames, times_s):
+    """Every written frame once, in order, with its own index and timestamp (1 ms)."""
+    assert [f.index for f in frames] == list(range(len(times_s)))
+    assert [read_stamp(f.image_bgr) for f in frames] == list(range(len(times_s)))
+    assert np.allclose([f.timestamp_s for f in frames], times_s, atol=1e-3)
+
+
+class Capture:
+    """A real OpenCV capture that can refuse to open, stop early or lie about POS_MSEC."""
+
+    def __init__(self, path, *, opened=True, stop_after=None, times_ms=None):
+        self.cap = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
+        self.opened, self.stop_after, self.times_ms = opened, stop_after, times_ms
+        self.reads = self.releases = 0
+
+    def isOpened(self):  # noqa: N802 (OpenCV's name)
+        return self.opened and self.cap.isOpened()
+
+    def read(self):
+        if self.stop_after is not None and self.reads >= self.stop_after:
+            return False, None
+        self.reads += 1
+        return self.cap.read()
+
+    def get(self, prop):
+        if prop == cv2.CAP_PROP_POS_MSEC and self.times_ms is not None:
+            return self.times_ms[self.reads - 1]
+        return self.cap.get(prop)
+
+    def release(self):
+        self.releases += 1
+        self.cap.release()
+
+
+def factory_of(made, **kw):
+    def factory(path):
+        made.append(Capture(path, **kw))
+        return made[-1]
+
+    return factory
+
+
+@pytest.mark.parametrize(
+    ("name", "fps", "codec", "count"),
+    [
+        ("f10.mp4", 10, "libx264", 10),
+        ("f25.mkv", 25, "libx264", None),
+        ("f30.avi", 30, "mpeg4", 30),
+        ("f60.webm", 60, "libvpx-vp9", None),
+    ],
+)
+def test_constant_rate_files_yield_every_frame_once_with_container_times(video_factory, name, fps, codec, count):
+    n = 30 if fps != 10 else 10
+    video, frames = decode_all(video_factory(name, fps=fps, duration_s=n / fps, codec=codec))
+    assert_exact(frames, [i / fps for i in range(n)])
+    assert (video.info.size_wh, video.info.fps, video.info.frame_count) == ((320, 240), pytest.approx(fps), count)
+    assert video.info.duration_s == pytest.approx(n / fps, abs=0.02) and not video.info.is_live
+    assert (video.stats.frames_decoded, video.stats.timestamp_fallbacks, video.stats.warnings) == (n, 0, [])
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_variable_rate_timestamps_are_the_written_ones(video_factory, suffix):
+    video, frames = decode_all(video_factory(f"vfr{suffix}", timestamps_s=VFR_S))
+    assert_exact(frames, VFR_S)
+    # OpenCV says 28 frames for the MKV (duration x nominal fps): not trustworthy, so not reported
+    assert video.info.frame_count == (len(VFR_S) if suffix == ".mp4" else None)
+
+
+def set_rotation(path: Path, degrees: int) -> Path:
+    """Write a display matrix into the MP4 track header (what phones do)."""
+    data = bytearray(path.read_bytes())
+    at = data.find(b"tkhd")
+    offset = at + 8 + (32 if data[at + 4] == 1 else 20) + 16  # after version/flags, times, ids, layer...
+    a, b, c, d = {90: (0, 1, -1, 0), 180: (-1, 0, 0, -1), 270: (0, -1, 1, 0)}[degrees]
+    struct.pack_into(">9i", data, offset, a << 16, b << 16, 0, c << 16, d << 16, 0, 0, 0, 1 << 30)
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("degrees", [90, 180, 270])
+@pytest.mark.parametrize("decoder", ["opencv", "pyav"])
+def test_rotation_metadata_gives_upright_frames(video_factory, tmp_path, degrees, decoder):
+    plain = video_factory("rot_plain.mp4", fps=10, duration_s=0.3, size_wh=(320, 240))
+    rotated = set_rotation(Path(shutil.copy(plain, tmp_path / "rot.mp4")), degrees)
+    factory = factory_of([], opened=False) if decoder == "pyav" else None
+    video, frames = decode_all(rotated, capture_factory=factory)
+    upright = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}[degrees]
+    _, reference = decode_all(plain)
+    assert video.info.rotation_deg == degrees
+    assert video.info.size_wh == ((240, 320) if degrees != 180 else (320, 240))
+    for got, ref in zip(frames, reference, strict=True):
+        assert got.image_bgr.shape == cv2.rotate(ref.image_bgr, upright).shape
+        assert np.abs(got.image_bgr.astype(int) - cv2.rotate(ref.image_bgr, upright)).mean() < 2
+
+
+def test_invalid_timestamps_fall_back_to_previous_plus_one_frame(video_factory):
+    path = video_factory("ts.mp4", fps=10, duration_s=0.6)
+    # like the XVID AVI's last frame (0.0), plus a NaN, a repeat and a garbage value
+    times_ms = [0.0, 100.0, float("nan"), 300.0, 300.0, 1e17]
+    video, frames = decode_all(path, capture_factory=factory_of([], times_ms=times_ms))
+    assert [f.timestamp_s for f in frames] == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4, 0.5])
+    assert video.stats.timestamp_fallbacks == 3
+    assert video.stats.warnings == [
+        f"{path}: frame 2 has an invalid timestamp (nan s after 0.100 s); replaced by the previous + 1/fps "
+        "(100.0 ms), as are any later ones (count in timestamp_fallbacks)"
+    ]
+
+
+def test_opencv_stopping_early_is_continued_with_pyav(video_factory):
+    path = video_factory("early.mp4", fps=25, duration_s=2.0)
+    made = []
+    video, frames = decode_all(path, capture_factory=factory_of(made, stop_after=17))
+    assert_exact(frames, [i / 25 for i in range(50)])
+    assert video.stats.warnings == [f"{path}: OpenCV stopped after 17 frames at 0.64 s; PyAV decoded 33 more"]
+    assert (video.stats.frames_corrupt, video.stats.truncated) == (0, False)
+    assert made[0].releases >= 1
+
+
+def test_file_opencv_cannot_open_is_decoded_with_pyav(video_factory):
+    path = video_factory("pyav.mkv", timestamps_s=VFR_S)
+    video, frames = decode_all(path, capture_factory=factory_of([], opened=False))
+    assert_exact(frames, VFR_S)
+    assert video.stats.warnings == [f"OpenCV cannot open {path}; decoding it with PyAV instead (slower)"]
+
+
+def test_truncated_file_decodes_what_is_there_and_says_so(video_factory, tmp_path):
+    data = video_factory("whole.mkv", fps=10, duration_s=3.0).read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: len(data) * 6 // 10])
+    video, frames = decode_all(cut)
+    assert 10 <= len(frames) < 30 and [f.index for f in frames] == [read_stamp(f.image_bgr) for f in frames]
+    assert video.stats.truncated and video.info.duration_s == pytest.approx(3.0)
+    assert re.fullmatch(
+        rf"{cut} is truncated: its packets end at 1\.\d\d s but the container says 3\.00 s \(an interrupted "
+        rf"download, copy or recording\); {len(frames)} frames decoded and analysed\. "
+        "Get the complete file for the rest",
+        video.stats.warnings[-1],
+    )
+
+
+@pytest.mark.parametrize(("size_wh", "n"), [((16, 16), 3), ((7680, 4320), 2)])
+def test_tiny_and_8k_frames_decode(video_factory, size_wh, n):
+    path = video_factory(f"size{size_wh[0]}.mp4", fps=10, duration_s=n / 10, size_wh=size_wh, stamp_index=n == 2)
+    video, frames = decode_all(path)
+    assert video.info.size_wh == size_wh and len(frames) == n
+    assert frames[0].image_bgr.shape == (size_wh[1], size_wh[0], 3)
+
+
+def test_path_with_spaces_and_non_ascii_characters(video_factory, tmp_path):
+    folder = tmp_path / "mes vidéos ü 视频"
+    folder.mkdir()
+    path = Path(shutil.copy(video_factory("f10.mp4", fps=10, duration_s=1.0), folder / "clip été 1.mp4"))
+    video, frames = decode_all(str(path))
+    assert video.info.source == str(path) and len(frames) == 10
+
+
+def write_image(path: Path, index: int) -> None:
+    image = np.full((96, 128, 3), 90, np.uint8)
+    stamp(image, index)
+    cv2.imencode(path.suffix, image)[1].tofile(path)
+
+
+def test_image_folder_in_name_order_with_fps_and_a_damaged_image(tmp_path):
+    folder = tmp_path / "frames ö"
+    folder.mkdir()
+    for i in range(12):
+        write_image(folder / f"img_{i + 1}{'.png' if i % 2 else '.jpg'}", i)  # img_2 sorts before img_10
+    (folder / "img_5.jpg").write_text("not an image")  # index 4 is damaged
+    (folder / "notes.txt").write_text("ignored")
+    video, frames = decode_all(folder, fps=12.5)
+    assert [read_stamp(f.image_bgr) for f in frames] == [0, 1, 2, 3, 5, 6, 7, 8, 9, 10, 11]
+    assert [f.index for f in frames] == list(range(11))
+    assert [f.timestamp_s for f in frames] == pytest.approx([k / 12.5 for k in (0, 1, 2, 3, 5, 6, 7, 8, 9, 10, 11)])
+    assert (video.info.size_wh, video.info.fps, video.info.frame_count) == ((128, 96), 12.5, 12)
+    assert video.stats.frames_corrupt == 1 and video.stats.warnings == [
+        f"{folder / 'img_5.jpg'} cannot be read as an image; skipped"
+    ]
+
+
+def test_iterables_of_frames_and_arrays():
+    images = [np.full((20, 30, 3), i, np.uint8) for i in range(5)]
+    video, frames = decode_all(images)
+    assert [f.timestamp_s for f in frames] == pytest.approx([i / 30 for i in range(5)])
+    assert (video.info.source, video.info.size_wh, video.info.frame_count, video.info.is_live) == (
+        "frames",
+        (30, 20),
+        5,
+        False,
+    )
+    given = [Frame(images[0], 3, 1.0), Frame(images[1], 7, 0.5), Frame(images[2], 9, 2.0)]
+    video, frames = decode_all(iter(given), fps=10)
+    assert [(f.index, f.timestamp_s) for f in frames] == [(3, 1.0), (7, 1.1), (9, 2.0)]
+    assert video.stats.timestamp_fallbacks == 1 and frames[0] is given[0]
+    ticks = iter([50.0, 50.2, 50.25, 50.3])
+    _, frames = decode_all((im for im in images[:3]), live=True, clock=lambda: next(ticks))
+    assert [f.timestamp_s for f in frames] == pytest.approx([0.2, 0.25, 0.3])
+
+
+def test_closing_an_iterable_source_closes_its_generator():
+    closed = []
+
+    def gen():
+        try:
+            while True:
+                yield np.zeros((8, 8, 3), np.uint8)
+        finally:
+            closed.append(True)
+
+    with open_video(gen(), fps=5) as video:
+        next(video)
+    assert closed == [True] and video.closed
+
+
+@pytest.mark.parametrize(
+    ("items", "error", "message"),
+    [
+        ([], VideoOpenError, "the iterable of frames is empty; it must yield Frame objects or HxWx3 uint8 BGR arrays"),
+        (["a.png"], VideoOpenError, "the iterable yields str items; it must yield Frame objects or HxWx3 uint8"),
+        (
+            [np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4), np.uint8)],
+            VideoDecodeError,
+            "item 1 of the frame iterable: image_bgr must be an HxWx3 uint8 BGR array, got a uint8 array of "
+            "shape (4, 4); convert it first",
+        ),
+        (
+            [Frame(np.zeros((4, 4, 3), np.uint8), 2, 0.0), Frame(np.zeros((4, 4, 3), np.uint8), 2, 0.1)],
+            VideoDecodeError,
+            "item 1 of the frame iterable has index 2 after 2; Frame indices must increase",
+        ),
+        (np.zeros((4, 4, 3), np.uint8), VideoOpenError, "received one array of shape (4, 4, 3), not a sequence"),
+        (3.5, VideoOpenError, "received a float, which is not a video source; valid: a video file path"),
+    ],
+)
+def test_bad_iterables_say_what_was_received(items, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        decode_all(items)
+
+
+# -- URLs ---------------------------------------------------------------------------------------------
+
+
+def test_url_is_downloaded_once_into_data_downloads_then_opened(video_factory, http_server):
+    url = http_server.add("clips/clip.mp4", video_factory("f10.mp4", fps=10, duration_s=1.0).read_bytes())
+    video, frames = decode_all(url, progress=False)
+    assert video.info.source == url and len(frames) == 10
+    cached = list(settings.data_dir("downloads").iterdir())
+    assert len(cached) == 1 and re.fullmatch(r"[0-9a-f]{24}\.mp4", cached[0].name)
+    n = len(http_server.requests)
+    _, again = decode_all(url, progress=False)
+    assert len(again) == 10 and len(http_server.requests) == n
+
+
+def noise(index, t, image):
+    image[:] = np.random.default_rng(index).integers(0, 256, image.shape, np.uint8)
+
+
+def test_url_resumes_a_dropped_download(video_factory, http_server, tmp_path):
+    data = video_factory("noise.mp4", fps=10, duration_s=1.0, paint=noise).read_bytes()
+    assert len(data) > 300_000  # several chunks, so the dropped half leaves a part file to resume
+    url = http_server.add("clips/drop.mp4", data)
+    http_server.set_fault("clips/drop.mp4", "drop_once")
+    _, frames = decode_all(url, progress=False, download_dir=tmp_path)
+    assert len(frames) == 10 and http_server.ranged()
+    assert [p.suffix for p in tmp_path.iterdir()] == [".mp4"]
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        ("404", "cannot download {url}: the server answered HTTP 404 Not Found. Check the URL"),
+        ("500", "downloading {url} failed (1 attempt, last: HTTP 500 Internal Server Error)"),
+        ("html", "cannot download {url}: the server answered HTTP 200 with an HTML page (Content-Type text/html)"),
+    ],
+)
+def test_url_errors_name_the_url_and_the_status_and_keep_nothing(http_server, tmp_path, fault, message):
+    url = http_server.add("clips/bad.mp4", b"x" * 1000)
+    http_server.set_fault("clips/bad.mp4", fault)
+    with pytest.raises(VideoOpenError, match=re.escape(message.format(url=url))):
+        open_video(url, download_dir=tmp_path, progress=False, download_retries=0)
+    assert [p.name for p in tmp_path.iterdir() if not p.name.endswith(".part")] == []
+
+
+@pytest.mark.parametrize("url", ["file:///tmp/clip.mp4", "ftp://example.org/clip.mp4", "s3://bucket/clip.mp4"])
+def test_unsupported_url_schemes_list_the_valid_ones(url):
+    scheme = url.split(":")[0]
+    with pytest.raises(VideoOpenError, match=re.escape(f"unsupported URL scheme {scheme}:// in {url!r}; valid: http")):
+        open_video(url)
+
+
+# -- bad files ----------------------------------------------------------------------------------------
+
+
+def audio_only(path: Path) -> Path:
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=8000)
+        for i in range(4):
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 8000, i * 1024
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "message"),
+    [
+        ("empty.mp4", lambda p: p.write_bytes(b""), "{p} is empty (0 bytes): the download, copy or recording"),
+        ("text.mp4", lambda p: p.write_text("hello, not a video\n" * 3), "Found: a text file of 57 bytes starting"),
+        (
+            "random.mp4",
+            lambda p: p.write_bytes(bytes(range(7, 256)) * 8),
+            "Found: 1992 bytes of unrecognised binary data (starting with 07 08 09 0a 0b 0c 0d 0e)",
+        ),
+        ("page.mp4", lambda p: p.write_text("<!DOCTYPE html><p>hi"), "Found: an HTML/XML page of 20 bytes"),
+        ("sound.mp4", audio_only, "{p} holds no video stream (found: audio aac); this looks like an audio-only file"),
+        ("missing.mp4", lambda p: None, "no such file or folder: '{p}' (looked for {p}). Check the spelling"),
+        ("folder", lambda p: (p.mkdir(), (p / "a.txt").write_text("x")), "folder {p} holds no images (found: a.txt)"),
+    ],
+)
+def test_bad_files_say_what_was_found_and_what_to_do(tmp_path, name, make, message):
+    path = tmp_path / name
+    make(path)
+    error = VideoOpenError
+    with pytest.raises(error, match=re.escape(message.format(p=path))):
+        open_video(path)
+
+
+def test_mp4_cut_before_its_index_is_explained(video_factory, tmp_path):
+    data = video_factory("f10.mp4", fps=10, duration_s=1.0).read_bytes()
+    (tmp_path / "cut.mp4").write_bytes(data[: len(data) // 2])
+    with pytest.raises(VideoOpenError, match=r"cut off inside its 'mdat' box before its index \(moov box\)"):
+        open_video(tmp_path / "cut.mp4")
+
+
+def test_uploaded_bytes_are_stored_and_opened_within_the_size_limit(video_factory):
+    data = video_factory("f10.mp4", fps=10, duration_s=1.0).read_bytes()
+    video, frames = decode_all(io.BytesIO(data), max_upload_bytes=len(data))
+    assert video.info.source == f"upload ({len(data)} bytes)" and len(frames) == 10
+    assert [p.suffix for p in settings.data_dir("uploads").iterdir()] == [".mp4"]
+    _, again = decode_all(bytearray(data))  # same bytes: the stored copy is reused
+    assert len(again) == 10 and len(list(settings.data_dir("uploads").iterdir())) == 1
+    with pytest.raises(UploadError, match=f"the upload is larger than the limit of {len(data) - 1} bytes"):
+        open_video(data, max_upload_bytes=len(data) - 1)
+    with pytest.raises(UploadError, match=r"the upload is empty \(0 bytes\)"):
+        open_video(b"")
+
+
+# -- release on error and interrupt ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("exc", [RuntimeError, KeyboardInterrupt])
+def test_capture_is_released_when_the_loop_raises(video_factory, exc):
+    made = []
+    with (
+        pytest.raises(exc),
+        open_video(video_factory("f10.mp4", fps=10, duration_s=1.0), capture_factory=factory_of(made)) as video,
+    ):
+        for frame in video:
+            if frame.index == 2:
+                raise exc
+    assert made[0].releases >= 1 and video.closed and next(video, None) is None
+
+
+# -- cameras ----------------------------------------------------------------------------------------------
+
+
+class FakeCamera:
+    """A capture object standing in for a webcam: stamped frames every ``period_s``."""
+
+    def __init__(self, *, period_s=0.0, limit=None, opened=True, fail=None, hang_after=None):
+        self.period_s, self.limit, self.opened, self.fail, self.hang_after = period_s, limit, opened, fail, hang_after
+        self.n = 0
+        self.released = threading.Event()
+        self.props = {}
+
+    def isOpened(self):  # noqa: N802
+        return self.opened
+
+    def set(self, prop, value):
+        self.props[prop] = value
+        return True
+
+    def get(self, prop):
+        return 30.0 if prop == cv2.CAP_PROP_FPS else 0.0
+
+    def read(self):
+        time.sleep(self.period_s if self.hang_after is None or self.n < self.hang_after else 0.5)
+        if self.fail is not None and self.n >= self.fail:
+            raise RuntimeError("device error")
+        if self.limit is not None and self.n >= self.limit:
+            return False, None
+        image = np.zeros((64, 120, 3), np.uint8)
+        stamp(image, self.n)
+        self.n += 1
+        return True, image
+
+    def release(self):
+        self.released.set()
+
+
+def grab_threads():
+    return [t for t in threading.enumerate() if t.name.startswith("actionrec grab")]
+
+
+def test_camera_newest_only_skips_frames_for_a_slow_consumer_and_stops_its_thread():
+    camera = FakeCamera(period_s=0.004)
+    got = []
+    with open_video("0", capture_factory=lambda index: camera) as video:
+        assert video.info == VideoInfo("camera 0", (120, 64), 30.0, None, None, is_live=True)
+        for frame in video:
+            got.append(frame)
+            time.sleep(0.03)
+            if len(got) == 6:
+                break
+    indices = [f.index for f in got]
+    assert indices == sorted(set(indices)) and indices[-1] > 6 and video.stats.frames_dropped > 0
+    assert [read_stamp(f.image_bgr) for f in got] == indices
+    assert all(b.timestamp_s > a.timestamp_s for a, b in itertools.pairwise(got))
+    assert camera.released.is_set() and grab_threads() == []
+    assert camera.n - 1 <= video.stats.frames_dropped + len(got) <= camera.n
+
+
+def test_camera_without_newest_only_yields_every_frame_with_wall_clock_times():
+    ticks = iter(np.arange(100.0, 101.0, 0.04))
+    camera = FakeCamera(limit=5)
+    video, frames = decode_all(0, newest_only=False, capture_factory=lambda i: camera, clock=lambda: next(ticks))
+    assert [f.index for f in frames] == [read_stamp(f.image_bgr) for f in frames] == [0, 1, 2, 3, 4]
+    assert [f.timestamp_s for f in frames] == pytest.approx([0.04, 0.08, 0.12, 0.16, 0.2])
+    assert video.stats.frames_dropped == 0 and camera.released.is_set()
+    assert video.stats.warnings == [
+        "camera 0 stopped delivering frames (10 failed reads in a row after frame 4): it was disconnected or taken "
+        "by another program"
+    ]
+
+
+def test_camera_errors_and_interrupts_release_it():
+    with pytest.raises(VideoDecodeError, match=r"camera 0: reading frames failed: device error"):
+        decode_all(0, capture_factory=lambda i: FakeCamera(fail=3))
+    camera = FakeCamera(period_s=0.002)
+    with pytest.raises(KeyboardInterrupt), open_video(0, capture_factory=lambda i: camera) as video:
+        for _ in video:
+            raise KeyboardInterrupt
+    assert camera.released.is_set() and grab_threads() == []
+
+
+def test_camera_that_hangs_raises_instead_of_waiting_forever(monkeypatch):
+    monkeypatch.setattr(video_sources, "LIVE_STALL_S", 0.2)
+    camera = FakeCamera(hang_after=2, limit=2)
+    with pytest.raises(VideoDecodeError, match=r"camera 0 delivered no frame for 0.2 s; check that it is still"):
+        decode_all(0, capture_factory=lambda i: camera)
+    assert camera.released.is_set() and grab_threads() == []
+
+
+@pytest.mark.parametrize(
+    ("camera", "message"),
+    [
+        (FakeCamera(opened=False), "camera 2 could not be opened. Check the index (0 is the first camera, 1 the next)"),
+        (FakeCamera(limit=0), "camera 2 opened but delivered no frame. Check the index"),
+    ],
+)
+def test_camera_that_does_not_work_says_how_to_fix_it(camera, message):
+    with pytest.raises(VideoOpenError, match=re.escape(message)) as info:
+        open_video(2, capture_factory=lambda i: camera)
+    assert "/dev/video2" in str(info.value) and "use the browser camera instead" in str(info.value)
+    assert camera.released.is_set()
+
+
+def test_rtsp_url_is_a_live_stream_with_credentials_hidden():
+    seen = []
+    camera = FakeCamera(limit=2)
+    video, frames = decode_all("rtsp://me:secret@cam.local/s1", capture_factory=lambda s: seen.append(s) or camera)
+    assert seen == ["rtsp://me:secret@cam.local/s1"] and len(frames) == 2
+    assert video.info.source == "rtsp://***@cam.local/s1" and video.info.is_live
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [(True, "received True, not a video source"), (-1, "camera index -1 is negative")],
+)
+def test_camera_index_must_be_a_non_negative_int(value, message):
+    with pytest.raises(VideoOpenError, match=re.escape(message)):
+        open_video(value)
+
+
+def test_frame_and_info_validate_their_fields():
+    with pytest.raises(ValueError, match=r"image_bgr must be an HxWx3 uint8 BGR array, got a float64 array"):
+        Frame(np.zeros((4, 4, 3)), 0, 0.0)
+    with pytest.raises(ValueError, match=r"timestamp_s must be finite and >= 0, got -1"):
+        Frame(np.zeros((4, 4, 3), np.uint8), 0, -1.0)
+    with pytest.raises(ValueError, match=r"rotation_deg must be 0, 90, 180 or 270, got 45"):
+        VideoInfo("x", (4, 4), None, None, None, False, 45)
