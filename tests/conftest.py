@@ -43,16 +43,37 @@ def http_server():
 
 @pytest.fixture(scope="session")
 def video_factory(tmp_path_factory):
-    """``video_factory(name, **make_video_kwargs)`` -> path (cached per name within the session)."""
+    """``video_factory(name, **make_video_kwargs)`` -> path, made once per name in the session.
+
+    Asking for a name again with other parameters is an error (tests would silently share a file).
+    """
     root = tmp_path_factory.mktemp("videos")
-    made: dict[str, Path] = {}
+    made: dict[str, tuple[str, Path]] = {}
 
     def make(name: str, **kwargs) -> Path:
-        if name not in made:
-            made[name] = make_video(root / name, **kwargs)
-        return made[name]
+        key = _params_key(kwargs)
+        if name in made:
+            if made[name][0] != key:
+                raise ValueError(f"video_factory: {name!r} was already made with other parameters; pick a new name")
+            return made[name][1]
+        made[name] = (key, make_video(root / name, **kwargs))
+        return made[name][1]
 
     return make
+
+
+def _params_key(kwargs: dict) -> str:
+    import inspect
+
+    defaults = {k: p.default for k, p in inspect.signature(make_video).parameters.items() if p.default is not p.empty}
+
+    def norm(v):
+        if callable(v):
+            cells = tuple(repr(c.cell_contents) for c in (getattr(v, "__closure__", None) or ()))
+            return (getattr(v, "__code__", v), cells)
+        return v
+
+    return repr(sorted((k, norm(v)) for k, v in (defaults | kwargs).items()))
 
 
 @pytest.fixture(autouse=True)

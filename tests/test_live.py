@@ -35,7 +35,7 @@ def test_live_windows_match_the_file_oracle_when_not_overloaded(models):
         assert live.latest is None  # "collecting frames" until the first window
         for i, t in enumerate(times):
             live.push(frame(i, t))
-            time.sleep(0.003)  # give the encoder time: no drops expected
+            live._jobs.wait_all()  # a consumer slower than the encoder: no drops expected
             while (p := live.poll()) is not None:
                 got.append(p)
         live.close()
@@ -90,7 +90,7 @@ def test_trailing_smoothing_and_timings(models):
         for i in range(90):
             bgr = (0, 0, 200) if i < 45 else (200, 0, 0)
             live.push(frame(i, i / 30, bgr))
-            time.sleep(0.003)
+            live._jobs.wait_all()
             live.poll()
         live.close()
         drain(live)

@@ -45,7 +45,7 @@ def test_variable_rate_file_matches_oracle(models, video_factory):
     rng = np.random.default_rng(3)
     gaps = np.concatenate([[0.0], rng.uniform(0.025, 0.06, 89)])  # phone-like 17-40 fps
     times = [round(t, 3) for t in np.cumsum(gaps)]
-    path = video_factory("vfr.mkv", timestamps_s=times, size_wh=(160, 120))
+    path = video_factory("pipeline_vfr.mkv", timestamps_s=times, size_wh=(160, 120))
     timeline = Recognizer(models).analyze(path, progress=False, cache=False)
     expected = oracle_windows(times, window_s=1.0, clip_len=16, stride_s=0.5)
     assert [round(p.start_s, 4) for p in timeline.predictions] == [round(e["start_s"], 4) for e in expected]
