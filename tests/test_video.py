@@ -9,7 +9,6 @@ import io
 import itertools
 import re
 import shutil
-import struct
 import threading
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ import pytest
 from actionrec import settings, video_sources
 from actionrec.errors import UploadError, VideoDecodeError, VideoOpenError
 from actionrec.video import Frame, VideoInfo, open_video
-from tests.support.videos import read_stamp, stamp
+from tests.support.videos import read_stamp, set_rotation, stamp
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -100,17 +99,6 @@ def test_variable_rate_timestamps_are_the_written_ones(video_factory, suffix):
     assert_exact(frames, VFR_S)
     # OpenCV says 28 frames for the MKV (duration x nominal fps): not trustworthy, so not reported
     assert video.info.frame_count == (len(VFR_S) if suffix == ".mp4" else None)
-
-
-def set_rotation(path: Path, degrees: int) -> Path:
-    """Write a display matrix into the MP4 track header (what phones do)."""
-    data = bytearray(path.read_bytes())
-    at = data.find(b"tkhd")
-    offset = at + 8 + (32 if data[at + 4] == 1 else 20) + 16  # after version/flags, times, ids, layer...
-    a, b, c, d = {90: (0, 1, -1, 0), 180: (-1, 0, 0, -1), 270: (0, -1, 1, 0)}[degrees]
-    struct.pack_into(">9i", data, offset, a << 16, b << 16, 0, c << 16, d << 16, 0, 0, 0, 1 << 30)
-    path.write_bytes(bytes(data))
-    return path
 
 
 @pytest.mark.parametrize("degrees", [90, 180, 270])

@@ -8,6 +8,7 @@ robust to compression) so tests can tell which source frame a sample came from
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -93,8 +94,6 @@ def make_video(
             stream.options = {"qscale": "2"}
         stream.codec_context.time_base = time_base
         stream.time_base = time_base
-        if rotation_deg:
-            stream.metadata["rotate"] = str(rotation_deg)
         img = np.zeros((h, w, 3), np.uint8)
         for i, t in enumerate(timestamps_s):
             paint(i, t, img)
@@ -107,4 +106,15 @@ def make_video(
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+    return set_rotation(path, rotation_deg) if rotation_deg else path
+
+
+def set_rotation(path: Path, degrees: int) -> Path:
+    """Write a display matrix into the MP4 track header (what phones do)."""
+    data = bytearray(path.read_bytes())
+    at = data.find(b"tkhd")
+    offset = at + 8 + (32 if data[at + 4] == 1 else 20) + 16  # after version/flags, times, ids, layer...
+    a, b, c, d = {90: (0, 1, -1, 0), 180: (-1, 0, 0, -1), 270: (0, -1, 1, 0)}[degrees]
+    struct.pack_into(">9i", data, offset, a << 16, b << 16, 0, c << 16, d << 16, 0, 0, 0, 1 << 30)
+    path.write_bytes(bytes(data))
     return path
