@@ -1,0 +1,90 @@
+// Front end of actionrec.notebook.player.FrameView (an anywidget ES module).
+//
+// The kernel sends annotated frames as binary JPEG buffers ({type: "frame", seq} + [jpeg]); each is
+// decoded off the main thread (createImageBitmap) and drawn onto one <canvas> per view, updated in
+// place: one display area, no flicker. Every frame is acknowledged ({type: "ack", seq, shown}) once
+// drawn, so the kernel keeps at most ~2 frames un-acknowledged. A frame arriving while another is
+// being decoded waits in a one-frame slot; a newer one replaces it (acked with shown: false), so the
+// browser never queues a backlog.
+
+const players = new Map(); // _player_id -> Player (one per widget model, shared by its views)
+
+class Player {
+  constructor(model) {
+    this.model = model;
+    this.canvases = new Set();
+    this.busy = false;
+    this.pending = null; // {seq, buffer}: the newest frame waiting for the decoder
+    this.last = null; // the newest ImageBitmap, drawn into views created later
+  }
+
+  receive(seq, buffer) {
+    if (this.busy) {
+      if (this.pending) this.model.send({ type: "ack", seq: this.pending.seq, shown: false });
+      this.pending = { seq, buffer };
+      return;
+    }
+    this.draw(seq, buffer);
+  }
+
+  async draw(seq, buffer) {
+    this.busy = true;
+    try {
+      const bitmap = await createImageBitmap(new Blob([buffer], { type: "image/jpeg" }));
+      for (const canvas of this.canvases) paint(canvas, bitmap);
+      if (this.last) this.last.close();
+      this.last = bitmap;
+      this.model.send({ type: "ack", seq, shown: this.canvases.size > 0 });
+    } catch (err) {
+      this.model.send({ type: "ack", seq, shown: false, error: `${err.name}: ${err.message}` });
+    }
+    this.busy = false;
+    if (this.pending) {
+      const { seq: next, buffer: data } = this.pending;
+      this.pending = null;
+      this.draw(next, data);
+    }
+  }
+}
+
+function paint(canvas, bitmap) {
+  if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) {
+    canvas.width = bitmap.width;
+    canvas.height = bitmap.height;
+  }
+  canvas.getContext("2d").drawImage(bitmap, 0, 0);
+}
+
+function initialize({ model }) {
+  const id = model.get("_player_id");
+  const player = new Player(model);
+  players.set(id, player);
+  const onMessage = (msg, buffers) => {
+    if (msg.type === "frame" && buffers && buffers.length) player.receive(msg.seq, buffers[0]);
+  };
+  model.on("msg:custom", onMessage);
+  return () => {
+    model.off("msg:custom", onMessage);
+    if (player.last) player.last.close();
+    players.delete(id);
+  };
+}
+
+function render({ model, el }) {
+  const player = players.get(model.get("_player_id"));
+  const canvas = document.createElement("canvas");
+  canvas.className = "ar-player-canvas";
+  canvas.width = model.get("width_px");
+  canvas.height = Math.round((model.get("width_px") * 9) / 16);
+  canvas.style.maxWidth = `${model.get("width_px")}px`;
+  el.append(canvas);
+  if (!player) return () => canvas.remove();
+  player.canvases.add(canvas);
+  if (player.last) paint(canvas, player.last);
+  return () => {
+    player.canvases.delete(canvas);
+    canvas.remove();
+  };
+}
+
+export default { initialize, render };

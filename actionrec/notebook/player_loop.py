@@ -1,0 +1,319 @@
+"""The frame loop of :class:`~actionrec.notebook.player.LivePlayer`: pacing, flow control, drawing.
+
+Pacing: a file's frame ``i`` is due on screen at ``start + (t_i - t_0)`` plus the time spent paused;
+a live source's frames are due when the earliest-arriving frame says (its capture-to-arrival delay
+is the floor). A frame that cannot be sent within one frame interval of its due time (the loop fell
+behind, or the browser has :data:`~actionrec.notebook.player.MAX_UNACKED` frames un-acknowledged)
+is skipped and counted as not shown on time; the recognizer still receives it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..results import Prediction, StageTimings
+from .player import ACK_TIMEOUT_S, STATUS_EVERY_S, PlayerReport
+
+if TYPE_CHECKING:
+    from .player import LivePlayer
+
+
+class Playback:
+    """One run of :meth:`LivePlayer.play`: the frame loop, its pacing and its counters."""
+
+    def __init__(self, player: LivePlayer, source: Any) -> None:
+        self.p, self.source, self.clock = player, source, player.clock
+        self.name, self.is_live, self.step_s = "frames", True, None
+        self.t0: float | None = None
+        self.base = self.started = self.ended = self.paused_s = self.next_status = 0.0
+        self.prev_t: float | None = None
+        self.gap_s: float | None = None
+        self.frames_source = self.shown = self.on_time = self.skipped_for_browser = 0
+        self.on_time_seqs: dict[int, bool] = {}
+        self.recent = {"decode": deque(maxlen=32), "draw": deque(maxlen=32)}
+        self.totals = {"decode": [0.0, 0], "draw": [0.0, 0]}
+        self.predictions: list[Prediction] = []
+        self.unshown: list[Prediction] = []
+        self.latencies: list[float] = []
+        self.label_times: list[float] = []  # wall time each label first appeared
+        self.shown_at: deque[float] = deque(maxlen=31)
+        self.acks_before = player.view.acks
+
+    async def run(self) -> PlayerReport:
+        from ..live import LiveRecognizer
+
+        stopped_by = "end"
+        async with contextlib.AsyncExitStack() as stack:
+            next_frame = self._open(stack)
+            rec = stack.enter_context(
+                LiveRecognizer(
+                    self.p.models,
+                    window_s=self.p.window_s,
+                    stride_s=self.p.stride_s,
+                    top_k=self.p.top_k,
+                    smoothing=self.p.smoothing,
+                    clock=self.clock,
+                )
+            )
+            self.p._show(f"playing {self._short_name()}: collecting frames...")
+            try:
+                stopped_by = await self._loop(next_frame, rec)
+            except KeyboardInterrupt:
+                stopped_by = "interrupt"
+            except asyncio.CancelledError:
+                # A kernel interrupt cancels the cell's task: end cleanly and let the cell go on.
+                if (task := asyncio.current_task()) is not None:
+                    task.uncancel()
+                stopped_by = "interrupt"
+            self.ended = self.clock()
+            timings = rec.timings()
+        return self._report(stopped_by, timings)
+
+    def _open(self, stack: contextlib.AsyncExitStack) -> Callable[[], Any]:
+        """Open the source; returns an async ``next_frame() -> Frame | None``."""
+        source = self.source
+        if hasattr(source, "__aiter__"):
+            frames = aiter(source)
+            if hasattr(frames, "aclose"):
+                stack.push_async_callback(frames.aclose)
+            self.name = getattr(source, "__qualname__", type(source).__name__)
+
+            async def next_async() -> Any:
+                return await anext(frames, None)
+
+            return next_async
+        from ..video import open_video
+
+        video = stack.enter_context(open_video(source, progress=False))
+        self.name, self.is_live = video.info.source, video.info.is_live
+        self.step_s = 1.0 / video.info.fps if video.info.fps else None
+
+        async def next_sync() -> Any:
+            return next(video, None)
+
+        return next_sync
+
+    def _short_name(self) -> str:
+        return Path(self.name).name or self.name
+
+    # -- pacing ----------------------------------------------------------------------------------
+
+    def _place(self, timestamp_s: float) -> float:
+        """Source time since the first frame; anchors the source clock to the wall clock."""
+        now = self.clock()
+        if self.t0 is None:
+            self.t0, self.base, self.started = timestamp_s, now, now
+        rel = timestamp_s - self.t0
+        if self.is_live:  # frames arrive after capture: anchor on the earliest arrival seen
+            self.base = min(self.base, now - rel)
+        if self.prev_t is not None and timestamp_s > self.prev_t:
+            self.gap_s = timestamp_s - self.prev_t
+        self.prev_t = timestamp_s
+        return rel
+
+    def _due(self, rel: float) -> float:
+        """Wall time at which source time ``rel`` should be on screen (pauses hold a file's clock)."""
+        return self.base + rel + (0.0 if self.is_live else self.paused_s)
+
+    def _interval(self) -> float:
+        return self.step_s or self.gap_s or 1.0 / 30
+
+    async def _hold_while_paused(self) -> None:
+        if not self.p._paused.is_set():
+            return
+        from ..render import format_time
+
+        start = self.clock()
+        self.p._show(f"paused at {format_time(self.prev_t or 0.0)}: press Play to continue")
+        while self.p._paused.is_set() and not self.p._stop.is_set():
+            await asyncio.sleep(0.05)
+        self.paused_s += self.clock() - start
+
+    async def _wait_until(self, rel: float) -> bool:
+        """Sleep until ``rel`` is due (honouring Pause); False when Stop was pressed."""
+        while not self.p._stop.is_set():
+            if self.p._paused.is_set():
+                await self._hold_while_paused()
+                continue
+            left = self._due(rel) - self.clock()
+            if left <= 0:
+                return True
+            await asyncio.sleep(min(left, 0.05))
+        return False
+
+    # -- the loop --------------------------------------------------------------------------------
+
+    async def _loop(self, next_frame: Callable[[], Any], rec: Any) -> str:
+        # All the work for a frame (decode, preprocess, decoder, drawing, JPEG) happens before
+        # its due time, in the slack of the previous frame interval; at the due time it is only
+        # sent. So jitter within a frame interval never makes a frame late.
+        while True:
+            await self._hold_while_paused()
+            if self.p._stop.is_set():
+                return "stop"
+            t = self.clock()
+            frame = await next_frame()
+            if frame is None:
+                return "end"
+            rel = self._place(frame.timestamp_s)
+            if self.p.max_seconds is not None and rel >= self.p.max_seconds:
+                return "max_seconds"
+            self._add("decode", (self.clock() - t) * 1000)
+            self.frames_source += 1
+            rec.push(frame)  # never blocks: the recognizer drops samples while the encoder is busy
+            if (prediction := rec.poll()) is not None:
+                self.predictions.append(prediction)
+                self.unshown.append(prediction)
+            if self.frames_source == 1 and not self.is_live:
+                self._draw(frame, rec)  # warm-up (fonts, encoder tables): the first draw is slow
+                self.base = self.clock()  # the file's clock starts when its first frame is ready
+            if self.clock() - self._due(rel) > self._interval():
+                await asyncio.sleep(0)  # behind: skip drawing it; let acks and clicks in
+                continue
+            t = self.clock()
+            jpeg = self._draw(frame, rec)
+            self._add("draw", (self.clock() - t) * 1000)
+            if not await self._wait_until(rel):
+                return "stop"
+            await asyncio.sleep(0)  # acks and button clicks get in even when running behind
+            await self._show_frame(jpeg, rel)
+            self._update_status(rel, rec)
+
+    async def _show_frame(self, jpeg: bytes, rel: float) -> None:
+        view, due, step = self.p.view, self._due(rel), self._interval()
+        while not (ready := view.ready()) and self.clock() - due <= step and not self.p._stop.is_set():
+            await asyncio.sleep(0.002)
+        if not ready or self.clock() - due > step:
+            self.skipped_for_browser += not ready
+            return  # it would be late: skip it so the display catches up (not shown on time)
+        seq = view.send_frame(jpeg)
+        sent = self.clock()
+        on_time = sent - due <= step
+        self.shown += 1
+        self.on_time += on_time
+        self.on_time_seqs[seq] = on_time
+        if len(self.on_time_seqs) > 256:
+            del self.on_time_seqs[min(self.on_time_seqs)]
+        for p in self.unshown:  # label latency: from its window's last sample to now
+            self.latencies.append(sent - self._due(p.end_s - self.p.grid.step_s - (self.t0 or 0.0)))
+            self.label_times.append(sent)
+        self.unshown.clear()
+        self.shown_at.append(sent)
+        for s in view.take_not_shown():  # the browser replaced or could not decode these
+            if s in self.on_time_seqs:
+                self.shown -= 1
+                self.on_time -= self.on_time_seqs.pop(s)
+
+    def _draw(self, frame: Any, rec: Any) -> bytes:
+        import cv2
+
+        from ..preprocess import crop_rect
+        from ..render import annotate
+
+        image = frame.image_bgr
+        h, w = image.shape[:2]
+        scale = min(1.0, self.p.width_px / w)
+        if scale < 1.0:  # draw and encode the small image: cheap at any source size
+            size_wh = (max(1, round(w * scale)), max(1, round(h * scale)))
+            image = cv2.resize(image, size_wh, interpolation=cv2.INTER_AREA)
+        crop = rec.crop_xywh or crop_rect((w, h), input_hw=self.p.models.input_size_hw)
+        crop = tuple(max(1, round(v * scale)) if i >= 2 else round(v * scale) for i, v in enumerate(crop))
+        prediction, measured = rec.latest, rec.timings()
+        timings = StageTimings(
+            decode_ms=_mean(self.recent["decode"]),
+            preprocess_ms=measured.preprocess_ms,
+            encoder_ms=measured.encoder_ms,
+            decoder_ms=measured.decoder_ms,
+            draw_ms=_mean(self.recent["draw"]),
+        )
+        out = annotate(
+            image,
+            prediction=prediction,
+            crop_xywh=crop,
+            timestamp_s=frame.timestamp_s,
+            top_k=self.p.top_k,
+            threshold=self.p.threshold,
+            fps=self._fps(),
+            timings=timings,
+            coverage_s=prediction.coverage_s if prediction is not None else None,
+        )
+        ok, jpeg = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, self.p.jpeg_quality])
+        if not ok:
+            raise RuntimeError(f"OpenCV could not JPEG-encode a {out.shape} frame")
+        return jpeg.tobytes()
+
+    # -- bookkeeping -----------------------------------------------------------------------------
+
+    def _add(self, stage: str, ms: float) -> None:
+        self.recent[stage].append(ms)
+        self.totals[stage][0] += ms
+        self.totals[stage][1] += 1
+
+    def _fps(self) -> float | None:
+        times = self.shown_at
+        return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else None
+
+    def _front_end(self) -> bool:
+        return self.p.view.acks > self.acks_before
+
+    def _update_status(self, rel: float, rec: Any) -> None:
+        now = self.clock()
+        if now < self.next_status:
+            return
+        self.next_status = now + STATUS_EVERY_S
+        from ..render import format_time
+
+        p, fps = rec.latest, self._fps()
+        label = f"top-1 {p.label} ({p.score:.0%})" if p is not None else "collecting frames..."
+        headless = not self._front_end() and now - self.started > ACK_TIMEOUT_S
+        self.p._show(
+            f"playing {self._short_name()}: {format_time(rel)}, {fps or 0.0:.1f} fps shown, "
+            f"{self.on_time / max(1, self.frames_source):.0%} on time, {label}"
+            + ("; no front end answered: paced by source time" if headless else "")
+        )
+
+    def _labels_per_s(self, wall_s: float) -> float:
+        """How often the label refreshes: between the first and the last label shown (the first
+        window takes ``window_s`` to fill, which is latency, not refresh rate)."""
+        times = self.label_times
+        if len(times) > 1 and times[-1] > times[0]:
+            return (len(times) - 1) / (times[-1] - times[0])
+        return len(times) / wall_s if wall_s > 0 else 0.0
+
+    def _report(self, stopped_by: str, measured: StageTimings) -> PlayerReport:
+        wall_s = max(0.0, self.ended - self.started - self.paused_s) if self.t0 is not None else 0.0
+        latencies = np.asarray(self.latencies, dtype=np.float64)
+        windows = [p.timings for p in self.predictions] or [measured]
+        stage_ms = StageTimings(
+            decode_ms=self.totals["decode"][0] / max(1, self.totals["decode"][1]),
+            preprocess_ms=float(np.mean([t.preprocess_ms for t in windows])),
+            encoder_ms=float(np.mean([t.encoder_ms for t in windows])),
+            decoder_ms=float(np.mean([t.decoder_ms for t in windows])),
+            draw_ms=self.totals["draw"][0] / max(1, self.totals["draw"][1]),
+        )
+        return PlayerReport(
+            source=self.name,
+            frames_source=self.frames_source,
+            frames_shown=max(0, self.shown),
+            frames_shown_on_time=max(0, self.on_time),
+            predictions=tuple(self.predictions),
+            label_latency_s=float(latencies.mean()) if latencies.size else None,
+            label_latency_p95_s=float(np.percentile(latencies, 95)) if latencies.size else None,
+            labels_per_s=self._labels_per_s(wall_s),
+            stopped_by=stopped_by,
+            front_end=self._front_end(),
+            stage_ms=stage_ms,
+            wall_s=wall_s,
+            frames_skipped_for_browser=self.skipped_for_browser,
+        )
+
+
+def _mean(values: deque[float]) -> float:
+    return float(np.mean(values)) if values else 0.0

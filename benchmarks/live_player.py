@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Live player figures: shown-frame ratio and label latency, headless (no browser front end).
+
+Plays VIDEO through :class:`actionrec.notebook.player.LivePlayer` exactly as the notebook does
+(decode, LiveRecognizer, overlay drawing, JPEG encoding, sending to the canvas widget), but with no
+front end: no acknowledgement ever comes, so frames are paced by source time only. Prints the
+shown-frame ratio (source frames shown within one frame interval of their source time / source
+frames) and the label latency (label on screen - source time of its window's last frame), per
+../shared/docs/conventions.md. Targets: >= 95 % of frames shown at source pace, labels refreshing
+at least twice a second.
+
+The machine may be shared: the load average is printed; compare runs only on a quiet machine.
+
+Usage:
+    python benchmarks/live_player.py                       # 20 s of model/bench/720p30.mp4, FP16 proxies
+    python benchmarks/live_player.py --seconds 10 --precision FP16-INT8
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+TARGET_SHOWN_RATIO = 0.95
+TARGET_LABELS_PER_S = 2.0
+
+
+def _num_classes(decoder_xml: Path) -> int:
+    from actionrec.runtime import get_core
+
+    return int(get_core().read_model(str(decoder_xml)).output(0).get_partial_shape()[-1].get_length())
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--video", type=Path, default=REPO / "model/bench/720p30.mp4")
+    p.add_argument("--model-dir", type=Path, default=REPO / "model/proxy", help="OMZ layout (proxy models)")
+    p.add_argument("--precision", default="FP16")
+    p.add_argument("--device", default="CPU")
+    p.add_argument("--seconds", type=float, default=20.0, help="source seconds to play")
+    p.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
+    args = p.parse_args(argv)
+
+    from actionrec.models import resolve_model
+    from actionrec.notebook.player import LivePlayer
+    from actionrec.runtime import compile_models
+
+    for path in (args.video, args.model_dir):
+        if not path.exists():
+            p.error(f"{path} does not exist (see benchmarks/make_bench_video.py and ../shared/proxy/README)")
+    files = resolve_model(precision=args.precision, model_dir=args.model_dir, need_labels=False)
+    labels = tuple(f"class {i}" for i in range(_num_classes(files.decoder_xml)))  # proxy labels mean nothing
+    t = time.perf_counter()
+    models = compile_models(files, device=args.device, hint="LATENCY", labels=labels)
+    compile_s = time.perf_counter() - t
+    player = LivePlayer(models, max_seconds=args.seconds)
+    load_before = os.getloadavg()
+    report = asyncio.run(player.play(args.video))
+    load_after = os.getloadavg()
+
+    s = report.stage_ms
+    print(f"video      {args.video.name}, {args.precision} proxy models on {args.device} (compile {compile_s:.1f} s)")
+    print(f"load avg   {load_before[0]:.2f} before, {load_after[0]:.2f} after (> core count: shared)")
+    print(f"played     {report.frames_source} source frames in {report.wall_s:.2f} s, stopped by {report.stopped_by}")
+    print(f"front end  {report.front_end} (headless: paced by source time)")
+    print(
+        f"shown      {report.frames_shown_on_time}/{report.frames_source} on time = {report.shown_ratio:.1%} "
+        f"(target >= {TARGET_SHOWN_RATIO:.0%}); {report.frames_shown} shown in all"
+    )
+    n_labels, target = len(report.predictions), TARGET_LABELS_PER_S
+    print(f"labels     {n_labels}, refreshed {report.labels_per_s:.2f}/s (target >= {target:g}/s)")
+    if report.label_latency_s is not None:
+        print(f"latency    {report.label_latency_s:.3f} s mean, {report.label_latency_p95_s:.3f} s p95")
+    missing = sum(pr.missing for pr in report.predictions)
+    samples = len(report.predictions) * models.clip_len
+    print(f"samples    {missing} of {samples} window samples missing (dropped while the encoder was busy)")
+    print(
+        f"stage ms   decode {s.decode_ms:.1f}, preprocess {s.preprocess_ms:.1f}, encoder {s.encoder_ms:.1f}, "
+        f"decoder {s.decoder_ms:.1f}, draw {s.draw_ms:.1f}"
+    )
+    ok = report.shown_ratio >= TARGET_SHOWN_RATIO and report.labels_per_s >= TARGET_LABELS_PER_S
+    print("targets    " + ("met" if ok else "MISSED"))
+    if args.json:
+        figures = {
+            "shown_ratio": report.shown_ratio,
+            "labels_per_s": report.labels_per_s,
+            "label_latency_s": report.label_latency_s,
+            "label_latency_p95_s": report.label_latency_p95_s,
+            "frames_source": report.frames_source,
+            "missing_samples": missing,
+            "load_avg": load_before[0],
+        }
+        print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

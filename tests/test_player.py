@@ -1,0 +1,273 @@
+"""LivePlayer, kernel side: real-time pacing, Stop/Pause/interrupt, ack flow control (no browser)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from actionrec.models import resolve_model
+from actionrec.notebook.player import MAX_UNACKED, LivePlayer, PlayerReport
+from actionrec.results import StageTimings
+from actionrec.runtime import compile_models
+from actionrec.video import Frame
+from tests.support.videos import solid
+
+pytestmark = pytest.mark.timeout(60)
+RED_BGR = (30, 30, 220)
+
+
+@pytest.fixture(scope="module")
+def models(tiny_model_dir, tiny_labels_file, tmp_path_factory):
+    files = resolve_model(precision="FP32", model_dir=tiny_model_dir, labels=tiny_labels_file)
+    return compile_models(files, cache_dir=tmp_path_factory.mktemp("cc"), hint="LATENCY")
+
+
+@pytest.fixture
+def red_clip(video_factory):
+    """1.6 s at 30 fps, 320x240, red: the tiny models say "red"."""
+    return video_factory("red_30fps.mp4", fps=30, duration_s=1.6, size_wh=(320, 240), paint=solid(RED_BGR))
+
+
+class FakePage:
+    """A browser showing the player: acks each frame after ``delay_s`` (``shown=False`` for ``drop``)."""
+
+    def __init__(self, player: LivePlayer, *, delay_s: float, drop: set[int] = frozenset()) -> None:
+        self.view, self.delay_s, self.drop = player.view, delay_s, drop
+        self.frames: list[bytes] = []
+        self.max_in_flight = 0
+        self.view.send = self.receive
+
+    def receive(self, content: dict, buffers: list | None = None) -> None:
+        seq = content["seq"]
+        self.frames.append(bytes(buffers[0]))
+        if self.view.front_end:  # before the first ack the player does not wait (it may be headless)
+            self.max_in_flight = max(self.max_in_flight, len(self.view._sent_at))
+        ack = {"type": "ack", "seq": seq, "shown": seq not in self.drop}
+        asyncio.get_running_loop().call_later(self.delay_s, self.view._on_page_msg, self.view, ack, [])
+
+
+def test_a_file_plays_at_its_own_pace_with_labels(models, red_clip):
+    player = LivePlayer(models, top_k=2)
+    start = time.perf_counter()
+    report = asyncio.run(player.play(red_clip))
+    elapsed = time.perf_counter() - start
+    print(report)
+    assert report.stopped_by == "end"
+    assert report.frames_source == 48
+    assert 1.5 <= elapsed < 4.0  # real time: not as fast as it can decode
+    assert report.shown_ratio >= 0.7  # loose: the machine is shared (the benchmark measures it)
+    assert report.front_end is False  # headless: no acks, paced by source time
+    assert "no front end: paced by source time" in report.summary()
+    assert [p.label for p in report.predictions][:1] == ["red"]
+    assert len(report.predictions[0].labels) == 2
+    assert report.label_latency_s is not None and 0 <= report.label_latency_s < 1.0
+    assert report.labels_per_s > 1.0
+    assert report.stage_ms.decode_ms > 0 and report.stage_ms.draw_ms > 0 and report.stage_ms.encoder_ms > 0
+    assert "stopped (end of the video)" in player._status.value
+    assert player.last_report is report
+
+
+def test_max_seconds_bounds_source_time(models, red_clip):
+    report = asyncio.run(LivePlayer(models, max_seconds=0.5).play(red_clip))
+    assert report.stopped_by == "max_seconds"
+    assert report.frames_source == 15
+
+
+def test_stop_button_ends_playback_and_releases_the_source(models):
+    released = []
+
+    def frames():
+        try:
+            for i in range(300):  # 10 s if nobody stops it
+                yield Frame(np.full((120, 160, 3), 200, np.uint8), i, i / 30)
+        finally:
+            released.append(True)
+
+    player = LivePlayer(models)
+
+    async def main():
+        task = asyncio.create_task(player.play(frames()))
+        await asyncio.sleep(0.5)
+        assert not player._buttons["Stop"].disabled
+        player._buttons["Stop"].click()
+        return await task
+
+    start = time.perf_counter()
+    report = asyncio.run(main())
+    assert time.perf_counter() - start < 2.0
+    assert report.stopped_by == "stop"
+    assert 5 <= report.frames_source < 60
+    assert released == [True]
+    assert "stopped (Stop pressed)" in player._status.value
+    assert player._buttons["Stop"].disabled and player._buttons["Pause"].disabled
+
+
+def test_a_kernel_interrupt_ends_cleanly(models, red_clip):
+    player = LivePlayer(models)
+
+    async def main():
+        task = asyncio.create_task(player.play(red_clip))
+        await asyncio.sleep(0.4)
+        task.cancel()  # what ipykernel does to an async cell on "Interrupt the kernel"
+        return await task
+
+    report = asyncio.run(main())
+    assert report.stopped_by == "interrupt"
+    assert report.frames_source < 40
+    assert player.last_report is report
+
+
+def test_pause_holds_the_source_clock(models, red_clip):
+    player = LivePlayer(models, max_seconds=0.8)
+
+    async def main():
+        task = asyncio.create_task(player.play(red_clip))
+        await asyncio.sleep(0.3)
+        player._buttons["Pause"].click()
+        await asyncio.sleep(0.1)
+        assert "paused at" in player._status.value
+        frames_then = player.view._seq
+        await asyncio.sleep(0.5)
+        assert player.view._seq == frames_then  # nothing shown while paused
+        player._buttons["Play"].click()  # resumes
+        return await task
+
+    start = time.perf_counter()
+    report = asyncio.run(main())
+    elapsed = time.perf_counter() - start
+    assert report.stopped_by == "max_seconds"
+    assert elapsed >= 0.8 + 0.55  # source time + pause
+    assert report.wall_s < elapsed - 0.4  # pauses excluded
+    assert report.shown_ratio >= 0.6  # resuming does not count the paused time as lateness
+
+
+def test_async_frames_like_the_browser_camera(models):
+    closed = []
+
+    async def camera():
+        try:
+            t0 = time.monotonic()
+            for i in range(24):
+                await asyncio.sleep(1 / 30)
+                yield Frame(np.full((120, 160, 3), (220, 30, 30), np.uint8), i, time.monotonic() - t0)
+        finally:
+            closed.append(True)
+
+    report = asyncio.run(LivePlayer(models, window_s=0.5, stride_s=0.25).play(camera()))
+    assert report.stopped_by == "end" and report.frames_source == 24
+    assert report.frames_shown >= 20
+    assert report.predictions and report.predictions[0].label == "blue"
+    assert closed == [True]
+
+
+def test_acks_limit_frames_in_flight_and_late_frames_are_skipped(models, red_clip):
+    player = LivePlayer(models, width_px=160)
+    page = FakePage(player, delay_s=0.1)  # a slow browser: ~10 frames/s for a 30 fps clip
+    report = asyncio.run(player.play(red_clip))
+    assert report.front_end is True
+    assert page.max_in_flight <= MAX_UNACKED
+    assert report.frames_shown == len(page.frames)
+    assert 8 <= report.frames_shown <= 36  # skipped to keep the source pace instead of lagging
+    assert report.stopped_by == "end"
+    image = cv2.imdecode(np.frombuffer(page.frames[-1], np.uint8), cv2.IMREAD_COLOR)
+    assert image.shape == (120, 160, 3)  # downscaled to width_px before drawing and JPEG
+
+
+def test_a_prompt_browser_sees_every_frame(models, red_clip):
+    player = LivePlayer(models)
+    page = FakePage(player, delay_s=0.005, drop={10, 11})  # the page replaced two frames
+    report = asyncio.run(player.play(red_clip))
+    assert report.front_end is True
+    assert "no front end" not in report.summary()
+    assert len(page.frames) >= 40
+    assert report.frames_shown == len(page.frames) - 2  # replaced frames were not shown
+    labelled = cv2.imdecode(np.frombuffer(page.frames[-1], np.uint8), cv2.IMREAD_COLOR)
+    placeholder = cv2.imdecode(np.frombuffer(page.frames[0], np.uint8), cv2.IMREAD_COLOR)
+    assert labelled.shape == (240, 320, 3)
+    assert np.abs(labelled.astype(int) - placeholder.astype(int)).max() > 100  # labels drawn over the frame
+
+
+def test_play_button_replays_a_file(models, red_clip):
+    player = LivePlayer(models, max_seconds=0.3)
+    assert player._buttons["Play"].disabled  # nothing to replay yet
+
+    async def main():
+        first = await player.play(red_clip)
+        assert not player._buttons["Play"].disabled
+        player._buttons["Play"].click()
+        for _ in range(200):
+            await asyncio.sleep(0.02)
+            if player.last_report is not first:
+                return first, player.last_report
+        raise AssertionError("Play did not start a new playback")
+
+    first, second = asyncio.run(main())
+    assert second.stopped_by == "max_seconds" and second.frames_source == first.frames_source == 9
+
+
+def test_playing_twice_at_once_is_refused(models, red_clip):
+    player = LivePlayer(models, max_seconds=0.3)
+
+    async def main():
+        task = asyncio.create_task(player.play(red_clip))
+        await asyncio.sleep(0.05)
+        with pytest.raises(RuntimeError, match="already playing; press Stop"):
+            await player.play(red_clip)
+        return await task
+
+    assert asyncio.run(main()).stopped_by == "max_seconds"
+
+
+def test_a_missing_file_is_reported(models, tmp_path):
+    from actionrec.errors import VideoOpenError
+
+    player = LivePlayer(models)
+    with pytest.raises(VideoOpenError, match="no such file"):
+        asyncio.run(player.play(tmp_path / "missing.mp4"))
+    assert player._status.value.startswith("error: VideoOpenError: no such file")
+    assert not player._buttons["Play"].disabled  # a path can be played again
+
+
+@pytest.mark.parametrize(
+    ("option", "match"),
+    [
+        ({"threshold": 1.5}, r"threshold=1.5 is not a probability; valid: 0..1"),
+        ({"top_k": 0}, r"top_k=0 is out of range; valid: 1..1000"),
+        ({"jpeg_quality": 101}, r"jpeg_quality=101 is out of range; valid: 1..100"),
+        ({"max_seconds": 0}, r"max_seconds=0 must be > 0 seconds, or None"),
+    ],
+)
+def test_options_are_checked(models, option, match):
+    with pytest.raises(ValueError, match=match):
+        LivePlayer(models, **option)
+
+
+def test_report_is_validated_and_summarised():
+    fields = {
+        "source": "/x/clip.mp4",
+        "frames_source": 100,
+        "frames_shown": 98,
+        "frames_shown_on_time": 97,
+        "predictions": (),
+        "label_latency_s": 0.31,
+        "label_latency_p95_s": 0.4,
+        "labels_per_s": 2.0,
+        "stopped_by": "stop",
+        "front_end": True,
+        "stage_ms": StageTimings(),
+        "wall_s": 3.3,
+    }
+    report = PlayerReport(**fields)
+    assert report.shown_ratio == 0.97
+    assert str(report) == (
+        "clip.mp4: 97/100 frames shown on time (97.0%), 0 labels (refreshed 2.0/s), "
+        "label latency 0.31 s mean, 0.40 s p95; stopped by Stop pressed"
+    )
+    with pytest.raises(ValueError, match="stopped_by must be one of"):
+        PlayerReport(**{**fields, "stopped_by": "tired"})
+    with pytest.raises(ValueError, match="frames_shown_on_time <= frames_shown <= frames_source"):
+        PlayerReport(**{**fields, "frames_shown": 101})

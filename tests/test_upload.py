@@ -1,0 +1,273 @@
+"""ChunkedUpload, kernel side: the page's messages are fed to the handler directly (no browser)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from actionrec.notebook.upload import ChunkedUpload, format_size, max_upload_bytes, safe_name
+
+CHUNK = 1024  # small chunks: a few-KB test clip still takes several
+
+
+class Page:
+    """Plays the browser's side of the protocol against one widget and records the replies."""
+
+    def __init__(self, widget: ChunkedUpload) -> None:
+        self.widget = widget
+        self.replies: list[dict] = []
+        widget._reply = self.replies.append  # what the kernel would send to the page
+
+    def send(self, content: dict, buffers: list | None = None) -> dict | None:
+        before = len(self.replies)
+        self.widget._on_page_msg(self.widget, content, buffers or [])
+        return self.replies[-1] if len(self.replies) > before else None
+
+    def upload(self, name: str, data: bytes, *, upload_id: str = "u1", chunk: int = CHUNK) -> dict | None:
+        reply = self.send({"type": "start", "id": upload_id, "name": name, "size": len(data)})
+        if reply["type"] != "ready":
+            return reply
+        for seq, offset in enumerate(range(0, len(data), chunk)):
+            piece = data[offset : offset + chunk]
+            reply = self.send({"type": "chunk", "id": upload_id, "seq": seq, "offset": offset}, [piece])
+            if reply["type"] != "ack":
+                return reply
+            assert reply == {"type": "ack", "id": upload_id, "seq": seq, "received": offset + len(piece)}
+        return self.send({"type": "end", "id": upload_id, "size": len(data)})
+
+
+@pytest.fixture
+def video_bytes(video_factory) -> bytes:
+    return video_factory("upload.mp4", duration_s=0.5, size_wh=(160, 120)).read_bytes()
+
+
+@pytest.fixture
+def upload_dir(tmp_path) -> Path:
+    return tmp_path / "uploads"
+
+
+def files_in(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_a_video_arrives_in_chunks_byte_identical(upload_dir, video_bytes):
+    widget = ChunkedUpload(upload_dir=upload_dir)
+    got: list[Path] = []
+    widget.on_upload(got.append)
+    page = Page(widget)
+    assert len(video_bytes) > 3 * CHUNK  # several chunks
+
+    reply = page.upload("clip.mp4", video_bytes)
+
+    assert reply == {"type": "done", "id": "u1", "name": "clip.mp4"}
+    assert widget.state == "done" and widget.progress == 1.0
+    assert widget.path == upload_dir / "clip.mp4" and got == [widget.path]
+    assert widget.path.read_bytes() == video_bytes
+    assert files_in(upload_dir) == ["clip.mp4"]  # no .part left
+    assert "clip.mp4 uploaded" in widget.message
+
+
+def test_progress_and_part_file_while_uploading(upload_dir, video_bytes):
+    widget = ChunkedUpload(upload_dir=upload_dir)
+    page = Page(widget)
+    page.send({"type": "start", "id": "u1", "name": "clip.mp4", "size": len(video_bytes)})
+    page.send({"type": "chunk", "id": "u1", "seq": 0, "offset": 0}, [video_bytes[:CHUNK]])
+    assert widget.state == "uploading"
+    assert widget.progress == pytest.approx(CHUNK / len(video_bytes))
+    assert files_in(upload_dir) == ["clip.mp4.part"]  # never under the final name before the end
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("../../x.mp4", "x.mp4"),
+        ("/etc/passwd", "passwd"),
+        ("C:\\Users\\me\\clip.MP4", "clip.MP4"),
+        ("a\x00b\x1f\nc.mp4", "abc.mp4"),
+        ("", "upload"),
+        ("..", "upload"),
+        (".hidden.mkv", "hidden.mkv"),
+        ("con.mp4", "_con.mp4"),
+        ("x" * 300 + ".mp4", "x" * 116 + ".mp4"),
+    ],
+)
+def test_hostile_names_become_safe_base_names(name, expected):
+    assert safe_name(name) == expected
+
+
+def test_long_multibyte_names_fit_the_file_system():
+    name = safe_name("é" * 300 + ".webm")
+    assert name.endswith(".webm") and len(name.encode()) <= 200
+
+
+@pytest.mark.parametrize("name", ["../../evil.mp4", "/tmp/abs.mp4", "sub/dir/../x.mp4", "\x01\x02", "y" * 300])
+def test_hostile_names_land_inside_the_upload_dir(upload_dir, video_bytes, name):
+    widget = ChunkedUpload(upload_dir=upload_dir)
+    assert Page(widget).upload(name, video_bytes)["type"] == "done"
+    assert widget.path.parent == upload_dir
+    assert widget.path.read_bytes() == video_bytes
+    assert files_in(upload_dir) == [widget.path.name]
+
+
+def test_a_taken_name_gets_a_suffix_and_nothing_is_overwritten(upload_dir, video_bytes):
+    upload_dir.mkdir()
+    (upload_dir / "clip.mp4").write_bytes(b"the user's own file")
+    widget = ChunkedUpload(upload_dir=upload_dir)
+    page = Page(widget)
+    page.upload("clip.mp4", video_bytes, upload_id="a")
+    first = widget.path
+    page.upload("clip.mp4", video_bytes, upload_id="b")
+    assert (first.name, widget.path.name) == ("clip-1.mp4", "clip-2.mp4")
+    assert (upload_dir / "clip.mp4").read_bytes() == b"the user's own file"
+
+
+def test_oversize_is_refused_from_the_announced_size_before_writing(upload_dir):
+    widget = ChunkedUpload(upload_dir=upload_dir)  # default limit: 2 GB
+    page = Page(widget)
+    reply = page.send({"type": "start", "id": "u1", "name": "video.mp4", "size": int(3.1 * 1024**3)})
+    expected = "video.mp4 is 3.1 GB; the upload limit is 2.0 GB; set AR_MAX_UPLOAD_MB or pick a shorter clip"
+    assert reply == {"type": "error", "id": "u1", "message": expected}
+    assert (widget.state, widget.message, widget.path) == ("error", expected, None)
+    assert files_in(upload_dir) == []  # not even a .part
+
+
+def test_more_bytes_than_announced_are_refused_while_writing(upload_dir):
+    widget = ChunkedUpload(upload_dir=upload_dir, max_bytes=1000)
+    page = Page(widget)
+    page.send({"type": "start", "id": "u1", "name": "v.mp4", "size": 600})
+    page.send({"type": "chunk", "id": "u1", "seq": 0, "offset": 0}, [b"\0" * 500])
+    reply = page.send({"type": "chunk", "id": "u1", "seq": 1, "offset": 500}, [b"\0" * 500])
+    assert reply["type"] == "error"
+    assert widget.state == "error"
+    assert widget.message.startswith("v.mp4 sent more than the 600 bytes it announced (limit 1000 bytes)")
+    assert files_in(upload_dir) == []
+
+
+def test_limit_comes_from_the_environment(monkeypatch, upload_dir):
+    monkeypatch.setenv("AR_MAX_UPLOAD_MB", "1.5")
+    assert ChunkedUpload(upload_dir=upload_dir).max_bytes == int(1.5 * 1024**2)
+    monkeypatch.setenv("AR_MAX_UPLOAD_MB", "lots")
+    with pytest.raises(ValueError, match=r"AR_MAX_UPLOAD_MB='lots' is not a positive number of megabytes"):
+        max_upload_bytes()
+
+
+def test_a_non_video_is_deleted_and_explained(upload_dir):
+    widget = ChunkedUpload(upload_dir=upload_dir)
+    reply = Page(widget).upload("notes.txt", b"shopping list: milk, eggs\n" * 200)
+    assert reply["type"] == "error"
+    assert widget.state == "error" and widget.path is None
+    assert widget.message.startswith("notes.txt is not a video OpenCV/FFmpeg can decode: ")
+    assert ".part" not in widget.message
+    assert files_in(upload_dir) == []
+
+
+def test_a_text_file_named_mp4_is_not_a_video_either(upload_dir):
+    widget = ChunkedUpload(upload_dir=upload_dir)
+    Page(widget).upload("holiday.mp4", b"not really a video" * 100)
+    assert widget.message.startswith("holiday.mp4 is not a video OpenCV/FFmpeg can decode: ")
+    assert files_in(upload_dir) == []
+
+
+def test_chunks_out_of_order_fail_and_leave_nothing(upload_dir, video_bytes):
+    widget = ChunkedUpload(upload_dir=upload_dir)
+    page = Page(widget)
+    page.send({"type": "start", "id": "u1", "name": "clip.mp4", "size": len(video_bytes)})
+    reply = page.send({"type": "chunk", "id": "u1", "seq": 1, "offset": CHUNK}, [video_bytes[CHUNK : 2 * CHUNK]])
+    assert reply["type"] == "error"
+    assert "chunk 1 at byte 1024 arrived, but chunk 0 at byte 0 was expected" in widget.message
+    assert files_in(upload_dir) == []
+    # Late chunks of the failed upload are ignored, not written.
+    assert page.send({"type": "chunk", "id": "u1", "seq": 0, "offset": 0}, [video_bytes[:CHUNK]]) is None
+    assert files_in(upload_dir) == []
+
+
+def test_a_cut_transfer_is_not_kept(upload_dir, video_bytes):
+    widget = ChunkedUpload(upload_dir=upload_dir)
+    page = Page(widget)
+    page.send({"type": "start", "id": "u1", "name": "clip.mp4", "size": len(video_bytes)})
+    page.send({"type": "chunk", "id": "u1", "seq": 0, "offset": 0}, [video_bytes[:CHUNK]])
+    page.send({"type": "end", "id": "u1", "size": len(video_bytes)})
+    assert widget.state == "error"
+    total = len(video_bytes)
+    assert widget.message == f"clip.mp4 ended after {CHUNK} of {total} bytes; the transfer was cut: pick it again"
+    assert files_in(upload_dir) == []
+
+
+@pytest.mark.parametrize(
+    ("reason", "state", "message"),
+    [
+        ("", "idle", "upload of clip.mp4 cancelled; nothing was saved"),
+        ("NotReadableError: file changed", "error", "upload of clip.mp4 failed in the browser: NotReadableError"),
+    ],
+)
+def test_an_aborted_upload_removes_the_part_file(upload_dir, video_bytes, reason, state, message):
+    widget = ChunkedUpload(upload_dir=upload_dir)
+    page = Page(widget)
+    page.send({"type": "start", "id": "u1", "name": "clip.mp4", "size": len(video_bytes)})
+    page.send({"type": "chunk", "id": "u1", "seq": 0, "offset": 0}, [video_bytes[:CHUNK]])
+    page.send({"type": "abort", "id": "u1", "reason": reason})
+    assert widget.state == state and widget.message.startswith(message)
+    assert files_in(upload_dir) == []
+
+
+def test_a_new_pick_replaces_an_unfinished_upload(upload_dir, video_bytes):
+    widget = ChunkedUpload(upload_dir=upload_dir)
+    page = Page(widget)
+    page.send({"type": "start", "id": "old", "name": "first.mp4", "size": len(video_bytes)})
+    page.send({"type": "chunk", "id": "old", "seq": 0, "offset": 0}, [video_bytes[:CHUNK]])
+    assert page.upload("second.mp4", video_bytes, upload_id="new")["type"] == "done"
+    assert files_in(upload_dir) == ["second.mp4"]
+
+
+def test_empty_files_are_refused(upload_dir):
+    widget = ChunkedUpload(upload_dir=upload_dir)
+    reply = Page(widget).send({"type": "start", "id": "u1", "name": "empty.mp4", "size": 0})
+    assert reply["type"] == "error"
+    assert widget.message == "empty.mp4 is empty (size 0); pick a video file with content"
+
+
+def test_a_failing_callback_is_shown_not_lost(upload_dir, video_bytes):
+    widget = ChunkedUpload(upload_dir=upload_dir)
+
+    def broken(path: Path) -> None:
+        raise RuntimeError("analysis crashed")
+
+    widget.on_upload(broken)
+    Page(widget).upload("clip.mp4", video_bytes)
+    assert widget.state == "error"
+    assert widget.message == "clip.mp4 uploaded, but the on_upload callback failed: RuntimeError: analysis crashed"
+    assert (upload_dir / "clip.mp4").read_bytes() == video_bytes  # the upload itself is kept
+
+
+def test_a_write_error_is_shown(upload_dir, video_bytes):
+    upload_dir.parent.mkdir(parents=True, exist_ok=True)
+    upload_dir.write_text("a file where the folder should be")
+    widget = ChunkedUpload(upload_dir=upload_dir)
+    reply = Page(widget).send({"type": "start", "id": "u1", "name": "clip.mp4", "size": len(video_bytes)})
+    assert reply["type"] == "error"
+    assert widget.state == "error" and widget.message.startswith("could not write the upload: ")
+
+
+def test_default_folder_is_the_project_uploads_folder():
+    from actionrec import settings
+
+    widget = ChunkedUpload()
+    assert widget.upload_dir == settings.data_dir("uploads")
+    assert (widget.state, widget.message) == ("idle", "pick a video file (up to 2.0 GB)")
+
+
+def test_sizes_read_naturally():
+    assert [format_size(n) for n in (512, 2048, 12 * 1024**2, int(3.1 * 1024**3))] == [
+        "512 bytes",
+        "2.0 KB",
+        "12.0 MB",
+        "3.1 GB",
+    ]
+
+
+def test_options_are_checked():
+    with pytest.raises(ValueError, match=r"max_bytes \(0\) and chunk_bytes \(1048576\) must be positive"):
+        ChunkedUpload(max_bytes=0)
+    assert os.fspath(ChunkedUpload(max_bytes=10).accept).startswith("video/*")

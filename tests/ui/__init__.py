@@ -1,0 +1,1 @@
+"""Real-UI tests: JupyterLab in Debian's headless Chromium (harness in ``conftest.py``)."""

@@ -1,0 +1,496 @@
+"""Harness for real-UI tests: JupyterLab 4 in Debian's headless Chromium, driven by Playwright.
+
+Fixtures (all tests under ``tests/ui`` are marked ``ui`` and skipped with a reason when
+``/usr/bin/chromium`` or the ``playwright`` package is absent; ``playwright install`` is never
+needed):
+
+Scopes are ``package``: servers and browsers live while ``tests/ui`` runs and are gone before
+other tests run (Playwright's sync API keeps an asyncio loop running in the main thread, which
+breaks ``asyncio.run`` in tests that follow).
+
+- ``lab_server_factory(env=None)`` (package): a JupyterLab server in a temp dir whose kernels
+  import this repo (``PYTHONPATH``) and see ``env``; one server per distinct ``env``, reused.
+- ``lab_server`` (package): ``lab_server_factory()`` with no extra environment.
+- ``chromium_factory(*extra_args)`` (package): a Chromium with the standard headless flags plus
+  ``extra_args`` (e.g. :data:`FAKE_CAMERA_ARGS`, :func:`host_resolver_args`); one per distinct set.
+- ``browser`` (package), ``context`` and ``page`` (per test): the default Chromium, a fresh
+  context and a page in it. ``page_factory(browser=None, *, permissions=None)`` makes more pages
+  (own contexts, with permissions granted; closed after the test). A failing test saves a
+  screenshot of every page it opened under ``artifacts/ui/``.
+- After each test that used a Lab server, its kernels are shut down (the server keeps running).
+
+Helpers (import them: ``from tests.ui.conftest import open_notebook, run_all, ...``):
+:func:`open_notebook`, :func:`run_all`, :func:`run_cell`, :func:`cell_outputs_text`, :func:`error_outputs`,
+:func:`screenshot`, :func:`shutdown_kernels`, :func:`host_resolver_args`.
+
+Example::
+
+    def test_runs(lab_server, page):
+        open_notebook(page, lab_server, NOTEBOOKS / "demo.ipynb")
+        run_all(page, timeout_s=60)
+        assert error_outputs(page) == []
+        assert "done" in cell_outputs_text(page)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+UI_DIR = Path(__file__).resolve().parent
+REPO = UI_DIR.parent.parent
+NOTEBOOKS = UI_DIR / "notebooks"
+ARTIFACTS = REPO / "artifacts" / "ui"
+CHROMIUM = Path("/usr/bin/chromium")
+
+CHROMIUM_ARGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+# A fake camera that needs no permission prompt (Chromium's test pattern, 30 frames/s).
+FAKE_CAMERA_ARGS = ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream=fps=30")
+# Second hostname for the Lab: http://cam.test:PORT is loopback but not a secure context.
+INSECURE_HOST = "cam.test"
+
+# Settings the Lab needs to be driveable (each was a trap here; see ../shared/docs/testing.md).
+LAB_SETTINGS = {
+    # Without it JupyterLab 4.6 asks "Select Kernel" and Run All does nothing.
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"autoStartDefaultKernel": True},
+    # The news/update toast covers the page.
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false", "checkForUpdates": False},
+}
+SERVER_START_TIMEOUT_S = 60.0
+KERNEL_IDLE_RE = r"^(?!No Kernel).*\| Idle$"  # the execution indicator says idle before a kernel exists
+VISIBLE_PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # old tabs come back hidden
+
+
+def host_resolver_args(host: str = INSECURE_HOST) -> tuple[str, ...]:
+    """Chromium flags mapping ``host`` to 127.0.0.1 (a loopback origin that is *not* secure)."""
+    return (f"--host-resolver-rules=MAP {host} 127.0.0.1",)
+
+
+def _skip_reason() -> str | None:
+    if not CHROMIUM.exists():
+        return f"UI tests need Debian's Chromium at {CHROMIUM} (apt-get install -y chromium); it is absent"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "UI tests need the playwright package (pip install -r requirements-dev.txt); it is not installed"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test of this package ``ui``; skip them all when Chromium or playwright is absent."""
+    reason = _skip_reason()
+    for item in items:
+        if UI_DIR in Path(str(item.path)).resolve().parents:
+            item.add_marker(pytest.mark.ui)
+            if reason:
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """Keep each phase's report on the item, so fixtures can screenshot failed tests."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+# -- JupyterLab server ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LabServer:
+    """A running JupyterLab server (see :func:`lab_server_factory`).
+
+    Attributes:
+        port: TCP port on 127.0.0.1.
+        token: the server's auth token.
+        root_dir: the server's root; notebooks opened by tests are copied here.
+        log_path: the server's stdout/stderr (its tail is shown when start-up fails).
+        env: the extra environment given to the server and its kernels.
+    """
+
+    port: int
+    token: str
+    root_dir: Path
+    log_path: Path
+    env: Mapping[str, str]
+    process: subprocess.Popen = field(repr=False, compare=False)
+
+    def base_url(self, *, host: str = "127.0.0.1") -> str:
+        """``http://HOST:PORT`` (``host`` may be :data:`INSECURE_HOST` with :func:`host_resolver_args`)."""
+        return f"http://{host}:{self.port}"
+
+    def notebook_url(self, name: str, *, host: str = "127.0.0.1") -> str:
+        """The Lab URL opening ``name`` (relative to :attr:`root_dir`) in a reset workspace."""
+        return f"{self.base_url(host=host)}/lab/tree/{name}?reset&token={self.token}"
+
+    def log_tail(self, n_chars: int = 4000) -> str:
+        return self.log_path.read_text(errors="replace")[-n_chars:] if self.log_path.exists() else ""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_lab(base: Path, env: Mapping[str, str]) -> LabServer:
+    dirs = {name: base / name for name in ("config", "runtime", "data", "settings", "workspaces", "ipython", "root")}
+    for d in dirs.values():
+        d.mkdir(parents=True, exist_ok=True)
+    for rel, value in LAB_SETTINGS.items():
+        path = dirs["settings"] / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(value))
+
+    # Hermetic: no developer AR_* settings, no user Jupyter/IPython config; kernels import the repo.
+    proc_env = {k: v for k, v in os.environ.items() if not k.startswith("AR_")}
+    proc_env.update(
+        JUPYTER_CONFIG_DIR=str(dirs["config"]),
+        JUPYTER_RUNTIME_DIR=str(dirs["runtime"]),
+        JUPYTER_DATA_DIR=str(dirs["data"]),
+        JUPYTERLAB_SETTINGS_DIR=str(dirs["settings"]),
+        JUPYTERLAB_WORKSPACES_DIR=str(dirs["workspaces"]),
+        IPYTHONDIR=str(dirs["ipython"]),
+        PYTHONPATH=os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]),
+        PYTHONUNBUFFERED="1",
+    )
+    proc_env.update(env)
+    port, token = _free_port(), secrets.token_hex(16)
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--allow-root",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--port-retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={dirs['root']}",
+        f"--ServerApp.local_hostnames={json.dumps(['localhost', INSECURE_HOST])}",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
+    log_path = base / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            cmd, cwd=dirs["root"], env=proc_env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+    server = LabServer(port=port, token=token, root_dir=dirs["root"], log_path=log_path, env=dict(env), process=process)
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"JupyterLab exited with code {process.returncode} on start-up:\n{server.log_tail()}")
+        try:
+            with urllib.request.urlopen(f"{server.base_url()}/api/status?token={token}", timeout=2) as r:
+                if r.status == 200:
+                    return server
+        except (urllib.error.URLError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            _stop_lab(server)
+            raise RuntimeError(
+                f"JupyterLab did not answer on port {port} within {SERVER_START_TIMEOUT_S:.0f} s:\n{server.log_tail()}"
+            )
+        time.sleep(0.2)
+
+
+def _stop_lab(server: LabServer) -> None:
+    # SIGTERM lets the server shut its kernels down (they run in their own sessions).
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait(timeout=10)
+
+
+@pytest.fixture(scope="package")
+def lab_server_factory() -> Iterator[Callable[..., LabServer]]:
+    """``lab_server_factory(env=None) -> LabServer``: a JupyterLab whose kernels see ``env``.
+
+    The server runs ``python -m jupyterlab`` from this interpreter on a free port of 127.0.0.1,
+    with a random token, every Jupyter/IPython config, runtime, settings and workspace folder in a
+    temp dir (settings pre-seeded with :data:`LAB_SETTINGS`), ``PYTHONPATH`` = the repo root, no
+    inherited ``AR_*`` variables, and ``env`` added on top. It also accepts the host name
+    :data:`INSECURE_HOST`. Servers are cached per ``env`` and stopped when ``tests/ui`` is done.
+    """
+    servers: dict[frozenset, LabServer] = {}
+    tmp = Path(tempfile.mkdtemp(prefix="ar-lab-"))
+
+    def make(env: Mapping[str, str] | None = None) -> LabServer:
+        env = dict(env or {})
+        key = frozenset(env.items())
+        if key not in servers:
+            servers[key] = _start_lab(tmp / f"lab{len(servers)}", env)
+        return servers[key]
+
+    make.servers = servers  # for _shutdown_kernels
+    try:
+        yield make
+    finally:
+        for server in servers.values():
+            _stop_lab(server)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def shutdown_kernels(server: LabServer) -> int:
+    """Shut down every kernel of ``server`` (REST API); returns how many there were."""
+    headers = {"Authorization": f"token {server.token}"}
+    with urllib.request.urlopen(urllib.request.Request(f"{server.base_url()}/api/kernels", headers=headers)) as r:
+        kernels = json.load(r)
+    for kernel in kernels:
+        request = urllib.request.Request(f"{server.base_url()}/api/kernels/{kernel['id']}", headers=headers)
+        request.method = "DELETE"
+        urllib.request.urlopen(request, timeout=30).close()
+    return len(kernels)
+
+
+@pytest.fixture(autouse=True)
+def _shutdown_kernels(request) -> Iterator[None]:
+    """After each test, stop the kernels it started (each opened notebook starts one)."""
+    yield
+    if "lab_server_factory" in request.fixturenames:
+        for server in request.getfixturevalue("lab_server_factory").servers.values():
+            if server.process.poll() is None:
+                shutdown_kernels(server)
+
+
+@pytest.fixture(scope="package")
+def lab_server(lab_server_factory) -> LabServer:
+    """The default JupyterLab server (no extra kernel environment)."""
+    return lab_server_factory()
+
+
+# -- Chromium --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="package")
+def playwright() -> Iterator:
+    """One Playwright driver for ``tests/ui`` (overrides pytest-playwright's, so only one runs)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args() -> dict:
+    """For pytest-playwright's own fixtures, if a test uses them: Debian's Chromium, same flags."""
+    return {"executable_path": str(CHROMIUM), "args": list(CHROMIUM_ARGS)}
+
+
+@pytest.fixture(scope="package")
+def chromium_factory(playwright) -> Iterator[Callable[..., object]]:
+    """``chromium_factory(*extra_args) -> Browser``: Debian's headless Chromium with extra flags.
+
+    One browser per distinct set of ``extra_args``, kept while ``tests/ui`` runs.
+    """
+    browsers: dict[tuple[str, ...], object] = {}
+
+    def make(*extra_args: str):
+        key = tuple(extra_args)
+        if key not in browsers:
+            browsers[key] = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *key], headless=True
+            )
+        return browsers[key]
+
+    try:
+        yield make
+    finally:
+        for b in browsers.values():
+            b.close()
+
+
+@pytest.fixture(scope="package")
+def browser(chromium_factory):
+    """Chromium with the standard flags only."""
+    return chromium_factory()
+
+
+@pytest.fixture
+def page_factory(request, browser) -> Iterator[Callable[..., object]]:
+    """``page_factory(browser=None, *, permissions=None) -> Page`` in a new context.
+
+    Args (of the returned callable):
+        browser: from ``chromium_factory``; default the ``browser`` fixture.
+        permissions: granted to the context (e.g. ``["camera"]``); ``None`` grants nothing.
+    """
+    contexts = []
+    pages = []
+    default_browser = browser
+
+    def make(browser=None, *, permissions: list[str] | None = None):
+        ctx = (browser or default_browser).new_context(viewport={"width": 1280, "height": 900})
+        if permissions:
+            ctx.grant_permissions(permissions)
+        contexts.append(ctx)
+        page = ctx.new_page()
+        page.set_default_timeout(15_000)
+        pages.append(page)
+        return page
+
+    try:
+        yield make
+    finally:
+        report = getattr(request.node, "rep_call", None)
+        if report is not None and report.failed:
+            for i, p in enumerate(pages):
+                try:
+                    screenshot(p, f"FAILED-{request.node.name}-{i}")
+                except Exception as exc:  # a dead page must not hide the test's own failure
+                    print(f"could not screenshot page {i}: {exc}")
+        for ctx in contexts:
+            ctx.close()
+
+
+@pytest.fixture
+def page(page_factory):
+    """A page in a fresh context of the default ``browser``."""
+    return page_factory()
+
+
+@pytest.fixture
+def context(page):
+    """The context of ``page``."""
+    return page.context
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+
+def open_notebook(page, server: LabServer, path: str | os.PathLike[str], *, host: str = "127.0.0.1") -> str:
+    """Copy the pristine notebook ``path`` into the server root and open it with an idle kernel.
+
+    A fresh copy per call (autosave writes outputs into the notebook). The Lab opens in a reset
+    workspace; returns when the status bar shows a kernel that is idle.
+
+    Args:
+        page: a Playwright page.
+        server: from ``lab_server``/``lab_server_factory``.
+        path: the notebook (absolute, or relative to ``tests/ui/notebooks``).
+        host: host name in the URL; :data:`INSECURE_HOST` needs :func:`host_resolver_args`.
+
+    Returns:
+        The notebook's name in the server root.
+    """
+    src = Path(path) if Path(path).is_absolute() else NOTEBOOKS / path
+    name = f"{src.stem}-{secrets.token_hex(3)}{src.suffix}"
+    shutil.copyfile(src, server.root_dir / name)
+    page.goto(server.notebook_url(name, host=host), wait_until="domcontentloaded")
+    panel = page.locator(VISIBLE_PANEL)
+    panel.locator(".jp-Cell").first.wait_for(timeout=60_000)
+    page.locator(".jp-StatusBar-TextItem", has_text=re.compile(KERNEL_IDLE_RE)).first.wait_for(timeout=60_000)
+    return name
+
+
+def _prompts(page) -> list[str]:
+    return [t.strip() for t in page.locator(f"{VISIBLE_PANEL} .jp-CodeCell .jp-InputArea-prompt").all_inner_texts()]
+
+
+def run_all(page, *, timeout_s: float = 60.0) -> list[str]:
+    """Run every cell (menu Run → Run All Cells) and wait until they have all run.
+
+    Done when every code cell's prompt reads ``[n]``, or when nothing is running and an error is
+    shown (Run All stops at the first error: check :func:`error_outputs`).
+
+    Returns:
+        The prompts, e.g. ``["[1]:", "[2]:"]``.
+
+    Raises:
+        AssertionError: still running after ``timeout_s`` (with prompts and outputs; a
+            screenshot is saved as ``run_all-timeout``).
+    """
+    page.locator(f"{VISIBLE_PANEL} .jp-Cell").first.click()
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+    page.locator("li.lm-Menu-item[data-command='runmenu:run-all']").click()
+    deadline = time.monotonic() + timeout_s
+    time.sleep(0.3)
+    while True:
+        prompts = _prompts(page)
+        if prompts and all(re.fullmatch(r"\[\d+\]:?", p) for p in prompts):
+            return prompts
+        if not any("*" in p for p in prompts) and error_outputs(page):
+            return prompts
+        if time.monotonic() > deadline:
+            shot = screenshot(page, "run_all-timeout")
+            raise AssertionError(
+                f"cells still running after {timeout_s} s; prompts {prompts}; screenshot {shot}\n"
+                f"outputs:\n{cell_outputs_text(page)[-3000:]}"
+            )
+        time.sleep(0.2)
+
+
+def run_cell(page, source: str, *, timeout_s: float = 30.0) -> str:
+    """Append a code cell with ``source`` to the open notebook, run it and return its output text.
+
+    For steps a test takes after :func:`run_all` (e.g. after a screenshot of a live widget).
+
+    Raises:
+        AssertionError: the cell is still running after ``timeout_s``.
+    """
+    panel = page.locator(VISIBLE_PANEL)
+    cells = panel.locator(".jp-Cell")
+    count = cells.count()
+    cells.last.locator(".jp-InputPrompt").click()  # select the last cell (command mode)
+    page.keyboard.press("Escape")
+    page.keyboard.press("b")  # insert a cell below
+    new_cell = cells.nth(count)
+    new_cell.wait_for()
+    page.keyboard.press("Enter")  # edit mode
+    page.keyboard.insert_text(source)  # no key events: no auto-indent or auto-closed brackets
+    page.keyboard.press("Shift+Enter")
+    prompt = new_cell.locator(".jp-InputArea-prompt")
+    deadline = time.monotonic() + timeout_s
+    while not re.fullmatch(r"\[\d+\]:?", prompt.inner_text().strip()):
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"cell {source!r} still running after {timeout_s} s; screenshot {screenshot(page, 'run_cell-timeout')}"
+            )
+        time.sleep(0.1)
+    return "\n".join(new_cell.locator(".jp-OutputArea-output").all_inner_texts())
+
+
+def cell_outputs_text(page) -> str:
+    """The visible text of every output of the open notebook, one output per line."""
+    return "\n".join(page.locator(f"{VISIBLE_PANEL} .jp-OutputArea-output").all_inner_texts())
+
+
+def error_outputs(page) -> list[str]:
+    """Texts of error outputs and stderr outputs holding a traceback, in the open notebook."""
+    stderr = page.locator(f'{VISIBLE_PANEL} .jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
+    return [t for t in stderr.all_inner_texts() if "Traceback" in t or "Error" in t.split("\n", 1)[0]]
+
+
+def screenshot(page, name: str) -> Path:
+    """Save what the page shows as ``artifacts/ui/<name>.png`` (gitignored); returns the path."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.png"
+    page.screenshot(path=str(path))
+    return path

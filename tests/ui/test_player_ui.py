@@ -1,0 +1,88 @@
+"""LivePlayer in a real JupyterLab + headless Chromium: labels on the canvas, Stop while it plays."""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.support.videos import make_video
+from tests.ui.conftest import VISIBLE_PANEL, cell_outputs_text, error_outputs, open_notebook, screenshot
+
+pytestmark = pytest.mark.timeout(120)
+
+RED_BGR = (30, 30, 210)
+TOP_BAR_RGB = (60, 200, 90)  # actionrec.render.TOP_BAR_BGR: the top-1 class's bar
+MIN_SHOWN_RATIO = 0.25  # loose: 0.99 on a quiet machine, 0.48 seen with other suites running on the 2 cores
+
+
+@pytest.fixture(scope="module")
+def player_clip(tmp_path_factory):
+    """10 s, 30 fps, 640x360: red with a white square moving across (the tiny models say "red")."""
+
+    def paint(index, t, img):
+        img[:] = RED_BGR
+        x = int(40 + (t * 60) % 520)
+        img[150:230, x : x + 80] = 255
+
+    return make_video(
+        tmp_path_factory.mktemp("clip") / "player_clip.mp4",
+        fps=30,
+        size_wh=(640, 360),
+        duration_s=10.0,
+        paint=paint,
+        stamp_index=False,
+    )
+
+
+def _start_run_all(page) -> None:
+    """Run All without waiting for the cells to finish (the player runs until Stop)."""
+    page.locator(f"{VISIBLE_PANEL} .jp-Cell").first.click()
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+    page.locator("li.lm-Menu-item[data-command='runmenu:run-all']").click()
+
+
+def _canvas_rgb(page) -> np.ndarray:
+    url = page.locator(".ar-player-canvas").evaluate("c => c.toDataURL('image/png')")
+    png = np.frombuffer(base64.b64decode(url.split(",", 1)[1]), np.uint8)
+    return cv2.cvtColor(cv2.imdecode(png, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def _pixels_near(image_rgb: np.ndarray, rgb: tuple[int, int, int], tol: int = 30) -> int:
+    return int((np.abs(image_rgb.astype(int) - rgb).max(axis=2) <= tol).sum())
+
+
+def test_player_shows_labels_and_stops_on_stop(lab_server_factory, page, tiny_model_dir, tiny_labels_file, player_clip):
+    server = lab_server_factory({"AR_MODEL_DIR": str(tiny_model_dir), "AR_LABELS": str(tiny_labels_file)})
+    shutil.copyfile(player_clip, server.root_dir / "player_clip.mp4")
+    open_notebook(page, server, "live_player.ipynb")
+    _start_run_all(page)
+
+    status = page.locator(".ar-player-status")
+    status.filter(has_text="top-1 red").wait_for(timeout=40_000)  # playing, first window labelled
+    page.wait_for_timeout(700)
+    shot = screenshot(page, "player-playing")
+    canvas = _canvas_rgb(page)
+    cv2.imwrite(str(shot.with_name("player-canvas.png")), cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
+    assert canvas.shape == (360, 640, 3)
+    assert _pixels_near(canvas, TOP_BAR_RGB) > 50, "no top-1 bar drawn on the canvas"
+    assert _pixels_near(canvas, RED_BGR[::-1]) > 0.3 * 360 * 640, "the video frame is not on the canvas"
+
+    page.locator(".jupyter-button", has_text="Stop").click()
+    status.filter(has_text="stopped (Stop pressed)").wait_for(timeout=10_000)
+    page.locator(".jp-OutputArea-output", has_text="SHOWN_RATIO").wait_for(timeout=10_000)  # the cell finished
+    screenshot(page, "player-stopped")
+
+    assert error_outputs(page) == []
+    text = cell_outputs_text(page)
+    found = re.search(r"SHOWN_RATIO ([\d.]+) STOPPED_BY (\w+) FRONT_END (\w+)", text)
+    print(f"live player in Chromium: shown ratio {found.group(1)}; {re.search(r'REPORT (.*)', text).group(1)}")
+    print(re.search(r"DETAIL (.*)", text).group(1))
+    assert found.group(2, 3) == ("stop", "True")  # stopped by the button; the browser acknowledged frames
+    assert float(found.group(1)) >= MIN_SHOWN_RATIO
+    assert page.locator(".ar-player-canvas").count() == 1  # one display area, updated in place
+    assert page.locator(".jupyter-button", has_text="Stop").is_disabled()
