@@ -90,3 +90,38 @@ def test_clip(name):
     assert stats.timestamp_fallbacks == expect.fallbacks
     damaged = expect.truncated or expect.corrupt[1] > 0 or expect.fallbacks > 0
     assert stats.frames_dropped == 0 and bool(stats.warnings) == damaged, stats.warnings
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tiny_model_dir, tiny_labels_file, tmp_path_factory):
+    from actionrec.models import resolve_model
+    from actionrec.runtime import compile_models
+
+    files = resolve_model(precision="FP32", model_dir=tiny_model_dir, labels=tiny_labels_file)
+    return compile_models(files, cache_dir=tmp_path_factory.mktemp("cc"))
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("name", sorted(TABLE))
+def test_clip_analysis_gives_the_oracle_windows_or_one_clear_error(name, tiny_models):
+    """The whole analysis on each real clip: windows as the oracle says, flags reported, or ClipTooShortError."""
+    from actionrec.errors import ClipTooShortError
+    from actionrec.pipeline import Recognizer
+    from tests.oracle import oracle_windows
+
+    path = shared_path("media", name)
+    with open_video(path, progress=False) as video:
+        times = [f.timestamp_s for f in video]
+    expected = oracle_windows(times, window_s=1.0, clip_len=16, stride_s=0.5)
+    recognizer = Recognizer(tiny_models)
+    if not expected:
+        span = times[-1] - times[0]
+        with pytest.raises(ClipTooShortError, match=rf"too short: {len(times)} frames cover {span:.2f} s"):
+            recognizer.analyze(path, progress=False, cache=False)
+        return
+    timeline = recognizer.analyze(path, progress=False, cache=False)
+    assert [round(p.start_s, 6) for p in timeline.predictions] == [round(e["start_s"], 6) for e in expected]
+    assert [p.duplicated for p in timeline.predictions] == [e["duplicated"] for e in expected]
+    assert timeline.frames_decoded == len(times)
+    assert timeline.truncated == TABLE[name].truncated
+    assert TABLE[name].corrupt[0] <= timeline.frames_corrupt <= TABLE[name].corrupt[1]
