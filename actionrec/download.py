@@ -138,22 +138,17 @@ def fetch_file(
         raise DownloadError(f"cannot download {remote.name} from {source!r}: only http(s) URLs are supported")
     final.parent.mkdir(parents=True, exist_ok=True)
     part = final.with_name(final.name + ".part")
-    attempt = 0
-    while True:
-        try:
-            _stream_to_part(remote, source, part, progress=progress, timeout_s=timeout_s)
-            break
-        except _TransientError as exc:
-            attempt += 1
-            if attempt > retries:
-                raise DownloadError(
-                    f"downloading {remote.name} from {source} failed {attempt} times ({exc}); "
-                    f"{_size_of(part)} kept in {part} and resumed on the next run. "
-                    "Check the network or the mirror (--base-url / AR_MODEL_BASE_URL), then run again"
-                ) from None
-            delay = backoff_s * 2 ** (attempt - 1)
-            log.info("%s: %s; retry %d/%d in %.1f s", remote.name, exc, attempt, retries, delay)
-            sleep(delay)
+    _retrying(
+        lambda: _stream(
+            source, part, label=remote.name, expected_size=remote.size_bytes, progress=progress, timeout_s=timeout_s
+        ),
+        what=f"{remote.name} from {source}",
+        part=part,
+        advice="Check the network or the mirror (--base-url / AR_MODEL_BASE_URL), then run again",
+        retries=retries,
+        backoff_s=backoff_s,
+        sleep=sleep,
+    )
     _verify_part(remote, source, part)
     os.replace(part, final)
     return final
@@ -183,74 +178,139 @@ class _TransientError(Exception):
     """A failure worth retrying (the partial file is kept)."""
 
 
-def _stream_to_part(
-    remote: RemoteFile, url: str, part: Path, *, progress: bool, timeout_s: tuple[float, float]
+def _retrying(
+    attempt: Callable[[], None],
+    *,
+    what: str,
+    part: Path,
+    advice: str,
+    retries: int,
+    backoff_s: float,
+    sleep: Callable[[float], None],
 ) -> None:
+    """Run one download attempt, retrying transient failures with exponential backoff."""
+    failures = 0
+    while True:
+        try:
+            attempt()
+            return
+        except _TransientError as exc:
+            failures += 1
+            if failures > retries:
+                kept = f"{_size_of(part)} kept in {part} and resumed on the next run. " if part.exists() else ""
+                plural = "s" if failures > 1 else ""
+                raise DownloadError(
+                    f"downloading {what} failed after {failures} attempt{plural} (last: {exc}); {kept}{advice}"
+                ) from None
+            delay = backoff_s * 2 ** (failures - 1)
+            log.info("%s: %s; retry %d/%d in %.1f s", what, exc, failures, retries, delay)
+            sleep(delay)
+
+
+def _stream(
+    url: str,
+    part: Path,
+    *,
+    label: str,
+    expected_size: int | None = None,
+    max_bytes: int | None = None,
+    reject_html: bool = False,
+    progress: bool,
+    timeout_s: tuple[float, float],
+    http_advice: str = "Check the URL; with a mirror, check that it holds this file under the same path",
+) -> None:
+    """One request: write to ``part`` (resuming with ``Range``) until the body ends.
+
+    Raises ``_TransientError`` for what a retry may fix (connection, timeout, HTTP 5xx/429, a body
+    cut short), :class:`DownloadError` for what it cannot (HTTP 4xx, an HTML page, too large, disk
+    full). A complete body shorter than ``expected_size`` is left for verification to reject.
+    """
     import requests
     from tqdm.auto import tqdm
 
     have = part.stat().st_size if part.exists() else 0
-    if remote.size_bytes is not None and have >= remote.size_bytes:
+    if expected_size is not None and have >= expected_size:
         return  # complete (or too long): verification decides
     headers = {"Range": f"bytes={have}-"} if have else {}
     try:
         response = requests.get(url, headers=headers, stream=True, timeout=timeout_s)
     except (requests.ConnectionError, requests.Timeout) as exc:
         raise _TransientError(f"cannot connect: {type(exc).__name__}") from None
+    who = "the server" if label == url else url
     with response:
         status = response.status_code
         if status == 416:  # our offset is past the end: the part file is stale
             part.unlink(missing_ok=True)
             raise _TransientError("server rejected the resume offset (HTTP 416); starting over")
         if status >= 500 or status == 429:
-            raise _TransientError(f"HTTP {status}")
+            raise _TransientError(f"HTTP {status} {response.reason}")
         if status >= 400:
             raise DownloadError(
-                f"cannot download {remote.name}: {url} answered HTTP {status} {response.reason}. "
-                "Check the URL; with a mirror, check that it holds this file under the same path"
+                f"cannot download {label}: {who} answered HTTP {status} {response.reason}. {http_advice}"
             )
-        if have and status == 206 and response.headers.get("Content-Range", "").startswith(f"bytes {have}-"):
-            mode = "ab"
-        else:
-            if have:
-                log.info("%s: server ignored the Range request; starting over", remote.name)
-            have, mode = 0, "wb"
+        ctype = response.headers.get("Content-Type", "")
+        if reject_html and ctype.split(";")[0].strip().lower() in ("text/html", "application/xhtml+xml"):
+            part.unlink(missing_ok=True)
+            raise DownloadError(
+                f"cannot download {label}: {who} answered HTTP {status} with an HTML page "
+                f"(Content-Type {ctype}), not a file; this is usually a web page, a login or a consent page. "
+                "Use the direct link to the file (e.g. 'raw' on GitHub) or download it and pass its path"
+            )
+        range_ok = response.headers.get("Content-Range", "").startswith(f"bytes {have}-")
+        resumed = bool(have) and status == 206 and range_ok
+        if have and not resumed:
+            log.info("%s: server ignored the Range request; starting over", label)
+            have = 0
+        announced = response.headers.get("Content-Length")
+        body_bytes = int(announced) if announced is not None and announced.isdigit() else None
+        total = expected_size if expected_size is not None else None if body_bytes is None else have + body_bytes
+        if max_bytes is not None and total is not None and total > max_bytes:
+            part.unlink(missing_ok=True)
+            raise DownloadError(
+                f"cannot download {label}: it is {_human(total)}, over the limit of {_human(max_bytes)}; "
+                "raise the limit or download a shorter clip"
+            )
         bar = tqdm(
-            total=remote.size_bytes,
+            total=total,
             initial=have,
             unit="B",
             unit_scale=True,
             unit_divisor=1024,
-            desc=Path(remote.name).name,
+            desc=Path(urlsplit(url).path).name or label,
             disable=not progress,
             leave=True,
         )
-        announced = response.headers.get("Content-Length")
         received = 0
         try:
-            with open(part, mode) as f:
+            with open(part, "ab" if resumed else "wb") as f:
                 for chunk in response.iter_content(CHUNK_BYTES):
                     f.write(chunk)
                     received += len(chunk)
                     bar.update(len(chunk))
-        except (requests.ConnectionError, requests.Timeout) as exc:
+                    if max_bytes is not None and have + received > max_bytes:
+                        break
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
             raise _TransientError(f"connection dropped after {_size_of(part)}: {type(exc).__name__}") from None
-        except requests.exceptions.ChunkedEncodingError:
-            raise _TransientError(f"connection dropped after {_size_of(part)}") from None
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
                 raise DownloadError(
-                    f"the disk is full while writing {part} ({_size_of(part)} of "
-                    f"{_human(remote.size_bytes)}); free some space and run again (it resumes)"
+                    f"the disk is full while writing {part} ({_size_of(part)} of {_human(total)}); "
+                    "free some space and run again (it resumes)"
                 ) from None
             raise
         finally:
             bar.close()
-    got = part.stat().st_size
-    complete_body = announced is not None and received == int(announced)
-    if remote.size_bytes is not None and got < remote.size_bytes and not complete_body:
+    size = have + received
+    if max_bytes is not None and size > max_bytes:
+        part.unlink(missing_ok=True)
+        raise DownloadError(
+            f"cannot download {label}: it is larger than the limit of {_human(max_bytes)}; "
+            "raise the limit or download a shorter clip"
+        )
+    complete_body = body_bytes is not None and received == body_bytes
+    if total is not None and size < total and not complete_body:
         # The connection ended early; a complete but short body is another file (verify says so).
-        raise _TransientError(f"body ended at {_human(got)} of {_human(remote.size_bytes)}")
+        raise _TransientError(f"body ended at {_human(size)} of {_human(total)}")
 
 
 def _verify_part(remote: RemoteFile, url: str, part: Path) -> None:
@@ -337,103 +397,23 @@ def download_url(
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
     part = final.with_name(final.name + ".part")
-    attempt = 0
-    while True:
-        try:
-            _stream_url_to_part(url, part, progress=progress, max_bytes=max_bytes, timeout_s=timeout_s)
-            break
-        except _TransientError as exc:
-            attempt += 1
-            if attempt > retries:
-                kept = f"{_size_of(part)} kept in {part} and resumed on the next run. " if part.exists() else ""
-                raise DownloadError(
-                    f"downloading {url} failed ({attempt} attempt{'s' if attempt > 1 else ''}, last: {exc}); "
-                    f"{kept}Check the URL and the network, then run again"
-                ) from None
-            delay = backoff_s * 2 ** (attempt - 1)
-            log.info("%s: %s; retry %d/%d in %.1f s", url, exc, attempt, retries, delay)
-            sleep(delay)
+    _retrying(
+        lambda: _stream(
+            url,
+            part,
+            label=url,
+            max_bytes=max_bytes,
+            reject_html=True,
+            progress=progress,
+            timeout_s=timeout_s,
+            http_advice="Check the URL (open it in a browser) or download the file yourself and pass its path",
+        ),
+        what=url,
+        part=part,
+        advice="Check the URL and the network, then run again",
+        retries=retries,
+        backoff_s=backoff_s,
+        sleep=sleep,
+    )
     os.replace(part, final)
     return final
-
-
-def _stream_url_to_part(
-    url: str, part: Path, *, progress: bool, max_bytes: int | None, timeout_s: tuple[float, float]
-) -> None:
-    import requests
-    from tqdm.auto import tqdm
-
-    have = part.stat().st_size if part.exists() else 0
-    headers = {"Range": f"bytes={have}-"} if have else {}
-    try:
-        response = requests.get(url, headers=headers, stream=True, timeout=timeout_s)
-    except (requests.ConnectionError, requests.Timeout) as exc:
-        raise _TransientError(f"cannot connect: {type(exc).__name__}") from None
-    with response:
-        status = response.status_code
-        if status == 416:
-            part.unlink(missing_ok=True)
-            raise _TransientError("server rejected the resume offset (HTTP 416); starting over")
-        if status >= 500 or status == 429:
-            raise _TransientError(f"HTTP {status} {response.reason}")
-        if status >= 400:
-            raise DownloadError(
-                f"cannot download {url}: the server answered HTTP {status} {response.reason}. "
-                "Check the URL (open it in a browser) or download the file yourself and pass its path"
-            )
-        ctype = response.headers.get("Content-Type", "")
-        if ctype.split(";")[0].strip().lower() in ("text/html", "application/xhtml+xml"):
-            part.unlink(missing_ok=True)
-            raise DownloadError(
-                f"cannot download {url}: the server answered HTTP {status} with an HTML page "
-                f"(Content-Type {ctype}), not a file; this is usually a web page, a login or a consent page. "
-                "Use the direct link to the file (e.g. 'raw' on GitHub) or download it and pass its path"
-            )
-        resumed = have and status == 206 and response.headers.get("Content-Range", "").startswith(f"bytes {have}-")
-        if not resumed:
-            have = 0
-        announced = response.headers.get("Content-Length")
-        total = have + int(announced) if announced is not None and announced.isdigit() else None
-        if max_bytes is not None and total is not None and total > max_bytes:
-            part.unlink(missing_ok=True)
-            raise DownloadError(
-                f"cannot download {url}: it is {_human(total)}, over the limit of {_human(max_bytes)}; "
-                "raise the limit or download a shorter clip"
-            )
-        bar = tqdm(
-            total=total,
-            initial=have,
-            unit="B",
-            unit_scale=True,
-            unit_divisor=1024,
-            desc=Path(urlsplit(url).path).name or url,
-            disable=not progress,
-            leave=True,
-        )
-        size = have
-        try:
-            with open(part, "ab" if resumed else "wb") as f:
-                for chunk in response.iter_content(CHUNK_BYTES):
-                    f.write(chunk)
-                    size += len(chunk)
-                    bar.update(len(chunk))
-                    if max_bytes is not None and size > max_bytes:
-                        break
-        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
-            raise _TransientError(f"connection dropped after {_size_of(part)}: {type(exc).__name__}") from None
-        except OSError as exc:
-            if exc.errno == errno.ENOSPC:
-                raise DownloadError(
-                    f"the disk is full while writing {part} ({_size_of(part)}); free some space and run again"
-                ) from None
-            raise
-        finally:
-            bar.close()
-    if max_bytes is not None and size > max_bytes:
-        part.unlink(missing_ok=True)
-        raise DownloadError(
-            f"cannot download {url}: it is larger than the limit of {_human(max_bytes)}; "
-            "raise the limit or download a shorter clip"
-        )
-    if total is not None and size < total:
-        raise _TransientError(f"body ended at {_human(size)} of {_human(total)}")

@@ -74,7 +74,7 @@ def test_server_ignoring_range_restarts_cleanly(remote, http_server, tmp_path):
 
 def test_truncated_body_every_time_fails_after_bounded_retries(remote, http_server, tmp_path):
     http_server.set_fault("m/model.bin", "truncate")
-    with pytest.raises(DownloadError, match=r"failed 3 times"):
+    with pytest.raises(DownloadError, match=r"failed after 3 attempts"):
         fetch(remote, tmp_path, retries=2)
     assert "m/model.bin" not in leftovers(tmp_path)
 
@@ -104,7 +104,7 @@ def test_persistent_500_backs_off_exponentially(remote, http_server, tmp_path):
 def test_stall_past_read_timeout_fails_cleanly(remote, http_server, tmp_path):
     http_server.set_fault("m/model.bin", "stall")
     http_server.stall_s = 3
-    with pytest.raises(DownloadError, match="failed 2 times"):
+    with pytest.raises(DownloadError, match="failed after 2 attempts"):
         fetch(remote, tmp_path, retries=1, timeout_s=(1, 0.5))
     assert "m/model.bin" not in leftovers(tmp_path)
 

@@ -292,7 +292,7 @@ def test_url_resumes_a_dropped_download(video_factory, http_server, tmp_path):
     ("fault", "message"),
     [
         ("404", "cannot download {url}: the server answered HTTP 404 Not Found. Check the URL"),
-        ("500", "downloading {url} failed (1 attempt, last: HTTP 500 Internal Server Error)"),
+        ("500", "downloading {url} failed after 1 attempt (last: HTTP 500 Internal Server Error)"),
         ("html", "cannot download {url}: the server answered HTTP 200 with an HTML page (Content-Type text/html)"),
     ],
 )
