@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from . import settings
-from .cli import add_model_args, command
+from .cli import add_model_args, command, resolve_from_args
 from .errors import ActionRecError
 
 FORMATS = ("json", "csv", "vtt", "mp4")
@@ -66,23 +66,12 @@ def _analyze_args(p: argparse.ArgumentParser) -> None:
 def run_analyze(args: argparse.Namespace) -> int:
     """Analyse videos: timeline of top-k actions, exported as JSON/CSV/WebVTT/annotated video."""
     from .export import export_timeline
-    from .models import resolve_model
     from .pipeline import Recognizer
     from .runtime import compile_models
 
     if not 0.0 <= args.threshold <= 1.0:
         raise ActionRecError(f"--threshold {args.threshold} is not a probability; use a value in 0..1")
-    files = resolve_model(
-        args.model,
-        precision=args.precision,
-        model_dir=args.model_dir,
-        cache_dir=args.cache_dir,
-        base_url=args.base_url,
-        data_base_url=args.data_base_url,
-        labels=args.labels,
-        offline=args.offline,
-        progress=not args.no_progress,
-    )
+    files = resolve_from_args(args)
     models = compile_models(files, device=args.device, hint="THROUGHPUT", cache_dir=args.cache_dir)
     try:
         recognizer = Recognizer(

@@ -49,16 +49,11 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide download progress bars")
 
 
-def _fetch_args(p: argparse.ArgumentParser) -> None:
-    add_model_args(p)
-
-
-@command("fetch", _fetch_args)
-def run_fetch(args: argparse.Namespace) -> int:
-    """Download and verify one model's files and labels; print where they are."""
+def resolve_from_args(args: argparse.Namespace):
+    """:func:`actionrec.models.resolve_model` with the flags of :func:`add_model_args`."""
     from .models import resolve_model
 
-    files = resolve_model(
+    return resolve_model(
         args.model,
         precision=args.precision,
         model_dir=args.model_dir,
@@ -69,6 +64,16 @@ def run_fetch(args: argparse.Namespace) -> int:
         offline=args.offline,
         progress=not args.no_progress,
     )
+
+
+def _fetch_args(p: argparse.ArgumentParser) -> None:
+    add_model_args(p)
+
+
+@command("fetch", _fetch_args)
+def run_fetch(args: argparse.Namespace) -> int:
+    """Download and verify one model's files and labels; print where they are."""
+    files = resolve_from_args(args)
     state = "verified" if files.verified else "from --model-dir (not hash-checked)"
     print(f"encoder: {files.encoder_xml}  [{state}]")
     print(f"decoder: {files.decoder_xml}  [{state}]")

@@ -15,7 +15,7 @@ from pathlib import Path
 from . import settings
 from .download import fetch_file, fetch_files, mirror_url
 from .errors import LabelsError, ModelNotFoundError
-from .registry import PRECISIONS, get_model, get_sample
+from .registry import PRECISIONS, RemoteFile, get_model, get_sample
 
 
 @dataclass(frozen=True)
@@ -109,13 +109,7 @@ def fetch_labels(
         remote = get_model(model).labels
     except ModelNotFoundError:
         return None
-    return fetch_file(
-        remote,
-        cache_dir=settings.data_dir(),
-        url=mirror_url(remote.url, data_base_url=settings.data_base_url(data_base_url)),
-        offline=offline,
-        progress=progress,
-    )
+    return _fetch_data(remote, data_base_url=data_base_url, offline=offline, progress=progress)
 
 
 def fetch_sample(
@@ -127,6 +121,11 @@ def fetch_sample(
 ) -> Path:
     """Download and verify a pinned sample clip into ``data/samples/`` and return its path."""
     remote = get_sample(name) if name else get_sample()
+    return _fetch_data(remote, data_base_url=data_base_url, offline=offline, progress=progress)
+
+
+def _fetch_data(remote: RemoteFile, *, data_base_url: str | None, offline: bool, progress: bool) -> Path:
+    """A pinned data file into ``data/`` (through ``--data-base-url`` / ``AR_DATA_BASE_URL``)."""
     return fetch_file(
         remote,
         cache_dir=settings.data_dir(),
