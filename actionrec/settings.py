@@ -28,6 +28,8 @@ ENV_PRECISION = "AR_PRECISION"
 ENV_DEVICE = "AR_DEVICE"
 ENV_VIDEO = "AR_VIDEO"
 ENV_MAX_SECONDS = "AR_MAX_SECONDS"
+ENV_MAX_UPLOAD_MB = "AR_MAX_UPLOAD_MB"
+DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024**3  # 2 GB: a long phone clip, still well under a typical free disk
 
 
 def env_str(name: str, default: str | None = None) -> str | None:
@@ -51,6 +53,40 @@ def env_float(name: str, default: float | None = None) -> float | None:
         raise ValueError(
             f"environment variable {name}={value!r} is not a number; set it to seconds (e.g. {name}=10) or unset it"
         ) from None
+
+
+def max_upload_bytes(default: int = DEFAULT_MAX_UPLOAD_BYTES) -> int:
+    """The upload limit in bytes: ``AR_MAX_UPLOAD_MB`` megabytes (MiB) when set, else ``default`` (2 GB).
+
+    Used by the notebook's upload widget and reported by ``python -m actionrec doctor``.
+
+    Args:
+        default: the limit when the variable is unset or blank.
+
+    Returns:
+        The limit in bytes (always positive when the variable is set).
+
+    Raises:
+        ValueError: the variable is set but is not a positive, finite number of megabytes.
+
+    Example:
+        >>> os.environ["AR_MAX_UPLOAD_MB"] = "500"  # doctest: +SKIP
+        >>> max_upload_bytes()  # doctest: +SKIP
+        524288000
+    """
+    raw = env_str(ENV_MAX_UPLOAD_MB)
+    if raw is None:
+        return default
+    try:
+        limit = int(float(raw) * 1024**2)
+    except (ValueError, OverflowError):  # not a number, nan, or inf
+        limit = 0
+    if limit <= 0:
+        raise ValueError(
+            f"{ENV_MAX_UPLOAD_MB}={raw!r} is not a positive number of megabytes; set e.g. "
+            f"{ENV_MAX_UPLOAD_MB}=500, or unset it for the default ({default / 1024**2:g} MB)"
+        )
+    return limit
 
 
 def resolve_path(path: str | os.PathLike[str]) -> Path:

@@ -14,7 +14,7 @@ from collections import namedtuple
 import numpy as np
 import pytest
 
-from actionrec import doctor
+from actionrec import doctor, doctor_checks
 from actionrec.doctor import FIXES, BrowserStatus, Check, DoctorReport, check_browser, check_cameras, run_doctor
 from tests.conftest import REPO
 
@@ -162,21 +162,21 @@ def test_no_cameras_requested_is_skip():
 
 
 def test_codec_forced_undecodable_fails_with_fix(monkeypatch, tmp_path):
-    monkeypatch.setattr(doctor, "_opencv_frame_count", lambda path: 0)
+    monkeypatch.setattr(doctor_checks, "_opencv_frame_count", lambda path: 0)
     check = doctor.check_codec("h264", workdir=tmp_path, required=True)
     assert check.verdict == "FAIL"
     assert check.detail == "OpenCV decoded 0/8 frames; PyAV can decode it"
     assert check.fix == "convert such files: ffmpeg -i in.mp4 -c:v libx264 -pix_fmt yuv420p out.mp4"
     optional = doctor.check_codec("vp9", workdir=tmp_path)
     assert optional.verdict == "WARN" and optional.fix == check.fix
-    monkeypatch.setattr(doctor, "_opencv_has_ffmpeg", lambda: False)
+    monkeypatch.setattr(doctor_checks, "_opencv_has_ffmpeg", lambda: False)
     assert "pip install opencv-python-headless" in doctor.check_codec("h264", workdir=tmp_path, required=True).fix
     report = run_doctor(cameras=(), codecs=("h264",), cache_dir=tmp_path / "cache")
     assert report.get("decode H.264").verdict == "FAIL" and not report.ok
 
 
 def test_codec_without_encoder_cannot_be_tested(monkeypatch, tmp_path):
-    monkeypatch.setitem(doctor.ENCODERS, "hevc", ("no-such-encoder",))
+    monkeypatch.setitem(doctor_checks.ENCODERS, "hevc", ("no-such-encoder",))
     check = doctor.check_codec("hevc", workdir=tmp_path)
     assert check.verdict == "WARN" and check.detail == "cannot test: no encoder (no-such-encoder)"
     assert check.fix == FIXES["no_encoder"]
@@ -219,11 +219,11 @@ def test_browser_states_headless_error_and_granted():
 
 def test_disk_too_small_fails_with_how_much_to_free(monkeypatch, tmp_path):
     usage = namedtuple("usage", "total used free")
-    monkeypatch.setattr(doctor.shutil, "disk_usage", lambda path: usage(10 * 2**20, 0, 10 * 2**20))
+    monkeypatch.setattr(doctor_checks.shutil, "disk_usage", lambda path: usage(10 * 2**20, 0, 10 * 2**20))
     report = run_doctor(cameras=(), codecs=(), cache_dir=tmp_path / "cache", precision="FP16-INT8")
     disk = report.get("disk space")
     assert disk.verdict == "FAIL" and not report.ok
-    need = 21319022 + 7601377 + 265949 + 276509 + doctor.MODEL_HEADROOM_BYTES  # registry sizes + headroom
+    need = 21319022 + 7601377 + 265949 + 276509 + doctor_checks.MODEL_HEADROOM_BYTES  # registry sizes + headroom
     assert disk.fix.startswith(f"free at least {(need - 10 * 2**20) / 2**20:.1f} MB there")
     assert "--cache-dir DIR / AR_CACHE_DIR=DIR" in disk.fix
     assert disk.detail.startswith(f"10.0 MB free in {tmp_path / 'cache'}; to download 28.1 MB")
@@ -252,16 +252,35 @@ def test_model_dir_in_place_and_missing(tiny_model_dir, tiny_labels_file, tmp_pa
     assert unknown.fix.startswith("pick --model from action-recognition-0001, driver-action-recognition-adas-0002")
 
 
-def test_upload_limit_from_env(monkeypatch):
-    assert doctor.check_upload_limit().detail.startswith("not set (AR_MAX_UPLOAD_MB)")
+def test_upload_limit_reports_the_effective_limit(monkeypatch):
+    default = doctor.check_upload_limit()
+    assert default.verdict in ("OK", "WARN")  # WARN only on a machine with under 2 GB free
+    assert default.detail.startswith("2.0 GB (default; set AR_MAX_UPLOAD_MB to change); ")
+    assert "plain ipywidgets FileUpload sends one message, ~10 MB at most" in default.detail
     monkeypatch.setenv("AR_MAX_UPLOAD_MB", "500")
-    assert doctor.check_upload_limit().detail.startswith("uploads up to 500.0 MB; plain ipywidgets FileUpload")
-    monkeypatch.setenv("AR_MAX_UPLOAD_MB", "lots")
-    bad = doctor.check_upload_limit()
-    assert bad.verdict == "FAIL" and bad.detail == "AR_MAX_UPLOAD_MB='lots' is not a positive number"
-    assert bad.fix == FIXES["upload_env"]
+    assert doctor.check_upload_limit().detail.startswith("500 MB from AR_MAX_UPLOAD_MB; ")
+    monkeypatch.setenv("AR_MAX_UPLOAD_MB", "1.5")
+    assert doctor.check_upload_limit().detail.startswith("1.5 MB from AR_MAX_UPLOAD_MB; ")
+    for raw in ("lots", "0", "-3", "inf"):
+        monkeypatch.setenv("AR_MAX_UPLOAD_MB", raw)
+        bad = doctor.check_upload_limit()
+        assert bad.verdict == "FAIL" and bad.detail == f"AR_MAX_UPLOAD_MB={raw!r} is not a positive number of megabytes"
+        assert bad.fix == FIXES["upload_env"]
+        assert (
+            bad.fix
+            == "set AR_MAX_UPLOAD_MB to a positive number of megabytes (e.g. 500), or unset it for the default (2 GB)"
+        )
     huge = doctor.check_upload_limit(2**60)
-    assert huge.verdict == "WARN" and "free for uploads" in huge.detail
+    assert huge.verdict == "WARN" and "free for uploads" in huge.detail and huge.fix == FIXES["upload_disk"]
+    assert huge.detail.startswith("1073741824.0 GB (given); only ")
+
+
+def test_upload_limit_warns_when_the_disk_is_smaller_than_the_default(monkeypatch):
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(doctor_checks.shutil, "disk_usage", lambda path: usage(2**30, 0, 2**30))
+    row = run_doctor(cameras=(), codecs=()).get("upload limit")
+    assert row.verdict == "WARN" and row.fix == "free disk under data/ or lower AR_MAX_UPLOAD_MB"
+    assert row.detail.startswith("2.0 GB (default; set AR_MAX_UPLOAD_MB to change); only 1.0 GB free for uploads")
 
 
 def test_https_check_touches_no_network_and_catches_a_bad_ca_bundle(monkeypatch, tmp_path):
@@ -300,8 +319,11 @@ def test_a_crashing_check_becomes_a_fail_row(monkeypatch):
     assert row.verdict == "FAIL" and row.detail == "the check crashed: OSError: disk on fire"
 
 
-def test_import_stays_light():
-    code = "import actionrec.doctor, sys; print(sorted(m for m in ('cv2', 'openvino', 'av') if m in sys.modules))"
+@pytest.mark.parametrize("first", ["actionrec.doctor", "actionrec.doctor_checks"])
+def test_import_stays_light(first):
+    # Either module may be imported first (the checks and the report types refer to each other).
+    heavy = "sorted(m for m in ('cv2', 'openvino', 'av') if m in sys.modules)"
+    code = f"import {first}, sys; from actionrec.doctor import check_codec, Check; print({heavy})"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "[]", out.stderr
 
@@ -316,6 +338,7 @@ def test_cli_prints_every_check_and_exits_by_verdict(tmp_path):
     failed = run_cli("--no-cameras", "--codecs", "h264", "--cache-dir", str(tmp_path), env={"AR_MAX_UPLOAD_MB": "0"})
     assert failed.returncode == 1
     assert re.search(r"^upload limit +FAIL +AR_MAX_UPLOAD_MB='0' is not a positive number", failed.stdout, re.M)
+    assert re.search(r"^upload limit +(OK|WARN) +2\.0 GB \(default; set AR_MAX_UPLOAD_MB", ok.stdout, re.M)
 
 
 def test_cli_json_and_bad_flags(tmp_path):

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from actionrec import settings
+from actionrec.notebook import upload
 from actionrec.notebook.upload import ChunkedUpload, format_size, max_upload_bytes, safe_name
 
 CHUNK = 1024  # small chunks: a few-KB test clip still takes several
@@ -146,11 +148,23 @@ def test_more_bytes_than_announced_are_refused_while_writing(upload_dir):
 
 
 def test_limit_comes_from_the_environment(monkeypatch, upload_dir):
+    assert ChunkedUpload(upload_dir=upload_dir).max_bytes == 2 * 1024**3 == max_upload_bytes()  # the default
     monkeypatch.setenv("AR_MAX_UPLOAD_MB", "1.5")
     assert ChunkedUpload(upload_dir=upload_dir).max_bytes == int(1.5 * 1024**2)
-    monkeypatch.setenv("AR_MAX_UPLOAD_MB", "lots")
-    with pytest.raises(ValueError, match=r"AR_MAX_UPLOAD_MB='lots' is not a positive number of megabytes"):
-        max_upload_bytes()
+    for raw in ("lots", "0", "inf"):
+        monkeypatch.setenv("AR_MAX_UPLOAD_MB", raw)
+        with pytest.raises(ValueError, match=rf"AR_MAX_UPLOAD_MB='{raw}' is not a positive number of megabytes"):
+            max_upload_bytes()
+        with pytest.raises(
+            ValueError, match=r"set e\.g\. AR_MAX_UPLOAD_MB=500, or unset it for the default \(2048 MB\)"
+        ):
+            ChunkedUpload(upload_dir=upload_dir)
+
+
+def test_the_limit_is_the_one_settings_and_the_doctor_use():
+    assert max_upload_bytes is settings.max_upload_bytes
+    assert upload.ENV_MAX_UPLOAD_MB == settings.ENV_MAX_UPLOAD_MB == "AR_MAX_UPLOAD_MB"
+    assert upload.DEFAULT_MAX_BYTES == settings.DEFAULT_MAX_UPLOAD_BYTES == 2 * 1024**3
 
 
 def test_a_non_video_is_deleted_and_explained(upload_dir):

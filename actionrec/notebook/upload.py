@@ -35,10 +35,13 @@ from typing import Any
 import anywidget
 import traitlets
 
+from .. import settings
 from ..errors import UploadError
 
-ENV_MAX_UPLOAD_MB = "AR_MAX_UPLOAD_MB"
-DEFAULT_MAX_BYTES = 2 * 1024**3
+# The limit is defined once, in settings (the doctor reports it too); re-exported here for callers.
+from ..settings import ENV_MAX_UPLOAD_MB, max_upload_bytes
+
+DEFAULT_MAX_BYTES = settings.DEFAULT_MAX_UPLOAD_BYTES
 CHUNK_BYTES = 1024**2
 ACCEPT = "video/*,.mkv,.avi,.webm,.mov,.gif"
 MAX_NAME_CHARS = 120
@@ -55,26 +58,6 @@ def format_size(n_bytes: float) -> str:
     if n_bytes >= 1024**2:
         return f"{n_bytes / 1024**2:.1f} MB"
     return f"{n_bytes / 1024:.1f} KB" if n_bytes >= 1024 else f"{int(n_bytes)} bytes"
-
-
-def max_upload_bytes(default: int = DEFAULT_MAX_BYTES) -> int:
-    """The upload limit: ``AR_MAX_UPLOAD_MB`` megabytes when set, else ``default``.
-
-    Raises:
-        ValueError: the variable is set but not a positive number.
-    """
-    raw = os.environ.get(ENV_MAX_UPLOAD_MB, "").strip()
-    if not raw:
-        return default
-    try:
-        limit = int(float(raw) * 1024**2)
-    except ValueError:
-        limit = 0
-    if limit <= 0:
-        raise ValueError(
-            f"{ENV_MAX_UPLOAD_MB}={raw!r} is not a positive number of megabytes; set e.g. 500, or unset it"
-        )
-    return limit
 
 
 def safe_name(name: str) -> str:
@@ -138,8 +121,6 @@ class ChunkedUpload(anywidget.AnyWidget):
         description: str = "Upload video",
         **kwargs: Any,
     ) -> None:
-        from .. import settings
-
         limit = max_upload_bytes() if max_bytes is None else max_bytes
         if limit <= 0 or chunk_bytes <= 0:
             raise ValueError(f"max_bytes ({limit}) and chunk_bytes ({chunk_bytes}) must be positive numbers of bytes")

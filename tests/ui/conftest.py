@@ -52,22 +52,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.chromium import CHROMIUM, LAUNCH_ARGS
+
 UI_DIR = Path(__file__).resolve().parent
 REPO = UI_DIR.parent.parent
 NOTEBOOKS = UI_DIR / "notebooks"
 ARTIFACTS = REPO / "artifacts" / "ui"
-CHROMIUM = Path("/usr/bin/chromium")
-
-CHROMIUM_ARGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-)
+CHROMIUM_ARGS = tuple(LAUNCH_ARGS)  # Debian's /usr/bin/chromium, headless, no background network
 # A fake camera that needs no permission prompt (Chromium's test pattern, 30 frames/s).
 FAKE_CAMERA_ARGS = ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream=fps=30")
 # Second hostname for the Lab: http://cam.test:PORT is loopback but not a secure context.
