@@ -1,0 +1,58 @@
+"""The repository as committed: lint, format, spelling, a notebook without outputs, no data files."""
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+
+def run(*cmd):
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
+
+
+def tool(name):
+    path = shutil.which(name) or (str(REPO / ".venv" / "bin" / name) if (REPO / ".venv/bin" / name).exists() else None)
+    if path is None:
+        pytest.skip(f"{name} is not installed (pip install -r requirements-dev.txt)")
+    return path
+
+
+def test_ruff_check_and_format_clean_including_the_notebook():
+    r = run(tool("ruff"), "check", ".")
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = run(tool("ruff"), "format", "--check", ".")
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_notebook_is_committed_without_outputs():
+    nb = REPO / "action_recognition.ipynb"
+    if not nb.exists():
+        pytest.skip("the notebook is not in this checkout")
+    r = run(tool("nbstripout"), "--verify", str(nb))
+    assert r.returncode == 0, f"strip the outputs: nbstripout {nb.name}\n{r.stdout}{r.stderr}"
+
+
+def test_codespell_clean():
+    r = run(tool("codespell"), "actionrec", "tests", "docs", "README.md", "CHANGELOG.md", "notebook_utils.py")
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_no_downloaded_data_or_weights_tracked():
+    r = run("git", "ls-files")
+    if r.returncode != 0:
+        pytest.skip("not a git checkout")
+    tracked = r.stdout.split()
+    bad = [
+        f
+        for f in tracked
+        if (f.split("/")[0] in ("model", "data") and not f.endswith("README.md"))
+        or f.endswith((".bin", ".mp4", ".mkv", ".avi", ".webm", ".npz"))
+    ]
+    assert not bad, f"downloaded or generated data is tracked: {bad}"
+
+
+def test_python_version_supported():
+    assert sys.version_info >= (3, 11)
