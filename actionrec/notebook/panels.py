@@ -1,0 +1,302 @@
+"""Interactive parts of the notebook: model choice, the upload panel, the live source, the doctor.
+
+Each is built from a few widgets and the engine; none keeps module-level state. Widgets are
+imported when a panel is made, so importing this module stays cheap.
+
+Example (cells of ``action_recognition.ipynb``)::
+
+    choice = ModelChoice(device="CPU", precision="FP16")
+    choice                                       # two dropdowns
+    panel = UploadPanel(models, threshold=0.3)
+    panel                                        # upload control + results area
+    live = await choose_live_source(0, clip=clip)
+    print(live)                                  # which source and why
+    await doctor(live.browser_camera)            # the doctor's table
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+import traceback
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import settings
+from ..errors import ActionRecError
+
+ERROR_STYLE = "color:var(--jp-error-color1,#c62828);white-space:pre-wrap"
+
+
+class ModelChoice:
+    """Two dropdowns, device and precision, preset from the parameters cell.
+
+    Args:
+        device: preselected device (``AR_DEVICE``; default CPU).
+        precision: preselected precision (``AR_PRECISION``; default FP16).
+        devices: the options (default: what OpenVINO sees here, plus AUTO).
+
+    Attributes:
+        widget: the ``ipywidgets.HBox`` (the object displays as it).
+    """
+
+    def __init__(self, *, device: str = settings.DEFAULT_DEVICE, precision: str = settings.DEFAULT_PRECISION,
+                 devices: list[str] | None = None) -> None:  # fmt: skip
+        import ipywidgets as widgets
+
+        from ..registry import PRECISIONS
+        from ..runtime import available_devices
+
+        options = list(devices if devices is not None else available_devices())
+        if device not in options:
+            options.append(device)  # kept so compiling says clearly why it is not usable here
+        look = {"style": {"description_width": "70px"}, "layout": widgets.Layout(width="230px")}
+        self._device = widgets.Dropdown(options=options, value=device, description="device", **look)
+        self._precision = widgets.Dropdown(options=list(PRECISIONS), value=precision, description="precision", **look)
+        note = widgets.HTML("<i>change, then re-run the cells below</i>", layout=widgets.Layout(margin="0 0 0 12px"))
+        self.widget = widgets.HBox([self._device, self._precision, note])
+
+    @property
+    def device(self) -> str:
+        return str(self._device.value)
+
+    @property
+    def precision(self) -> str:
+        return str(self._precision.value)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def __repr__(self) -> str:
+        return f"ModelChoice(device={self.device!r}, precision={self.precision!r})"
+
+
+class UploadPanel:
+    """An upload control (files of any size, sent in chunks) whose file is analysed and shown.
+
+    The upload control itself says what it is doing and refuses files over its size limit. Once a
+    file has arrived, :meth:`analyse` runs the same steps as the walk-through (analysis, timeline
+    plot, exports, annotated video) and shows them below; a file that is not a video, or any other
+    failure, is shown in red with what to do. Nothing fails silently.
+
+    Args:
+        models: compiled models (``hint="THROUGHPUT"``).
+        threshold: top-1 probability below which windows are uncertain.
+        top_k: classes kept per window.
+        out_dir: where exports go (default ``data/out/``).
+        upload: the upload widget (default a new :class:`~actionrec.notebook.upload.ChunkedUpload`).
+    """
+
+    def __init__(self, models: Any, *, threshold: float = 0.0, top_k: int = 5,
+                 out_dir: str | os.PathLike[str] | None = None, upload: Any = None) -> None:  # fmt: skip
+        import ipywidgets as widgets
+
+        self.models, self.threshold, self.top_k, self.out_dir = models, threshold, top_k, out_dir
+        if upload is None:
+            from .upload import ChunkedUpload
+
+            upload = ChunkedUpload()
+        self.upload = upload
+        self.output = widgets.Output(layout=widgets.Layout(margin="8px 0 0 0"))
+        self.last_result: dict[str, Any] | None = None
+        upload.on_upload(self.analyse)
+        if "state" in getattr(upload, "trait_names", list)():
+            upload.observe(self._on_state, names="state")
+        self.widget = widgets.VBox([upload, self.output])
+
+    def _on_state(self, change: dict) -> None:
+        # A new upload (or a refused one) replaces the previous file's results: the upload control
+        # itself says what is happening, and old results below it would look like the new file's.
+        if change["new"] in ("uploading", "error"):
+            self.output.outputs = ()
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def _show(self, *objects: Any, clear: bool = False) -> None:
+        # Set the Output's outputs directly: safe from a comm handler, where `with output:` may not
+        # capture (kernel subshell threads). Images go base64-encoded, as in a notebook file: raw
+        # bytes in widget state would travel as binary buffers the Output view cannot show.
+        from IPython.core.interactiveshell import InteractiveShell
+
+        formatter = InteractiveShell.instance().display_formatter
+        items = []
+        for obj in objects:
+            data, metadata = formatter.format(obj)
+            data = {k: base64.b64encode(v).decode("ascii") if isinstance(v, bytes) else v for k, v in data.items()}
+            items.append({"output_type": "display_data", "data": data, "metadata": metadata})
+        self.output.outputs = (*(() if clear else self.output.outputs), *items)
+
+    def analyse(self, path: str | os.PathLike[str]) -> dict[str, Any] | None:
+        """Analyse an uploaded file and show the result (called by the upload control).
+
+        Returns:
+            ``{"timeline": Timeline, "paths": {format: path}}``, or ``None`` when it failed (the
+            reason is shown in the panel and kept in ``last_result["error"]``).
+        """
+        from IPython.display import HTML
+
+        from ..pipeline import Recognizer
+        from .display import file_links, plot_timeline, video_html
+        from .session import describe_timeline, export_all
+
+        p = Path(path)
+        size = f"{p.stat().st_size / 1024**2:.1f} MB" if p.is_file() else "missing"
+        self._show(HTML(f"<b>Analysing {html.escape(p.name)}</b> ({size})…"), clear=True)
+        try:
+            timeline = Recognizer(self.models, top_k=self.top_k).analyze(p, progress=False)
+            paths = export_all(
+                timeline, p, out_dir=self.out_dir, threshold=self.threshold, input_hw=self.models.input_size_hw
+            )
+            figure = plot_timeline(timeline, threshold=self.threshold)
+        except ActionRecError as exc:
+            return self._failed(p, f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # shown to the user with its traceback: an upload must never fail silently
+            return self._failed(p, f"unexpected {type(exc).__name__}: {exc}\n\n{traceback.format_exc()}")
+        text = describe_timeline(timeline, threshold=self.threshold)
+        self._show(HTML(f"<pre>{html.escape(text)}</pre>"), figure, file_links(paths), video_html(paths["mp4"]),
+                   clear=True)  # fmt: skip
+        self.last_result = {"timeline": timeline, "paths": paths}
+        return self.last_result
+
+    def _failed(self, path: Path, message: str) -> None:
+        from IPython.display import HTML
+
+        advice = (
+            "Upload a video file (MP4, MKV, WebM, MOV, AVI) of at least one second, or convert it: "
+            "ffmpeg -i in.ext -c:v libx264 -pix_fmt yuv420p out.mp4"
+        )
+        self._show(
+            HTML(f"<div style='{ERROR_STYLE}'><b>{html.escape(path.name)} could not be analysed.</b>\n"
+                 f"{html.escape(message)}\n\n{html.escape(advice)}</div>"),
+            clear=True,
+        )  # fmt: skip
+        self.last_result = {"error": message}
+        return None
+
+
+@dataclass(frozen=True)
+class LiveChoice:
+    """The source the live player plays, and why it was chosen.
+
+    Attributes:
+        kind: ``"local camera"``, ``"browser camera"`` or ``"video file"``.
+        target: the camera index, the :class:`BrowserCamera`, or the file path.
+        reasons: one line per source tried, in order, ending with the one chosen.
+        browser_camera: the browser camera widget when it was tried (for :func:`doctor`).
+    """
+
+    kind: str
+    target: Any
+    reasons: tuple[str, ...]
+    browser_camera: Any = None
+
+    @property
+    def source(self) -> Any:
+        """What :meth:`LivePlayer.play` takes; for the browser camera a fresh frame stream that
+        turns the camera off when playback ends (and on again when the cell runs again)."""
+        if self.kind != "browser camera":
+            return self.target
+        frames = _camera_frames(self.target)
+        frames.__qualname__ = "browser camera"  # the name the player shows
+        return frames
+
+    def __str__(self) -> str:
+        name = {"video file": f"the video file {Path(str(self.target)).name}, played in real time"}.get(
+            self.kind, f"the {self.kind}" + (f" {self.target}" if self.kind == "local camera" else "")
+        )
+        return "\n".join([f"Live source: {name}.", *(f"  • {r}" for r in self.reasons)])
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
+
+async def _camera_frames(camera: Any) -> AsyncIterator[Any]:
+    """The browser camera's frames; the camera is stopped (its light goes off) when they end."""
+    if camera.state != "streaming":
+        camera.start()  # stopped by an earlier playback; aframes() waits for the page to restart it
+    try:
+        async for frame in camera.aframes():
+            yield frame
+    finally:
+        camera.stop()
+
+
+async def choose_live_source(
+    camera: int | str | None,
+    *,
+    clip: str | os.PathLike[str],
+    browser_timeout_s: float = 2.0,
+    prompt_timeout_s: float = 30.0,
+    camera_timeout_s: float = 2.0,
+) -> LiveChoice:
+    """Pick the live source: the local camera if one opens, else the browser camera, else ``clip``.
+
+    The local camera is probed with the doctor's check (bounded by ``camera_timeout_s``). The
+    browser camera widget is displayed (it shows its own status) and given ``browser_timeout_s`` to
+    answer at all (a headless run never answers) and ``prompt_timeout_s`` for the user to allow
+    the camera. Call it from an ``async`` cell (``await``), so the page's answers arrive.
+
+    Args:
+        camera: the local camera index (``None``: skip local cameras).
+        clip: the video file played instead when no camera is usable.
+
+    Returns:
+        A :class:`LiveChoice`; ``print`` it to say which source and why.
+    """
+    from IPython.display import display
+
+    from ..doctor import check_cameras
+
+    reasons: list[str] = []
+    if camera is not None and str(camera).strip().isdigit():
+        index = int(camera)
+        check = check_cameras([index], timeout_s=camera_timeout_s)
+        if check.verdict == "OK":
+            return LiveChoice("local camera", index, (f"local camera {index} opened: {check.detail}",))
+        reasons.append(f"local camera {index}: {check.detail}. Fix: {check.fix}")
+    else:
+        reasons.append("local camera: not tried (no camera index given)")
+    from .browser_camera import BrowserCamera
+
+    browser = BrowserCamera(width=640, height=360, fps=30, preview=False)
+    display(browser)
+    state = await browser.await_ready(browser_timeout_s, prompt_timeout_s=prompt_timeout_s)
+    if state == "streaming":
+        reasons.append("browser camera: streaming from this page's camera")
+        return LiveChoice("browser camera", browser, tuple(reasons), browser)
+    reasons.append(f"browser camera: {state}: {browser.error or 'not available'}")
+    reasons.append(f"so the live section plays {Path(clip).name} in real time instead")
+    return LiveChoice("video file", Path(clip), tuple(reasons), browser)
+
+
+async def doctor(camera: Any = None, *, timeout_s: float = 2.0, **kwargs: Any) -> Any:
+    """Run the source doctor with the browser camera's status; the report displays as a table.
+
+    Args:
+        camera: a displayed :class:`BrowserCamera` (e.g. ``live.browser_camera``); ``None`` shows
+            a new one (the browser may ask for the camera) to learn what the page allows.
+        timeout_s: how long a new camera widget may take to answer.
+        **kwargs: passed to :func:`actionrec.doctor.run_doctor` (e.g. ``cameras=()``).
+
+    Returns:
+        The :class:`actionrec.doctor.DoctorReport` (HTML table in the notebook).
+    """
+    import asyncio
+
+    from ..doctor import run_doctor
+
+    if camera is None:
+        from IPython.display import display
+
+        from .browser_camera import BrowserCamera
+
+        camera = BrowserCamera(width=320, height=180, fps=5, preview=False)
+        display(camera)
+        await camera.await_ready(timeout_s, prompt_timeout_s=30.0)
+        camera.stop()
+    # The checks block for a few seconds (camera probes, tiny encodes): run them off the event loop.
+    return await asyncio.to_thread(run_doctor, browser=camera.status(), **kwargs)

@@ -1,0 +1,339 @@
+"""The notebook's walk-through steps as plain functions: each cell calls one or two of them.
+
+Nothing here keeps state between calls: every function takes what it needs (a path, the compiled
+models) and returns a value the next cell passes on, so any cell can be re-run on its own and
+"Run All" twice gives the same result. The engine does the work (:mod:`actionrec.sampling`,
+:mod:`actionrec.preprocess`, :mod:`actionrec.pipeline`, :mod:`actionrec.export`); these functions
+only cut it into the pieces the tutorial shows one at a time.
+
+Example:
+    >>> clip = clip_for(None)                                     # doctest: +SKIP
+    >>> window = sample_window(clip, models=models, start_s=2.0)  # doctest: +SKIP
+    >>> embeddings = encode_window(models, window)                # doctest: +SKIP
+    >>> decode_window(models, embeddings, window=window).label    # doctest: +SKIP
+    'arm wrestling'
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import settings
+from ..errors import ClipTooShortError, VideoOpenError
+from ..results import Prediction, Timeline
+
+VIDEO_FORMATS = ("json", "csv", "vtt", "mp4")
+
+
+def clip_for(
+    video: str | os.PathLike[str] | int | None, *, data_base_url: str | None = None, progress: bool = True
+) -> Path:
+    """The video file the walk-through analyses (always a local file).
+
+    Args:
+        video: ``AR_VIDEO``: a path (relative to the current folder or the project), an http(s)
+            URL (downloaded once into ``data/downloads/``), a camera index, or ``None``.
+        data_base_url: mirror for the pinned sample clip (``AR_DATA_BASE_URL``).
+        progress: show download progress bars.
+
+    Returns:
+        The file: ``video`` itself, its download, or, for ``None`` and camera indices (the live
+        section uses the camera), the verified "arm wrestling" sample clip.
+
+    Raises:
+        VideoOpenError: the path does not exist, or the URL cannot be downloaded.
+        DownloadError: the sample clip cannot be downloaded or fails verification.
+    """
+    text = str(video).strip() if video is not None else ""
+    if not text or text.isdigit():
+        from ..models import fetch_sample
+
+        return fetch_sample(data_base_url=data_base_url, progress=progress)
+    if text.lower().startswith(("http://", "https://")):
+        from ..download import download_url
+        from ..errors import DownloadError
+
+        try:
+            return download_url(text, dest_dir=settings.data_dir("downloads"), progress=progress)
+        except DownloadError as exc:
+            raise VideoOpenError(f"AR_VIDEO={text!r} could not be downloaded: {exc}") from exc
+    given = Path(text).expanduser()
+    for candidate in [given] if given.is_absolute() else [Path.cwd() / given, settings.resolve_path(given)]:
+        if candidate.is_file():
+            return candidate
+    raise VideoOpenError(
+        f"AR_VIDEO={text!r} is not a file (looked in {Path.cwd()} and {settings.REPO_ROOT}); set it to a video "
+        "file path, an http(s) URL or a camera index, or unset it to use the sample clip"
+    )
+
+
+def video_summary(path: str | os.PathLike[str]) -> str:
+    """One line about a video file: size, frame rate, duration.
+
+    Raises:
+        VideoOpenError, VideoDecodeError: the file is not a readable video.
+    """
+    from ..video import open_video
+
+    with open_video(path, progress=False) as video:
+        info = video.info
+    w, h = info.size_wh
+    fps = f"{info.fps:.2f} frames/s" if info.fps else "frame rate not stored"
+    length = f"{info.duration_s:.2f} s" if info.duration_s else "length not stored"
+    frames = f", {info.frame_count} frames" if info.frame_count else ""
+    return f"{Path(path).name}: {w}×{h} px, {fps}, {length}{frames}"
+
+
+def read_frame(path: str | os.PathLike[str], *, at_s: float = 0.0) -> Any:
+    """The first frame at or after ``at_s`` seconds (the last frame of a shorter clip).
+
+    Returns:
+        An :class:`actionrec.video.Frame` (``image_bgr``, ``index``, ``timestamp_s``).
+
+    Raises:
+        VideoOpenError, VideoDecodeError: the file is not a readable video.
+    """
+    from ..video import open_video
+
+    frame = None
+    with open_video(path, progress=False) as video:
+        for frame in video:
+            if frame.timestamp_s >= at_s - 1e-9:
+                break
+    if frame is None:
+        raise VideoOpenError(f"{path} holds no frame")
+    return frame
+
+
+@dataclass(frozen=True)
+class WindowSamples:
+    """The ``clip_len`` grid samples of one window, exactly as the engine samples them.
+
+    Attributes:
+        window_index: the window's index in the file's timeline (same grid, same stride).
+        frames: the chosen source frames, in time order.
+        grid_times_s: the grid time each sample stands for.
+        duplicated: sample ``k`` reuses the previous sample's frame (source slower than the grid).
+        crop_xywh: the model crop in source pixels.
+        start_s, end_s: the window's span (first grid time, last grid time + one step).
+    """
+
+    window_index: int
+    frames: tuple[Any, ...]
+    grid_times_s: tuple[float, ...]
+    duplicated: tuple[bool, ...]
+    crop_xywh: tuple[int, int, int, int]
+    start_s: float
+    end_s: float
+
+    @property
+    def times_s(self) -> tuple[float, ...]:
+        """Timestamps of the chosen frames."""
+        return tuple(f.timestamp_s for f in self.frames)
+
+    @property
+    def coverage_s(self) -> float:
+        """Video time really covered: last frame − first frame + one grid step."""
+        step = (self.end_s - self.start_s) / len(self.frames)
+        return self.times_s[-1] - self.times_s[0] + step
+
+
+def sample_window(
+    path: str | os.PathLike[str],
+    *,
+    models: Any,
+    start_s: float,
+    window_s: float = settings.DEFAULT_WINDOW_S,
+    stride_s: float = settings.DEFAULT_STRIDE_S,
+) -> WindowSamples:
+    """Sample the window of the file's timeline that starts nearest to ``start_s``.
+
+    Uses the engine's grid (:class:`actionrec.sampling.GridSampler`): samples every
+    ``window_s / clip_len`` seconds from the first frame, each taking the nearest frame. A clip too
+    short for a window starting at ``start_s`` gives its last complete window instead.
+
+    Raises:
+        ClipTooShortError: the clip is shorter than one window.
+    """
+    from ..preprocess import crop_rect
+    from ..sampling import SamplingGrid
+
+    grid = SamplingGrid.from_seconds(window_s=window_s, clip_len=models.clip_len, stride_s=stride_s)
+    wanted = max(0, round(start_s / grid.stride_s))
+    samples, total, t0 = _grid_samples(path, grid, grid.window_samples(wanted))
+    if len(samples) < grid.clip_len:
+        last = grid.count_windows(total) - 1
+        if last < 0:
+            raise ClipTooShortError(
+                f"{path} gives {total} grid samples but one window needs {grid.clip_len} "
+                f"({window_s} s); use a longer clip"
+            )
+        wanted = last
+        samples, total, t0 = _grid_samples(path, grid, grid.window_samples(wanted))
+    first = samples[0]
+    size_wh = (first.frame.image_bgr.shape[1], first.frame.image_bgr.shape[0])
+    ks = grid.window_samples(wanted)
+    return WindowSamples(
+        window_index=wanted,
+        frames=tuple(s.frame for s in samples),
+        grid_times_s=tuple(s.grid_time_s for s in samples),
+        duplicated=tuple(bool(s.duplicated) for s in samples),
+        crop_xywh=crop_rect(size_wh, input_hw=models.input_size_hw),
+        start_s=grid.time_of(ks[0], t0),
+        end_s=grid.time_of(ks[-1], t0) + grid.step_s,
+    )
+
+
+def _grid_samples(path: str | os.PathLike[str], grid: Any, ks: range) -> tuple[list[Any], int, float]:
+    """The samples ``ks`` of ``path`` on ``grid``; also how many samples the file gave, and t0."""
+    from ..sampling import GridSampler
+    from ..video import open_video
+
+    sampler: GridSampler[Any] = GridSampler(step_s=grid.step_s)
+    chosen, count = [], 0
+    with open_video(path, progress=False) as video:
+        for frame in video:
+            for s in sampler.push(frame):
+                count += 1
+                if s.k in ks:
+                    chosen.append(s)
+            if count > ks[-1]:
+                break
+    return chosen, count, float(sampler.t0 or 0.0)
+
+
+def encode_window(models: Any, window: WindowSamples) -> np.ndarray:
+    """Run the encoder on each sampled frame: ``[clip_len, embedding_dim]`` float32.
+
+    Each frame is preprocessed as the encoder expects (BGR, 0..255, short side resized, centre
+    crop; :func:`actionrec.preprocess.preprocess`).
+    """
+    from ..preprocess import preprocess
+
+    request = models.encoder.create_infer_request()
+    rows = []
+    for frame in window.frames:
+        tensor = preprocess(frame.image_bgr, input_hw=models.input_size_hw).tensor
+        rows.append(np.array(request.infer({0: tensor})[0], dtype=np.float32).reshape(-1))
+    return np.stack(rows)
+
+
+def decode_window(models: Any, embeddings: np.ndarray, *, window: WindowSamples, top_k: int = 5) -> Prediction:
+    """Run the decoder on one window's embeddings and keep the ``top_k`` classes.
+
+    Raises:
+        ValueError: ``embeddings`` is not ``[clip_len, embedding_dim]``.
+    """
+    expected = (models.clip_len, models.embedding_dim)
+    if tuple(embeddings.shape) != expected:
+        raise ValueError(f"embeddings must have shape {expected} (one row per sample), got {embeddings.shape}")
+    logits = models.decoder.create_infer_request().infer({0: embeddings[None]})[0]
+    return Prediction.from_logits(
+        np.asarray(logits),
+        labels=models.labels,
+        top_k=top_k,
+        window_index=window.window_index,
+        start_s=window.start_s,
+        end_s=window.end_s,
+        coverage_s=window.coverage_s,
+        duplicated=sum(window.duplicated[1:]),
+    )
+
+
+def describe_timeline(timeline: Timeline, *, threshold: float = 0.0, max_segments: int = 12) -> str:
+    """What the analysis found, for people: the segments with their labels and times.
+
+    Args:
+        timeline: from :meth:`actionrec.pipeline.Recognizer.analyze`.
+        threshold: top-1 probability below which a window is uncertain.
+        max_segments: list at most this many segments (the longest are never dropped).
+    """
+    from ..render import format_time
+
+    segments = timeline.segments(threshold=threshold)
+    name = Path(str(timeline.source)).name
+    lines = [
+        f"{name}: {len(timeline)} windows of {timeline.window_s:g} s every {timeline.stride_s:g} s over "
+        f"{timeline.duration_s:.2f} s ({timeline.frames_decoded} frames decoded)"
+    ]
+    if timeline.frames_corrupt or timeline.truncated:
+        lines.append(f"  note: {timeline.frames_corrupt} corrupt frames skipped; truncated: {timeline.truncated}")
+    shown = sorted(sorted(segments, key=lambda s: -s.duration_s)[:max_segments], key=lambda s: s.start_s)
+    for seg in shown:
+        score = "" if seg.uncertain else f"  ({seg.mean_score:.0%})"
+        lines.append(f"  {format_time(seg.start_s)} – {format_time(seg.end_s)}  {seg.label}{score}")
+    if len(shown) < len(segments):
+        lines.append(f"  … and {len(segments) - len(shown)} shorter segments")
+    top = timeline.top_segments(1, threshold=threshold)
+    lines.append(f"Longest certain segment: {top[0].label}" if top else "No window reached the threshold.")
+    return "\n".join(lines)
+
+
+def export_all(
+    timeline: Timeline,
+    video: str | os.PathLike[str],
+    *,
+    out_dir: str | os.PathLike[str] | None = None,
+    formats: Sequence[str] = VIDEO_FORMATS,
+    threshold: float = 0.0,
+    input_hw: tuple[int, int] = (224, 224),
+) -> dict[str, Path]:
+    """Write the timeline's JSON, CSV, WebVTT and the annotated H.264 video (atomically).
+
+    Args:
+        timeline: the analysed video.
+        video: the same video again (its frames are drawn on for the annotated video).
+        out_dir: destination (default ``data/out/``).
+        formats: see :func:`actionrec.export.export_timeline`.
+        threshold: top-1 probability below which windows are uncertain (no subtitle cue).
+        input_hw: the encoder's input size, to outline the model crop.
+
+    Returns:
+        ``{format: path}``.
+
+    Raises:
+        ExportError: a file cannot be written; VideoOpenError: ``video`` cannot be read again.
+    """
+    from ..export import export_timeline
+    from ..preprocess import crop_rect
+    from ..video import open_video
+
+    folder = Path(out_dir) if out_dir is not None else settings.data_dir("out")
+    needs_frames = any(f in ("mp4", "webm") for f in formats)
+    if not needs_frames:
+        return export_timeline(timeline, folder, formats=formats, threshold=threshold)
+    with open_video(video, progress=False) as frames:
+        return export_timeline(
+            timeline,
+            folder,
+            formats=formats,
+            frames=frames,
+            crop_fn=lambda img: crop_rect((img.shape[1], img.shape[0]), input_hw=input_hw),
+            threshold=threshold,
+        )
+
+
+def describe_models(models: Any, files: Any = None) -> str:
+    """Where the models came from and what was read from them."""
+    lines = []
+    if files is not None:
+        how = "verified download (size + SHA-384)" if files.verified else "local folder, not hash-checked"
+        lines += [
+            f"encoder  {files.encoder_xml}",
+            f"decoder  {files.decoder_xml}",
+            f"labels   {files.labels_path}",
+            f"source   {how}",
+        ]
+    h, w = models.input_size_hw
+    lines.append(
+        f"compiled {models.model} {models.precision} on {models.device} ({models.hint}): encoder {w}×{h} BGR → "
+        f"{models.embedding_dim} features; decoder {models.clip_len} × {models.embedding_dim} → "
+        f"{models.num_classes} classes"
+    )
+    return "\n".join(lines)

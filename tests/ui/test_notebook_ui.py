@@ -1,0 +1,196 @@
+"""The tutorial notebook in a real JupyterLab + headless Chromium: Run All, Stop, video, uploads.
+
+One test walks through what a user does, saving a screenshot of each stage under
+``artifacts/ui/notebook-*.png``: Run All; the walk-through's pictures; the live player playing, then
+Stop pressed (it stops, and Run All continues); the inline annotated video loads
+(``readyState >= 2``); a 12 MB video uploaded through the chunked upload control gets its analysis; a
+file that is not a video is refused with a clear message; no error output anywhere.
+
+The notebook runs from a copy of the project inside the Lab's root, so its relative links (exports
+under ``data/out/``) are served by Jupyter as for a user, and nothing is written into the repository.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shutil
+import time
+
+import numpy as np
+import pytest
+
+from tests.test_notebook_headless import NOTEBOOK, blue_then_red, copy_project
+from tests.ui.conftest import FAKE_CAMERA_ARGS, KERNEL_IDLE_RE, VISIBLE_PANEL, screenshot
+
+pytestmark = pytest.mark.timeout(180)
+
+LIVE_LIMIT_S = 60.0  # AR_MAX_SECONDS: far beyond the moment the test presses Stop
+
+
+def _noise(index: int, t: float, img: np.ndarray) -> None:
+    img[:] = np.random.default_rng(index).integers(0, 256, img.shape, dtype=np.uint8)
+
+
+@pytest.fixture(scope="module")
+def lab(lab_server_factory, tiny_model_dir, tiny_labels_file, video_factory, tmp_path_factory):
+    """(server, folder): a Lab whose kernels import a copy of the project kept in its root as ``folder``.
+
+    The kernel must import the copy, not the repository, so that exports land under the notebook's
+    folder, where Jupyter serves them (it refuses files reached through symlinks). The server's
+    ``PYTHONPATH`` is fixed before its root exists, so it names a symlink made afterwards.
+    """
+    link = tmp_path_factory.mktemp("ui_import") / "project"
+    # 20 s, so the live player is still playing when the test presses Stop.
+    video = video_factory("ui_blue_then_red.mp4", fps=12, duration_s=20.0, paint=blue_then_red)
+    env = {
+        "AR_MODEL_DIR": str(tiny_model_dir),
+        "AR_LABELS": str(tiny_labels_file),
+        "AR_VIDEO": str(video),
+        "AR_MAX_SECONDS": str(LIVE_LIMIT_S),
+        "PYTHONPATH": str(link),
+    }
+    server = lab_server_factory(env)
+    folder = f"project-{secrets.token_hex(3)}"
+    link.symlink_to(copy_project(server.root_dir / folder), target_is_directory=True)
+    return server, folder
+
+
+def _open(page, lab) -> None:
+    """Open a pristine copy of the notebook in the project folder, with an idle kernel."""
+    server, folder = lab
+    name = f"action_recognition-{secrets.token_hex(3)}.ipynb"  # autosave writes outputs into the file
+    shutil.copyfile(NOTEBOOK, server.root_dir / folder / name)
+    page.goto(server.notebook_url(f"{folder}/{name}"), wait_until="domcontentloaded")
+    page.locator(f"{VISIBLE_PANEL} .jp-Cell").first.wait_for(timeout=60_000)
+    page.locator(".jp-StatusBar-TextItem", has_text=re.compile(KERNEL_IDLE_RE)).first.wait_for(timeout=60_000)
+
+
+def _start_run_all(page) -> None:
+    page.locator(f"{VISIBLE_PANEL} .jp-Cell").first.click()
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+    page.locator("li.lm-Menu-item[data-command='runmenu:run-all']").click()
+
+
+# JupyterLab renders off-screen cells lazily (CSS content-visibility): their innerText is empty, so
+# these helpers read textContent, which does not depend on what is on screen.
+
+
+def _outputs_text(page) -> str:
+    return "\n".join(page.locator(f"{VISIBLE_PANEL} .jp-OutputArea-output").all_text_contents())
+
+
+def _errors(page) -> list[str]:
+    """Error outputs, and stderr outputs holding a traceback or an error."""
+    errors = page.locator(f"{VISIBLE_PANEL} .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']")
+    stderr = page.locator(f"{VISIBLE_PANEL} .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+    return errors.all_text_contents() + [t for t in stderr.all_text_contents() if "Traceback" in t or "Error" in t]
+
+
+def _wait_all_ran(page, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    prompts = []
+    while time.monotonic() < deadline:
+        prompts = [
+            p.strip() for p in page.locator(f"{VISIBLE_PANEL} .jp-CodeCell .jp-InputArea-prompt").all_text_contents()
+        ]
+        if prompts and all(re.fullmatch(r"\[\d+\]:?", p) for p in prompts):
+            return
+        assert not _errors(page), _errors(page)
+        time.sleep(0.25)
+    raise AssertionError(f"cells still running after {timeout_s} s: {prompts}; {screenshot(page, 'notebook-timeout')}")
+
+
+def _cell(page, code: str):
+    """The code cell whose source contains ``code``."""
+    return page.locator(f"{VISIBLE_PANEL} .jp-CodeCell").filter(has=page.locator(".jp-InputArea-editor", has_text=code))
+
+
+def _shot(page, cell, name: str) -> None:
+    cell.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)  # off-screen cells render lazily: let them paint
+    screenshot(page, f"notebook-{name}")
+
+
+def _play_then_stop(page, name: str) -> None:
+    """Wait until the live player plays, press Stop, see it stop and Run All finish."""
+    live = _cell(page, "player.play(live.source)")
+    stop = live.locator(".jupyter-button", has_text="Stop")
+    stop.wait_for(timeout=60_000)
+    page.wait_for_function("b => !b.disabled", arg=stop.element_handle(), timeout=60_000)  # playing
+    page.wait_for_timeout(1500)
+    _shot(page, live, f"{name}-playing")
+    status = live.locator(".ar-player-status")
+    assert status.text_content().startswith("playing"), status.text_content()
+    stop.click()
+    _wait_all_ran(page, timeout_s=60)
+    assert "stopped by Stop pressed" in live.locator(".jp-OutputArea-output").last.text_content()
+    assert re.match(r"stopped \(Stop pressed\)", status.text_content())
+    _shot(page, live, f"{name}-stopped")
+    assert _errors(page) == []
+
+
+def test_notebook_in_jupyterlab(lab, page, video_factory, tmp_path):
+    _open(page, lab)
+    _start_run_all(page)
+
+    _play_then_stop(page, "live")
+
+    text = _outputs_text(page)
+    assert "top-1: red" in text and "Longest certain segment" in text
+    assert "Live source: the video file ui_blue_then_red.mp4, played in real time." in text
+    _shot(page, _cell(page, "nu.ModelChoice"), "model-choice")
+    _shot(page, _cell(page, "nu.window_strip"), "window")
+    _shot(page, _cell(page, "nu.plot_timeline"), "timeline")
+    _shot(page, _cell(page, "nu.doctor"), "doctor")
+    assert "browser camera" in _cell(page, "nu.doctor").text_content()
+
+    # The inline annotated video is served by Jupyter and can play.
+    video = _cell(page, "nu.video_html").locator("video.actionrec-video")
+    video.scroll_into_view_if_needed()
+    try:
+        page.wait_for_function("v => v.readyState >= 2", arg=video.element_handle(), timeout=20_000)
+    except Exception as exc:  # say why: the URL Jupyter was asked for and what it answered
+        src = video.evaluate("v => v.src")
+        answer = page.evaluate("async u => { const r = await fetch(u); return [r.status, await r.text()]; }", src)
+        raise AssertionError(f"the annotated video does not load from {src}: {str(answer)[:300]}") from exc
+    assert "/files/" in video.evaluate("v => v.currentSrc")
+    _shot(page, _cell(page, "nu.video_html"), "annotated-video")
+
+    # A 12 MB upload goes through the chunked control and gets its own analysis.
+    big = video_factory("ui_noise_640x480.mp4", fps=15, duration_s=3.0, size_wh=(640, 480), paint=_noise)
+    assert big.stat().st_size > 10 * 1024**2, big.stat().st_size
+    panel = _cell(page, "nu.UploadPanel")
+    panel.scroll_into_view_if_needed()
+    panel.locator(".ar-upload-input").set_input_files(str(big))
+    result = panel.locator(".jp-OutputArea-output pre", has_text="ui_noise_640x480.mp4: 4 windows of 1 s")
+    result.wait_for(timeout=60_000)
+    assert "uploaded (12." in panel.locator(".ar-upload-status").text_content()
+    figure = panel.locator(".jp-OutputArea-output img")
+    page.wait_for_function("img => img.complete && img.naturalWidth > 500", arg=figure.element_handle())
+    clip = panel.locator("video.actionrec-video")
+    page.wait_for_function("v => v.readyState >= 2", arg=clip.element_handle(), timeout=20_000)
+    _shot(page, panel, "upload-analysed")
+
+    junk = tmp_path / "holiday.mp4"
+    junk.write_bytes(b"this is not a video\n" * 1000)
+    panel.locator(".ar-upload-input").set_input_files(str(junk))
+    message = panel.locator(".ar-upload-status[data-state='error']")
+    message.wait_for(timeout=30_000)
+    assert "holiday.mp4 is not a video OpenCV/FFmpeg can decode" in message.text_content()
+    assert panel.locator(".jp-OutputArea-output pre").count() == 0  # the previous file's results are gone
+    _shot(page, panel, "upload-refused")
+    assert _errors(page) == []
+
+
+def test_live_section_uses_the_browser_camera_when_the_page_has_one(lab, chromium_factory, page_factory):
+    page = page_factory(chromium_factory(*FAKE_CAMERA_ARGS))
+    _open(page, lab)
+    _start_run_all(page)
+    _play_then_stop(page, "browser-camera")
+    text = _outputs_text(page)
+    assert "Live source: the browser camera." in text
+    assert "browser camera: streaming from this page's camera" in text
+    assert re.search(r"browser camera\s*OK\s*getUserMedia available", _cell(page, "nu.doctor").text_content())
+    camera = page.locator(".ar-browser-camera-status").first
+    assert camera.text_content().startswith("camera: idle"), camera.text_content()  # stopped after playback
