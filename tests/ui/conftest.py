@@ -401,15 +401,25 @@ def open_notebook(page, server: LabServer, path: str | os.PathLike[str], *, host
     return name
 
 
+# JupyterLab renders off-screen cells lazily (CSS content-visibility): their innerText is empty, so
+# these helpers read textContent, which does not depend on what is on screen.
+
+
 def _prompts(page) -> list[str]:
-    return [t.strip() for t in page.locator(f"{VISIBLE_PANEL} .jp-CodeCell .jp-InputArea-prompt").all_inner_texts()]
+    return [t.strip() for t in page.locator(f"{VISIBLE_PANEL} .jp-CodeCell .jp-InputArea-prompt").all_text_contents()]
 
 
-def run_all(page, *, timeout_s: float = 60.0) -> list[str]:
-    """Run every cell (menu Run → Run All Cells) and wait until they have all run.
+def start_run_all(page) -> None:
+    """Menu Run → Run All Cells, without waiting (to press buttons while cells run)."""
+    page.locator(f"{VISIBLE_PANEL} .jp-Cell").first.click()
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+    page.locator("li.lm-Menu-item[data-command='runmenu:run-all']").click()
 
-    Done when every code cell's prompt reads ``[n]``, or when nothing is running and an error is
-    shown (Run All stops at the first error: check :func:`error_outputs`).
+
+def wait_all_ran(page, *, timeout_s: float = 60.0) -> list[str]:
+    """Wait until every code cell's prompt reads ``[n]``, or nothing runs and an error is shown.
+
+    Run All stops at the first error: check :func:`error_outputs`.
 
     Returns:
         The prompts, e.g. ``["[1]:", "[2]:"]``.
@@ -418,9 +428,6 @@ def run_all(page, *, timeout_s: float = 60.0) -> list[str]:
         AssertionError: still running after ``timeout_s`` (with prompts and outputs; a
             screenshot is saved as ``run_all-timeout``).
     """
-    page.locator(f"{VISIBLE_PANEL} .jp-Cell").first.click()
-    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-    page.locator("li.lm-Menu-item[data-command='runmenu:run-all']").click()
     deadline = time.monotonic() + timeout_s
     time.sleep(0.3)
     while True:
@@ -436,6 +443,12 @@ def run_all(page, *, timeout_s: float = 60.0) -> list[str]:
                 f"outputs:\n{cell_outputs_text(page)[-3000:]}"
             )
         time.sleep(0.2)
+
+
+def run_all(page, *, timeout_s: float = 60.0) -> list[str]:
+    """Run every cell (menu Run → Run All Cells) and wait until they have all run (see :func:`wait_all_ran`)."""
+    start_run_all(page)
+    return wait_all_ran(page, timeout_s=timeout_s)
 
 
 def run_cell(page, source: str, *, timeout_s: float = 30.0) -> str:
@@ -459,24 +472,25 @@ def run_cell(page, source: str, *, timeout_s: float = 30.0) -> str:
     page.keyboard.press("Shift+Enter")
     prompt = new_cell.locator(".jp-InputArea-prompt")
     deadline = time.monotonic() + timeout_s
-    while not re.fullmatch(r"\[\d+\]:?", prompt.inner_text().strip()):
+    while not re.fullmatch(r"\[\d+\]:?", (prompt.text_content() or "").strip()):
         if time.monotonic() > deadline:
             raise AssertionError(
                 f"cell {source!r} still running after {timeout_s} s; screenshot {screenshot(page, 'run_cell-timeout')}"
             )
         time.sleep(0.1)
-    return "\n".join(new_cell.locator(".jp-OutputArea-output").all_inner_texts())
+    return "\n".join(new_cell.locator(".jp-OutputArea-output").all_text_contents())
 
 
 def cell_outputs_text(page) -> str:
-    """The visible text of every output of the open notebook, one output per line."""
-    return "\n".join(page.locator(f"{VISIBLE_PANEL} .jp-OutputArea-output").all_inner_texts())
+    """The text of every output of the open notebook, one output per line (off-screen cells too)."""
+    return "\n".join(page.locator(f"{VISIBLE_PANEL} .jp-OutputArea-output").all_text_contents())
 
 
 def error_outputs(page) -> list[str]:
-    """Texts of error outputs and stderr outputs holding a traceback, in the open notebook."""
-    stderr = page.locator(f'{VISIBLE_PANEL} .jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
-    return [t for t in stderr.all_inner_texts() if "Traceback" in t or "Error" in t.split("\n", 1)[0]]
+    """Texts of error outputs, and of stderr outputs holding a traceback or an error, in the open notebook."""
+    errors = page.locator(f"{VISIBLE_PANEL} .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']")
+    stderr = page.locator(f"{VISIBLE_PANEL} .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+    return errors.all_text_contents() + [t for t in stderr.all_text_contents() if "Traceback" in t or "Error" in t]
 
 
 def screenshot(page, name: str) -> Path:

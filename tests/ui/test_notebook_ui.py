@@ -15,13 +15,21 @@ from __future__ import annotations
 import re
 import secrets
 import shutil
-import time
 
 import numpy as np
 import pytest
 
 from tests.test_notebook_headless import NOTEBOOK, blue_then_red, copy_project
-from tests.ui.conftest import FAKE_CAMERA_ARGS, KERNEL_IDLE_RE, VISIBLE_PANEL, screenshot
+from tests.ui.conftest import (
+    FAKE_CAMERA_ARGS,
+    KERNEL_IDLE_RE,
+    VISIBLE_PANEL,
+    cell_outputs_text,
+    error_outputs,
+    screenshot,
+    start_run_all,
+    wait_all_ran,
+)
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -66,41 +74,6 @@ def _open(page, lab) -> None:
     page.locator(".jp-StatusBar-TextItem", has_text=re.compile(KERNEL_IDLE_RE)).first.wait_for(timeout=60_000)
 
 
-def _start_run_all(page) -> None:
-    page.locator(f"{VISIBLE_PANEL} .jp-Cell").first.click()
-    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-    page.locator("li.lm-Menu-item[data-command='runmenu:run-all']").click()
-
-
-# JupyterLab renders off-screen cells lazily (CSS content-visibility): their innerText is empty, so
-# these helpers read textContent, which does not depend on what is on screen.
-
-
-def _outputs_text(page) -> str:
-    return "\n".join(page.locator(f"{VISIBLE_PANEL} .jp-OutputArea-output").all_text_contents())
-
-
-def _errors(page) -> list[str]:
-    """Error outputs, and stderr outputs holding a traceback or an error."""
-    errors = page.locator(f"{VISIBLE_PANEL} .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']")
-    stderr = page.locator(f"{VISIBLE_PANEL} .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
-    return errors.all_text_contents() + [t for t in stderr.all_text_contents() if "Traceback" in t or "Error" in t]
-
-
-def _wait_all_ran(page, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    prompts = []
-    while time.monotonic() < deadline:
-        prompts = [
-            p.strip() for p in page.locator(f"{VISIBLE_PANEL} .jp-CodeCell .jp-InputArea-prompt").all_text_contents()
-        ]
-        if prompts and all(re.fullmatch(r"\[\d+\]:?", p) for p in prompts):
-            return
-        assert not _errors(page), _errors(page)
-        time.sleep(0.25)
-    raise AssertionError(f"cells still running after {timeout_s} s: {prompts}; {screenshot(page, 'notebook-timeout')}")
-
-
 def _cell(page, code: str):
     """The code cell whose source contains ``code``."""
     return page.locator(f"{VISIBLE_PANEL} .jp-CodeCell").filter(has=page.locator(".jp-InputArea-editor", has_text=code))
@@ -123,20 +96,20 @@ def _play_then_stop(page, name: str) -> None:
     status = live.locator(".ar-player-status")
     assert status.text_content().startswith("playing"), status.text_content()
     stop.click()
-    _wait_all_ran(page, timeout_s=60)
+    wait_all_ran(page, timeout_s=60)
     assert "stopped by Stop pressed" in live.locator(".jp-OutputArea-output").last.text_content()
     assert re.match(r"stopped \(Stop pressed\)", status.text_content())
     _shot(page, live, f"{name}-stopped")
-    assert _errors(page) == []
+    assert error_outputs(page) == []
 
 
 def test_notebook_in_jupyterlab(lab, page, video_factory, tmp_path):
     _open(page, lab)
-    _start_run_all(page)
+    start_run_all(page)
 
     _play_then_stop(page, "live")
 
-    text = _outputs_text(page)
+    text = cell_outputs_text(page)
     assert "top-1: red" in text and "Longest certain segment" in text
     assert "Live source: the video file ui_blue_then_red.mp4, played in real time." in text
     _shot(page, _cell(page, "nu.ModelChoice"), "model-choice")
@@ -180,15 +153,15 @@ def test_notebook_in_jupyterlab(lab, page, video_factory, tmp_path):
     assert "holiday.mp4 is not a video OpenCV/FFmpeg can decode" in message.text_content()
     assert panel.locator(".jp-OutputArea-output pre").count() == 0  # the previous file's results are gone
     _shot(page, panel, "upload-refused")
-    assert _errors(page) == []
+    assert error_outputs(page) == []
 
 
 def test_live_section_uses_the_browser_camera_when_the_page_has_one(lab, chromium_factory, page_factory):
     page = page_factory(chromium_factory(*FAKE_CAMERA_ARGS))
     _open(page, lab)
-    _start_run_all(page)
+    start_run_all(page)
     _play_then_stop(page, "browser-camera")
-    text = _outputs_text(page)
+    text = cell_outputs_text(page)
     assert "Live source: the browser camera." in text
     assert "browser camera: streaming from this page's camera" in text
     assert re.search(r"browser camera\s*OK\s*getUserMedia available", _cell(page, "nu.doctor").text_content())
