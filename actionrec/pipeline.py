@@ -29,7 +29,7 @@ from .errors import ClipTooShortError
 from .preprocess import preprocess
 from .results import Prediction, StageTimings, Timeline
 from .runtime import ActionModels
-from .sampling import GridSampler, SamplingGrid
+from .sampling import GridSampler, NearestFrameFilter, SamplingGrid
 
 _END = object()  # reader -> main: no more samples
 _QUEUE_DEPTH = 6  # preprocessed samples waiting for an encoder request (bounded: flat memory)
@@ -264,27 +264,44 @@ def _encode_frames(
                 continue
         return False
 
+    # Files decoded by OpenCV convert only frames that can be nearest to a grid point.
+    keep = NearestFrameFilter(step_s=grid.step_s)
+    if hasattr(frames, "keep"):
+        frames.keep = keep
+
+    def emit(samples) -> bool:
+        for s in samples:
+            # Preprocessing happens in the main thread: decoding is the critical path here.
+            image = None if s.duplicated else s.frame.image_bgr
+            if not put((s.k, s.frame.timestamp_s, s.frame.index, s.duplicated, image)):
+                return False
+        return True
+
     def reader() -> None:
         try:
             it = iter(frames)
+            ended = False
             while not stop.is_set():
                 t = time.perf_counter()
                 frame = next(it, None)
                 meta["decode_s"] += time.perf_counter() - t
                 if frame is None:
+                    ended = True
                     break
                 meta["decoded"] += 1
                 if meta["first_t"] is None:
-                    meta["first_t"] = frame.timestamp_s
+                    meta["first_t"] = keep.t0 = frame.timestamp_s
                     meta["size"] = (frame.image_bgr.shape[1], frame.image_bgr.shape[0])
                 if max_seconds is not None and frame.timestamp_s - meta["first_t"] > max_seconds:
                     break
                 meta["last_t"] = frame.timestamp_s
-                for s in sampler.push(frame):
-                    # Preprocessing happens in the main thread: decoding is the critical path here.
-                    image = None if s.duplicated else s.frame.image_bgr
-                    if not put((s.k, s.frame.timestamp_s, s.frame.index, s.duplicated, image)):
-                        return
+                if not emit(sampler.push(frame)):
+                    return
+            last_t = getattr(stats, "last_timestamp_s", None)
+            if ended and last_t is not None and meta["first_t"] is not None:
+                meta["last_t"] = max(meta["last_t"], last_t)  # the last frames may have been passed over
+                if not emit(sampler.finish(last_t)):
+                    return
             put(_END)
         except BaseException as exc:  # handed to the main thread, which re-raises it
             put(exc)
@@ -338,13 +355,13 @@ def _encode_frames(
             if on_sample is not None:
                 on_sample(k)
             if k % 16 == 0:
-                bar.n = meta["decoded"]
+                bar.n = int(getattr(stats, "frames_decoded", meta["decoded"]))
                 bar.refresh()
         jobs.wait_all()
     finally:
         stop.set()
         thread.join(timeout=5)
-        bar.n = meta["decoded"]
+        bar.n = int(getattr(stats, "frames_decoded", meta["decoded"]))
         bar.close()
     n = len(times)
     emb = emb[:n].copy()
@@ -361,12 +378,12 @@ def _encode_frames(
         duplicated=dup_arr,
         t0_s=float(sampler.t0 or 0.0),
         step_s=grid.step_s,
-        frames_decoded=meta["decoded"],
+        frames_decoded=int(getattr(stats, "frames_decoded", meta["decoded"])),
         frames_corrupt=int(getattr(stats, "frames_corrupt", 0)),
         truncated=bool(getattr(stats, "truncated", False)),
         duration_s=float(last_t - first_t) if first_t is not None else 0.0,
         stage_ms={
-            "decode": meta["decode_s"] * 1000 / max(1, meta["decoded"]),
+            "decode": meta["decode_s"] * 1000 / max(1, int(getattr(stats, "frames_decoded", meta["decoded"]))),
             "preprocess": meta["pre_s"] * 1000 / encoded_n,
             "encoder": latency["sum"] * 1000 / max(1, latency["n"]),
         },

@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
@@ -126,7 +127,7 @@ class GridSampler(Generic[F]):
     Example:
         >>> from types import SimpleNamespace as F
         >>> s = GridSampler(step_s=0.1)
-        >>> out = [x for t in (0.0, 0.04, 0.09, 0.26) for x in s.push(F(timestamp_s=t, index=0))]
+        >>> out = [x for i, t in enumerate((0.0, 0.04, 0.09, 0.26)) for x in s.push(F(timestamp_s=t, index=i))]
         >>> [(x.k, x.frame.timestamp_s, x.duplicated) for x in out]
         [(0, 0.0, False), (1, 0.09, False), (2, 0.26, False)]
     """
@@ -158,9 +159,73 @@ class GridSampler(Generic[F]):
             yield self._emit(g, chosen)
         self._prev = frame
 
+    def finish(self, last_timestamp_s: float | None) -> Iterator[Sample[F]]:
+        """Decide the grid points up to the source's last frame when that frame was not pushed.
+
+        With :class:`NearestFrameFilter` the last frames of a file may be passed over; grid points
+        up to the last timestamp then belong to the last pushed frame (the nearest one, since the
+        filter only passes over frames that cannot be nearest).
+        """
+        if self._prev is None or self.t0 is None or last_timestamp_s is None:
+            return
+        while self.t0 + self.next_k * self.step_s <= last_timestamp_s + 1e-9:
+            yield self._emit(self.t0 + self.next_k * self.step_s, self._prev)
+
     def _emit(self, g: float, frame: F) -> Sample[F]:
         dup = frame.index == self._last_frame_id
         self._last_frame_id = frame.index
         sample = Sample(self.next_k, g, frame, dup)
         self.next_k += 1
         return sample
+
+
+class NearestFrameFilter:
+    """``keep(prev_s, t_s)``: could the frame at ``t_s`` be the nearest one to a grid point?
+
+    A frame is nearest to the grid points between the midpoints to its neighbours. The previous
+    frame's time is known; the next one's is not yet (a decoder hands out one frame at a time). On a
+    constant-rate source the next gap equals the ones before, so frames that cannot be nearest are
+    known in advance: :class:`GridSampler` over the kept frames then picks exactly what it picks
+    over all of them, and a file decoder skips the colour conversion of the others (40 % of the
+    frames at 30 fps, 67 % at 60 fps; none at 24 fps, where every frame is someone's nearest).
+
+    The filter passes frames over only after ``warmup`` gaps equal within ``tolerance`` to the first
+    one, and keeps every frame from the first longer gap on (variable-rate sources: no skipping).
+    A longer gap can only be noticed one frame late, so on a file that switches from a constant
+    rate to longer gaps, the one grid point just before the switch may take its second-nearest
+    frame. Set :attr:`t0` to the first frame's time before use.
+
+    Example:
+        >>> keep = NearestFrameFilter(step_s=0.0625)
+        >>> keep.t0 = 0.0
+        >>> [i for i in range(1, 16) if keep((i - 1) / 30, i / 30)]  # 30 fps, 16/s grid
+        [1, 2, 3, 4, 6, 7, 8, 9, 11, 13, 15]
+    """
+
+    def __init__(self, *, step_s: float, tolerance: float = 0.05, warmup: int = 3) -> None:
+        if not step_s > 0 or not 0 <= tolerance < 1:
+            raise ValueError("step_s must be > 0 and tolerance in [0, 1)")
+        self.step_s = step_s
+        self.tolerance = tolerance
+        self.warmup = warmup
+        self.t0: float | None = None
+        self.ref_gap_s: float | None = None
+        self.regular_gaps = 0
+        self.constant_rate = True
+
+    def __call__(self, prev_s: float, t_s: float) -> bool:
+        gap = t_s - prev_s
+        if self.ref_gap_s is None:
+            self.ref_gap_s = gap
+        limit = self.ref_gap_s * (1 + self.tolerance) + 1e-4
+        if gap > limit:
+            self.constant_rate = False  # from here on every frame is kept
+        self.regular_gaps += 1
+        if self.t0 is None or not self.constant_rate or self.regular_gaps <= self.warmup:
+            return True
+        lo = (prev_s + t_s) / 2  # a grid point at lo or before belongs to an earlier frame (ties too)
+        hi = t_s + limit / 2  # after hi, the next frame is nearer
+        k = max(0, math.floor((lo - self.t0) / self.step_s) - 1)
+        while self.t0 + k * self.step_s <= lo - 1e-6:  # the first grid point after lo (generously)
+            k += 1
+        return self.t0 + k * self.step_s <= hi + 1e-6

@@ -123,7 +123,9 @@ class VideoStats:
     """Filled in while iterating: what was decoded and what went wrong.
 
     Attributes:
-        frames_decoded: frames yielded.
+        frames_decoded: frames decoded (yielded, or passed over by :attr:`VideoSource.keep`).
+        frames_skipped: frames decoded but not converted nor yielded because ``keep`` said so.
+        last_timestamp_s: timestamp of the last frame decoded (yielded or not), ``None`` before.
         frames_corrupt: undecodable frames (packets, images) skipped.
         truncated: the source ended well before its container said (a cut-off file).
         timestamp_fallbacks: timestamps replaced by previous + 1/fps because they were invalid.
@@ -136,6 +138,8 @@ class VideoStats:
     truncated: bool = False
     timestamp_fallbacks: int = 0
     frames_dropped: int = 0
+    frames_skipped: int = 0
+    last_timestamp_s: float | None = None
     warnings: list[str] = field(default_factory=list)
 
 
@@ -144,7 +148,16 @@ class VideoSource:
 
     Iterate once. Leaving the ``with`` block (normally, on error or on KeyboardInterrupt) or
     calling :meth:`close` releases the capture, the files and the camera thread.
+
+    Attributes:
+        keep: optional ``keep(prev_timestamp_s, timestamp_s) -> bool`` set by a consumer that needs
+            only some frames (the analysis pipeline: frames that can be nearest to a sampling grid
+            point). Files decoded by OpenCV then skip the colour conversion of the other frames and
+            do not yield them (they still count in ``stats.frames_decoded``); other sources ignore
+            it and yield every frame.
     """
+
+    keep: Callable[[float, float], bool] | None = None
 
     def __init__(
         self, info: VideoInfo, stats: VideoStats, frames: Iterator[Frame], on_close: Callable[[], None] | None = None

@@ -1,5 +1,6 @@
 """Time-based sampling against an independent oracle, for several frame rates and VFR."""
 
+import itertools
 from types import SimpleNamespace
 
 import numpy as np
@@ -72,3 +73,34 @@ def test_stride_rounding_and_errors():
         SamplingGrid.from_seconds(window_s=1.0, clip_len=16, stride_s=0.01)
     with pytest.raises(ValueError, match="window_s must be > 0"):
         SamplingGrid.from_seconds(window_s=0, clip_len=16, stride_s=0.5)
+
+
+@pytest.mark.parametrize("fps", [10, 15, 24, 25, 29.97, 30, 50, 60, 120])
+@pytest.mark.parametrize("offset_s", [0.0, 0.013, 1.7])
+def test_nearest_frame_filter_never_drops_a_nearest_frame_at_constant_rate(fps, offset_s):
+    from actionrec.sampling import NearestFrameFilter
+
+    times = [offset_s + i / fps for i in range(int(fps * 5))]
+    keep = NearestFrameFilter(step_s=1 / 16)
+    kept = [0]
+    keep.t0 = times[0]
+    kept += [i for i in range(1, len(times)) if keep(times[i - 1], times[i])]
+    every = run_sampler(times, 1 / 16)
+    sampler = GridSampler(step_s=1 / 16)
+    filtered = []
+    for i in kept:
+        filtered.extend(sampler.push(SimpleNamespace(index=i, timestamp_s=times[i])))
+    filtered.extend(sampler.finish(times[-1]))
+    assert [(s.k, s.frame.index, s.duplicated) for s in filtered] == [(s.k, s.frame.index, s.duplicated) for s in every]
+    if fps >= 30:
+        assert len(kept) < 0.75 * len(times)  # the point: most frames need no colour conversion
+
+
+def test_nearest_frame_filter_stops_skipping_once_a_longer_gap_shows_up():
+    from actionrec.sampling import NearestFrameFilter
+
+    keep = NearestFrameFilter(step_s=1 / 16)
+    keep.t0 = 0.0
+    times = [i / 30 for i in range(60)] + [2.0 + 0.05 * i for i in range(1, 40)]  # 30 fps, then 20 fps
+    decisions = [keep(a, b) for a, b in itertools.pairwise(times)]
+    assert not all(decisions[:58]) and all(decisions[59:]) and not keep.constant_rate
