@@ -65,7 +65,7 @@ def _analyze_args(p: argparse.ArgumentParser) -> None:
 @command("analyze", _analyze_args)
 def run_analyze(args: argparse.Namespace) -> int:
     """Analyse videos: timeline of top-k actions, exported as JSON/CSV/WebVTT/annotated video."""
-    from .export import export_timeline
+    from .export import export_source
     from .pipeline import Recognizer
     from .runtime import compile_models
 
@@ -86,7 +86,16 @@ def run_analyze(args: argparse.Namespace) -> int:
         try:
             timeline = recognizer.analyze(item, progress=not args.no_progress, cache=not args.no_cache)
             stem = _unique_stem(item, used_stems)
-            written = _export(item, timeline, out_dir, stem, args, models, export_timeline)
+            formats = tuple("webm" if (f == "mp4" and args.webm) else f for f in args.formats)
+            written = export_source(
+                timeline,
+                item,
+                out_dir,
+                formats=formats,
+                stem=stem,
+                input_hw=models.input_size_hw,
+                threshold=args.threshold,
+            )
         except ActionRecError as exc:
             failed += 1
             print(f"FAILED {item}: {exc}", file=sys.stderr)
@@ -95,28 +104,6 @@ def run_analyze(args: argparse.Namespace) -> int:
     if failed:
         print(f"{failed} of {len(expand_inputs(args.inputs))} input(s) failed", file=sys.stderr)
     return 1 if failed else 0
-
-
-def _export(item, timeline, out_dir, stem, args, models, export_timeline):
-    formats = tuple("webm" if (f == "mp4" and args.webm) else f for f in args.formats)
-    if not {"mp4", "webm"} & set(formats):
-        return export_timeline(timeline, out_dir, formats=formats, stem=stem, threshold=args.threshold)
-    from .preprocess import crop_rect
-    from .video import open_video
-
-    def crop_fn(image_bgr):
-        return crop_rect((image_bgr.shape[1], image_bgr.shape[0]), input_hw=models.input_size_hw)
-
-    with open_video(item, progress=False) as frames:
-        return export_timeline(
-            timeline,
-            out_dir,
-            formats=formats,
-            stem=stem,
-            frames=frames,
-            crop_fn=crop_fn,
-            threshold=args.threshold,
-        )
 
 
 def _unique_stem(item: str, used: set[str]) -> str:

@@ -372,3 +372,39 @@ def export_timeline(
             target = out / f"{stem}.annotated.{name}"
             written[name] = write_annotated_video(frames, timeline, target, crop_fn=crop_fn, threshold=threshold)
     return written
+
+
+def export_source(
+    timeline: Timeline,
+    source: Any,
+    out_dir: str | os.PathLike[str],
+    *,
+    formats: Sequence[str] | str = ("json", "csv", "vtt"),
+    stem: str | None = None,
+    input_hw: tuple[int, int] = (224, 224),
+    threshold: float = 0.0,
+) -> dict[str, Path]:
+    """:func:`export_timeline` for an analysed ``source``, re-reading its frames for a video format.
+
+    The annotated video outlines the model crop of an ``input_hw`` encoder input.
+
+    Raises:
+        ValueError: unknown format; ExportError: a file cannot be written; VideoOpenError:
+            ``source`` cannot be read again.
+    """
+    names = [f.strip().lower() for f in formats.split(",")] if isinstance(formats, str) else list(formats)
+    if not {"mp4", "webm"} & set(names):
+        return export_timeline(timeline, out_dir, formats=names, stem=stem, threshold=threshold)
+    from .preprocess import crop_rect
+    from .video import open_video
+
+    with open_video(source, progress=False) as frames:
+        return export_timeline(
+            timeline,
+            out_dir,
+            formats=names,
+            stem=stem,
+            frames=frames,
+            crop_fn=lambda img: crop_rect((img.shape[1], img.shape[0]), input_hw=input_hw),
+            threshold=threshold,
+        )

@@ -300,23 +300,10 @@ def export_all(
     Raises:
         ExportError: a file cannot be written; VideoOpenError: ``video`` cannot be read again.
     """
-    from ..export import export_timeline
-    from ..preprocess import crop_rect
-    from ..video import open_video
+    from ..export import export_source
 
     folder = Path(out_dir) if out_dir is not None else settings.data_dir("out")
-    needs_frames = any(f in ("mp4", "webm") for f in formats)
-    if not needs_frames:
-        return export_timeline(timeline, folder, formats=formats, threshold=threshold)
-    with open_video(video, progress=False) as frames:
-        return export_timeline(
-            timeline,
-            folder,
-            formats=formats,
-            frames=frames,
-            crop_fn=lambda img: crop_rect((img.shape[1], img.shape[0]), input_hw=input_hw),
-            threshold=threshold,
-        )
+    return export_source(timeline, video, folder, formats=formats, input_hw=input_hw, threshold=threshold)
 
 
 def describe_models(models: Any, files: Any = None) -> str:
