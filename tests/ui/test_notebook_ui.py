@@ -164,6 +164,19 @@ def test_live_section_uses_the_browser_camera_when_the_page_has_one(lab, chromiu
     text = cell_outputs_text(page)
     assert "Live source: the browser camera." in text
     assert "browser camera: streaming from this page's camera" in text
+    # The bound for cameras: label latency <= window (1 s) + 0.3 s. Printed for the record.
+    m = re.search(
+        r"browser camera: (\d+)/(\d+) frames shown on time .*?refreshed ([\d.]+)/s\), "
+        r"label latency ([\d.]+) s mean, ([\d.]+) s p95",
+        text,
+    )
+    assert m, text[-2000:]
+    shown, frames, per_s, latency, p95 = int(m[1]), int(m[2]), float(m[3]), float(m[4]), float(m[5])
+    print(
+        f"\nfake camera: {frames} frames, {shown} shown on time, labels {per_s}/s, "
+        f"latency {latency} s mean / {p95} s p95"
+    )
+    assert latency <= 1.3 and per_s >= 1.0
     assert re.search(r"browser camera\s*OK\s*getUserMedia available", _cell(page, "nu.doctor").text_content())
     camera = page.locator(".ar-browser-camera-status").first
     assert camera.text_content().startswith("camera: idle"), camera.text_content()  # stopped after playback
