@@ -96,7 +96,7 @@ def run_analyze(args: argparse.Namespace) -> int:
                 input_hw=models.input_size_hw,
                 threshold=args.threshold,
             )
-        except ActionRecError as exc:
+        except (ActionRecError, OSError) as exc:  # one input's failure never ends the batch
             failed += 1
             print(f"FAILED {item}: {exc}", file=sys.stderr)
             continue

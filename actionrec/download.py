@@ -236,6 +236,8 @@ def _stream(
         response = requests.get(url, headers=headers, stream=True, timeout=timeout_s)
     except (requests.ConnectionError, requests.Timeout) as exc:
         raise _TransientError(f"cannot connect: {type(exc).__name__}") from None
+    except requests.RequestException as exc:  # bad redirect chain, invalid URL or schema...
+        raise DownloadError(f"cannot download {label} from {url}: {type(exc).__name__}: {exc}") from None
     who = "the server" if label == url else url
     with response:
         status = response.status_code
@@ -257,7 +259,10 @@ def _stream(
                 "Use the direct link to the file (e.g. 'raw' on GitHub) or download it and pass its path"
             )
         range_ok = response.headers.get("Content-Range", "").startswith(f"bytes {have}-")
-        resumed = bool(have) and status == 206 and range_ok
+        if status == 206 and not range_ok:  # another range than asked for: never splice it in
+            part.unlink(missing_ok=True)
+            raise _TransientError("server answered another byte range than requested; starting over")
+        resumed = bool(have) and status == 206
         if have and not resumed:
             log.info("%s: server ignored the Range request; starting over", label)
             have = 0
@@ -291,6 +296,8 @@ def _stream(
                         break
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
             raise _TransientError(f"connection dropped after {_size_of(part)}: {type(exc).__name__}") from None
+        except requests.RequestException as exc:  # e.g. a body that fails to decompress
+            raise DownloadError(f"cannot download {label} from {url}: {type(exc).__name__}: {exc}") from None
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
                 raise DownloadError(

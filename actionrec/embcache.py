@@ -1,9 +1,10 @@
 """On-disk cache of per-sample embeddings, so re-analysis runs only the decoder.
 
-Keyed by the file's content (BLAKE2b of its bytes), the model, precision and input size, and the
-sampling grid (window length and samples per window). The stride, smoothing, threshold and top-k
-are not part of the key: every grid sample is stored, and they only change the decoder pass or
-the post-processing. Files are written atomically; a damaged cache file is ignored and replaced.
+Keyed by the file's content (BLAKE2b of its bytes), the model, precision, device, encoder IR files
+(path, size, modification time), input size and the sampling grid (window length and samples per
+window). The stride, smoothing, threshold and top-k are not part of the key: every grid sample is
+stored, and they only change the decoder pass or the post-processing. Files are written
+atomically; a damaged cache file is ignored and replaced.
 
 Example:
     >>> store = EmbeddingCache.for_source("clip.mp4", models=models, grid=grid)  # doctest: +SKIP
@@ -44,9 +45,10 @@ def file_key(path: Path) -> str:
 class EmbeddingCache:
     """One cache entry: ``<cache_dir>/<key>.npz``."""
 
-    def __init__(self, path: Path, *, meta: dict[str, Any]) -> None:
+    def __init__(self, path: Path, *, meta: dict[str, Any], source: str = "") -> None:
         self.path = path
         self.meta = meta
+        self.source = source
 
     @classmethod
     def for_source(
@@ -68,6 +70,8 @@ class EmbeddingCache:
             "content": file_key(path),
             "model": models.model,
             "precision": models.precision,
+            "encoder": models.encoder_id,
+            "device": models.device,
             "input_hw": list(models.input_size_hw),
             "embedding_dim": models.embedding_dim,
             "window_s": grid.window_s,
@@ -75,7 +79,7 @@ class EmbeddingCache:
         }
         key = hashlib.blake2b(json.dumps(meta, sort_keys=True).encode(), digest_size=16).hexdigest()
         root = Path(cache_dir) if cache_dir else settings.data_dir("cache")
-        return cls(root / f"{key}.npz", meta=meta)
+        return cls(root / f"{key}.npz", meta=meta, source=str(source))
 
     def load(self):
         """The cached :class:`~actionrec.pipeline.EncodedVideo`, or ``None`` when absent/unusable."""
@@ -89,7 +93,7 @@ class EmbeddingCache:
                 if meta.get("key") != self.meta:
                     return None
                 return EncodedVideo(
-                    source=meta["source"],
+                    source=self.source,  # the same bytes may be cached under another name
                     embeddings=z["embeddings"],
                     frame_times_s=z["frame_times_s"],
                     frame_indices=z["frame_indices"],

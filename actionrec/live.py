@@ -107,13 +107,21 @@ class LiveRecognizer:
                 self._state[s.k] = "missing"
                 self.samples_missing += 1
                 continue
-            t = self.clock()
-            pre = preprocess(s.frame.image_bgr, input_hw=self.models.input_size_hw)
-            self._pre_ms.append((self.clock() - t) * 1000)
-            self.crop_xywh = pre.crop_xywh
-            self._state[s.k] = "flight"
-            self._started[s.k] = self.clock()
-            self._jobs.start_async({0: pre.tensor}, s.k)
+            try:
+                t = self.clock()
+                pre = preprocess(s.frame.image_bgr, input_hw=self.models.input_size_hw)
+                self._pre_ms.append((self.clock() - t) * 1000)
+                self.crop_xywh = pre.crop_xywh
+                self._state[s.k] = "flight"
+                self._started[s.k] = self.clock()
+                self._jobs.start_async({0: pre.tensor}, s.k)
+            except BaseException:
+                # A bad frame is a missing sample: the window still completes, the slot is free.
+                with self._lock:
+                    self._in_flight -= 1
+                    self._state[s.k] = "missing"
+                self.samples_missing += 1
+                raise
 
     def _done(self, request, k: int) -> None:
         vec = request.get_output_tensor(0).data.reshape(-1).copy()

@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -127,11 +128,13 @@ class Recognizer:
         """
         from .embcache import EmbeddingCache
 
-        store = EmbeddingCache.for_source(source, models=self.models, grid=self.grid) if cache else None
+        # A bounded analysis (max_seconds) neither reads nor writes the cache of the whole file.
+        use_cache = cache and max_seconds is None
+        store = EmbeddingCache.for_source(source, models=self.models, grid=self.grid) if use_cache else None
         encoded = store.load() if store is not None else None
         if encoded is None:
             encoded = self.encode(source, progress=progress, max_seconds=max_seconds)
-            if store is not None and not encoded.truncated and max_seconds is None:
+            if store is not None and not encoded.truncated:
                 store.save(encoded)
         return self.decode(encoded)
 
@@ -226,10 +229,12 @@ def run_decoder(
     optimal = int(models.decoder.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
     jobs = ov.AsyncInferQueue(models.decoder, max(1, min(windows, optimal)))
     jobs.set_callback(done)
-    for w in range(windows):
-        ks = grid.window_samples(w)
-        jobs.start_async({0: embeddings[ks.start : ks.stop][None]}, w)
-    jobs.wait_all()
+    try:
+        for w in range(windows):
+            ks = grid.window_samples(w)
+            jobs.start_async({0: embeddings[ks.start : ks.stop][None]}, w)
+    finally:
+        jobs.wait_all()  # never free a queue with requests running (OpenVINO aborts or hangs)
     return out, (time.perf_counter() - t_start) * 1000 / max(windows, 1)
 
 
@@ -360,7 +365,11 @@ def _encode_frames(
         jobs.wait_all()
     finally:
         stop.set()
-        thread.join(timeout=5)
+        # Never free an AsyncInferQueue with requests running (OpenVINO aborts or hangs), and let
+        # the reader leave next() before the source is closed under it.
+        with contextlib.suppress(Exception):
+            jobs.wait_all()
+        thread.join()
         bar.n = int(getattr(stats, "frames_decoded", meta["decoded"]))
         bar.close()
     n = len(times)

@@ -234,12 +234,21 @@ class Timeline:
         """Average each window's probabilities with its neighbours (centred, ``windows`` wide).
 
         ``windows=1`` returns the timeline unchanged. Live streams use a trailing average instead
-        (see :class:`actionrec.pipeline.LiveRecognizer`), since future windows are unknown there.
+        (see :class:`actionrec.live.LiveRecognizer`), since future windows are unknown there.
+
+        Raises:
+            ValueError: ``windows < 1``, or the timeline is already smoothed (smooth the
+                unsmoothed one instead: smoothing twice is not a wider smoothing).
         """
         if windows < 1:
             raise ValueError(f"smoothing must be >= 1 window, got {windows}")
         if windows == 1 or not self.predictions:
-            return replace(self, smoothing=windows) if windows == 1 else self
+            return self
+        if self.smoothing > 1:
+            raise ValueError(
+                f"this timeline is already smoothed over {self.smoothing} windows; "
+                f"smooth the unsmoothed timeline over {windows} windows instead"
+            )
         probs = np.stack([p.probs for p in self.predictions])
         before, after = (windows - 1) // 2, windows // 2
         csum = np.vstack([np.zeros((1, probs.shape[1])), np.cumsum(probs, axis=0)])

@@ -75,6 +75,8 @@ class ActionModels:
         input_size_hw: encoder input (height, width), read from the encoder.
         embedding_dim: encoder output features (512), read from the encoder.
         device, hint, precision, model: how they were compiled.
+        encoder_id: identifies the encoder IR files (path, size, modification time), so caches of
+            embeddings never mix two different IRs with the same name.
     """
 
     encoder: Any = field(repr=False)
@@ -87,6 +89,7 @@ class ActionModels:
     hint: str
     precision: str
     model: str
+    encoder_id: str = ""
 
     @property
     def num_classes(self) -> int:
@@ -168,6 +171,7 @@ def compile_models(
         hint=hint,
         precision=files.precision,
         model=files.model,
+        encoder_id=_file_id(files.encoder_xml),
     )
 
 
@@ -186,3 +190,11 @@ def _numel(shape) -> int:
     for d in shape:
         n *= int(d)
     return n
+
+
+def _file_id(xml: Path) -> str:
+    parts = []
+    for f in (xml, xml.with_suffix(".bin")):
+        st = f.stat() if f.exists() else None
+        parts.append(f"{f.resolve()}:{st.st_size}:{st.st_mtime_ns}" if st else f"{f}:missing")
+    return "|".join(parts)

@@ -192,8 +192,9 @@ class NearestFrameFilter:
     The filter passes frames over only after ``warmup`` gaps equal within ``tolerance`` to the first
     one, and keeps every frame from the first longer gap on (variable-rate sources: no skipping).
     A longer gap can only be noticed one frame late, so on a file that switches from a constant
-    rate to longer gaps, the one grid point just before the switch may take its second-nearest
-    frame. Set :attr:`t0` to the first frame's time before use.
+    rate to longer gaps, the grid points within half the new gap after the last frame before the
+    switch may take the frame next to their nearest one (off by one frame, once per file).
+    Set :attr:`t0` to the first frame's time before use.
 
     Example:
         >>> keep = NearestFrameFilter(step_s=0.0625)

@@ -196,3 +196,9 @@ def test_process_killed_mid_download_then_next_run_resumes(remote, http_server, 
     assert fetch(remote, tmp_path).read_bytes() == DATA
     assert http_server.ranged(), "the second run should resume with a Range request"
     assert leftovers(tmp_path) == ["m/model.bin"]
+
+
+def test_a_206_with_another_range_is_never_spliced_in(remote, http_server, tmp_path):
+    http_server.set_fault("m/model.bin", "wrong_range")
+    assert fetch(remote, tmp_path).read_bytes() == DATA
+    assert len(http_server.ranged()) == 1 and leftovers(tmp_path) == ["m/model.bin"]

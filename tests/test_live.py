@@ -1,5 +1,6 @@
 """LiveRecognizer: same grid as files, never queues, drops samples as 'missing' under load."""
 
+import contextlib
 import time
 from types import SimpleNamespace
 
@@ -97,3 +98,19 @@ def test_trailing_smoothing_and_timings(models):
         assert live.latest.label == "blue"
         t = live.timings()
         assert t.encoder_ms > 0 and t.decoder_ms > 0 and t.preprocess_ms > 0
+
+
+def test_a_bad_frame_is_a_missing_sample_not_a_stuck_window(models):
+    got = []
+    with LiveRecognizer(models) as live:
+        for i in range(90):
+            f = frame(i, i / 30)
+            if i == 19:
+                f = SimpleNamespace(image_bgr=np.zeros((120, 160), np.uint8), index=i, timestamp_s=i / 30)
+            with contextlib.suppress(ValueError):  # the caller reports it and goes on
+                live.push(f)
+            live._jobs.wait_all()
+            while (p := live.poll()) is not None:
+                got.append(p)
+    assert len(got) >= 4 and sum(p.missing for p in got) >= 1
+    assert len(live._state) < 40  # bookkeeping stays bounded

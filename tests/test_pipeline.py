@@ -184,3 +184,45 @@ def test_interrupt_stops_reader_and_writes_no_cache(models, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         pipeline._encode_frames(frames(), models=models, grid=Recognizer(models).grid, source="x", progress=False)
     assert not [t for t in threading.enumerate() if t.name == "actionrec-reader"]
+
+
+def test_a_bad_frame_mid_file_raises_cleanly_every_time(models):
+    """An error mid-analysis must not leave inference requests running (OpenVINO would abort)."""
+
+    def frames():
+        for i in range(120):
+            shape = (48, 64) if i == 60 else (48, 64, 3)  # frame 60 is greyscale
+            yield SimpleNamespace(image_bgr=np.zeros(shape, np.uint8), index=i, timestamp_s=i / 30)
+
+    grid = Recognizer(models).grid
+    for _ in range(5):
+        with pytest.raises(ValueError, match="expected an H x W x 3 uint8 BGR image"):
+            pipeline._encode_frames(frames(), models=models, grid=grid, source="x", progress=False)
+    assert not [t for t in threading.enumerate() if t.name == "actionrec-reader"]
+
+
+def test_bounded_analysis_ignores_the_cache_of_the_whole_file(models, video_factory):
+    path = video_factory("bounded.mp4", fps=30, duration_s=4.0, size_wh=(96, 64))
+    whole = Recognizer(models).analyze(path, progress=False)
+    bounded = Recognizer(models).analyze(path, progress=False, max_seconds=1.5)
+    assert len(whole) == 7 and len(bounded) == 2 and bounded.duration_s <= 1.5
+
+
+def test_cache_is_per_encoder_files_and_reports_the_current_name(
+    models, tiny_model_dir, tiny_labels_file, video_factory, tmp_path, monkeypatch
+):
+    import shutil
+
+    path = video_factory("cache_key.mp4", fps=30, duration_s=2.0, size_wh=(96, 64))
+    Recognizer(models).analyze(path, progress=False)
+    copy = shutil.copy(path, tmp_path / "renamed copy.mp4")
+    assert Recognizer(models).analyze(copy, progress=False).source == str(copy)  # cached bytes, new name
+    other_dir = shutil.copytree(tiny_model_dir, tmp_path / "other_models")  # same names, other files
+    other = compile_models(
+        resolve_model(precision="FP32", model_dir=other_dir, labels=tiny_labels_file), cache_dir=tmp_path / "cc"
+    )
+    calls = []
+    real = pipeline._encode_frames
+    monkeypatch.setattr(pipeline, "_encode_frames", lambda *a, **k: calls.append(1) or real(*a, **k))
+    Recognizer(other).analyze(path, progress=False)
+    assert calls == [1], "embeddings of another encoder were reused"

@@ -93,3 +93,10 @@ def test_with_top_k_reranks_without_inference():
 def test_segment_validation():
     with pytest.raises(ValueError, match="after start_s"):
         Segment("x", 2.0, 1.0, 0.5, 1)
+
+
+def test_smoothing_twice_is_refused():
+    tl = timeline([[5, 0, 0, 0], [0, 5, 0, 0], [5, 0, 0, 0]])
+    with pytest.raises(ValueError, match="already smoothed over 3 windows"):
+        tl.smoothed(3).smoothed(3)
+    assert tl.smoothed(3).smoothed(1).smoothing == 3

@@ -9,7 +9,9 @@ Faults (per path, set with :meth:`FaultServer.set_fault`):
 - ``"404"``, ``"500"``, ``"500_once"``: status codes (``500_once`` fails one request, then works);
 - ``"stall"``: sends the headers and a few bytes, then sleeps past any client timeout;
 - ``"html"``: answers 200 with an HTML page instead of the file;
-- ``"slow"``: sends 16 KB every 50 ms (to kill a client mid-download).
+- ``"slow"``: sends 16 KB every 50 ms (to kill a client mid-download);
+- ``"wrong_range"``: drops the first request mid-file, then answers a ``Range`` request with 206
+  and the whole body labelled ``bytes 0-`` (another range than asked for).
 
 Every request is logged as ``(path, range_header_or_None)`` in :attr:`FaultServer.requests`.
 """
@@ -92,6 +94,13 @@ class FaultServer:
         if fault == "wrong_bytes":
             data = bytes((b + 1) % 256 for b in data[:4096]) + data[4096:]
         start = 0
+        if rng and fault == "wrong_range":
+            h.send_response(206)
+            h.send_header("Content-Length", str(len(data)))
+            h.send_header("Content-Range", f"bytes 0-{len(data) - 1}/{len(data)}")
+            h.end_headers()
+            h.wfile.write(data)
+            return
         if rng and fault != "ignore_range":
             m = re.fullmatch(r"bytes=(\d+)-", rng)
             if m:
@@ -118,7 +127,7 @@ class FaultServer:
                 h.wfile.flush()
                 time.sleep(0.05)
             return
-        drop = fault == "truncate" or (fault in ("drop_once", "ignore_range") and count == 0)
+        drop = fault == "truncate" or (fault in ("drop_once", "ignore_range", "wrong_range") and count == 0)
         if drop:
             h.wfile.write(body[: len(body) // 2])
             h.wfile.flush()
