@@ -3,8 +3,10 @@
 One test walks through what a user does, saving a screenshot of each stage under
 ``artifacts/ui/notebook-*.png``: Run All; the walk-through's pictures; the live player playing, then
 Stop pressed (it stops, and Run All continues); the inline annotated video loads
-(``readyState >= 2``); a 12 MB video uploaded through the chunked upload control gets its analysis; a
-file that is not a video is refused with a clear message; no error output anywhere.
+(``readyState >= 2``); a multi-chunk (~3 MB) video uploaded through the chunked upload control gets its
+analysis; a file that is not a video is refused with a clear message; no error output anywhere.
+(The > 10 MB upload through the browser is ``tests/ui/test_upload_ui.py``: a 13 MB transfer here,
+in the package's shared Playwright driver, preceded both hangs seen in clean-clone CI runs.)
 
 The notebook runs from a copy of the project inside the Lab's root, so its relative links (exports
 under ``data/out/``) are served by Jupyter as for a user, and nothing is written into the repository.
@@ -130,15 +132,15 @@ def test_notebook_in_jupyterlab(lab, page, video_factory, tmp_path):
     assert "/files/" in video.evaluate("v => v.currentSrc")
     _shot(page, _cell(page, "nu.video_html"), "annotated-video")
 
-    # A 12 MB upload goes through the chunked control and gets its own analysis.
-    big = video_factory("ui_noise_640x480.mp4", fps=15, duration_s=3.0, size_wh=(640, 480), paint=_noise)
-    assert big.stat().st_size > 10 * 1024**2, big.stat().st_size
+    # A multi-chunk upload goes through the chunked control and gets its own analysis.
+    big = video_factory("ui_noise_320x240.mp4", fps=15, duration_s=3.0, size_wh=(320, 240), paint=_noise)
+    assert big.stat().st_size > 2 * 1024**2, big.stat().st_size  # several 1 MB chunks
     panel = _cell(page, "nu.UploadPanel")
     panel.scroll_into_view_if_needed()
     panel.locator(".ar-upload-input").set_input_files(str(big))
-    result = panel.locator(".jp-OutputArea-output pre", has_text="ui_noise_640x480.mp4: 4 windows of 1 s")
+    result = panel.locator(".jp-OutputArea-output pre", has_text="ui_noise_320x240.mp4: 4 windows of 1 s")
     result.wait_for(timeout=60_000)
-    assert "uploaded (12." in panel.locator(".ar-upload-status").text_content()
+    assert re.search(r"uploaded \(\d", panel.locator(".ar-upload-status").text_content())
     figure = panel.locator(".jp-OutputArea-output img")
     page.wait_for_function("img => img.complete && img.naturalWidth > 500", arg=figure.element_handle())
     clip = panel.locator("video.actionrec-video")
