@@ -178,10 +178,7 @@ def run_bench(
     from .runtime import compile_models
 
     files = resolve_model(model, precision=precision, model_dir=model_dir, cache_dir=cache_dir, need_labels=False)
-    decoder_out = _decoder_classes(files.decoder_xml)
-    models = compile_models(
-        files, device=device, hint="THROUGHPUT", labels=tuple(f"class {i}" for i in range(decoder_out))
-    )
+    models = compile_models(files, device=device, hint="THROUGHPUT", labels=placeholder_labels(files.decoder_xml))
     recognizer = Recognizer(models)
     frames, decode_ms = measure_decode(video)
     enc_fps, enc_source = measure_encoder(files.encoder_xml, device=device, seconds=encoder_seconds)
@@ -220,10 +217,12 @@ def run_bench(
     )
 
 
-def _decoder_classes(xml: Path) -> int:
+def placeholder_labels(decoder_xml: Path) -> tuple[str, ...]:
+    """``("class 0", ...)``, one per decoder output: for timing models whose labels mean nothing."""
     from .runtime import get_core
 
-    return int(get_core().read_model(str(xml)).output(0).get_partial_shape()[-1].get_length())
+    classes = int(get_core().read_model(str(decoder_xml)).output(0).get_partial_shape()[-1].get_length())
+    return tuple(f"class {i}" for i in range(classes))
 
 
 def _bench_args(p: argparse.ArgumentParser) -> None:

@@ -19,7 +19,7 @@ import contextlib
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -248,7 +248,6 @@ def _encode_frames(
     progress: bool = True,
     max_seconds: float | None = None,
     stats: Any = None,
-    on_sample: Callable[[Any], None] | None = None,
 ) -> EncodedVideo:
     """The overlapped decode → sample → preprocess → async-encode loop."""
     import openvino as ov
@@ -271,6 +270,11 @@ def _encode_frames(
 
     # Files decoded by OpenCV convert only frames that can be nearest to a grid point.
     keep = NearestFrameFilter(step_s=grid.step_s)
+
+    def decoded() -> int:
+        """Frames decoded so far: the source's count includes frames the filter passed over."""
+        return int(getattr(stats, "frames_decoded", meta["decoded"]))
+
     if hasattr(frames, "keep"):
         frames.keep = keep
 
@@ -357,10 +361,8 @@ def _encode_frames(
                 meta["crop"] = pre.crop_xywh
                 started[k] = time.perf_counter()
                 jobs.start_async({0: pre.tensor}, k)
-            if on_sample is not None:
-                on_sample(k)
             if k % 16 == 0:
-                bar.n = int(getattr(stats, "frames_decoded", meta["decoded"]))
+                bar.n = decoded()
                 bar.refresh()
         jobs.wait_all()
     finally:
@@ -370,7 +372,7 @@ def _encode_frames(
         with contextlib.suppress(Exception):
             jobs.wait_all()
         thread.join()
-        bar.n = int(getattr(stats, "frames_decoded", meta["decoded"]))
+        bar.n = decoded()
         bar.close()
     n = len(times)
     emb = emb[:n].copy()
@@ -387,12 +389,12 @@ def _encode_frames(
         duplicated=dup_arr,
         t0_s=float(sampler.t0 or 0.0),
         step_s=grid.step_s,
-        frames_decoded=int(getattr(stats, "frames_decoded", meta["decoded"])),
+        frames_decoded=decoded(),
         frames_corrupt=int(getattr(stats, "frames_corrupt", 0)),
         truncated=bool(getattr(stats, "truncated", False)),
         duration_s=float(last_t - first_t) if first_t is not None else 0.0,
         stage_ms={
-            "decode": meta["decode_s"] * 1000 / max(1, int(getattr(stats, "frames_decoded", meta["decoded"]))),
+            "decode": meta["decode_s"] * 1000 / max(1, decoded()),
             "preprocess": meta["pre_s"] * 1000 / encoded_n,
             "encoder": latency["sum"] * 1000 / max(1, latency["n"]),
         },

@@ -33,12 +33,6 @@ TARGET_SHOWN_RATIO = 0.95
 TARGET_LABELS_PER_S = 2.0
 
 
-def _num_classes(decoder_xml: Path) -> int:
-    from actionrec.runtime import get_core
-
-    return int(get_core().read_model(str(decoder_xml)).output(0).get_partial_shape()[-1].get_length())
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--video", type=Path, default=REPO / "model/bench/720p30.mp4")
@@ -49,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
     args = p.parse_args(argv)
 
+    from actionrec.bench import placeholder_labels
     from actionrec.models import resolve_model
     from actionrec.notebook.player import LivePlayer
     from actionrec.runtime import compile_models
@@ -57,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         if not path.exists():
             p.error(f"{path} does not exist (see benchmarks/make_bench_video.py and ../shared/proxy/README)")
     files = resolve_model(precision=args.precision, model_dir=args.model_dir, need_labels=False)
-    labels = tuple(f"class {i}" for i in range(_num_classes(files.decoder_xml)))  # proxy labels mean nothing
+    labels = placeholder_labels(files.decoder_xml)  # proxy labels mean nothing
     t = time.perf_counter()
     models = compile_models(files, device=args.device, hint="LATENCY", labels=labels)
     compile_s = time.perf_counter() - t

@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 
+from actionrec.bench import placeholder_labels
 from actionrec.models import resolve_model
 from actionrec.pipeline import EncodedVideo, Recognizer
 from actionrec.runtime import compile_models
@@ -28,7 +29,7 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=10.0)
     args = ap.parse_args()
     files = resolve_model(precision=args.precision, model_dir=args.model_dir, need_labels=False)
-    models = compile_models(files, labels=tuple(f"class {i}" for i in range(400)))
+    models = compile_models(files, labels=placeholder_labels(files.decoder_xml))
     n = int(args.minutes * 60 * 16)
     rng = np.random.default_rng(0)
     encoded = EncodedVideo(

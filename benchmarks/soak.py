@@ -47,6 +47,7 @@ async def soak(args) -> int:
     import psutil
 
     from actionrec import live
+    from actionrec.bench import placeholder_labels
     from actionrec.models import resolve_model
     from actionrec.notebook.player import LivePlayer
     from actionrec.runtime import compile_models
@@ -60,7 +61,7 @@ async def soak(args) -> int:
 
     live.LiveRecognizer = Tracked  # the player imports it at play() time
     files = resolve_model(precision=args.precision, model_dir=args.model_dir, need_labels=False)
-    models = compile_models(files, hint="LATENCY", labels=tuple(f"class {i}" for i in range(400)))
+    models = compile_models(files, hint="LATENCY", labels=placeholder_labels(files.decoder_xml))
     player = LivePlayer(models, max_seconds=args.minutes * 60)
     proc = psutil.Process()
     samples: list[tuple[float, float, int, int]] = []
