@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import csv
 import errno
@@ -60,6 +61,22 @@ def _os_problem(exc: OSError) -> str:
     return f"{exc.strerror or exc}: check the path and the free space"
 
 
+_OPEN_TEMPS: set[Path] = set()  # temporary files of writes in progress
+
+
+@atexit.register
+def _remove_open_temps() -> None:
+    """At exit, remove temporary files whose writer never got to clean up.
+
+    A Ctrl+C can land between a generator-based context manager's ``__enter__`` and the ``with``
+    block that would close it; the writer's ``finally`` then runs only if the generator is
+    collected, which interpreter shutdown does not promise.
+    """
+    for tmp in list(_OPEN_TEMPS):
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def atomic_write(
     path: str | os.PathLike[str], mode: str | None = None, *, encoding: str = "utf-8", newline: str | None = None
@@ -91,12 +108,14 @@ def atomic_write(
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         while tmp is None:  # O_EXCL: never clobber another writer's temp; mode 0o666 honours the umask
-            candidate = final.with_name(f".{final.name}.{secrets.token_hex(4)}.tmp{final.suffix}")
+            # Named before it exists: a Ctrl+C right after the file is created still removes it.
+            tmp = final.with_name(f".{final.name}.{secrets.token_hex(4)}.tmp{final.suffix}")
+            _OPEN_TEMPS.add(tmp)
             try:
-                os.close(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-                tmp = candidate
+                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
             except FileExistsError:
-                continue
+                _OPEN_TEMPS.discard(tmp)
+                tmp = None
         if mode is None:
             yield tmp
         else:
@@ -106,12 +125,14 @@ def atomic_write(
         with open(tmp, "rb") as f:  # the bytes reach the disk before the name points at them
             os.fsync(f.fileno())
         os.replace(tmp, final)
+        _OPEN_TEMPS.discard(tmp)
         tmp = None
     except OSError as exc:
         raise ExportError(f"cannot write {final}: {_os_problem(exc)} ({type(exc).__name__}: {exc})") from exc
     finally:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
+            _OPEN_TEMPS.discard(tmp)
 
 
 # -- JSON --------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from . import settings
+from .encoders import EncoderQueue
 from .errors import ClipTooShortError
 from .preprocess import preprocess
 from .results import Prediction, StageTimings, Timeline
@@ -49,7 +50,7 @@ class EncodedVideo:
         t0_s, step_s: the grid (``t0 + k * step``).
         frames_decoded, frames_corrupt, truncated, duration_s: source facts.
         stage_ms: mean milliseconds per decoded frame (``decode``) and per encoded sample
-            (``preprocess``, ``encoder``: request latency).
+            (``preprocess``; ``encoder``: latency of the request that carried the sample).
         crop_xywh: the model crop in source pixels (same for every frame of a file).
         size_wh: source frame size.
     """
@@ -250,7 +251,6 @@ def _encode_frames(
     stats: Any = None,
 ) -> EncodedVideo:
     """The overlapped decode → sample → preprocess → async-encode loop."""
-    import openvino as ov
     from tqdm.auto import tqdm
 
     sampler: GridSampler[Any] = GridSampler(step_s=grid.step_s)
@@ -320,19 +320,13 @@ def _encode_frames(
     times: list[float] = []
     indices: list[int] = []
     dups: list[bool] = []
-    latency = {"sum": 0.0, "n": 0}
-    started: dict[int, float] = {}
     lock = threading.Lock()
 
-    def done(request, k: int) -> None:
-        vec = request.get_output_tensor(0).data.reshape(-1)
+    def done(k: int, vec: np.ndarray) -> None:
         with lock:
             emb[k] = vec  # ordered by k whatever order callbacks arrive in
-            latency["sum"] += time.perf_counter() - started.pop(k)
-            latency["n"] += 1
 
-    jobs = ov.AsyncInferQueue(models.encoder, models.optimal_requests())
-    jobs.set_callback(done)
+    jobs = EncoderQueue(models.encoder, done, batch=models.encoder_batch)
     thread = threading.Thread(target=reader, name="actionrec-reader", daemon=True)
     bar = tqdm(total=total_frames, unit="frame", desc=_short(source), disable=not progress, leave=True)
     thread.start()
@@ -359,11 +353,11 @@ def _encode_frames(
                 pre = preprocess(image, input_hw=input_hw)
                 meta["pre_s"] += time.perf_counter() - t
                 meta["crop"] = pre.crop_xywh
-                started[k] = time.perf_counter()
-                jobs.start_async({0: pre.tensor}, k)
+                jobs.submit(pre.tensor, k)
             if k % 16 == 0:
                 bar.n = decoded()
                 bar.refresh()
+        jobs.flush()
         jobs.wait_all()
     finally:
         stop.set()
@@ -396,7 +390,7 @@ def _encode_frames(
         stage_ms={
             "decode": meta["decode_s"] * 1000 / max(1, decoded()),
             "preprocess": meta["pre_s"] * 1000 / encoded_n,
-            "encoder": latency["sum"] * 1000 / max(1, latency["n"]),
+            "encoder": jobs.latency_s * 1000 / encoded_n,
         },
         crop_xywh=meta["crop"],
         size_wh=meta["size"],

@@ -232,6 +232,35 @@ def test_atomic_write_creates_parents_and_renames_only_at_the_end(tmp_path):
     assert target.read_text() == "done" and len(list(target.parent.iterdir())) == 1
 
 
+def test_ctrl_c_right_after_the_temp_file_is_created_leaves_nothing(tmp_path, monkeypatch):
+    """The interrupt lands between creating the temporary file and the writer knowing its name."""
+    import actionrec.export as export_module
+
+    real_close = os.close
+
+    def interrupted_close(fd):
+        real_close(fd)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(export_module.os, "close", interrupted_close)
+    with pytest.raises(KeyboardInterrupt), atomic_write(tmp_path / "out.vtt", "w") as f:
+        f.write("never")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_temp_files_of_writers_never_closed_are_removed_at_exit(tmp_path):
+    """A Ctrl+C between a context manager's __enter__ and its with block: the exit hook cleans up."""
+    import actionrec.export as export_module
+
+    writer = atomic_write(tmp_path / "out.json", "w")
+    writer.__enter__().write("{")  # and never __exit__
+    (tmp,) = tmp_path.iterdir()
+    assert ".tmp" in tmp.name
+    export_module._remove_open_temps()
+    assert list(tmp_path.iterdir()) == []
+    assert not (tmp_path / "out.json").exists()
+
+
 def test_disk_full_and_read_only_folder_become_clear_export_errors(tmp_path, monkeypatch):
     with (
         pytest.raises(ExportError, match=r"cannot write .*full.vtt: the disk is full"),

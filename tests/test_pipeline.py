@@ -1,5 +1,6 @@
 """File analysis end to end with tiny colour-dependent models and synthetic videos."""
 
+import dataclasses
 import threading
 from types import SimpleNamespace
 from typing import ClassVar
@@ -13,6 +14,8 @@ from actionrec.models import resolve_model
 from actionrec.pipeline import Recognizer
 from actionrec.runtime import compile_models
 from tests.oracle import oracle_windows
+from tests.support.tiny_models import write_model_dir
+from tests.support.videos import solid
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +116,7 @@ class OutOfOrderQueue:
             self._flush()
 
     def _flush(self):
-        for out, k in reversed(self.pending):  # newest first: worst case for ordering
+        for out, k in reversed(self.pending):  # newest first: worst case for ordering (across batches)
             self.cb(SimpleNamespace(get_output_tensor=lambda i, o=out: SimpleNamespace(data=o)), k)
         self.pending = []
 
@@ -132,10 +135,49 @@ def test_embeddings_in_frame_order_under_out_of_order_completion(models, monkeyp
     OutOfOrderQueue.calls = []
     monkeypatch.setattr(openvino, "AsyncInferQueue", OutOfOrderQueue)
     scrambled = pipeline._encode_frames(frames, models=models, grid=grid, source="x", progress=False)
-    assert OutOfOrderQueue.calls == list(range(48))
+    batches = [ks for ks, _started in OutOfOrderQueue.calls]
+    assert [k for ks in batches for k in ks] == list(range(48))
+    assert {len(ks) for ks in batches} == {models.encoder_batch} == {4}  # files go in batches of 4
     np.testing.assert_allclose(scrambled.embeddings, expected.embeddings, atol=1e-5)
     # and they really are per-frame: embedding k carries frame k's colour (B mean in feature 0)
     np.testing.assert_allclose(scrambled.embeddings[:, 0], shades[:, 0] / 255, atol=0.01)
+
+
+@pytest.mark.parametrize("count", [1, 5, 50])  # one sample, one padded batch, 12 batches + a padded one
+def test_batched_embeddings_equal_one_sample_at_a_time(models, count):
+    rng = np.random.default_rng(count)
+    shades = rng.integers(0, 255, (count, 3))
+    frames = frames_of((np.full((64, 64, 3), s, np.uint8), i / 16) for i, s in enumerate(shades))
+    grid = Recognizer(models).grid
+    batched = pipeline._encode_frames(frames, models=models, grid=grid, source="x", progress=False)
+    single = dataclasses.replace(models, encoder_batch=1)
+    one_by_one = pipeline._encode_frames(frames, models=single, grid=grid, source="x", progress=False)
+    assert batched.num_samples == count
+    np.testing.assert_allclose(batched.embeddings, one_by_one.embeddings, atol=1e-6)
+    np.testing.assert_allclose(batched.embeddings[:, 8], shades[:, 2] / 255, atol=0.01)  # R, top-left
+
+
+def test_encoder_with_a_fixed_batch_runs_one_sample_per_request(tmp_path, tiny_labels_file, video_factory):
+    """An IR with batch 1 written into its graph cannot take batches: it still analyses files."""
+    root = write_model_dir(tmp_path / "fixed", precisions=("FP32",), fixed_batch=True)
+    files = resolve_model(precision="FP32", model_dir=root, labels=tiny_labels_file)
+    fixed = compile_models(files, cache_dir=tmp_path, hint="THROUGHPUT")
+    assert fixed.encoder_batch == 1
+    path = video_factory(
+        "fixed_batch.mp4", fps=30, duration_s=2.0, size_wh=(160, 120), paint=solid((200, 30, 30)), stamp_index=False
+    )
+    timeline = Recognizer(fixed).analyze(path, progress=False, cache=False)
+    assert timeline.predictions[0].labels[0] == "blue"
+
+
+def test_only_file_models_on_a_cpu_batch_the_encoder(tiny_model_dir, tiny_labels_file, tmp_path):
+    files = resolve_model(precision="FP32", model_dir=tiny_model_dir, labels=tiny_labels_file)
+    assert compile_models(files, cache_dir=tmp_path, hint="LATENCY").encoder_batch == 1
+    throughput = compile_models(files, cache_dir=tmp_path, hint="THROUGHPUT")
+    assert throughput.encoder_batch == 4
+    x = np.zeros((1, 3, 224, 224), np.float32)
+    x[0, 1] = 255
+    assert throughput.encoder(x)[0].shape == (1, 512, 1, 1)  # single frames still work
 
 
 def test_each_sampled_frame_encoded_once(models, monkeypatch):
@@ -147,7 +189,8 @@ def test_each_sampled_frame_encoded_once(models, monkeypatch):
     rec = Recognizer(models, stride_s=0.0625)  # maximal overlap
     encoded = pipeline._encode_frames(frames, models=models, grid=rec.grid, source="x", progress=False)
     distinct = len(set(encoded.frame_indices.tolist()))
-    assert len(OutOfOrderQueue.calls) == distinct == int((~encoded.duplicated).sum())
+    encoded_ks = [k for ks, _started in OutOfOrderQueue.calls for k in ks]
+    assert len(encoded_ks) == len(set(encoded_ks)) == distinct == int((~encoded.duplicated).sum())
     assert encoded.duplicated.sum() > 0
 
 

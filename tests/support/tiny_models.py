@@ -30,18 +30,22 @@ def tiny_labels(num_classes: int) -> list[str]:
     return [*LABELS_HEAD, *(f"class {i}" for i in range(len(LABELS_HEAD), num_classes))][:num_classes]
 
 
-def build_encoder(*, size_hw: tuple[int, int] = (224, 224), embedding_dim: int = 512):
+def build_encoder(*, size_hw: tuple[int, int] = (224, 224), embedding_dim: int = 512, fixed_batch: bool = False):
+    """The tiny encoder. Its Reshapes keep the batch dimension (``0`` with ``special_zero``), so it
+    runs batched like the real one; ``fixed_batch`` writes ``1`` instead, as some exported IRs do.
+    """
     import openvino as ov
     import openvino.opset13 as ops
 
     h, w = size_hw
+    b = 1 if fixed_batch else 0
     x = ops.parameter([1, 3, h, w], ov.Type.f32, name="0")
     pooled = ops.avg_pool(x, [h // 2, w // 2], [0, 0], [0, 0], [h // 2, w // 2], exclude_pad=True)
-    flat = ops.reshape(pooled, ops.constant(np.array([1, 12], np.int64)), False)  # [1, 3*4]
+    flat = ops.reshape(pooled, ops.constant(np.array([b, 12], np.int64)), True)  # [N, 3*4]
     proj = np.zeros((12, embedding_dim), np.float32)
     proj[np.arange(12), np.arange(12)] = 1.0 / 255.0
     emb = ops.matmul(flat, ops.constant(proj), False, False)
-    out = ops.reshape(emb, ops.constant(np.array([1, embedding_dim, 1, 1], np.int64)), False)
+    out = ops.reshape(emb, ops.constant(np.array([b, embedding_dim, 1, 1], np.int64)), True)
     model = ov.Model([out], [x], "tiny-encoder")
     model.outputs[0].get_tensor().set_names({"output"})
     return model
@@ -81,13 +85,14 @@ def write_model_dir(
     model: str = "action-recognition-0001",
     precisions: tuple[str, ...] = ("FP16",),
     num_classes: int = 400,
+    fixed_batch: bool = False,
 ) -> Path:
     """Write tiny IRs in the OMZ layout under ``root`` and return ``root``."""
     import openvino as ov
 
     for precision in precisions:
         for part, build in (("encoder", build_encoder), ("decoder", build_decoder)):
-            m = build() if part == "encoder" else build(num_classes=num_classes)
+            m = build(fixed_batch=fixed_batch) if part == "encoder" else build(num_classes=num_classes)
             out = root / f"{model}-{part}" / precision / f"{model}-{part}.xml"
             out.parent.mkdir(parents=True, exist_ok=True)
             ov.save_model(m, str(out), compress_to_fp16=(precision != "FP32"))
