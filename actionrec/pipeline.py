@@ -1,8 +1,9 @@
 """File analysis: decode → time-based sampling → async encoder → sliding-window decoder.
 
-Decoding and preprocessing run in a reader thread, overlapped with encoder inference through an
-``AsyncInferQueue`` (throughput hint); embeddings are put back in grid order whatever order the
-callbacks arrive in; queues are bounded so memory stays flat on long files. Each grid sample is
+Decoding runs in a reader thread, overlapped with preprocessing and encoder inference (batches of
+samples through an ``AsyncInferQueue`` with the throughput hint, :mod:`actionrec.encoders`);
+embeddings are put back in grid order whatever order the callbacks arrive in; queues are bounded so
+memory stays flat on long files. Each grid sample is
 encoded once; windows (``clip_len`` samples, ``stride`` apart) then need only the decoder, so
 re-analysis with another stride, smoothing, threshold or top-k reuses the embeddings.
 
