@@ -218,8 +218,14 @@ def _stream(
     progress: bool,
     timeout_s: tuple[float, float],
     http_advice: str = "Check the URL; with a mirror, check that it holds this file under the same path",
+    validator: Path | None = None,
 ) -> None:
     """One request: write to ``part`` (resuming with ``Range``) until the body ends.
+
+    With ``validator`` (files without a pinned hash), the response's strong ``ETag`` or its
+    ``Last-Modified`` is kept in that file and a resume sends it as ``If-Range``: a server whose
+    file changed in between answers with the whole new file instead of splicing its tail onto the
+    old head. A partial file without a validator is not resumed but downloaded again.
 
     Raises ``_TransientError`` for what a retry may fix (connection, timeout, HTTP 5xx/429, a body
     cut short), :class:`DownloadError` for what it cannot (HTTP 4xx, an HTML page, too large, disk
@@ -232,6 +238,13 @@ def _stream(
     if expected_size is not None and have >= expected_size:
         return  # complete (or too long): verification decides
     headers = {"Range": f"bytes={have}-"} if have else {}
+    if have and validator is not None:
+        known = validator.read_text(encoding="utf-8").strip() if validator.is_file() else ""
+        if known:
+            headers["If-Range"] = known
+        else:  # nothing tells whether the server's file is still the one we have the head of
+            log.info("%s: no ETag or Last-Modified to resume against; starting over", label)
+            headers, have = {}, 0
     try:
         response = requests.get(url, headers=headers, stream=True, timeout=timeout_s)
     except (requests.ConnectionError, requests.Timeout) as exc:
@@ -264,8 +277,10 @@ def _stream(
             raise _TransientError("server answered another byte range than requested; starting over")
         resumed = bool(have) and status == 206
         if have and not resumed:
-            log.info("%s: server ignored the Range request; starting over", label)
+            log.info("%s: server ignored the Range request (or the file changed); starting over", label)
             have = 0
+        if validator is not None and not resumed:
+            _keep_validator(validator, response.headers)
         announced = response.headers.get("Content-Length")
         body_bytes = int(announced) if announced is not None and announced.isdigit() else None
         total = expected_size if expected_size is not None else None if body_bytes is None else have + body_bytes
@@ -354,6 +369,16 @@ def _human(n: int | None) -> str:
     return f"{n} B"
 
 
+def _keep_validator(path: Path, headers) -> None:
+    """Store what identifies this version of the file: a strong ETag, else Last-Modified."""
+    etag = headers.get("ETag", "")
+    value = etag if etag and not etag.startswith("W/") else headers.get("Last-Modified", "")
+    if value:
+        path.write_text(value, encoding="utf-8")
+    else:
+        path.unlink(missing_ok=True)
+
+
 def download_url(
     url: str,
     *,
@@ -370,7 +395,10 @@ def download_url(
     The file is named after the SHA-256 of the URL plus the URL's suffix, so the same URL maps to
     the same file and is not downloaded twice (delete the file to refresh it). Bytes stream into
     ``<name>.part`` and are renamed only once the body is complete (there is no pinned hash: a body
-    as long as the server announced is the check). Dropped connections resume with ``Range``.
+    as long as the server announced is the check). Dropped connections resume with ``Range`` and
+    ``If-Range`` (the first response's strong ETag or Last-Modified, kept beside the ``.part``), so
+    a file that changed on the server between two attempts is downloaded whole, never spliced; a
+    server that sends neither gets the download started over.
 
     Args:
         url: the http(s) URL.
@@ -404,6 +432,7 @@ def download_url(
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
     part = final.with_name(final.name + ".part")
+    validator = final.with_name(final.name + ".part.validator")
     _retrying(
         lambda: _stream(
             url,
@@ -414,6 +443,7 @@ def download_url(
             progress=progress,
             timeout_s=timeout_s,
             http_advice="Check the URL (open it in a browser) or download the file yourself and pass its path",
+            validator=validator,
         ),
         what=url,
         part=part,
@@ -423,4 +453,5 @@ def download_url(
         sleep=sleep,
     )
     os.replace(part, final)
+    validator.unlink(missing_ok=True)
     return final

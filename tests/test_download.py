@@ -202,3 +202,44 @@ def test_a_206_with_another_range_is_never_spliced_in(remote, http_server, tmp_p
     http_server.set_fault("m/model.bin", "wrong_range")
     assert fetch(remote, tmp_path).read_bytes() == DATA
     assert len(http_server.ranged()) == 1 and leftovers(tmp_path) == ["m/model.bin"]
+
+
+# -- unpinned URLs (videos a user names): no hash, so resume must not splice two versions -------
+
+
+def test_url_changed_between_attempts_is_downloaded_whole_not_spliced(http_server, tmp_path):
+    from actionrec.download import download_url
+
+    old, new = DATA, bytes(reversed(DATA))
+    url = http_server.add("v/clip.mp4", old)
+    http_server.set_fault("v/clip.mp4", "drop_once")  # half of the old version arrives
+
+    def change_on_server(_delay_s):
+        http_server.add("v/clip.mp4", new)  # the file is replaced before the retry
+
+    path = download_url(url, dest_dir=tmp_path, progress=False, sleep=change_on_server, timeout_s=(2, 1))
+    assert path.read_bytes() == new
+    ranged = http_server.ranged()
+    assert len(ranged) == 1 and ranged[0][1] != "bytes=0-"  # it did ask to resume (with If-Range)
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no .part, no validator left
+
+
+def test_url_resume_uses_the_validator_when_the_file_is_unchanged(http_server, tmp_path):
+    from actionrec.download import download_url
+
+    url = http_server.add("v/same.mp4", DATA)
+    http_server.set_fault("v/same.mp4", "drop_once")
+    path = download_url(url, dest_dir=tmp_path, progress=False, sleep=lambda s: None, timeout_s=(2, 1))
+    assert path.read_bytes() == DATA
+    assert len(http_server.requests) == 2 and http_server.ranged()  # resumed: only the tail again
+
+
+def test_url_without_etag_or_last_modified_starts_over_instead_of_resuming(http_server, tmp_path):
+    from actionrec.download import download_url
+
+    http_server.etags = False
+    url = http_server.add("v/plain.mp4", DATA)
+    http_server.set_fault("v/plain.mp4", "drop_once")
+    path = download_url(url, dest_dir=tmp_path, progress=False, sleep=lambda s: None, timeout_s=(2, 1))
+    assert path.read_bytes() == DATA
+    assert http_server.ranged() == [], "nothing identified the version: a Range request could splice"

@@ -14,10 +14,13 @@ Faults (per path, set with :meth:`FaultServer.set_fault`):
   and the whole body labelled ``bytes 0-`` (another range than asked for).
 
 Every request is logged as ``(path, range_header_or_None)`` in :attr:`FaultServer.requests`.
+Responses carry a strong ``ETag`` of the current bytes (unless :attr:`FaultServer.etags` is off),
+and a ``Range`` request whose ``If-Range`` names another version gets the whole file (200).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 import time
@@ -32,6 +35,7 @@ class FaultServer:
         self.requests: list[tuple[str, str | None]] = []
         self._served: dict[str, int] = {}
         self.stall_s = 5.0
+        self.etags = True
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -94,6 +98,9 @@ class FaultServer:
         if fault == "wrong_bytes":
             data = bytes((b + 1) % 256 for b in data[:4096]) + data[4096:]
         start = 0
+        etag = f'"{hashlib.sha1(data).hexdigest()}"'
+        if rng and h.headers.get("If-Range") not in (None, etag):
+            rng = None  # the client holds the head of another version: send the whole file
         if rng and fault == "wrong_range":
             h.send_response(206)
             h.send_header("Content-Length", str(len(data)))
@@ -114,6 +121,8 @@ class FaultServer:
         if start:
             h.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
         h.send_header("Accept-Ranges", "bytes")
+        if self.etags:
+            h.send_header("ETag", etag)
         h.end_headers()
         if fault == "stall":
             h.wfile.write(body[:10])
