@@ -25,7 +25,7 @@ import numpy as np
 
 from . import settings
 from .preprocess import preprocess
-from .results import Prediction, StageTimings
+from .results import Prediction, StageTimings, check_reporting
 from .runtime import ActionModels
 from .sampling import GridSampler, SamplingGrid
 
@@ -62,8 +62,7 @@ class LiveRecognizer:
     ) -> None:
         import openvino as ov
 
-        if smoothing < 1:
-            raise ValueError(f"smoothing must be >= 1 window, got {smoothing}")
+        check_reporting(top_k=top_k, smoothing=smoothing)
         self.models = models
         self.grid = SamplingGrid.from_seconds(window_s=window_s, clip_len=models.clip_len, stride_s=stride_s)
         self.top_k = top_k

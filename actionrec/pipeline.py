@@ -30,7 +30,7 @@ from . import settings
 from .encoders import EncoderQueue
 from .errors import ClipTooShortError
 from .preprocess import preprocess
-from .results import Prediction, StageTimings, Timeline
+from .results import Prediction, StageTimings, Timeline, check_reporting
 from .runtime import ActionModels
 from .sampling import GridSampler, NearestFrameFilter, SamplingGrid
 
@@ -101,10 +101,7 @@ class Recognizer:
         top_k: int = settings.DEFAULT_TOP_K,
         smoothing: int = 1,
     ) -> None:
-        if top_k < 1:
-            raise ValueError(f"top_k must be >= 1, got {top_k}")
-        if smoothing < 1:
-            raise ValueError(f"smoothing must be >= 1 window, got {smoothing}")
+        check_reporting(top_k=top_k, smoothing=smoothing)
         self.models = models
         self.grid = SamplingGrid.from_seconds(window_s=window_s, clip_len=models.clip_len, stride_s=stride_s)
         self.top_k = top_k

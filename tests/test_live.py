@@ -114,3 +114,15 @@ def test_a_bad_frame_is_a_missing_sample_not_a_stuck_window(models):
                 got.append(p)
     assert len(got) >= 4 and sum(p.missing for p in got) >= 1
     assert len(live._state) < 40  # bookkeeping stays bounded
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"top_k": 0}, "top_k must be >= 1, got 0"), ({"smoothing": 0}, "smoothing must be >= 1 window, got 0")],
+)
+def test_live_and_file_recognizers_reject_the_same_bad_settings(models, kwargs, message):
+    from actionrec.pipeline import Recognizer
+
+    for recognizer in (LiveRecognizer, Recognizer):
+        with pytest.raises(ValueError, match=message):
+            recognizer(models, **kwargs)
