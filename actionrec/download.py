@@ -276,10 +276,18 @@ def _stream(
             part.unlink(missing_ok=True)
             raise _TransientError("server answered another byte range than requested; starting over")
         resumed = bool(have) and status == 206
+        if resumed and validator is not None and not _same_version(headers["If-Range"], response.headers):
+            # A server that honours Range but ignores If-Range: its tail belongs to another version.
+            part.unlink(missing_ok=True)
+            validator.unlink(missing_ok=True)
+            raise _TransientError("the file changed on the server since the first attempt; starting over")
         if have and not resumed:
             log.info("%s: server ignored the Range request (or the file changed); starting over", label)
             have = 0
         if validator is not None and not resumed:
+            # The old head goes before the new version's validator is kept: an interrupt in
+            # between must never leave a head of one version under the validator of another.
+            part.unlink(missing_ok=True)
             _keep_validator(validator, response.headers)
         announced = response.headers.get("Content-Length")
         body_bytes = int(announced) if announced is not None and announced.isdigit() else None
@@ -370,13 +378,37 @@ def _human(n: int | None) -> str:
 
 
 def _keep_validator(path: Path, headers) -> None:
-    """Store what identifies this version of the file: a strong ETag, else Last-Modified."""
-    etag = headers.get("ETag", "")
-    value = etag if etag and not etag.startswith("W/") else headers.get("Last-Modified", "")
+    """Store what identifies this version of the file for ``If-Range`` (RFC 9110 §13.1.5).
+
+    A strong ETag; else, when the response has no ETag at all, a Last-Modified date that is strong
+    (at least 1 s before the response's Date). Otherwise nothing: the next attempt starts over.
+    """
+    value = _strong_validator(headers)
     if value:
         path.write_text(value, encoding="utf-8")
     else:
         path.unlink(missing_ok=True)
+
+
+def _strong_validator(headers) -> str | None:
+    from email.utils import parsedate_to_datetime
+
+    etag = headers.get("ETag", "")
+    if etag:
+        return None if etag.startswith("W/") else etag  # a client holding an ETag must not send a date
+    modified, date = headers.get("Last-Modified", ""), headers.get("Date", "")
+    try:
+        if modified and date and (parsedate_to_datetime(date) - parsedate_to_datetime(modified)).total_seconds() >= 1:
+            return modified
+    except (TypeError, ValueError):
+        pass
+    return None
+
+
+def _same_version(sent: str, headers) -> bool:
+    """Does a 206 answer belong to the version ``sent`` in ``If-Range`` named?"""
+    current = headers.get("ETag") if sent.startswith('"') else headers.get("Last-Modified")
+    return current is None or current == sent  # a 206 without the validator: the server matched it
 
 
 def download_url(
@@ -433,25 +465,29 @@ def download_url(
     final.parent.mkdir(parents=True, exist_ok=True)
     part = final.with_name(final.name + ".part")
     validator = final.with_name(final.name + ".part.validator")
-    _retrying(
-        lambda: _stream(
-            url,
-            part,
-            label=url,
-            max_bytes=max_bytes,
-            reject_html=True,
-            progress=progress,
-            timeout_s=timeout_s,
-            http_advice="Check the URL (open it in a browser) or download the file yourself and pass its path",
-            validator=validator,
-        ),
-        what=url,
-        part=part,
-        advice="Check the URL and the network, then run again",
-        retries=retries,
-        backoff_s=backoff_s,
-        sleep=sleep,
-    )
+    try:
+        _retrying(
+            lambda: _stream(
+                url,
+                part,
+                label=url,
+                max_bytes=max_bytes,
+                reject_html=True,
+                progress=progress,
+                timeout_s=timeout_s,
+                http_advice="Check the URL (open it in a browser) or download the file yourself and pass its path",
+                validator=validator,
+            ),
+            what=url,
+            part=part,
+            advice="Check the URL and the network, then run again",
+            retries=retries,
+            backoff_s=backoff_s,
+            sleep=sleep,
+        )
+    finally:
+        if not part.exists():  # failed for good: nothing kept to resume against
+            validator.unlink(missing_ok=True)
     os.replace(part, final)
     validator.unlink(missing_ok=True)
     return final

@@ -101,7 +101,7 @@ def atomic_write(
         >>> with atomic_write("out/result.txt", "w") as f:  # doctest: +SKIP
         ...     f.write("done")
     """
-    final = Path(path)
+    final = Path(path).absolute()  # the exit hook must find the temp file after a chdir
     if mode not in (None, "w", "wb"):
         raise ValueError(f"mode must be None (yield a path), 'w' or 'wb', got {mode!r}")
     tmp: Path | None = None

@@ -170,6 +170,23 @@ def test_encoder_with_a_fixed_batch_runs_one_sample_per_request(tmp_path, tiny_l
     assert timeline.predictions[0].labels[0] == "blue"
 
 
+def test_encoder_that_mixes_the_samples_of_a_batch_is_not_batched(tmp_path, tiny_labels_file):
+    """Shapes allow a batch, results do not: a softmax across the batch axis couples the samples."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    root = write_model_dir(tmp_path / "mixing", precisions=("FP32",))
+    x = ops.parameter([1, 3, 224, 224], ov.Type.f32, name="0")
+    pooled = ops.avg_pool(x, [112, 112], [0, 0], [0, 0], [112, 112], exclude_pad=True)
+    flat = ops.softmax(ops.reshape(pooled, ops.constant(np.array([0, 12], np.int64)), True), 0)
+    emb = ops.matmul(flat, ops.constant(np.eye(12, 512, dtype=np.float32)), False, False)
+    out = ops.reshape(emb, ops.constant(np.array([0, 512, 1, 1], np.int64)), True)
+    xml = root / "action-recognition-0001-encoder" / "FP32" / "action-recognition-0001-encoder.xml"
+    ov.save_model(ov.Model([out], [x], "mixing-encoder"), str(xml), compress_to_fp16=False)
+    files = resolve_model(precision="FP32", model_dir=root, labels=tiny_labels_file)
+    assert compile_models(files, cache_dir=tmp_path, hint="THROUGHPUT").encoder_batch == 1
+
+
 def test_only_file_models_on_a_cpu_batch_the_encoder(tiny_model_dir, tiny_labels_file, tmp_path):
     files = resolve_model(precision="FP32", model_dir=tiny_model_dir, labels=tiny_labels_file)
     assert compile_models(files, cache_dir=tmp_path, hint="LATENCY").encoder_batch == 1

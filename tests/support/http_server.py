@@ -14,8 +14,9 @@ Faults (per path, set with :meth:`FaultServer.set_fault`):
   and the whole body labelled ``bytes 0-`` (another range than asked for).
 
 Every request is logged as ``(path, range_header_or_None)`` in :attr:`FaultServer.requests`.
-Responses carry a strong ``ETag`` of the current bytes (unless :attr:`FaultServer.etags` is off),
-and a ``Range`` request whose ``If-Range`` names another version gets the whole file (200).
+Responses carry an ``ETag`` of the current bytes (:attr:`FaultServer.etags`: strong, weak or none),
+and a ``Range`` request whose ``If-Range`` names another version gets the whole file (200) unless
+:attr:`FaultServer.honour_if_range` is off.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ class FaultServer:
         self.requests: list[tuple[str, str | None]] = []
         self._served: dict[str, int] = {}
         self.stall_s = 5.0
-        self.etags = True
+        self.etags: str | None = "strong"  # "strong", "weak" (W/"...") or None
+        self.honour_if_range = True  # False: a CDN that honours Range but ignores If-Range
+        self.last_modified: str | None = "Mon, 01 Jan 2024 00:00:00 GMT"  # sent with every file
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -99,7 +102,9 @@ class FaultServer:
             data = bytes((b + 1) % 256 for b in data[:4096]) + data[4096:]
         start = 0
         etag = f'"{hashlib.sha1(data).hexdigest()}"'
-        if rng and h.headers.get("If-Range") not in (None, etag):
+        if self.etags == "weak":
+            etag = "W/" + etag
+        if rng and self.honour_if_range and h.headers.get("If-Range") not in (None, etag, self.last_modified):
             rng = None  # the client holds the head of another version: send the whole file
         if rng and fault == "wrong_range":
             h.send_response(206)
@@ -123,6 +128,8 @@ class FaultServer:
         h.send_header("Accept-Ranges", "bytes")
         if self.etags:
             h.send_header("ETag", etag)
+        if self.last_modified:
+            h.send_header("Last-Modified", self.last_modified)
         h.end_headers()
         if fault == "stall":
             h.wfile.write(body[:10])
