@@ -1,14 +1,18 @@
 """Batched asynchronous encoder requests for file analysis.
 
 Files are encoded through an ``AsyncInferQueue`` with the throughput hint, several samples per
-request (:data:`actionrec.runtime.FILE_BATCH` on a CPU): one request then streams the encoder's
-weights through the cache once for four crops, and Python starts a quarter as many requests.
-Measured on a 2-core Xeon (AVX-512 VNNI + AMX), proxy models, ``benchmark_app -hint throughput``:
-FP16 292 → 322 frames/s, FP16-INT8 514 → 578; the whole file pipeline on a 720p30 H.264 file:
-FP16 231 → 256 video frames/s, FP16-INT8 297 → 328 (paired runs, medians of 4).
+request (:data:`actionrec.runtime.FILE_BATCH`, 8, on a CPU): a request then streams the encoder's
+weights through the cache once for several crops, and Python starts an eighth as many requests.
+Measured on a 2-core Xeon (AVX-512 VNNI + AMX), proxy models, 720p30 H.264, the whole file
+pipeline in paired runs (medians of 4, video frames/s): batch 1 → 4: FP16 231 → 256, FP16-INT8
+297 → 328; in another run, batch 4 → 8 → 16: FP16 284 → 295 → 298, FP16-INT8 360 → 375 → 381.
+Batch 8 keeps most of the gain; 16 adds 1 % for more memory.
+``benchmark_app -hint throughput`` on the encoder alone: FP16 292 → 322 frames/s, FP16-INT8
+514 → 578 at batch 4 (no better at 8).
 
 Tried and not kept: a second compilation leaving one core to the video decoder while decoding is
-the bottleneck gave INT8 +9 % at batch 1, but nothing on top of batching (327 vs 328 frames/s).
+the bottleneck gave INT8 +9 % at batch 1, but nothing on top of batching (327 vs 328 frames/s);
+one stream of two threads instead of two streams of one: INT8 +2 %, FP16 -7 %.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from actionrec import pipeline
 from actionrec.errors import ClipTooShortError
 from actionrec.models import resolve_model
 from actionrec.pipeline import Recognizer
-from actionrec.runtime import compile_models
+from actionrec.runtime import FILE_BATCH, compile_models
 from tests.oracle import oracle_windows
 from tests.support.tiny_models import write_model_dir
 from tests.support.videos import solid
@@ -137,13 +137,13 @@ def test_embeddings_in_frame_order_under_out_of_order_completion(models, monkeyp
     scrambled = pipeline._encode_frames(frames, models=models, grid=grid, source="x", progress=False)
     batches = [ks for ks, _started in OutOfOrderQueue.calls]
     assert [k for ks in batches for k in ks] == list(range(48))
-    assert {len(ks) for ks in batches} == {models.encoder_batch} == {4}  # files go in batches of 4
+    assert {len(ks) for ks in batches} == {models.encoder_batch} == {FILE_BATCH}  # files go in batches
     np.testing.assert_allclose(scrambled.embeddings, expected.embeddings, atol=1e-5)
     # and they really are per-frame: embedding k carries frame k's colour (B mean in feature 0)
     np.testing.assert_allclose(scrambled.embeddings[:, 0], shades[:, 0] / 255, atol=0.01)
 
 
-@pytest.mark.parametrize("count", [1, 5, 50])  # one sample, one padded batch, 12 batches + a padded one
+@pytest.mark.parametrize("count", [1, 5, 50])  # one sample, one padded batch, 6 full batches + a padded one
 def test_batched_embeddings_equal_one_sample_at_a_time(models, count):
     rng = np.random.default_rng(count)
     shades = rng.integers(0, 255, (count, 3))
@@ -191,7 +191,7 @@ def test_only_file_models_on_a_cpu_batch_the_encoder(tiny_model_dir, tiny_labels
     files = resolve_model(precision="FP32", model_dir=tiny_model_dir, labels=tiny_labels_file)
     assert compile_models(files, cache_dir=tmp_path, hint="LATENCY").encoder_batch == 1
     throughput = compile_models(files, cache_dir=tmp_path, hint="THROUGHPUT")
-    assert throughput.encoder_batch == 4
+    assert throughput.encoder_batch == FILE_BATCH > 1
     x = np.zeros((1, 3, 224, 224), np.float32)
     x[0, 1] = 255
     assert throughput.encoder(x)[0].shape == (1, 512, 1, 1)  # single frames still work
