@@ -214,7 +214,7 @@ def check_codec(codec: str, *, workdir: str | os.PathLike[str], required: bool =
         if encoder is None:
             return _row(name, "WARN", f"cannot test: no encoder ({', '.join(ENCODERS[codec])})", FIXES["no_encoder"])
         try:
-            _encode_sample(av, encoder, path)
+            _in_own_thread(_encode_sample, av, encoder, path)
         except (av.error.FFmpegError, ValueError) as exc:
             return _row(name, "WARN", f"cannot test: encoding with {encoder} failed ({exc})", FIXES["encode"])
         decoded = _opencv_frame_count(path)
@@ -224,6 +224,30 @@ def check_codec(codec: str, *, workdir: str | os.PathLike[str], required: bool =
     also = "; PyAV can decode it" if by_pyav == SAMPLE_FRAMES else ""
     fix = FIXES["convert"] if _opencv_has_ffmpeg() else FIXES["opencv_ffmpeg"]
     return _row(name, "FAIL" if required else "WARN", f"OpenCV decoded {decoded}/{SAMPLE_FRAMES} frames{also}", fix)
+
+
+def _in_own_thread(fn: Callable[..., None], *args: Any) -> None:
+    """Run ``fn(*args)`` in a short-lived thread and re-raise what it raised.
+
+    Some encoders change the scheduling of the thread that drives them: SVT-AV1 makes it
+    ``SCHED_FIFO`` 99 (real-time) when it may, i.e. as root, as in many containers. On the caller's
+    thread that would outlive the check and pass to every process started afterwards (a notebook
+    kernel, a browser), which could then starve the whole machine. A thread of its own takes the
+    change with it when it ends.
+    """
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            fn(*args)
+        except BaseException as exc:  # handed to the caller below
+            failure.append(exc)
+
+    worker = threading.Thread(target=run, name="actionrec-doctor-encode")
+    worker.start()
+    worker.join()
+    if failure:
+        raise failure[0]
 
 
 def _has_encoder(av: Any, encoder: str) -> bool:

@@ -349,3 +349,13 @@ def test_cli_json_and_bad_flags(tmp_path):
     assert all(set(c) == {"name", "verdict", "detail", "fix"} for c in data["checks"])
     bad = run_cli("--cameras", "front", "--cache-dir", str(tmp_path))
     assert bad.returncode == 2 and bad.stderr.startswith("error: --cameras 'front'")
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getscheduler"), reason="Linux scheduling policies")
+def test_codec_checks_leave_the_callers_scheduling_alone(tmp_path):
+    """SVT-AV1 makes the thread driving it SCHED_FIFO 99 when it may (as root, e.g. in Docker)."""
+    from actionrec.doctor_checks import check_codec
+
+    for codec in ("av1", "h264", "vp9", "hevc"):
+        check_codec(codec, workdir=tmp_path)
+        assert os.sched_getscheduler(0) == os.SCHED_OTHER, f"the {codec} check changed this thread's scheduling"

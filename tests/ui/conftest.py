@@ -98,8 +98,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if UI_DIR in Path(str(item.path)).resolve().parents:
             item.add_marker(pytest.mark.ui)
-            # Headless Chromium on a shared 2-core machine rarely hangs or flakes (seen ~1 run in 6);
-            # the watchdog below turns a hang into a failure, and a failure gets one (reported) rerun.
+            # Headless Chromium on a shared 2-core machine may flake; the watchdog below turns a hang
+            # into a failure, and a failure gets one (reported) rerun. (The hangs seen ~1 run in 6
+            # came from real-time priority inherited from the test process: see _normal_scheduling.)
             item.add_marker(pytest.mark.flaky(reruns=1))
             if reason:
                 item.add_marker(pytest.mark.skip(reason=reason))
