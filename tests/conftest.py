@@ -92,18 +92,22 @@ def _isolated_env(monkeypatch, tmp_path):
 
 @pytest.fixture(autouse=True)
 def _normal_scheduling():
-    """No test may leave this process at real-time priority.
+    """No test may change this process's scheduling (e.g. leave it at real-time priority).
 
     Every process started afterwards inherits it (JupyterLab, kernels, Chromium, Playwright's
     driver); two such processes spinning at SCHED_FIFO 99 on a 2-core machine starve everything
     else, timeouts and watchdogs included (how the UI tests hung until the doctor's AV1 check ran
     its encoder in a thread of its own: SVT-AV1 makes its calling thread SCHED_FIFO 99 as root).
     """
+    if not hasattr(os, "sched_getscheduler"):  # not Linux
+        yield
+        return
+    before = os.sched_getscheduler(0), os.sched_getparam(0)
     yield
-    if hasattr(os, "sched_getscheduler") and os.sched_getscheduler(0) != os.SCHED_OTHER:
-        policy = os.sched_getscheduler(0)
-        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
-        pytest.fail(f"the test left this thread at scheduling policy {policy} (not SCHED_OTHER); reset it")
+    after = os.sched_getscheduler(0), os.sched_getparam(0)
+    if after != before:
+        os.sched_setscheduler(0, before[0], before[1])
+        pytest.fail(f"the test changed this thread's scheduling from {before} to {after} (now reset)")
 
 
 def sha(data: bytes, algorithm: str = "sha384") -> str:
