@@ -485,9 +485,8 @@ def download_url(
             backoff_s=backoff_s,
             sleep=sleep,
         )
+        os.replace(part, final)
     finally:
-        if not part.exists():  # failed for good: nothing kept to resume against
+        if not part.exists():  # complete, or failed for good: nothing left to resume against
             validator.unlink(missing_ok=True)
-    os.replace(part, final)
-    validator.unlink(missing_ok=True)
     return final

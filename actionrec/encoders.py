@@ -32,25 +32,26 @@ class EncoderQueue:
         encoder: the compiled encoder; it must accept ``[batch, C, H, W]``.
         on_embedding: ``on_embedding(k, vector)`` for every submitted sample, called from
             OpenVINO's threads in completion order (not ``k`` order).
+        requests: requests in flight (:meth:`ActionModels.optimal_requests
+            <actionrec.runtime.ActionModels.optimal_requests>`).
         batch: samples per request.
 
     Call :meth:`flush` after the last :meth:`submit`, then :meth:`wait_all`. Never drop the
     queue with requests running (OpenVINO aborts or hangs): :meth:`wait_all` in a ``finally``.
     """
 
-    def __init__(self, encoder: Any, on_embedding: Callable[[int, np.ndarray], None], *, batch: int = 1):
+    def __init__(self, encoder: Any, on_embedding: Callable[[int, np.ndarray], None], *, requests: int, batch: int = 1):
         import openvino as ov
 
         if batch < 1:
             raise ValueError(f"batch must be >= 1, got {batch}")
-        self._jobs = ov.AsyncInferQueue(encoder, int(encoder.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
+        self._jobs = ov.AsyncInferQueue(encoder, requests)
         self._jobs.set_callback(self._done)
         self._on_embedding = on_embedding
         self.batch = batch
         self._buffer: np.ndarray | None = None
         self._pending: list[int] = []
         self._lock = threading.Lock()
-        self.requests = 0
         self.latency_s = 0.0  # request latency summed over the samples each request carried
 
     def submit(self, tensor: np.ndarray, k: int) -> None:
@@ -79,7 +80,6 @@ class EncoderQueue:
         ks, self._pending = tuple(self._pending), []
         # start_async copies the inputs (share_inputs=False), so the buffer can be refilled at once.
         self._jobs.start_async({0: self._buffer}, (ks, time.perf_counter()))
-        self.requests += 1
 
     def _done(self, request: Any, userdata: tuple[tuple[int, ...], float]) -> None:
         ks, started = userdata

@@ -3,9 +3,9 @@
 Decoding runs in a reader thread, overlapped with preprocessing and encoder inference (batches of
 samples through an ``AsyncInferQueue`` with the throughput hint, :mod:`actionrec.encoders`);
 embeddings are put back in grid order whatever order the callbacks arrive in; queues are bounded so
-memory stays flat on long files. Each grid sample is
-encoded once; windows (``clip_len`` samples, ``stride`` apart) then need only the decoder, so
-re-analysis with another stride, smoothing, threshold or top-k reuses the embeddings.
+memory stays flat on long files. Each grid sample is encoded once; windows (``clip_len`` samples,
+``stride`` apart) then need only the decoder, so re-analysis with another stride, smoothing,
+threshold or top-k reuses the embeddings.
 
 Example:
     >>> models = compile_models(resolve_model())          # doctest: +SKIP
@@ -324,7 +324,7 @@ def _encode_frames(
         with lock:
             emb[k] = vec  # ordered by k whatever order callbacks arrive in
 
-    jobs = EncoderQueue(models.encoder, done, batch=models.encoder_batch)
+    jobs = EncoderQueue(models.encoder, done, requests=models.optimal_requests(), batch=models.encoder_batch)
     thread = threading.Thread(target=reader, name="actionrec-reader", daemon=True)
     bar = tqdm(total=total_frames, unit="frame", desc=_short(source), disable=not progress, leave=True)
     thread.start()

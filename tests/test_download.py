@@ -4,7 +4,7 @@ import errno
 
 import pytest
 
-from actionrec.download import fetch_file, mirror_url
+from actionrec.download import download_url, fetch_file, mirror_url
 from actionrec.errors import ChecksumMismatchError, DownloadError, OfflineError
 from actionrec.registry import RemoteFile
 from tests.conftest import REPO, sha
@@ -23,6 +23,14 @@ def fetch(remote, cache, **kw):
     kw.setdefault("sleep", lambda s: None)
     kw.setdefault("timeout_s", (2, 1))
     return fetch_file(remote, cache_dir=cache, **kw)
+
+
+def get_url(url, dest, **kw):
+    """:func:`download_url` as :func:`fetch` calls fetch_file: quiet, no real sleeps, short timeouts."""
+    kw.setdefault("progress", False)
+    kw.setdefault("sleep", lambda s: None)
+    kw.setdefault("timeout_s", (2, 1))
+    return download_url(url, dest_dir=dest, **kw)
 
 
 def leftovers(cache):
@@ -208,7 +216,6 @@ def test_a_206_with_another_range_is_never_spliced_in(remote, http_server, tmp_p
 
 
 def test_url_changed_between_attempts_is_downloaded_whole_not_spliced(http_server, tmp_path):
-    from actionrec.download import download_url
 
     old, new = DATA, bytes(reversed(DATA))
     url = http_server.add("v/clip.mp4", old)
@@ -217,7 +224,7 @@ def test_url_changed_between_attempts_is_downloaded_whole_not_spliced(http_serve
     def change_on_server(_delay_s):
         http_server.add("v/clip.mp4", new)  # the file is replaced before the retry
 
-    path = download_url(url, dest_dir=tmp_path, progress=False, sleep=change_on_server, timeout_s=(2, 1))
+    path = get_url(url, tmp_path, sleep=change_on_server)
     assert path.read_bytes() == new
     ranged = http_server.ranged()
     assert len(ranged) == 1 and ranged[0][1] != "bytes=0-"  # it did ask to resume (with If-Range)
@@ -225,71 +232,62 @@ def test_url_changed_between_attempts_is_downloaded_whole_not_spliced(http_serve
 
 
 def test_url_resume_uses_the_validator_when_the_file_is_unchanged(http_server, tmp_path):
-    from actionrec.download import download_url
 
     url = http_server.add("v/same.mp4", DATA)
     http_server.set_fault("v/same.mp4", "drop_once")
-    path = download_url(url, dest_dir=tmp_path, progress=False, sleep=lambda s: None, timeout_s=(2, 1))
+    path = get_url(url, tmp_path)
     assert path.read_bytes() == DATA
     assert len(http_server.requests) == 2 and http_server.ranged()  # resumed: only the tail again
 
 
 def test_url_without_etag_or_last_modified_starts_over_instead_of_resuming(http_server, tmp_path):
-    from actionrec.download import download_url
 
     http_server.etags = http_server.last_modified = None
     url = http_server.add("v/plain.mp4", DATA)
     http_server.set_fault("v/plain.mp4", "drop_once")
-    path = download_url(url, dest_dir=tmp_path, progress=False, sleep=lambda s: None, timeout_s=(2, 1))
+    path = get_url(url, tmp_path)
     assert path.read_bytes() == DATA
     assert http_server.ranged() == [], "nothing identified the version: a Range request could splice"
 
 
 def test_url_with_a_weak_etag_starts_over_instead_of_resuming(http_server, tmp_path):
     """RFC 9110: If-Range needs a strong validator, and a client holding an ETag must not send a date."""
-    from actionrec.download import download_url
 
     http_server.etags = "weak"
     url = http_server.add("v/weak.mp4", DATA)
     http_server.set_fault("v/weak.mp4", "drop_once")
-    path = download_url(url, dest_dir=tmp_path, progress=False, sleep=lambda s: None, timeout_s=(2, 1))
+    path = get_url(url, tmp_path)
     assert path.read_bytes() == DATA and http_server.ranged() == []
 
 
 def test_url_with_only_a_last_modified_date_resumes_against_it(http_server, tmp_path):
-    from actionrec.download import download_url
 
     http_server.etags = None
     url = http_server.add("v/dated.mp4", DATA)
     http_server.set_fault("v/dated.mp4", "drop_once")
-    path = download_url(url, dest_dir=tmp_path, progress=False, sleep=lambda s: None, timeout_s=(2, 1))
+    path = get_url(url, tmp_path)
     assert path.read_bytes() == DATA and len(http_server.ranged()) == 1
 
 
 def test_a_206_of_another_version_is_never_spliced_in(http_server, tmp_path):
     """A CDN that honours Range but ignores If-Range: the 206's own ETag gives it away."""
-    from actionrec.download import download_url
-
     http_server.honour_if_range = False
     old, new = DATA, bytes(reversed(DATA))
     url = http_server.add("v/cdn.mp4", old)
     http_server.set_fault("v/cdn.mp4", "drop_once")
-    path = download_url(
-        url, dest_dir=tmp_path, progress=False, timeout_s=(2, 1), sleep=lambda s: http_server.add("v/cdn.mp4", new)
-    )
+    path = get_url(url, tmp_path, sleep=lambda s: http_server.add("v/cdn.mp4", new))
     assert path.read_bytes() == new
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
 
 
 def test_interrupt_after_a_new_version_answered_leaves_no_old_head_to_splice(http_server, tmp_path, monkeypatch):
     import actionrec.download as download_module
-    from actionrec.download import download_url
 
     old, new = DATA, bytes(reversed(DATA))
     url = http_server.add("v/ctrl_c.mp4", old)
     http_server.set_fault("v/ctrl_c.mp4", "truncate")  # run 1: half of the old version, then give up
     with pytest.raises(DownloadError):
-        download_url(url, dest_dir=tmp_path, progress=False, sleep=lambda s: None, timeout_s=(2, 1), retries=0)
+        get_url(url, tmp_path, retries=0)
     assert any(p.name.endswith(".part") for p in tmp_path.iterdir())
     http_server.set_fault("v/ctrl_c.mp4", None)
     http_server.add("v/ctrl_c.mp4", new)
@@ -301,16 +299,15 @@ def test_interrupt_after_a_new_version_answered_leaves_no_old_head_to_splice(htt
 
     monkeypatch.setattr(download_module, "_keep_validator", keep_then_ctrl_c)
     with pytest.raises(KeyboardInterrupt):  # run 2: the new version answers (200), then Ctrl+C
-        download_url(url, dest_dir=tmp_path, progress=False, sleep=lambda s: None, timeout_s=(2, 1))
+        get_url(url, tmp_path)
     monkeypatch.undo()
-    path = download_url(url, dest_dir=tmp_path, progress=False, sleep=lambda s: None, timeout_s=(2, 1))  # run 3
+    path = get_url(url, tmp_path)  # run 3
     assert path.read_bytes() == new
 
 
 def test_a_url_over_the_size_limit_leaves_nothing_behind(http_server, tmp_path):
-    from actionrec.download import download_url
 
     url = http_server.add("v/big.mp4", DATA)
     with pytest.raises(DownloadError, match="over the limit"):
-        download_url(url, dest_dir=tmp_path, progress=False, max_bytes=1000, sleep=lambda s: None)
+        get_url(url, tmp_path, max_bytes=1000)
     assert list(tmp_path.iterdir()) == []
