@@ -3,10 +3,10 @@
 The engine behind ``action_recognition.ipynb``, usable without Jupyter
 (``python -m actionrec --help``). Modules, one per concern:
 
-- :mod:`actionrec.registry`: model and data facts (URLs, sizes, hashes)
+- :mod:`actionrec.models.registry`: model and data facts (URLs, sizes, hashes)
 - :mod:`actionrec.download`: verified, resumable downloads
 - :mod:`actionrec.models`: resolve model files, load labels
-- :mod:`actionrec.runtime`: OpenVINO core, devices, compiled models
+- :mod:`actionrec.models.runtime`: OpenVINO core, devices, compiled models
 - :mod:`actionrec.cli`: the command line
 """
 

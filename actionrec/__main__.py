@@ -1,7 +1,7 @@
-"""``python -m actionrec``: see :mod:`actionrec.cli`."""
+"""``python -m actionrec``: see :mod:`actionrec.cli.main`."""
 
 import sys
 
-from .cli import main
+from .cli.main import main
 
 sys.exit(main())

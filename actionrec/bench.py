@@ -8,25 +8,22 @@ The ceiling follows ../shared/docs/conventions.md, measured in the same run on t
 throughput`` on the encoder (an equivalent in-process measurement when benchmark_app is missing);
 ``dec_fps``: decoder calls per second; ``s`` / ``d``: grid samples / windows per source frame.
 The ceiling's encoder runs the IR as it is (batch 1); the pipeline sends it batches of
-:data:`~actionrec.runtime.FILE_BATCH` samples on a CPU (see :mod:`actionrec.encoders`).
+:data:`~actionrec.models.FILE_BATCH` samples on a CPU (see :mod:`actionrec.pipeline.encoders`).
 Video fps = source frames / wall time of :meth:`Recognizer.analyze` (compile time and a 2 s warm-up
 excluded; the median of ``--repeat`` runs).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import re
 import resource
 import shutil
 import subprocess
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import settings
-from .cli import add_model_args, command
 
 
 @dataclass(frozen=True)
@@ -107,7 +104,7 @@ def measure_encoder(xml: Path, *, device: str, seconds: float) -> tuple[float, s
     import numpy as np
     import openvino as ov
 
-    from .runtime import get_core
+    from .models.runtime import get_core
 
     compiled = get_core().compile_model(str(xml), device, {"PERFORMANCE_HINT": "THROUGHPUT"})
     jobs = ov.AsyncInferQueue(compiled, int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
@@ -142,8 +139,8 @@ def baseline_loop(video: Path, files, *, device: str) -> float:
     import cv2
     import numpy as np
 
-    from .preprocess import preprocess
-    from .runtime import get_core
+    from .models.runtime import get_core
+    from .pipeline.preprocess import preprocess
 
     core = get_core()
     enc = core.compile_model(str(files.encoder_xml), device).create_infer_request()
@@ -182,9 +179,9 @@ def run_bench(
 
     The pipeline runs ``repeat`` times after a 2 s warm-up; the median run gives the video fps.
     """
-    from .models import resolve_model
-    from .pipeline import Recognizer
-    from .runtime import compile_models
+    from .models.files import resolve_model
+    from .models.runtime import compile_models
+    from .pipeline.files import Recognizer
 
     files = resolve_model(model, precision=precision, model_dir=model_dir, cache_dir=cache_dir, need_labels=False)
     models = compile_models(files, device=device, hint="THROUGHPUT", labels=placeholder_labels(files.decoder_xml))
@@ -229,35 +226,7 @@ def run_bench(
 
 def placeholder_labels(decoder_xml: Path) -> tuple[str, ...]:
     """``("class 0", ...)``, one per decoder output: for timing models whose labels mean nothing."""
-    from .runtime import get_core
+    from .models.runtime import get_core
 
     classes = int(get_core().read_model(str(decoder_xml)).output(0).get_partial_shape()[-1].get_length())
     return tuple(f"class {i}" for i in range(classes))
-
-
-def _bench_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("video", type=Path, help="video file to analyse (e.g. a 1280x720 30 fps H.264 MP4)")
-    add_model_args(p)
-    p.add_argument("--device", default=settings.env_str(settings.ENV_DEVICE, settings.DEFAULT_DEVICE))
-    p.add_argument("--encoder-seconds", type=float, default=15.0, help="benchmark_app duration (default: 15)")
-    p.add_argument("--baseline", action="store_true", help="also time the original notebook's serial loop")
-    p.add_argument("--repeat", type=int, default=3, help="pipeline runs; the median counts (default: 3)")
-    p.add_argument("--json", action="store_true", help="print the figures as JSON")
-
-
-@command("bench", _bench_args)
-def run_bench_command(args: argparse.Namespace) -> int:
-    """Benchmark: video frames/s, the same-run ceiling, their ratio and peak memory."""
-    result = run_bench(
-        args.video,
-        model=args.model,
-        precision=args.precision,
-        device=args.device,
-        model_dir=args.model_dir,
-        cache_dir=args.cache_dir,
-        encoder_seconds=args.encoder_seconds,
-        baseline=args.baseline,
-        repeat=args.repeat,
-    )
-    print(json.dumps(asdict(result), indent=2) if args.json else result.to_text())
-    return 0

@@ -7,7 +7,7 @@ backoff; every request has connect and read timeouts. When a file is already cac
 no network access happens at all.
 
 Example:
-    >>> from actionrec.registry import get_model
+    >>> from actionrec.models.registry import get_model
     >>> paths = fetch_files(get_model("action-recognition-0001").files("FP16"),
     ...                     cache_dir="model", progress=False)  # doctest: +SKIP
 """
@@ -20,13 +20,48 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable
-from pathlib import Path
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 from .errors import ChecksumMismatchError, DownloadError, OfflineError
-from .registry import RemoteFile
 
 log = logging.getLogger(__name__)
+
+HASH_ALGORITHMS = ("sha256", "sha384")
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One file to download: where from, where to in the cache, and how to verify it.
+
+    Attributes:
+        name: POSIX path relative to the cache folder (also the mirror-relative layout).
+        url: canonical download URL.
+        size_bytes: exact expected size.
+        digest: expected hex digest.
+        algorithm: ``"sha384"`` (OMZ models) or ``"sha256"`` (pinned data).
+    """
+
+    name: str
+    url: str
+    size_bytes: int | None
+    digest: str
+    algorithm: str
+
+    def __post_init__(self) -> None:
+        if self.algorithm not in HASH_ALGORITHMS:
+            raise ValueError(f"algorithm {self.algorithm!r} is not one of {HASH_ALGORITHMS}")
+        expected_len = {"sha256": 64, "sha384": 96}[self.algorithm]
+        if len(self.digest) != expected_len or not all(c in "0123456789abcdef" for c in self.digest):
+            raise ValueError(f"{self.name}: {self.algorithm} digest must be {expected_len} hex digits")
+        if self.size_bytes is not None and self.size_bytes <= 0:
+            raise ValueError(f"{self.name}: size_bytes must be positive, got {self.size_bytes}")
+        if urlsplit(self.url).scheme not in ("http", "https"):
+            raise ValueError(f"{self.name}: url must be http(s), got {self.url!r}")
+        if PurePosixPath(self.name).is_absolute() or ".." in PurePosixPath(self.name).parts:
+            raise ValueError(f"{self.name}: name must be a relative path inside the cache")
+
 
 CHUNK_BYTES = 1 << 16
 DEFAULT_TIMEOUT_S = (10.0, 30.0)  # (connect, read between bytes)

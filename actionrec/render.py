@@ -257,7 +257,7 @@ def draw_crop(
     Args:
         image_bgr: ``H x W x 3`` uint8 frame (not modified).
         crop_xywh: ``(x, y, width, height)`` in source pixels, e.g. from
-            :func:`actionrec.preprocess.crop_rect`.
+            :func:`actionrec.pipeline.crop_rect`.
         color_bgr: line colour.
 
     Returns:

@@ -246,7 +246,7 @@ class Timeline:
         """Average each window's probabilities with its neighbours (centred, ``windows`` wide).
 
         ``windows=1`` returns the timeline unchanged. Live streams use a trailing average instead
-        (see :class:`actionrec.live.LiveRecognizer`), since future windows are unknown there.
+        (see :class:`actionrec.pipeline.LiveRecognizer`), since future windows are unknown there.
 
         Raises:
             ValueError: ``windows < 1``, or the timeline is already smoothed (smooth the

@@ -44,9 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from actionrec.bench import placeholder_labels
-    from actionrec.models import resolve_model
+    from actionrec.models import compile_models, resolve_model
     from actionrec.notebook.player import LivePlayer
-    from actionrec.runtime import compile_models
 
     for path in (args.video, args.model_dir):
         if not path.exists():

@@ -17,9 +17,8 @@ import time
 import numpy as np
 
 from actionrec.bench import placeholder_labels
-from actionrec.models import resolve_model
+from actionrec.models import compile_models, resolve_model
 from actionrec.pipeline import EncodedVideo, Recognizer
-from actionrec.runtime import compile_models
 
 
 def main() -> None:

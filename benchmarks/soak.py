@@ -46,11 +46,10 @@ async def synthetic_camera(fps: float, seconds: float):
 async def soak(args) -> int:
     import psutil
 
-    from actionrec import live
     from actionrec.bench import placeholder_labels
-    from actionrec.models import resolve_model
+    from actionrec.models import compile_models, resolve_model
     from actionrec.notebook.player import LivePlayer
-    from actionrec.runtime import compile_models
+    from actionrec.pipeline import live
 
     recognizers: list = []
 

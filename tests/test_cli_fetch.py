@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from actionrec.registry import get_model
+from actionrec.models import get_model
 from tests.conftest import REPO
 
 

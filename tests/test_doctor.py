@@ -14,8 +14,9 @@ from collections import namedtuple
 import numpy as np
 import pytest
 
-from actionrec import doctor, doctor_checks
 from actionrec.doctor import FIXES, BrowserStatus, Check, DoctorReport, check_browser, check_cameras, run_doctor
+from actionrec.doctor import checks as doctor_checks
+from actionrec.doctor import run as doctor
 from tests.conftest import REPO
 
 NAMES = (
@@ -319,7 +320,7 @@ def test_a_crashing_check_becomes_a_fail_row(monkeypatch):
     assert row.verdict == "FAIL" and row.detail == "the check crashed: OSError: disk on fire"
 
 
-@pytest.mark.parametrize("first", ["actionrec.doctor", "actionrec.doctor_checks"])
+@pytest.mark.parametrize("first", ["actionrec.doctor", "actionrec.doctor.checks"])
 def test_import_stays_light(first):
     # Either module may be imported first (the checks and the report types refer to each other).
     heavy = "sorted(m for m in ('cv2', 'openvino', 'av') if m in sys.modules)"
@@ -354,7 +355,7 @@ def test_cli_json_and_bad_flags(tmp_path):
 @pytest.mark.skipif(not hasattr(os, "sched_getscheduler"), reason="Linux scheduling policies")
 def test_codec_checks_leave_the_callers_scheduling_alone(tmp_path):
     """SVT-AV1 makes the thread driving it SCHED_FIFO 99 when it may (as root, e.g. in Docker)."""
-    from actionrec.doctor_checks import check_codec
+    from actionrec.doctor import check_codec
 
     for codec in ("av1", "h264", "vp9", "hevc"):
         check_codec(codec, workdir=tmp_path)

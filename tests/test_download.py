@@ -4,9 +4,8 @@ import errno
 
 import pytest
 
-from actionrec.download import download_url, fetch_file, mirror_url
+from actionrec.download import RemoteFile, download_url, fetch_file, mirror_url
 from actionrec.errors import ChecksumMismatchError, DownloadError, OfflineError
-from actionrec.registry import RemoteFile
 from tests.conftest import REPO, sha
 
 DATA = bytes(range(256)) * 4000  # 1 MB, spans several chunks
@@ -187,7 +186,7 @@ def test_process_killed_mid_download_then_next_run_resumes(remote, http_server, 
 
     http_server.set_fault("m/model.bin", "slow")
     code = (
-        "import sys; from actionrec.download import fetch_file; from actionrec.registry import RemoteFile;"
+        "import sys; from actionrec.download import fetch_file; from actionrec.download import RemoteFile;"
         "fetch_file(RemoteFile(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], 'sha384'),"
         " cache_dir=sys.argv[5], progress=False)"
     )

@@ -15,10 +15,10 @@ import cv2
 import numpy as np
 import pytest
 
+from actionrec.atomic import atomic_write
 from actionrec.errors import ExportError
 from actionrec.export import (
     AnnotatedVideoWriter,
-    atomic_write,
     export_timeline,
     read_json,
     schema_text,
@@ -234,7 +234,7 @@ def test_atomic_write_creates_parents_and_renames_only_at_the_end(tmp_path):
 
 def test_ctrl_c_right_after_the_temp_file_is_created_leaves_nothing(tmp_path, monkeypatch):
     """The interrupt lands between creating the temporary file and the writer knowing its name."""
-    import actionrec.export as export_module
+    import actionrec.atomic as atomic_module
 
     real_close = os.close
 
@@ -242,7 +242,7 @@ def test_ctrl_c_right_after_the_temp_file_is_created_leaves_nothing(tmp_path, mo
         real_close(fd)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(export_module.os, "close", interrupted_close)
+    monkeypatch.setattr(atomic_module.os, "close", interrupted_close)
     with pytest.raises(KeyboardInterrupt), atomic_write(tmp_path / "out.vtt", "w") as f:
         f.write("never")
     assert list(tmp_path.iterdir()) == []
@@ -250,13 +250,13 @@ def test_ctrl_c_right_after_the_temp_file_is_created_leaves_nothing(tmp_path, mo
 
 def test_temp_files_of_writers_never_closed_are_removed_at_exit(tmp_path):
     """A Ctrl+C between a context manager's __enter__ and its with block: the exit hook cleans up."""
-    import actionrec.export as export_module
+    import actionrec.atomic as atomic_module
 
     writer = atomic_write(tmp_path / "out.json", "w")
     writer.__enter__().write("{")  # and never __exit__
     (tmp,) = tmp_path.iterdir()
     assert ".tmp" in tmp.name
-    export_module._remove_open_temps()
+    atomic_module._remove_open_temps()
     assert list(tmp_path.iterdir()) == []
     assert not (tmp_path / "out.json").exists()
 

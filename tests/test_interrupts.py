@@ -10,10 +10,9 @@ import time
 import numpy as np
 import pytest
 
-from actionrec import video as video_module
-from actionrec.models import resolve_model
+from actionrec.models import compile_models, resolve_model
 from actionrec.pipeline import Recognizer
-from actionrec.runtime import compile_models
+from actionrec.pipeline import files as pipeline_files
 from tests.conftest import REPO
 
 
@@ -26,7 +25,7 @@ def models(tiny_model_dir, tiny_labels_file, tmp_path_factory):
 def test_interrupt_mid_analysis_releases_the_file_and_writes_no_cache(models, video_factory, monkeypatch, tmp_path):
     path = video_factory("interrupt.mp4", fps=30, duration_s=4.0, size_wh=(160, 120))
     opened = []
-    real_open = video_module.open_video
+    real_open = pipeline_files.open_video
 
     class Interrupting:
         """The real source, but Ctrl+C arrives while frame 50 is being read."""
@@ -51,14 +50,14 @@ def test_interrupt_mid_analysis_releases_the_file_and_writes_no_cache(models, vi
         opened.append(real_open(source, **kw))
         return Interrupting(opened[-1])
 
-    monkeypatch.setattr(video_module, "open_video", interrupting_open)
+    monkeypatch.setattr(pipeline_files, "open_video", interrupting_open)
     with pytest.raises(KeyboardInterrupt):
         Recognizer(models).analyze(path, progress=False)
     assert opened and opened[0].closed
     cache_dir = tmp_path / "repo" / "data" / "cache"
     assert not cache_dir.exists() or not list(cache_dir.iterdir())
     # the next run completes and caches normally
-    monkeypatch.setattr(video_module, "open_video", real_open)
+    monkeypatch.setattr(pipeline_files, "open_video", real_open)
     assert len(Recognizer(models).analyze(path, progress=False)) == 7
     assert len(list(cache_dir.glob("*.npz"))) == 1
 

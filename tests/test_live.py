@@ -7,9 +7,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from actionrec.live import LiveRecognizer
-from actionrec.models import resolve_model
-from actionrec.runtime import compile_models
+from actionrec.models import compile_models, resolve_model
+from actionrec.pipeline import LiveRecognizer
 from tests.oracle import oracle_windows
 
 

@@ -94,8 +94,7 @@ def test_clip(name):
 
 @pytest.fixture(scope="module")
 def tiny_models(tiny_model_dir, tiny_labels_file, tmp_path_factory):
-    from actionrec.models import resolve_model
-    from actionrec.runtime import compile_models
+    from actionrec.models import compile_models, resolve_model
 
     files = resolve_model(precision="FP32", model_dir=tiny_model_dir, labels=tiny_labels_file)
     return compile_models(files, cache_dir=tmp_path_factory.mktemp("cc"))

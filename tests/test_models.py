@@ -5,10 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from actionrec import registry
 from actionrec.errors import DeviceNotAvailableError, LabelsError, ModelNotFoundError, OfflineError
-from actionrec.models import load_labels, resolve_model
-from actionrec.runtime import check_device, compile_models
+from actionrec.models import check_device, compile_models, load_labels, registry, resolve_model
 from tests.conftest import shared_path
 from tests.support.manifests import spec_for_model_dir
 

@@ -8,11 +8,10 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from actionrec import pipeline
 from actionrec.errors import ClipTooShortError
-from actionrec.models import resolve_model
+from actionrec.models import FILE_BATCH, compile_models, resolve_model
 from actionrec.pipeline import Recognizer
-from actionrec.runtime import FILE_BATCH, compile_models
+from actionrec.pipeline import files as pipeline
 from tests.oracle import oracle_windows
 from tests.support.tiny_models import write_model_dir
 from tests.support.videos import solid

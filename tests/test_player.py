@@ -9,10 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
-from actionrec.models import resolve_model
+from actionrec.models import compile_models, resolve_model
 from actionrec.notebook.player import MAX_UNACKED, LivePlayer, PlayerReport
 from actionrec.results import StageTimings
-from actionrec.runtime import compile_models
 from actionrec.video import Frame
 from tests.support.videos import solid
 

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from actionrec.preprocess import crop_rect, preprocess
+from actionrec.pipeline import crop_rect, preprocess
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ import re
 import pytest
 
 from actionrec.errors import ModelNotFoundError
-from actionrec.registry import MODELS, PRECISIONS, SAMPLE_CLIPS, get_model
+from actionrec.models import MODELS, PRECISIONS, SAMPLE_CLIPS, get_model
 from tests.conftest import shared_path
 
 

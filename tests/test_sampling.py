@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from actionrec.sampling import GridSampler, SamplingGrid
+from actionrec.pipeline import GridSampler, SamplingGrid
 from tests.oracle import expected_window_count, oracle_windows
 
 VFR_TIMES = list(np.cumsum(np.random.default_rng(7).uniform(0.025, 0.06, 120)) - 0.025)  # phone-like 17-40 fps
@@ -78,7 +78,7 @@ def test_stride_rounding_and_errors():
 @pytest.mark.parametrize("fps", [10, 15, 24, 25, 29.97, 30, 50, 60, 120])
 @pytest.mark.parametrize("offset_s", [0.0, 0.013, 1.7])
 def test_nearest_frame_filter_never_drops_a_nearest_frame_at_constant_rate(fps, offset_s):
-    from actionrec.sampling import NearestFrameFilter
+    from actionrec.pipeline import NearestFrameFilter
 
     times = [offset_s + i / fps for i in range(int(fps * 5))]
     keep = NearestFrameFilter(step_s=1 / 16)
@@ -97,7 +97,7 @@ def test_nearest_frame_filter_never_drops_a_nearest_frame_at_constant_rate(fps, 
 
 
 def test_nearest_frame_filter_stops_skipping_once_a_longer_gap_shows_up():
-    from actionrec.sampling import NearestFrameFilter
+    from actionrec.pipeline import NearestFrameFilter
 
     keep = NearestFrameFilter(step_s=1 / 16)
     keep.t0 = 0.0

@@ -17,9 +17,10 @@ import cv2
 import numpy as np
 import pytest
 
-from actionrec import settings, video_sources
+from actionrec import settings
 from actionrec.errors import UploadError, VideoDecodeError, VideoOpenError
 from actionrec.video import Frame, VideoInfo, open_video
+from actionrec.video import live as video_live
 from tests.support.videos import read_stamp, set_rotation, stamp
 
 pytestmark = pytest.mark.timeout(60)
@@ -472,7 +473,7 @@ def test_camera_errors_and_interrupts_release_it():
 
 
 def test_camera_that_hangs_raises_instead_of_waiting_forever(monkeypatch):
-    monkeypatch.setattr(video_sources, "LIVE_STALL_S", 0.2)
+    monkeypatch.setattr(video_live, "LIVE_STALL_S", 0.2)
     camera = FakeCamera(hang_after=2, limit=2)
     with pytest.raises(VideoDecodeError, match=r"camera 0 delivered no frame for 0.2 s; check that it is still"):
         decode_all(0, capture_factory=lambda i: camera)

@@ -38,8 +38,8 @@ import traitlets
 from ..errors import VideoDecodeError, VideoOpenError
 
 if TYPE_CHECKING:
-    from ..doctor import BrowserStatus
-    from ..video import Frame
+    from ..doctor.report import BrowserStatus
+    from ..video.core import Frame
 
 STATES = ("idle", "starting", "streaming", "denied", "no-camera", "insecure", "no-front-end", "error")
 POLL_S = 0.005  # async polling period: far below a camera frame interval
@@ -230,7 +230,7 @@ class BrowserCamera(anywidget.AnyWidget):
 
     def status(self) -> BrowserStatus:
         """What the page reported, for ``actionrec.doctor`` (``front_end=False`` if it never answered)."""
-        from ..doctor import BrowserStatus
+        from ..doctor.report import BrowserStatus
 
         with self._cond:
             return BrowserStatus(
@@ -387,7 +387,7 @@ class _Loop:
         import cv2
         import numpy as np
 
-        from ..video import Frame
+        from ..video.core import Frame
 
         self.cv2, self.np, self.frame_type = cv2, np, Frame
         self.start = clock()

@@ -24,7 +24,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from ..preprocess import crop_rect
+from ..pipeline.preprocess import crop_rect
 from ..results import UNCERTAIN, Prediction, Timeline
 
 CROP_COLOR = "#ffb000"  # amber: the model crop, the same hue as the video overlay
@@ -77,7 +77,7 @@ def show_frame_with_crop(
     Args:
         image_bgr: one ``H x W x 3`` uint8 BGR frame.
         input_hw: the encoder's input (height, width); the crop is what "resize the short side,
-            centre-crop" keeps (see :func:`actionrec.preprocess.crop_rect`).
+            centre-crop" keeps (see :func:`actionrec.pipeline.crop_rect`).
         timestamp_s: the frame's time, shown in the title.
 
     Returns:

@@ -47,8 +47,8 @@ class ModelChoice:
                  devices: list[str] | None = None) -> None:  # fmt: skip
         import ipywidgets as widgets
 
-        from ..registry import PRECISIONS
-        from ..runtime import available_devices
+        from ..models.registry import PRECISIONS
+        from ..models.runtime import available_devices
 
         options = list(devices if devices is not None else available_devices())
         if device not in options:
@@ -139,7 +139,7 @@ class UploadPanel:
         """
         from IPython.display import HTML
 
-        from ..pipeline import Recognizer
+        from ..pipeline.files import Recognizer
         from .display import file_links, plot_timeline, video_html
         from .session import describe_timeline, export_all
 
@@ -249,7 +249,7 @@ async def choose_live_source(
     """
     from IPython.display import display
 
-    from ..doctor import check_cameras
+    from ..doctor.checks import check_cameras
 
     reasons: list[str] = []
     if camera is not None and str(camera).strip().isdigit():
@@ -287,7 +287,7 @@ async def doctor(camera: Any = None, *, timeout_s: float = 2.0, **kwargs: Any) -
     """
     import asyncio
 
-    from ..doctor import run_doctor
+    from ..doctor.run import run_doctor
 
     if camera is None:
         from IPython.display import display

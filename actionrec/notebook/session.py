@@ -2,8 +2,8 @@
 
 Nothing here keeps state between calls: every function takes what it needs (a path, the compiled
 models) and returns a value the next cell passes on, so any cell can be re-run on its own and
-"Run All" twice gives the same result. The engine does the work (:mod:`actionrec.sampling`,
-:mod:`actionrec.preprocess`, :mod:`actionrec.pipeline`, :mod:`actionrec.export`); these functions
+"Run All" twice gives the same result. The engine does the work (:mod:`actionrec.pipeline.sampling`,
+:mod:`actionrec.pipeline.preprocess`, :mod:`actionrec.pipeline`, :mod:`actionrec.export`); these functions
 only cut it into the pieces the tutorial shows one at a time.
 
 Example:
@@ -52,7 +52,7 @@ def clip_for(
     """
     text = str(video).strip() if video is not None else ""
     if not text or text.isdigit():
-        from ..models import fetch_sample
+        from ..models.files import fetch_sample
 
         return fetch_sample(data_base_url=data_base_url, progress=progress)
     if text.lower().startswith(("http://", "https://")):
@@ -79,7 +79,7 @@ def video_summary(path: str | os.PathLike[str]) -> str:
     Raises:
         VideoOpenError, VideoDecodeError: the file is not a readable video.
     """
-    from ..video import open_video
+    from ..video.open import open_video
 
     with open_video(path, progress=False) as video:
         info = video.info
@@ -99,7 +99,7 @@ def read_frame(path: str | os.PathLike[str], *, at_s: float = 0.0) -> Any:
     Raises:
         VideoOpenError, VideoDecodeError: the file is not a readable video.
     """
-    from ..video import open_video
+    from ..video.open import open_video
 
     frame = None
     with open_video(path, progress=False) as video:
@@ -154,15 +154,15 @@ def sample_window(
 ) -> WindowSamples:
     """Sample the window of the file's timeline that starts nearest to ``start_s``.
 
-    Uses the engine's grid (:class:`actionrec.sampling.GridSampler`): samples every
+    Uses the engine's grid (:class:`actionrec.pipeline.GridSampler`): samples every
     ``window_s / clip_len`` seconds from the first frame, each taking the nearest frame. A clip too
     short for a window starting at ``start_s`` gives its last complete window instead.
 
     Raises:
         ClipTooShortError: the clip is shorter than one window.
     """
-    from ..preprocess import crop_rect
-    from ..sampling import SamplingGrid
+    from ..pipeline.preprocess import crop_rect
+    from ..pipeline.sampling import SamplingGrid
 
     grid = SamplingGrid.from_seconds(window_s=window_s, clip_len=models.clip_len, stride_s=stride_s)
     wanted = max(0, round(start_s / grid.stride_s))
@@ -192,8 +192,8 @@ def sample_window(
 
 def _grid_samples(path: str | os.PathLike[str], grid: Any, ks: range) -> tuple[list[Any], int, float]:
     """The samples ``ks`` of ``path`` on ``grid``; also how many samples the file gave, and t0."""
-    from ..sampling import GridSampler
-    from ..video import open_video
+    from ..pipeline.sampling import GridSampler
+    from ..video.open import open_video
 
     sampler: GridSampler[Any] = GridSampler(step_s=grid.step_s)
     chosen, count = [], 0
@@ -212,9 +212,9 @@ def encode_window(models: Any, window: WindowSamples) -> np.ndarray:
     """Run the encoder on each sampled frame: ``[clip_len, embedding_dim]`` float32.
 
     Each frame is preprocessed as the encoder expects (BGR, 0..255, short side resized, centre
-    crop; :func:`actionrec.preprocess.preprocess`).
+    crop; :func:`actionrec.pipeline.preprocess`).
     """
-    from ..preprocess import preprocess
+    from ..pipeline.preprocess import preprocess
 
     request = models.encoder.create_infer_request()
     rows = []
@@ -300,7 +300,7 @@ def export_all(
     Raises:
         ExportError: a file cannot be written; VideoOpenError: ``video`` cannot be read again.
     """
-    from ..export import export_source
+    from ..export.timeline import export_source
 
     folder = Path(out_dir) if out_dir is not None else settings.data_dir("out")
     return export_source(timeline, video, folder, formats=formats, input_hw=input_hw, threshold=threshold)

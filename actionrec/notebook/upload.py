@@ -316,7 +316,7 @@ def _claim_final(part: Path, folder: Path, name: str) -> Path:
 def _check_video(path: Path, shown: str) -> None:
     """Decode one frame of ``path``; a non-video is deleted and reported."""
     from ..errors import VideoDecodeError, VideoOpenError
-    from ..video import open_video
+    from ..video.open import open_video
 
     try:
         with open_video(path, progress=False) as video:

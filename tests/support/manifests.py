@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from actionrec.registry import PRECISIONS, ModelSpec, RemoteFile
+from actionrec.download import RemoteFile
+from actionrec.models import PRECISIONS, ModelSpec
 
 OMZ = "https://storage.openvinotoolkit.org/repositories/open_model_zoo/2023.0/models_bin/1"
 RAW = "https://raw.githubusercontent.com"

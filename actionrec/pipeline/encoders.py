@@ -1,7 +1,7 @@
 """Batched asynchronous encoder requests for file analysis.
 
 Files are encoded through an ``AsyncInferQueue`` with the throughput hint, several samples per
-request (:data:`actionrec.runtime.FILE_BATCH`, 8, on a CPU): a request then streams the encoder's
+request (:data:`actionrec.models.FILE_BATCH`, 8, on a CPU): a request then streams the encoder's
 weights through the cache once for several crops, and Python starts an eighth as many requests.
 Measured on a 2-core Xeon (AVX-512 VNNI + AMX), proxy models, 720p30 H.264, the whole file
 pipeline in paired runs (medians of 4, video frames/s): batch 1 → 4: FP16 231 → 256, FP16-INT8
@@ -33,7 +33,7 @@ class EncoderQueue:
         on_embedding: ``on_embedding(k, vector)`` for every submitted sample, called from
             OpenVINO's threads in completion order (not ``k`` order).
         requests: requests in flight (:meth:`ActionModels.optimal_requests
-            <actionrec.runtime.ActionModels.optimal_requests>`).
+            <actionrec.models.ActionModels.optimal_requests>`).
         batch: samples per request.
 
     Call :meth:`flush` after the last :meth:`submit`, then :meth:`wait_all`. Never drop the

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..results import Prediction, StageTimings
-from .player import ACK_TIMEOUT_S, STATUS_EVERY_S, PlayerReport
+from ...results import Prediction, StageTimings
+from .report import ACK_TIMEOUT_S, STATUS_EVERY_S, PlayerReport
 
 if TYPE_CHECKING:
-    from .player import LivePlayer
+    from .widget import LivePlayer
 
 
 class Playback:
@@ -47,7 +47,7 @@ class Playback:
         self.acks_before = player.view.acks
 
     async def run(self) -> PlayerReport:
-        from ..live import LiveRecognizer
+        from ...pipeline.live import LiveRecognizer
 
         stopped_by = "end"
         async with contextlib.AsyncExitStack() as stack:
@@ -89,7 +89,7 @@ class Playback:
                 return await anext(frames, None)
 
             return next_async
-        from ..video import open_video
+        from ...video.open import open_video
 
         video = stack.enter_context(open_video(source, progress=False))
         self.name, self.is_live = video.info.source, video.info.is_live
@@ -128,7 +128,7 @@ class Playback:
     async def _hold_while_paused(self) -> None:
         if not self.p._paused.is_set():
             return
-        from ..render import format_time
+        from ...render import format_time
 
         start = self.clock()
         self.p._show(f"paused at {format_time(self.prev_t or 0.0)}: press Play to continue")
@@ -214,8 +214,8 @@ class Playback:
     def _draw(self, frame: Any, rec: Any) -> bytes:
         import cv2
 
-        from ..preprocess import crop_rect
-        from ..render import annotate
+        from ...pipeline.preprocess import crop_rect
+        from ...render import annotate
 
         image = frame.image_bgr
         h, w = image.shape[:2]
@@ -268,7 +268,7 @@ class Playback:
         if now < self.next_status:
             return
         self.next_status = now + STATUS_EVERY_S
-        from ..render import format_time
+        from ...render import format_time
 
         p, fps = rec.latest, self._fps()
         label = f"top-1 {p.label} ({p.score:.0%})" if p is not None else "collecting frames..."

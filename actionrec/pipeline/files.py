@@ -1,7 +1,7 @@
 """File analysis: decode → time-based sampling → async encoder → sliding-window decoder.
 
 Decoding runs in a reader thread, overlapped with preprocessing and encoder inference (batches of
-samples through an ``AsyncInferQueue`` with the throughput hint, :mod:`actionrec.encoders`);
+samples through an ``AsyncInferQueue`` with the throughput hint, :mod:`actionrec.pipeline.encoders`);
 embeddings are put back in grid order whatever order the callbacks arrive in; queues are bounded so
 memory stays flat on long files. Each grid sample is encoded once; windows (``clip_len`` samples,
 ``stride`` apart) then need only the decoder, so re-analysis with another stride, smoothing,
@@ -21,64 +21,23 @@ import queue
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from . import settings
+from .. import settings
+from ..errors import ClipTooShortError
+from ..models.runtime import ActionModels
+from ..results import Prediction, StageTimings, Timeline, check_reporting
+from ..video.open import open_video
+from .cache import EmbeddingCache
+from .encoded import EncodedVideo
 from .encoders import EncoderQueue
-from .errors import ClipTooShortError
 from .preprocess import preprocess
-from .results import Prediction, StageTimings, Timeline, check_reporting
-from .runtime import ActionModels
 from .sampling import GridSampler, NearestFrameFilter, SamplingGrid
 
 _END = object()  # reader -> main: no more samples
 _QUEUE_DEPTH = 6  # preprocessed samples waiting for an encoder request (bounded: flat memory)
-
-
-@dataclass(frozen=True)
-class EncodedVideo:
-    """Per-grid-sample embeddings of one video, and what it took to make them.
-
-    Attributes:
-        source: what was read.
-        embeddings: ``[N, D]`` float32, grid order.
-        frame_times_s: timestamp of the frame chosen for each sample.
-        frame_indices: index of that frame in the source.
-        duplicated: sample ``k`` reuses the frame of sample ``k-1``.
-        t0_s, step_s: the grid (``t0 + k * step``).
-        frames_decoded, frames_corrupt, truncated, duration_s: source facts.
-        stage_ms: mean milliseconds per decoded frame (``decode``) and per encoded sample
-            (``preprocess``; ``encoder``: latency of the request that carried the sample).
-        crop_xywh: the model crop in source pixels (same for every frame of a file).
-        size_wh: source frame size.
-    """
-
-    source: str
-    embeddings: np.ndarray = field(repr=False)
-    frame_times_s: np.ndarray = field(repr=False)
-    frame_indices: np.ndarray = field(repr=False)
-    duplicated: np.ndarray = field(repr=False)
-    t0_s: float
-    step_s: float
-    frames_decoded: int
-    frames_corrupt: int = 0
-    truncated: bool = False
-    duration_s: float = 0.0
-    stage_ms: dict[str, float] = field(default_factory=dict, compare=False)
-    crop_xywh: tuple[int, int, int, int] | None = None
-    size_wh: tuple[int, int] | None = None
-
-    def __post_init__(self) -> None:
-        n = len(self.embeddings)
-        if not (len(self.frame_times_s) == len(self.frame_indices) == len(self.duplicated) == n):
-            raise ValueError("embeddings, frame_times_s, frame_indices and duplicated must have equal length")
-
-    @property
-    def num_samples(self) -> int:
-        return len(self.embeddings)
 
 
 class Recognizer:
@@ -125,8 +84,6 @@ class Recognizer:
             VideoOpenError: the source cannot be opened.
             ClipTooShortError: the source is shorter than one window.
         """
-        from .embcache import EmbeddingCache
-
         # A bounded analysis (max_seconds) neither reads nor writes the cache of the whole file.
         use_cache = cache and max_seconds is None
         store = EmbeddingCache.for_source(source, models=self.models, grid=self.grid) if use_cache else None
@@ -139,8 +96,6 @@ class Recognizer:
 
     def encode(self, source: Any, *, progress: bool = True, max_seconds: float | None = None) -> EncodedVideo:
         """Decode ``source`` and run the encoder on every grid sample (see :class:`EncodedVideo`)."""
-        from .video import open_video
-
         with open_video(source, progress=progress) as video:
             return _encode_frames(
                 video,

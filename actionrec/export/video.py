@@ -4,7 +4,7 @@ Part of :mod:`actionrec.export` (which re-exports these names); kept apart so ea
 concern. PyAV (``av``) and OpenCV are imported when a video is written, not at import time.
 
 Example:
-    >>> from actionrec.preprocess import crop_rect
+    >>> from actionrec.pipeline.preprocess import crop_rect
     >>> write_annotated_video(frames, timeline, "data/out/clip.annotated.mp4",
     ...                       crop_fn=lambda img: crop_rect((img.shape[1], img.shape[0])))  # doctest: +SKIP
 """
@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ExportError
-from .render import annotate, prediction_at
-from .results import Timeline
+from ..errors import ExportError
+from ..render import annotate, prediction_at
+from ..results import Timeline
 
 VIDEO_CODECS = {".mp4": "h264", ".webm": "vp9"}
 _ENCODERS = {"h264": "libx264", "vp9": "libvpx-vp9"}
@@ -94,7 +94,7 @@ class AnnotatedVideoWriter:
                 f"this PyAV build has no {encoder} encoder for {self.codec}; install PyAV from PyPI "
                 "(`pip install av`, its wheels include libx264 and libvpx) or choose the other format"
             )
-        from .export import atomic_write  # export imports this module: import at use, no cycle
+        from ..atomic import atomic_write
 
         stack = contextlib.ExitStack()
         tmp = stack.enter_context(atomic_write(self.path))

@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from . import settings
+from .. import settings
+from ..models.runtime import ActionModels
+from ..results import Prediction, StageTimings, check_reporting
 from .preprocess import preprocess
-from .results import Prediction, StageTimings, check_reporting
-from .runtime import ActionModels
 from .sampling import GridSampler, SamplingGrid
 
 _PENDING = object()  # a window still waiting for samples

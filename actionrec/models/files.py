@@ -12,10 +12,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import settings
-from .download import fetch_file, fetch_files, mirror_url
-from .errors import LabelsError, ModelNotFoundError
-from .registry import PRECISIONS, RemoteFile, get_model, get_sample
+from .. import settings
+from ..download import RemoteFile, fetch_file, fetch_files, mirror_url
+from ..errors import LabelsError, ModelNotFoundError
+from .registry import PRECISIONS, get_model, get_sample
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import settings
-from .cli import add_model_args, command, resolve_from_args
-from .errors import ActionRecError
+from .. import settings
+from ..errors import ActionRecError
+from .common import add_model_args, resolve_from_args
 
 FORMATS = ("json", "csv", "vtt", "mp4")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
@@ -47,7 +47,7 @@ def parse_formats(text: str) -> tuple[str, ...]:
     return names
 
 
-def _analyze_args(p: argparse.ArgumentParser) -> None:
+def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="video files, folders or http(s) URLs")
     add_model_args(p)
     p.add_argument("--device", default=settings.env_str(settings.ENV_DEVICE, settings.DEFAULT_DEVICE))
@@ -62,12 +62,11 @@ def _analyze_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
 
 
-@command("analyze", _analyze_args)
 def run_analyze(args: argparse.Namespace) -> int:
     """Analyse videos: timeline of top-k actions, exported as JSON/CSV/WebVTT/annotated video."""
-    from .export import export_source
-    from .pipeline import Recognizer
-    from .runtime import compile_models
+    from ..export.timeline import export_source
+    from ..models.runtime import compile_models
+    from ..pipeline.files import Recognizer
 
     if not 0.0 <= args.threshold <= 1.0:
         raise ActionRecError(f"--threshold {args.threshold} is not a probability; use a value in 0..1")

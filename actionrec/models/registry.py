@@ -13,46 +13,12 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import PurePosixPath
-from urllib.parse import urlsplit
 
-from .errors import ModelNotFoundError
+from ..download import RemoteFile
+from ..errors import ModelNotFoundError
 
 PRECISIONS = ("FP32", "FP16", "FP16-INT8")
 PARTS = ("encoder", "decoder")
-HASH_ALGORITHMS = ("sha256", "sha384")
-
-
-@dataclass(frozen=True)
-class RemoteFile:
-    """One file to download: where from, where to in the cache, and how to verify it.
-
-    Attributes:
-        name: POSIX path relative to the cache folder (also the mirror-relative layout).
-        url: canonical download URL.
-        size_bytes: exact expected size.
-        digest: expected hex digest.
-        algorithm: ``"sha384"`` (OMZ models) or ``"sha256"`` (pinned data).
-    """
-
-    name: str
-    url: str
-    size_bytes: int | None
-    digest: str
-    algorithm: str
-
-    def __post_init__(self) -> None:
-        if self.algorithm not in HASH_ALGORITHMS:
-            raise ValueError(f"algorithm {self.algorithm!r} is not one of {HASH_ALGORITHMS}")
-        expected_len = {"sha256": 64, "sha384": 96}[self.algorithm]
-        if len(self.digest) != expected_len or not all(c in "0123456789abcdef" for c in self.digest):
-            raise ValueError(f"{self.name}: {self.algorithm} digest must be {expected_len} hex digits")
-        if self.size_bytes is not None and self.size_bytes <= 0:
-            raise ValueError(f"{self.name}: size_bytes must be positive, got {self.size_bytes}")
-        if urlsplit(self.url).scheme not in ("http", "https"):
-            raise ValueError(f"{self.name}: url must be http(s), got {self.url!r}")
-        if PurePosixPath(self.name).is_absolute() or ".." in PurePosixPath(self.name).parts:
-            raise ValueError(f"{self.name}: name must be a relative path inside the cache")
 
 
 @dataclass(frozen=True)

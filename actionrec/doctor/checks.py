@@ -1,7 +1,7 @@
 """The source doctor's checks: each returns one :class:`~actionrec.doctor.Check` row for what it finds.
 
-:func:`actionrec.doctor.run_doctor` runs them all (and re-exports every name here, so import from
-:mod:`actionrec.doctor`). Each check imports what it probes (OpenCV, PyAV, OpenVINO, requests)
+:func:`actionrec.doctor.run_doctor` runs them all; :mod:`actionrec.doctor` re-exports the public
+names. Each check imports what it probes (OpenCV, PyAV, OpenVINO, requests)
 only when it runs, so importing the doctor stays light.
 """
 
@@ -15,14 +15,13 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from . import settings
-from .registry import RemoteFile, get_model
-from .settings import ENV_MAX_UPLOAD_MB
-
-if TYPE_CHECKING:
-    from .doctor import BrowserStatus, Check, Verdict
+from .. import settings
+from ..download import RemoteFile
+from ..models.registry import get_model
+from ..settings import ENV_MAX_UPLOAD_MB
+from .report import BrowserStatus, Check, Verdict
 
 CODEC_NAMES = {"h264": "H.264", "hevc": "HEVC", "vp9": "VP9", "av1": "AV1"}
 # PyAV encoders to try, best first (the PyAV 18 wheel has libx264, libx265, libvpx-vp9, libsvtav1).
@@ -72,9 +71,7 @@ FIXES = {
 
 
 def _row(name: str, verdict: Verdict, detail: str, fix: str = "") -> Check:
-    """A :class:`~actionrec.doctor.Check` (imported here at call time: ``actionrec.doctor`` imports this module)."""
-    from .doctor import Check
-
+    """A :class:`~actionrec.doctor.Check` row."""
     return Check(name, verdict, detail, fix)
 
 
@@ -85,7 +82,7 @@ def check_openvino(*, core: Any = None) -> Check:
     except ImportError as exc:
         return _row("OpenVINO", "FAIL", f"cannot import openvino ({exc})", FIXES["install"])
     if core is None:
-        from .runtime import get_core
+        from ..models.runtime import get_core
 
         core = get_core()
     devices = list(core.available_devices)
@@ -376,7 +373,7 @@ def model_plan(
     model: str, precision: str, cache: Path, local: Path | None
 ) -> list[tuple[Path, RemoteFile | None, bool]]:
     """The model's IRs and labels as (path, registry entry or None for the user's own file, in place)."""
-    from .download import is_verified
+    from ..download import is_verified
 
     spec = get_model(model)
     files: list[tuple[Path, RemoteFile | None]] = [(cache / f.name, f) for f in spec.files(precision)]

@@ -1,6 +1,6 @@
 """The PyAV side of file decoding: container facts, the fallback decoder, clear open errors.
 
-OpenCV decodes files on the fast path (:mod:`actionrec.video_sources`). PyAV steps in only when
+OpenCV decodes files on the fast path (:mod:`actionrec.video.files`). PyAV steps in only when
 OpenCV cannot: a file OpenCV will not open, a first frame it cannot decode, or a ``read()`` that
 returned False well before the container's end (corrupt packets mid-stream: OpenCV stops there,
 FFmpeg can skip the bad packet and go on). PyAV also reads the container header once per file (no
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import VideoDecodeError, VideoOpenError
+from ..errors import VideoDecodeError, VideoOpenError
 
 _AFTER_EPS_S = 1e-4  # frames at or before the last OpenCV timestamp (+ this) were already delivered
 MAX_FPS = 1000.0

@@ -2,7 +2,7 @@
 
 :class:`LivePlayer` plays a file at its own pace (by its timestamps), a camera, or frames from an
 (async) iterable such as the browser camera's ``aframes()``. Each frame goes to a
-:class:`~actionrec.live.LiveRecognizer` (which drops samples when the encoder is busy: inference
+:class:`~actionrec.pipeline.LiveRecognizer` (which drops samples when the encoder is busy: inference
 never holds the display) and, annotated with the top-k labels, the model crop and the stage
 timings, to a :class:`FrameView` canvas as a binary JPEG. The page acknowledges each frame and at
 most :data:`MAX_UNACKED` are in flight; a frame that cannot be shown within one frame interval of
@@ -26,180 +26,11 @@ import html
 import os
 import threading
 import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import anywidget
-import traitlets
-
-from ..results import Prediction, StageTimings
-
-MAX_UNACKED = 2  # frames in the browser not yet acknowledged
-ACK_TIMEOUT_S = 2.0  # an older un-acked frame is lost (tab closed, page gone): stop waiting for it
-STATUS_EVERY_S = 0.25
-STOP_REASONS = ("end", "stop", "interrupt", "max_seconds")
-_STOP_TEXT = {
-    "end": "end of the video",
-    "stop": "Stop pressed",
-    "interrupt": "interrupted",
-    "max_seconds": "max_seconds reached",
-}
-
-
-@dataclass(frozen=True)
-class PlayerReport:
-    """What one :meth:`LivePlayer.play` did.
-
-    Attributes:
-        source: what was played (path, ``"camera 0"``, ``"frames"``...).
-        frames_source: source frames read (up to ``max_seconds`` of source time).
-        frames_shown: frames sent to the display (and, with a front end, drawn).
-        frames_shown_on_time: those shown within one frame interval of their source time.
-        predictions: the windows shown, in order.
-        label_latency_s, label_latency_p95_s: mean and 95th percentile of the time a label appears
-            minus the source time of the last frame of its window (mapped to wall time).
-        labels_per_s: how often the label refreshed: labels shown per second between the first
-            and the last one (the stride sets it: 2/s at ``stride_s=0.5``).
-        stopped_by: ``"end"``, ``"stop"``, ``"interrupt"`` or ``"max_seconds"``.
-        front_end: a browser acknowledged frames (``False``: headless, paced by source time only).
-        stage_ms: mean milliseconds per stage (decode, preprocess, encoder, decoder, draw).
-        wall_s: playback wall time, pauses excluded.
-        frames_skipped_for_browser: frames skipped because the browser had not acknowledged
-            earlier ones in time (the rest of the skipped frames: the kernel fell behind).
-    """
-
-    source: str
-    frames_source: int
-    frames_shown: int
-    frames_shown_on_time: int
-    predictions: tuple[Prediction, ...]
-    label_latency_s: float | None
-    label_latency_p95_s: float | None
-    labels_per_s: float
-    stopped_by: str
-    front_end: bool
-    stage_ms: StageTimings
-    wall_s: float
-    frames_skipped_for_browser: int = 0
-
-    def __post_init__(self) -> None:
-        if self.stopped_by not in STOP_REASONS:
-            raise ValueError(f"stopped_by must be one of {STOP_REASONS}, got {self.stopped_by!r}")
-        if not 0 <= self.frames_shown_on_time <= self.frames_shown <= self.frames_source:
-            raise ValueError(
-                "need 0 <= frames_shown_on_time <= frames_shown <= frames_source, got "
-                f"{self.frames_shown_on_time}, {self.frames_shown}, {self.frames_source}"
-            )
-        if self.labels_per_s < 0 or self.wall_s < 0:
-            raise ValueError(f"labels_per_s and wall_s must be >= 0, got {self.labels_per_s}, {self.wall_s}")
-
-    @property
-    def shown_ratio(self) -> float:
-        """Source frames shown within one frame interval of their source time / source frames."""
-        return self.frames_shown_on_time / self.frames_source if self.frames_source else 0.0
-
-    def summary(self) -> str:
-        """One line for people, e.g. ``"demo.mp4: 298/300 frames shown on time (99.3%), ..."``."""
-        return f"{self._figures()}; stopped by {_STOP_TEXT[self.stopped_by]}{self._front_note()}"
-
-    def _figures(self) -> str:
-        latency = (
-            f"label latency {self.label_latency_s:.2f} s mean, {self.label_latency_p95_s:.2f} s p95"
-            if self.label_latency_s is not None
-            else "no label yet"
-        )
-        return (
-            f"{Path(self.source).name or self.source}: {self.frames_shown_on_time}/{self.frames_source} frames shown "
-            f"on time ({self.shown_ratio:.1%}), {len(self.predictions)} labels (refreshed {self.labels_per_s:.1f}/s), "
-            f"{latency}"
-        )
-
-    def _front_note(self) -> str:
-        return "" if self.front_end else "; no front end: paced by source time"
-
-    def __str__(self) -> str:
-        return self.summary()
-
-    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
-        printer.text(self.summary())
-
-
-class FrameView(anywidget.AnyWidget):
-    """A ``<canvas>`` updated in place from binary JPEG frames, with acknowledgements.
-
-    The kernel side keeps the flow-control state: :meth:`ready` says whether one more frame may be
-    sent. Acknowledgements may arrive on a kernel subshell thread: the handler only updates
-    counters under a lock.
-    """
-
-    _esm = Path(__file__).with_name("player.js")
-    _css = ".ar-player-canvas { display: block; width: 100%; height: auto; background: #111; border-radius: 3px; }"
-    _player_id = traitlets.Unicode("").tag(sync=True)
-    width_px = traitlets.Int(640).tag(sync=True)
-
-    def __init__(self, *, width_px: int = 640, clock: Callable[[], float] = time.perf_counter) -> None:
-        super().__init__(_player_id=uuid.uuid4().hex, width_px=width_px)
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._seq = -1
-        self._sent_at: dict[int, float] = {}  # un-acked seq -> clock() when sent
-        self._not_shown: list[int] = []
-        self.front_end = False  # a browser acknowledged at least one frame
-        self.acks = 0
-        self.browser_error: str | None = None
-        self.on_msg(self._on_page_msg)
-
-    def _on_page_msg(self, _widget: Any, content: dict, _buffers: list) -> None:
-        if content.get("type") != "ack":
-            return
-        try:
-            seq = int(content["seq"])
-        except (KeyError, TypeError, ValueError):
-            return  # not from our front end: ignore
-        with self._lock:
-            self.front_end = True
-            self.acks += 1
-            for s in [s for s in self._sent_at if s <= seq]:
-                del self._sent_at[s]
-            if content.get("shown") is False:
-                self._not_shown.append(seq)
-            if content.get("error"):
-                self.browser_error = str(content["error"])
-
-    def ready(self) -> bool:
-        """True when one more frame may be sent now.
-
-        Fewer than :data:`MAX_UNACKED` frames in flight; or no front end has ever answered (do not
-        wait for acks that never come); or the oldest frame in flight is older than
-        :data:`ACK_TIMEOUT_S` (lost: forget it).
-        """
-        with self._lock:
-            if len(self._sent_at) < MAX_UNACKED or not self.front_end:
-                return True
-            if self._clock() - min(self._sent_at.values()) > ACK_TIMEOUT_S:
-                self._sent_at.clear()
-                return True
-            return False
-
-    def send_frame(self, jpeg: bytes) -> int:
-        """Send one JPEG to every view; returns its sequence number."""
-        with self._lock:
-            self._seq += 1
-            seq = self._seq
-            self._sent_at[seq] = self._clock()
-            if len(self._sent_at) > 64:  # never acked (no front end): keep the table small
-                del self._sent_at[min(self._sent_at)]
-        self.send({"type": "frame", "seq": seq}, buffers=[jpeg])
-        return seq
-
-    def take_not_shown(self) -> list[int]:
-        """Sequence numbers the browser received but did not draw (replaced or undecodable)."""
-        with self._lock:
-            out, self._not_shown = self._not_shown, []
-        return out
+from .report import _STOP_TEXT, PlayerReport
+from .view import FrameView
 
 
 class LivePlayer:
@@ -207,7 +38,7 @@ class LivePlayer:
 
     Args:
         models: compiled models (``compile_models(files, hint="LATENCY")``).
-        window_s, stride_s, top_k, smoothing: as for :class:`~actionrec.live.LiveRecognizer`.
+        window_s, stride_s, top_k, smoothing: as for :class:`~actionrec.pipeline.LiveRecognizer`.
         threshold: top-1 probability below which the overlay says "uncertain".
         max_seconds: stop after this much source time (``None``: play to the end).
         width_px: frames are downscaled to this width before drawing and JPEG encoding.
@@ -240,7 +71,7 @@ class LivePlayer:
     ) -> None:
         import ipywidgets as widgets
 
-        from ..sampling import SamplingGrid
+        from ...pipeline.sampling import SamplingGrid
 
         ranges = (
             ("top_k", top_k, 1, 1000),
@@ -357,7 +188,7 @@ class LivePlayer:
         self._last_source = source
         self._set_buttons()
         try:
-            from .player_loop import Playback
+            from .playback import Playback
 
             report = await Playback(self, source).run()
         except BaseException as exc:

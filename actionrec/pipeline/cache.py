@@ -25,8 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from . import settings
-from .runtime import ActionModels
+from .. import settings
+from ..models.runtime import ActionModels
+from .encoded import EncodedVideo
 from .sampling import SamplingGrid
 
 log = logging.getLogger(__name__)
@@ -83,8 +84,6 @@ class EmbeddingCache:
 
     def load(self):
         """The cached :class:`~actionrec.pipeline.EncodedVideo`, or ``None`` when absent/unusable."""
-        from .pipeline import EncodedVideo
-
         if not self.path.is_file():
             return None
         try:

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import settings
-from .errors import DeviceNotAvailableError, LabelsError, ModelNotFoundError
-from .models import ModelFiles, load_labels
+from .. import settings
+from ..errors import DeviceNotAvailableError, LabelsError, ModelNotFoundError
+from .files import ModelFiles, load_labels
 
 HINTS = ("LATENCY", "THROUGHPUT")
-FILE_BATCH = 8  # encoder samples per request for files on a CPU (measured: see actionrec.encoders)
+FILE_BATCH = 8  # encoder samples per request for files on a CPU (measured: see actionrec.pipeline.encoders)
 VIRTUAL_DEVICES = ("AUTO", "MULTI", "HETERO", "BATCH")
 
 
@@ -152,7 +152,7 @@ def compile_models(
             f"pair: encoder {list(enc_in)} -> {list(enc_out)}, decoder {list(dec_in)} -> "
             f"{list(dec_out)}; expected [1,3,H,W] -> [1,D,1,1] and [1,T,D] -> [1,C]"
         )
-    # Files on a CPU: the encoder takes FILE_BATCH samples per request (see actionrec.encoders).
+    # Files on a CPU: the encoder takes FILE_BATCH samples per request (see actionrec.pipeline.encoders).
     batch = FILE_BATCH if hint == "THROUGHPUT" and device == "CPU" and _any_batch(encoder_model) else 1
     encoder = core.compile_model(encoder_model, device, config)
     if batch > 1 and not _per_sample(encoder, batch):

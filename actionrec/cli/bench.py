@@ -1,0 +1,39 @@
+"""``python -m actionrec bench VIDEO``: video frames/s against the same-run ceiling (see :mod:`actionrec.bench`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from .. import settings
+from ..bench import run_bench
+from .common import add_model_args
+
+
+def add_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("video", type=Path, help="video file to analyse (e.g. a 1280x720 30 fps H.264 MP4)")
+    add_model_args(p)
+    p.add_argument("--device", default=settings.env_str(settings.ENV_DEVICE, settings.DEFAULT_DEVICE))
+    p.add_argument("--encoder-seconds", type=float, default=15.0, help="benchmark_app duration (default: 15)")
+    p.add_argument("--baseline", action="store_true", help="also time the original notebook's serial loop")
+    p.add_argument("--repeat", type=int, default=3, help="pipeline runs; the median counts (default: 3)")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+
+
+def run_bench_command(args: argparse.Namespace) -> int:
+    """Benchmark: video frames/s, the same-run ceiling, their ratio and peak memory."""
+    result = run_bench(
+        args.video,
+        model=args.model,
+        precision=args.precision,
+        device=args.device,
+        model_dir=args.model_dir,
+        cache_dir=args.cache_dir,
+        encoder_seconds=args.encoder_seconds,
+        baseline=args.baseline,
+        repeat=args.repeat,
+    )
+    print(json.dumps(asdict(result), indent=2) if args.json else result.to_text())
+    return 0

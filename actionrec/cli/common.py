@@ -1,0 +1,45 @@
+"""Flags shared by every command that needs the models, and the model files they resolve to."""
+
+from __future__ import annotations
+
+import argparse
+
+from .. import settings
+from ..models.registry import MODELS, PRECISIONS
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    """Flags shared by every command that needs the models."""
+    p.add_argument("--model", default=settings.DEFAULT_MODEL, help=f"one of {', '.join(MODELS)} (default: %(default)s)")
+    p.add_argument(
+        "--precision",
+        default=settings.env_str(settings.ENV_PRECISION, settings.DEFAULT_PRECISION),
+        choices=PRECISIONS,
+        help="model precision (env AR_PRECISION; default: %(default)s)",
+    )
+    p.add_argument("--cache-dir", help="verified download cache (env AR_CACHE_DIR; default: model/)")
+    p.add_argument("--model-dir", help="use models on disk in the OMZ layout, no download (env AR_MODEL_DIR)")
+    p.add_argument(
+        "--base-url", help="mirror for model files: models_bin/1/<rest> -> URL/<rest> (env AR_MODEL_BASE_URL)"
+    )
+    p.add_argument("--data-base-url", help="mirror for labels and sample clips (env AR_DATA_BASE_URL)")
+    p.add_argument("--labels", help="local labels file instead of the download (env AR_LABELS)")
+    p.add_argument("--offline", action="store_true", help="never use the network; fail if a file is not cached")
+    p.add_argument("--no-progress", action="store_true", help="hide download progress bars")
+
+
+def resolve_from_args(args: argparse.Namespace):
+    """:func:`actionrec.models.resolve_model` with the flags of :func:`add_model_args`."""
+    from ..models.files import resolve_model
+
+    return resolve_model(
+        args.model,
+        precision=args.precision,
+        model_dir=args.model_dir,
+        cache_dir=args.cache_dir,
+        base_url=args.base_url,
+        data_base_url=args.data_base_url,
+        labels=args.labels,
+        offline=args.offline,
+        progress=not args.no_progress,
+    )

@@ -1,0 +1,38 @@
+"""Exports of a :class:`~actionrec.results.Timeline`: JSON, CSV, WebVTT and an annotated video.
+
+- :mod:`~actionrec.export.timeline`: JSON (schema ``actionrec.timeline/1``), CSV, WebVTT, :func:`export_timeline`
+- :mod:`~actionrec.export.video`: the browser-playable annotated video (H.264 MP4 or VP9 WebM)
+"""
+
+from .timeline import (
+    FORMATS,
+    SCHEMA_ID,
+    export_source,
+    export_timeline,
+    read_json,
+    schema_text,
+    timeline_to_dict,
+    vtt_time,
+    write_csv,
+    write_json,
+    write_vtt,
+)
+from .video import VIDEO_CODECS, AnnotatedVideoWriter, CropFn, write_annotated_video
+
+__all__ = [
+    "FORMATS",
+    "SCHEMA_ID",
+    "VIDEO_CODECS",
+    "AnnotatedVideoWriter",
+    "CropFn",
+    "export_source",
+    "export_timeline",
+    "read_json",
+    "schema_text",
+    "timeline_to_dict",
+    "vtt_time",
+    "write_annotated_video",
+    "write_csv",
+    "write_json",
+    "write_vtt",
+]

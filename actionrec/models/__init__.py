@@ -1,0 +1,32 @@
+"""The models: what to download (registry), the files on disk and their labels, the OpenVINO runtime.
+
+- :mod:`~actionrec.models.registry`: every model file's URL, size and SHA-384; pinned labels and clips
+- :mod:`~actionrec.models.files`: :func:`resolve_model` (verified cache or ``--model-dir``), labels
+- :mod:`~actionrec.models.runtime`: one cached ``openvino.Core``, :func:`compile_models`
+"""
+
+from .files import ModelFiles, fetch_labels, fetch_sample, load_labels, resolve_model
+from .registry import DEFAULT_SAMPLE, MODELS, PRECISIONS, SAMPLE_CLIPS, ModelSpec, get_model, get_sample
+from .runtime import FILE_BATCH, HINTS, ActionModels, available_devices, check_device, compile_models, get_core
+
+__all__ = [
+    "DEFAULT_SAMPLE",
+    "FILE_BATCH",
+    "HINTS",
+    "MODELS",
+    "PRECISIONS",
+    "SAMPLE_CLIPS",
+    "ActionModels",
+    "ModelFiles",
+    "ModelSpec",
+    "available_devices",
+    "check_device",
+    "compile_models",
+    "fetch_labels",
+    "fetch_sample",
+    "get_core",
+    "get_model",
+    "get_sample",
+    "load_labels",
+    "resolve_model",
+]

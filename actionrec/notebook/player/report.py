@@ -1,0 +1,98 @@
+"""The live player's data types: :class:`PlayerReport` and the flow-control constants."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ...results import Prediction, StageTimings
+
+MAX_UNACKED = 2  # frames in the browser not yet acknowledged
+ACK_TIMEOUT_S = 2.0  # an older un-acked frame is lost (tab closed, page gone): stop waiting for it
+STATUS_EVERY_S = 0.25
+STOP_REASONS = ("end", "stop", "interrupt", "max_seconds")
+_STOP_TEXT = {
+    "end": "end of the video",
+    "stop": "Stop pressed",
+    "interrupt": "interrupted",
+    "max_seconds": "max_seconds reached",
+}
+
+
+@dataclass(frozen=True)
+class PlayerReport:
+    """What one :meth:`LivePlayer.play` did.
+
+    Attributes:
+        source: what was played (path, ``"camera 0"``, ``"frames"``...).
+        frames_source: source frames read (up to ``max_seconds`` of source time).
+        frames_shown: frames sent to the display (and, with a front end, drawn).
+        frames_shown_on_time: those shown within one frame interval of their source time.
+        predictions: the windows shown, in order.
+        label_latency_s, label_latency_p95_s: mean and 95th percentile of the time a label appears
+            minus the source time of the last frame of its window (mapped to wall time).
+        labels_per_s: how often the label refreshed: labels shown per second between the first
+            and the last one (the stride sets it: 2/s at ``stride_s=0.5``).
+        stopped_by: ``"end"``, ``"stop"``, ``"interrupt"`` or ``"max_seconds"``.
+        front_end: a browser acknowledged frames (``False``: headless, paced by source time only).
+        stage_ms: mean milliseconds per stage (decode, preprocess, encoder, decoder, draw).
+        wall_s: playback wall time, pauses excluded.
+        frames_skipped_for_browser: frames skipped because the browser had not acknowledged
+            earlier ones in time (the rest of the skipped frames: the kernel fell behind).
+    """
+
+    source: str
+    frames_source: int
+    frames_shown: int
+    frames_shown_on_time: int
+    predictions: tuple[Prediction, ...]
+    label_latency_s: float | None
+    label_latency_p95_s: float | None
+    labels_per_s: float
+    stopped_by: str
+    front_end: bool
+    stage_ms: StageTimings
+    wall_s: float
+    frames_skipped_for_browser: int = 0
+
+    def __post_init__(self) -> None:
+        if self.stopped_by not in STOP_REASONS:
+            raise ValueError(f"stopped_by must be one of {STOP_REASONS}, got {self.stopped_by!r}")
+        if not 0 <= self.frames_shown_on_time <= self.frames_shown <= self.frames_source:
+            raise ValueError(
+                "need 0 <= frames_shown_on_time <= frames_shown <= frames_source, got "
+                f"{self.frames_shown_on_time}, {self.frames_shown}, {self.frames_source}"
+            )
+        if self.labels_per_s < 0 or self.wall_s < 0:
+            raise ValueError(f"labels_per_s and wall_s must be >= 0, got {self.labels_per_s}, {self.wall_s}")
+
+    @property
+    def shown_ratio(self) -> float:
+        """Source frames shown within one frame interval of their source time / source frames."""
+        return self.frames_shown_on_time / self.frames_source if self.frames_source else 0.0
+
+    def summary(self) -> str:
+        """One line for people, e.g. ``"demo.mp4: 298/300 frames shown on time (99.3%), ..."``."""
+        return f"{self._figures()}; stopped by {_STOP_TEXT[self.stopped_by]}{self._front_note()}"
+
+    def _figures(self) -> str:
+        latency = (
+            f"label latency {self.label_latency_s:.2f} s mean, {self.label_latency_p95_s:.2f} s p95"
+            if self.label_latency_s is not None
+            else "no label yet"
+        )
+        return (
+            f"{Path(self.source).name or self.source}: {self.frames_shown_on_time}/{self.frames_source} frames shown "
+            f"on time ({self.shown_ratio:.1%}), {len(self.predictions)} labels (refreshed {self.labels_per_s:.1f}/s), "
+            f"{latency}"
+        )
+
+    def _front_note(self) -> str:
+        return "" if self.front_end else "; no front end: paced by source time"
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(self.summary())

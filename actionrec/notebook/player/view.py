@@ -1,0 +1,90 @@
+"""The live player's canvas: :class:`FrameView`, binary JPEG frames with acknowledgements."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets
+
+from .report import ACK_TIMEOUT_S, MAX_UNACKED
+
+
+class FrameView(anywidget.AnyWidget):
+    """A ``<canvas>`` updated in place from binary JPEG frames, with acknowledgements.
+
+    The kernel side keeps the flow-control state: :meth:`ready` says whether one more frame may be
+    sent. Acknowledgements may arrive on a kernel subshell thread: the handler only updates
+    counters under a lock.
+    """
+
+    _esm = Path(__file__).with_name("player.js")
+    _css = ".ar-player-canvas { display: block; width: 100%; height: auto; background: #111; border-radius: 3px; }"
+    _player_id = traitlets.Unicode("").tag(sync=True)
+    width_px = traitlets.Int(640).tag(sync=True)
+
+    def __init__(self, *, width_px: int = 640, clock: Callable[[], float] = time.perf_counter) -> None:
+        super().__init__(_player_id=uuid.uuid4().hex, width_px=width_px)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._seq = -1
+        self._sent_at: dict[int, float] = {}  # un-acked seq -> clock() when sent
+        self._not_shown: list[int] = []
+        self.front_end = False  # a browser acknowledged at least one frame
+        self.acks = 0
+        self.browser_error: str | None = None
+        self.on_msg(self._on_page_msg)
+
+    def _on_page_msg(self, _widget: Any, content: dict, _buffers: list) -> None:
+        if content.get("type") != "ack":
+            return
+        try:
+            seq = int(content["seq"])
+        except (KeyError, TypeError, ValueError):
+            return  # not from our front end: ignore
+        with self._lock:
+            self.front_end = True
+            self.acks += 1
+            for s in [s for s in self._sent_at if s <= seq]:
+                del self._sent_at[s]
+            if content.get("shown") is False:
+                self._not_shown.append(seq)
+            if content.get("error"):
+                self.browser_error = str(content["error"])
+
+    def ready(self) -> bool:
+        """True when one more frame may be sent now.
+
+        Fewer than :data:`MAX_UNACKED` frames in flight; or no front end has ever answered (do not
+        wait for acks that never come); or the oldest frame in flight is older than
+        :data:`ACK_TIMEOUT_S` (lost: forget it).
+        """
+        with self._lock:
+            if len(self._sent_at) < MAX_UNACKED or not self.front_end:
+                return True
+            if self._clock() - min(self._sent_at.values()) > ACK_TIMEOUT_S:
+                self._sent_at.clear()
+                return True
+            return False
+
+    def send_frame(self, jpeg: bytes) -> int:
+        """Send one JPEG to every view; returns its sequence number."""
+        with self._lock:
+            self._seq += 1
+            seq = self._seq
+            self._sent_at[seq] = self._clock()
+            if len(self._sent_at) > 64:  # never acked (no front end): keep the table small
+                del self._sent_at[min(self._sent_at)]
+        self.send({"type": "frame", "seq": seq}, buffers=[jpeg])
+        return seq
+
+    def take_not_shown(self) -> list[int]:
+        """Sequence numbers the browser received but did not draw (replaced or undecodable)."""
+        with self._lock:
+            out, self._not_shown = self._not_shown, []
+        return out

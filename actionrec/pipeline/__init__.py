@@ -1,0 +1,34 @@
+"""From frames to predictions: preprocessing, time-based sampling, the file and live recognizers.
+
+- :mod:`~actionrec.pipeline.encoded`: :class:`EncodedVideo`, per-grid-sample embeddings of one video
+- :mod:`~actionrec.pipeline.preprocess` and :mod:`~actionrec.pipeline.sampling`: crop, resize, the
+  sampling grid
+- :mod:`~actionrec.pipeline.files`: :class:`Recognizer` (whole files); :mod:`~actionrec.pipeline.live`:
+  :class:`LiveRecognizer`
+- :mod:`~actionrec.pipeline.encoders` (batched async encoder requests),
+  :mod:`~actionrec.pipeline.cache` (embeddings on disk)
+"""
+
+from .cache import EmbeddingCache
+from .encoded import EncodedVideo
+from .encoders import EncoderQueue
+from .files import Recognizer, run_decoder
+from .live import LiveRecognizer
+from .preprocess import Preprocessed, crop_rect, preprocess
+from .sampling import GridSampler, NearestFrameFilter, Sample, SamplingGrid
+
+__all__ = [
+    "EmbeddingCache",
+    "EncodedVideo",
+    "EncoderQueue",
+    "GridSampler",
+    "LiveRecognizer",
+    "NearestFrameFilter",
+    "Preprocessed",
+    "Recognizer",
+    "Sample",
+    "SamplingGrid",
+    "crop_rect",
+    "preprocess",
+    "run_decoder",
+]
