@@ -30,6 +30,7 @@ _EXPORTS: dict[str, str] = {
     "available_devices": "actionrec.models",
     "Recognizer": "actionrec.pipeline",
     "LiveRecognizer": "actionrec.pipeline",
+    "RecognizerOptions": "actionrec.pipeline",
     "open_video": "actionrec.video",
     "crop_rect": "actionrec.pipeline",
     "preprocess": "actionrec.pipeline",

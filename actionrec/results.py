@@ -20,18 +20,6 @@ import numpy as np
 UNCERTAIN = "uncertain"
 
 
-def check_reporting(*, top_k: int, smoothing: int) -> None:
-    """Reject a ``top_k`` or ``smoothing`` below 1 (what both recognizers are given).
-
-    Raises:
-        ValueError: naming the parameter and the value received.
-    """
-    if top_k < 1:
-        raise ValueError(f"top_k must be >= 1, got {top_k}")
-    if smoothing < 1:
-        raise ValueError(f"smoothing must be >= 1 window, got {smoothing}")
-
-
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Numerically stable softmax over the last axis."""
     z = np.asarray(logits, dtype=np.float64)

@@ -18,6 +18,10 @@ DEFAULT_DEVICE = "CPU"
 DEFAULT_WINDOW_S = 1.0
 DEFAULT_STRIDE_S = 0.5
 DEFAULT_TOP_K = 5
+DEFAULT_SMOOTHING = 1  # windows averaged per prediction (1 = none)
+LIVE_TOP_K = 3  # the live player's overlay shows three labels (files keep DEFAULT_TOP_K)
+MAX_TOP_K = 1000
+MAX_SMOOTHING = 1000
 
 ENV_MODEL_DIR = "AR_MODEL_DIR"
 ENV_CACHE_DIR = "AR_CACHE_DIR"

@@ -18,7 +18,7 @@ import numpy as np
 
 from actionrec.bench import placeholder_labels
 from actionrec.models import compile_models, resolve_model
-from actionrec.pipeline import EncodedVideo, Recognizer
+from actionrec.pipeline import EncodedVideo, Recognizer, RecognizerOptions
 
 
 def main() -> None:
@@ -42,7 +42,7 @@ def main() -> None:
         frames_decoded=n,
     )
     for stride_s in (0.5, 0.25, 1.0):
-        rec = Recognizer(models, stride_s=stride_s)
+        rec = Recognizer(models, options=RecognizerOptions(stride_s=stride_s))
         t = time.perf_counter()
         timeline = rec.decode(encoded)
         dt = time.perf_counter() - t

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from actionrec.models import compile_models, resolve_model
-from actionrec.pipeline import LiveRecognizer
+from actionrec.pipeline import LiveRecognizer, RecognizerOptions
 from tests.oracle import oracle_windows
 
 
@@ -31,7 +31,7 @@ def drain(live, timeout_s=2.0):
 def test_live_windows_match_the_file_oracle_when_not_overloaded(models):
     times = [i / 30 for i in range(100)]
     got = []
-    with LiveRecognizer(models, stride_s=0.5) as live:
+    with LiveRecognizer(models, options=RecognizerOptions(stride_s=0.5)) as live:
         assert live.latest is None  # "collecting frames" until the first window
         for i, t in enumerate(times):
             live.push(frame(i, t))
@@ -86,7 +86,7 @@ def test_overload_drops_samples_as_missing_instead_of_queueing(models, monkeypat
 
 
 def test_trailing_smoothing_and_timings(models):
-    with LiveRecognizer(models, stride_s=0.25, smoothing=3) as live:
+    with LiveRecognizer(models, options=RecognizerOptions(stride_s=0.25, smoothing=3)) as live:
         for i in range(90):
             bgr = (0, 0, 200) if i < 45 else (200, 0, 0)
             live.push(frame(i, i / 30, bgr))
@@ -117,11 +117,21 @@ def test_a_bad_frame_is_a_missing_sample_not_a_stuck_window(models):
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"top_k": 0}, "top_k must be >= 1, got 0"), ({"smoothing": 0}, "smoothing must be >= 1 window, got 0")],
+    [
+        ({"top_k": 0}, r"top_k=0 is out of range; valid: 1..1000 classes"),
+        ({"smoothing": 0}, r"smoothing=0 is out of range; valid: 1..1000 windows"),
+        ({"smoothing": 2.5}, r"smoothing=2.5 is out of range; valid: 1..1000 windows \(a whole number\)"),
+        ({"window_s": 0.0}, r"window_s=0.0 is out of range; valid: a positive number of seconds"),
+        ({"stride_s": float("nan")}, r"stride_s=nan is out of range; valid: a positive number of seconds"),
+    ],
 )
-def test_live_and_file_recognizers_reject_the_same_bad_settings(models, kwargs, message):
-    from actionrec.pipeline import Recognizer
+def test_options_reject_bad_settings_for_every_recognizer(kwargs, message):
+    # One options object: the file recognizer, the live recognizer and the player share it.
+    with pytest.raises(ValueError, match=message):
+        RecognizerOptions(**kwargs)
 
-    for recognizer in (LiveRecognizer, Recognizer):
-        with pytest.raises(ValueError, match=message):
-            recognizer(models, **kwargs)
+
+def test_live_defaults_differ_from_the_file_defaults_only_in_top_k():
+    live, files = RecognizerOptions.live(), RecognizerOptions()
+    assert (live.top_k, files.top_k) == (3, 5)
+    assert (live.window_s, live.stride_s, live.smoothing) == (files.window_s, files.stride_s, files.smoothing)

@@ -10,7 +10,7 @@ import pytest
 
 from actionrec.errors import ClipTooShortError
 from actionrec.models import FILE_BATCH, compile_models, resolve_model
-from actionrec.pipeline import Recognizer
+from actionrec.pipeline import Recognizer, RecognizerOptions
 from actionrec.pipeline import files as pipeline
 from tests.oracle import oracle_windows
 from tests.support.tiny_models import write_model_dir
@@ -31,7 +31,7 @@ def frames_of(images_and_times):
 def test_file_windows_match_oracle(models, video_factory, fps):
     path = video_factory(f"grey_{fps}.mp4", fps=fps, duration_s=3.2, size_wh=(160, 120))
     times = [i / fps for i in range(round(3.2 * fps))]
-    timeline = Recognizer(models, stride_s=0.25).analyze(path, progress=False, cache=False)
+    timeline = Recognizer(models, options=RecognizerOptions(stride_s=0.25)).analyze(path, progress=False, cache=False)
     expected = oracle_windows(times, window_s=1.0, clip_len=16, stride_s=0.25)
     assert len(timeline) == len(expected) > 0
     for p, exp in zip(timeline.predictions, expected, strict=True):
@@ -202,7 +202,7 @@ def test_each_sampled_frame_encoded_once(models, monkeypatch):
 
     OutOfOrderQueue.calls = []
     monkeypatch.setattr(openvino, "AsyncInferQueue", OutOfOrderQueue)
-    rec = Recognizer(models, stride_s=0.0625)  # maximal overlap
+    rec = Recognizer(models, options=RecognizerOptions(stride_s=0.0625))  # maximal overlap
     encoded = pipeline._encode_frames(frames, models=models, grid=rec.grid, source="x", progress=False)
     distinct = len(set(encoded.frame_indices.tolist()))
     encoded_ks = [k for ks, _started in OutOfOrderQueue.calls for k in ks]
@@ -218,7 +218,7 @@ def test_too_short_clip_is_a_clear_error(models, video_factory):
 
 def test_embedding_cache_reuses_encoder_work(models, video_factory, monkeypatch, tmp_path):
     path = video_factory("cache.mp4", fps=30, duration_s=3.0, size_wh=(96, 64))
-    first = Recognizer(models, stride_s=0.5).analyze(path, progress=False)
+    first = Recognizer(models, options=RecognizerOptions(stride_s=0.5)).analyze(path, progress=False)
     cached = list((tmp_path / "repo" / "data" / "cache").glob("*.npz"))
     assert len(cached) == 1
 
@@ -226,7 +226,7 @@ def test_embedding_cache_reuses_encoder_work(models, video_factory, monkeypatch,
         raise AssertionError("the encoder ran although the embeddings are cached")
 
     monkeypatch.setattr(pipeline, "_encode_frames", no_encoding)
-    again = Recognizer(models, stride_s=0.25, top_k=2).analyze(path, progress=False)
+    again = Recognizer(models, options=RecognizerOptions(stride_s=0.25, top_k=2)).analyze(path, progress=False)
     assert len(again) == 2 * len(first) - 1
     by_start = {p.start_s: p for p in again.predictions}
     for p in first.predictions:

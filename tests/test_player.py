@@ -11,6 +11,7 @@ import pytest
 
 from actionrec.models import compile_models, resolve_model
 from actionrec.notebook.player import MAX_UNACKED, LivePlayer, PlayerReport
+from actionrec.pipeline import RecognizerOptions
 from actionrec.results import StageTimings
 from actionrec.video import Frame
 from tests.support.videos import solid
@@ -50,7 +51,7 @@ class FakePage:
 
 
 def test_a_file_plays_at_its_own_pace_with_labels(models, red_clip):
-    player = LivePlayer(models, top_k=2)
+    player = LivePlayer(models, options=RecognizerOptions.live(top_k=2))
     start = time.perf_counter()
     report = asyncio.run(player.play(red_clip))
     elapsed = time.perf_counter() - start
@@ -156,7 +157,7 @@ def test_async_frames_like_the_browser_camera(models):
         finally:
             closed.append(True)
 
-    report = asyncio.run(LivePlayer(models, window_s=0.5, stride_s=0.25).play(camera()))
+    report = asyncio.run(LivePlayer(models, options=RecognizerOptions.live(window_s=0.5, stride_s=0.25)).play(camera()))
     assert report.stopped_by == "end" and report.frames_source == 24
     assert report.frames_shown >= 20
     assert report.predictions and report.predictions[0].label == "blue"
@@ -235,7 +236,6 @@ def test_a_missing_file_is_reported(models, tmp_path):
     ("option", "match"),
     [
         ({"threshold": 1.5}, r"threshold=1.5 is not a probability; valid: 0..1"),
-        ({"top_k": 0}, r"top_k=0 is out of range; valid: 1..1000"),
         ({"jpeg_quality": 101}, r"jpeg_quality=101 is out of range; valid: 1..100"),
         ({"max_seconds": 0}, r"max_seconds=0 must be > 0 seconds, or None"),
     ],

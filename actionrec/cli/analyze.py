@@ -54,7 +54,9 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--window-s", type=float, default=settings.DEFAULT_WINDOW_S, help="seconds per window")
     p.add_argument("--stride-s", type=float, default=settings.DEFAULT_STRIDE_S, help="seconds between windows")
     p.add_argument("--top-k", type=int, default=settings.DEFAULT_TOP_K, help="classes kept per window")
-    p.add_argument("--smooth", type=int, default=1, help="windows averaged per prediction (centred)")
+    p.add_argument(
+        "--smooth", type=int, default=settings.DEFAULT_SMOOTHING, help="windows averaged per prediction (centred)"
+    )
     p.add_argument("--threshold", type=float, default=0.0, help="top-1 probability below which a span is uncertain")
     p.add_argument("--out", help="export folder (default: data/out/)")
     p.add_argument("--formats", type=parse_formats, default=("json", "csv", "vtt"), help="any of json,csv,vtt,mp4")
@@ -66,16 +68,17 @@ def run_analyze(args: argparse.Namespace) -> int:
     """Analyse videos: timeline of top-k actions, exported as JSON/CSV/WebVTT/annotated video."""
     from ..export.timeline import export_source
     from ..models.runtime import compile_models
-    from ..pipeline.files import Recognizer
+    from ..pipeline import Recognizer, RecognizerOptions
 
     if not 0.0 <= args.threshold <= 1.0:
         raise ActionRecError(f"--threshold {args.threshold} is not a probability; use a value in 0..1")
     files = resolve_from_args(args)
     models = compile_models(files, device=args.device, hint="THROUGHPUT", cache_dir=args.cache_dir)
     try:
-        recognizer = Recognizer(
-            models, window_s=args.window_s, stride_s=args.stride_s, top_k=args.top_k, smoothing=args.smooth
+        options = RecognizerOptions(
+            window_s=args.window_s, stride_s=args.stride_s, top_k=args.top_k, smoothing=args.smooth
         )
+        recognizer = Recognizer(models, options=options)
     except ValueError as exc:
         raise ActionRecError(str(exc)) from None
     out_dir = settings.resolve_path(args.out) if args.out else settings.data_dir("out")

@@ -7,7 +7,7 @@ Example (cells of ``action_recognition.ipynb``)::
 
     choice = ModelChoice(device="CPU", precision="FP16")
     choice                                       # two dropdowns
-    panel = UploadPanel(models, threshold=0.3)
+    panel = UploadPanel(models, options=RecognizerOptions(top_k=3), threshold=0.3)
     panel                                        # upload control + results area
     live = await choose_live_source(0, clip=clip)
     print(live)                                  # which source and why
@@ -27,6 +27,7 @@ from typing import Any
 
 from .. import settings
 from ..errors import ActionRecError
+from ..pipeline.options import RecognizerOptions
 
 ERROR_STYLE = "color:var(--jp-error-color1,#c62828);white-space:pre-wrap"
 
@@ -84,17 +85,19 @@ class UploadPanel:
 
     Args:
         models: compiled models (``hint="THROUGHPUT"``).
+        options: window, stride, top-k and smoothing of the analysis; default :class:`RecognizerOptions
+            <actionrec.pipeline.RecognizerOptions>`.
         threshold: top-1 probability below which windows are uncertain.
-        top_k: classes kept per window.
         out_dir: where exports go (default ``data/out/``).
         upload: the upload widget (default a new :class:`~actionrec.notebook.upload.ChunkedUpload`).
     """
 
-    def __init__(self, models: Any, *, threshold: float = 0.0, top_k: int = 5,
+    def __init__(self, models: Any, *, options: RecognizerOptions | None = None, threshold: float = 0.0,
                  out_dir: str | os.PathLike[str] | None = None, upload: Any = None) -> None:  # fmt: skip
         import ipywidgets as widgets
 
-        self.models, self.threshold, self.top_k, self.out_dir = models, threshold, top_k, out_dir
+        self.models, self.threshold, self.out_dir = models, threshold, out_dir
+        self.options = options if options is not None else RecognizerOptions()
         if upload is None:
             from .upload import ChunkedUpload
 
@@ -147,7 +150,7 @@ class UploadPanel:
         size = f"{p.stat().st_size / 1024**2:.1f} MB" if p.is_file() else "missing"
         self._show(HTML(f"<b>Analysing {html.escape(p.name)}</b> ({size})…"), clear=True)
         try:
-            timeline = Recognizer(self.models, top_k=self.top_k).analyze(p, progress=False)
+            timeline = Recognizer(self.models, options=self.options).analyze(p, progress=False)
             paths = export_all(
                 timeline, p, out_dir=self.out_dir, threshold=self.threshold, input_hw=self.models.input_size_hw
             )

@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import settings
 from ..errors import ClipTooShortError, VideoOpenError
+from ..pipeline.options import RecognizerOptions
 from ..results import Prediction, Timeline
 
 VIDEO_FORMATS = ("json", "csv", "vtt", "mp4")
@@ -149,8 +150,7 @@ def sample_window(
     *,
     models: Any,
     start_s: float,
-    window_s: float = settings.DEFAULT_WINDOW_S,
-    stride_s: float = settings.DEFAULT_STRIDE_S,
+    options: RecognizerOptions | None = None,
 ) -> WindowSamples:
     """Sample the window of the file's timeline that starts nearest to ``start_s``.
 
@@ -158,13 +158,19 @@ def sample_window(
     ``window_s / clip_len`` seconds from the first frame, each taking the nearest frame. A clip too
     short for a window starting at ``start_s`` gives its last complete window instead.
 
+    Args:
+        path: the video file.
+        models: the compiled models (``clip_len`` and the input size are read from them).
+        start_s: where the wanted window starts (rounded to the nearest window of the timeline).
+        options: window and stride, as for the file analysis; default :class:`RecognizerOptions`.
+
     Raises:
         ClipTooShortError: the clip is shorter than one window.
     """
     from ..pipeline.preprocess import crop_rect
-    from ..pipeline.sampling import SamplingGrid
 
-    grid = SamplingGrid.from_seconds(window_s=window_s, clip_len=models.clip_len, stride_s=stride_s)
+    options = options if options is not None else RecognizerOptions()
+    grid = options.grid(clip_len=models.clip_len)
     wanted = max(0, round(start_s / grid.stride_s))
     samples, total, t0 = _grid_samples(path, grid, grid.window_samples(wanted))
     if len(samples) < grid.clip_len:
@@ -172,21 +178,21 @@ def sample_window(
         if last < 0:
             raise ClipTooShortError(
                 f"{path} gives {total} grid samples but one window needs {grid.clip_len} "
-                f"({window_s} s); use a longer clip"
+                f"({options.window_s} s); use a longer clip"
             )
         wanted = last
         samples, total, t0 = _grid_samples(path, grid, grid.window_samples(wanted))
     first = samples[0]
     size_wh = (first.frame.image_bgr.shape[1], first.frame.image_bgr.shape[0])
-    ks = grid.window_samples(wanted)
+    start, end = grid.window_span(wanted, t0)
     return WindowSamples(
         window_index=wanted,
         frames=tuple(s.frame for s in samples),
         grid_times_s=tuple(s.grid_time_s for s in samples),
         duplicated=tuple(bool(s.duplicated) for s in samples),
         crop_xywh=crop_rect(size_wh, input_hw=models.input_size_hw),
-        start_s=grid.time_of(ks[0], t0),
-        end_s=grid.time_of(ks[-1], t0) + grid.step_s,
+        start_s=start,
+        end_s=end,
     )
 
 

@@ -1,5 +1,6 @@
 """From frames to predictions: preprocessing, time-based sampling, the file and live recognizers.
 
+- :mod:`~actionrec.pipeline.options`: :class:`RecognizerOptions` (window, stride, top-k, smoothing)
 - :mod:`~actionrec.pipeline.encoded`: :class:`EncodedVideo`, per-grid-sample embeddings of one video
 - :mod:`~actionrec.pipeline.preprocess` and :mod:`~actionrec.pipeline.sampling`: crop, resize, the
   sampling grid
@@ -14,6 +15,7 @@ from .encoded import EncodedVideo
 from .encoders import EncoderQueue
 from .files import Recognizer, run_decoder
 from .live import LiveRecognizer
+from .options import RecognizerOptions
 from .preprocess import Preprocessed, crop_rect, preprocess
 from .sampling import GridSampler, NearestFrameFilter, Sample, SamplingGrid
 
@@ -26,6 +28,7 @@ __all__ = [
     "NearestFrameFilter",
     "Preprocessed",
     "Recognizer",
+    "RecognizerOptions",
     "Sample",
     "SamplingGrid",
     "crop_rect",

@@ -25,14 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from .. import settings
 from ..errors import ClipTooShortError
 from ..models.runtime import ActionModels
-from ..results import Prediction, StageTimings, Timeline, check_reporting
+from ..results import Prediction, StageTimings, Timeline
 from ..video.open import open_video
 from .cache import EmbeddingCache
 from .encoded import EncodedVideo
 from .encoders import EncoderQueue
+from .options import RecognizerOptions
 from .preprocess import preprocess
 from .sampling import GridSampler, NearestFrameFilter, SamplingGrid
 
@@ -45,26 +45,13 @@ class Recognizer:
 
     Args:
         models: compiled encoder/decoder (use ``hint="THROUGHPUT"`` for files).
-        window_s: seconds one window of ``clip_len`` samples covers (model card: about 1 s).
-        stride_s: seconds between window starts, rounded to whole grid steps.
-        top_k: classes kept per window.
-        smoothing: windows averaged per prediction (centred; 1 = none).
+        options: window, stride, top-k and (centred) smoothing; default :class:`RecognizerOptions`.
     """
 
-    def __init__(
-        self,
-        models: ActionModels,
-        *,
-        window_s: float = settings.DEFAULT_WINDOW_S,
-        stride_s: float = settings.DEFAULT_STRIDE_S,
-        top_k: int = settings.DEFAULT_TOP_K,
-        smoothing: int = 1,
-    ) -> None:
-        check_reporting(top_k=top_k, smoothing=smoothing)
+    def __init__(self, models: ActionModels, *, options: RecognizerOptions | None = None) -> None:
         self.models = models
-        self.grid = SamplingGrid.from_seconds(window_s=window_s, clip_len=models.clip_len, stride_s=stride_s)
-        self.top_k = top_k
-        self.smoothing = smoothing
+        self.options = options if options is not None else RecognizerOptions()
+        self.grid = self.options.grid(clip_len=models.clip_len)
 
     # -- public verbs -------------------------------------------------------------------------
     def analyze(
@@ -131,18 +118,20 @@ class Recognizer:
             decoder_ms=decoder_ms,
         )
         predictions = []
+        times = encoded.frame_times_s
         for w in range(windows):
             ks = grid.window_samples(w)
             first, last = ks[0], ks[-1]
+            start_s, end_s = grid.window_span(w, encoded.t0_s)
             predictions.append(
                 Prediction.from_logits(
                     logits[w],
                     labels=self.models.labels,
-                    top_k=self.top_k,
+                    top_k=self.options.top_k,
                     window_index=w,
-                    start_s=grid.time_of(first, encoded.t0_s),
-                    end_s=grid.time_of(last, encoded.t0_s) + grid.step_s,
-                    coverage_s=float(encoded.frame_times_s[last] - encoded.frame_times_s[first]) + grid.step_s,
+                    start_s=start_s,
+                    end_s=end_s,
+                    coverage_s=grid.coverage_s(float(times[first]), float(times[last])),
                     duplicated=int(encoded.duplicated[first + 1 : last + 1].sum()),
                     missing=0,
                     timings=timings,
@@ -156,7 +145,7 @@ class Recognizer:
             stride_s=grid.stride_s,
             step_s=grid.step_s,
             clip_len=grid.clip_len,
-            top_k=self.top_k,
+            top_k=self.options.top_k,
             model=self.models.model,
             precision=self.models.precision,
             device=self.models.device,
@@ -165,7 +154,8 @@ class Recognizer:
             truncated=encoded.truncated,
             duration_s=encoded.duration_s,
         )
-        return timeline.smoothed(self.smoothing) if self.smoothing > 1 else timeline
+        smoothing = self.options.smoothing
+        return timeline.smoothed(smoothing) if smoothing > 1 else timeline
 
 
 def run_decoder(

@@ -23,11 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from .. import settings
 from ..models.runtime import ActionModels
-from ..results import Prediction, StageTimings, check_reporting
+from ..results import Prediction, StageTimings
+from .options import RecognizerOptions
 from .preprocess import preprocess
-from .sampling import GridSampler, SamplingGrid
+from .sampling import GridSampler
 
 _PENDING = object()  # a window still waiting for samples
 
@@ -37,9 +37,8 @@ class LiveRecognizer:
 
     Args:
         models: compiled models (use ``hint="LATENCY"``).
-        window_s, stride_s: as for files (stride rounded to whole grid steps).
-        top_k: classes per prediction.
-        smoothing: trailing average over this many windows (future windows are unknown live).
+        options: window, stride, top-k and smoothing (a trailing average live: future windows are
+            unknown); default :class:`RecognizerOptions`.
         max_in_flight: encoder requests running at once (default: the plugin's optimal number).
         clock: injected time source for timings.
 
@@ -53,20 +52,15 @@ class LiveRecognizer:
         self,
         models: ActionModels,
         *,
-        window_s: float = settings.DEFAULT_WINDOW_S,
-        stride_s: float = settings.DEFAULT_STRIDE_S,
-        top_k: int = settings.DEFAULT_TOP_K,
-        smoothing: int = 1,
+        options: RecognizerOptions | None = None,
         max_in_flight: int | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         import openvino as ov
 
-        check_reporting(top_k=top_k, smoothing=smoothing)
         self.models = models
-        self.grid = SamplingGrid.from_seconds(window_s=window_s, clip_len=models.clip_len, stride_s=stride_s)
-        self.top_k = top_k
-        self.smoothing = smoothing
+        self.options = options if options is not None else RecognizerOptions()
+        self.grid = self.options.grid(clip_len=models.clip_len)
         self.clock = clock
         self.latest: Prediction | None = None
         self.crop_xywh: tuple[int, int, int, int] | None = None
@@ -80,7 +74,7 @@ class LiveRecognizer:
         self._enc_ms: deque[float] = deque(maxlen=32)
         self._pre_ms: deque[float] = deque(maxlen=32)
         self._dec_ms: deque[float] = deque(maxlen=32)
-        self._recent: deque[np.ndarray] = deque(maxlen=smoothing)
+        self._recent: deque[np.ndarray] = deque(maxlen=self.options.smoothing)
         self._next_window = 0
         self._in_flight = 0
         limit = max_in_flight or models.optimal_requests()
@@ -161,15 +155,15 @@ class LiveRecognizer:
         probs = np.exp(logits - logits.max())
         self._recent.append(probs / probs.sum())
         first, last = ks[0], ks[-1]
-        t0 = self._sampler.t0 or 0.0
+        start_s, end_s = self.grid.window_span(w, self._sampler.t0 or 0.0)
         prediction = Prediction.from_probs(
             np.mean(self._recent, axis=0),
             labels=self.models.labels,
-            top_k=self.top_k,
+            top_k=self.options.top_k,
             window_index=w,
-            start_s=self.grid.time_of(first, t0),
-            end_s=self.grid.time_of(last, t0) + self.grid.step_s,
-            coverage_s=self._frame_t[last] - self._frame_t[first] + self.grid.step_s,
+            start_s=start_s,
+            end_s=end_s,
+            coverage_s=self.grid.coverage_s(self._frame_t[first], self._frame_t[last]),
             duplicated=sum(s == "dup" for s in states[1:]),
             missing=sum(s == "missing" for s in states),
             timings=self.timings(),

@@ -95,6 +95,15 @@ class SamplingGrid:
         start = w * self.stride_steps
         return range(start, start + self.clip_len)
 
+    def window_span(self, w: int, t0: float = 0.0) -> tuple[float, float]:
+        """``(start_s, end_s)`` of window ``w``: its first grid time, its last grid time + one step."""
+        ks = self.window_samples(w)
+        return self.time_of(ks[0], t0), self.time_of(ks[-1], t0) + self.step_s
+
+    def coverage_s(self, first_frame_s: float, last_frame_s: float) -> float:
+        """Video time a window really covers: its last sample's frame time − its first's + one step."""
+        return last_frame_s - first_frame_s + self.step_s
+
     def samples_in(self, span_s: float) -> int:
         """Grid samples from a first frame at 0 to a last frame at ``span_s`` (inclusive)."""
         return int(span_s / self.step_s + 1e-9) + 1

@@ -52,16 +52,7 @@ class Playback:
         stopped_by = "end"
         async with contextlib.AsyncExitStack() as stack:
             next_frame = self._open(stack)
-            rec = stack.enter_context(
-                LiveRecognizer(
-                    self.p.models,
-                    window_s=self.p.window_s,
-                    stride_s=self.p.stride_s,
-                    top_k=self.p.top_k,
-                    smoothing=self.p.smoothing,
-                    clock=self.clock,
-                )
-            )
+            rec = stack.enter_context(LiveRecognizer(self.p.models, options=self.p.options, clock=self.clock))
             self.p._show(f"playing {self._short_name()}: collecting frames...")
             try:
                 stopped_by = await self._loop(next_frame, rec)
@@ -238,7 +229,7 @@ class Playback:
             prediction=prediction,
             crop_xywh=crop,
             timestamp_s=frame.timestamp_s,
-            top_k=self.p.top_k,
+            top_k=self.p.options.top_k,
             threshold=self.p.threshold,
             fps=self._fps(),
             timings=timings,

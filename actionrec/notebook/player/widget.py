@@ -13,7 +13,7 @@ for one and paces by source time only; :attr:`PlayerReport.front_end` is then ``
 
 Example (an ``async`` cell, so button clicks and acknowledgements arrive while it plays)::
 
-    player = LivePlayer(models, top_k=3)
+    player = LivePlayer(models)
     display(player.widget)
     report = await player.play("data/samples/demo.mp4")
     print(report)   # frames shown on time, labels per second, label latency
@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ...pipeline.options import RecognizerOptions
 from .report import _STOP_TEXT, PlayerReport
 from .view import FrameView
 
@@ -38,7 +39,8 @@ class LivePlayer:
 
     Args:
         models: compiled models (``compile_models(files, hint="LATENCY")``).
-        window_s, stride_s, top_k, smoothing: as for :class:`~actionrec.pipeline.LiveRecognizer`.
+        options: window, stride, top-k and smoothing, as for :class:`~actionrec.pipeline.LiveRecognizer`;
+            default :meth:`RecognizerOptions.live() <actionrec.pipeline.RecognizerOptions.live>` (3 labels).
         threshold: top-1 probability below which the overlay says "uncertain".
         max_seconds: stop after this much source time (``None``: play to the end).
         width_px: frames are downscaled to this width before drawing and JPEG encoding.
@@ -59,10 +61,7 @@ class LivePlayer:
         self,
         models: Any,
         *,
-        window_s: float = 1.0,
-        stride_s: float = 0.5,
-        top_k: int = 3,
-        smoothing: int = 1,
+        options: RecognizerOptions | None = None,
         threshold: float = 0.0,
         max_seconds: float | None = None,
         width_px: int = 640,
@@ -71,11 +70,7 @@ class LivePlayer:
     ) -> None:
         import ipywidgets as widgets
 
-        from ...pipeline.sampling import SamplingGrid
-
         ranges = (
-            ("top_k", top_k, 1, 1000),
-            ("smoothing", smoothing, 1, 1000),
             ("width_px", width_px, 16, 8192),
             ("jpeg_quality", jpeg_quality, 1, 100),
         )
@@ -86,9 +81,9 @@ class LivePlayer:
             raise ValueError(f"LivePlayer threshold={threshold} is not a probability; valid: 0..1")
         if max_seconds is not None and not max_seconds > 0:
             raise ValueError(f"LivePlayer max_seconds={max_seconds} must be > 0 seconds, or None for no limit")
-        self.grid = SamplingGrid.from_seconds(window_s=window_s, clip_len=models.clip_len, stride_s=stride_s)
-        self.models, self.window_s, self.stride_s = models, window_s, stride_s
-        self.top_k, self.smoothing, self.threshold, self.max_seconds = top_k, smoothing, threshold, max_seconds
+        self.options = options if options is not None else RecognizerOptions.live()
+        self.grid = self.options.grid(clip_len=models.clip_len)
+        self.models, self.threshold, self.max_seconds = models, threshold, max_seconds
         self.width_px, self.jpeg_quality, self.clock = width_px, jpeg_quality, clock
         self.last_report: PlayerReport | None = None
         self._lock = threading.Lock()
