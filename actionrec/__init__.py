@@ -1,13 +1,176 @@
-"""actionrec: human action recognition with OpenVINO (OMZ action-recognition-0001).
+"""actionrec: human action recognition with OpenVINO (Open Model Zoo action-recognition-0001).
 
-The engine behind ``action_recognition.ipynb``, usable without Jupyter
-(``python -m actionrec --help``). Modules, one per concern:
+The engine behind ``action_recognition.ipynb``, usable without Jupyter (``python -m actionrec
+--help``, or ``actionrec --help`` once installed). ``import actionrec`` is light: each public name
+below is imported from its concern's folder on first use (PEP 562), so OpenVINO, OpenCV and
+matplotlib load only when they are needed.
 
-- :mod:`actionrec.models.registry`: model and data facts (URLs, sizes, hashes)
-- :mod:`actionrec.download`: verified, resumable downloads
-- :mod:`actionrec.models`: resolve model files, load labels
-- :mod:`actionrec.models.runtime`: OpenVINO core, devices, compiled models
-- :mod:`actionrec.cli`: the command line
+One folder per concern, lowest layer first: ``errors``, ``settings``; ``atomic``, ``results``;
+``download``, ``render``; :mod:`actionrec.models` and :mod:`actionrec.video`;
+:mod:`actionrec.pipeline`; :mod:`actionrec.export`; :mod:`actionrec.doctor` and ``bench``;
+:mod:`actionrec.cli`; :mod:`actionrec.notebook` (widgets, not imported here).
+
+Example:
+    >>> import actionrec
+    >>> actionrec.RecognizerOptions(stride_s=0.25).top_k
+    5
+    >>> files = actionrec.resolve_model(precision="FP16")              # doctest: +SKIP
+    >>> models = actionrec.compile_models(files, device="CPU")         # doctest: +SKIP
+    >>> timeline = actionrec.Recognizer(models).analyze("clip.mp4")    # doctest: +SKIP
 """
 
-__version__ = "0.1.0"
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.2.0"
+
+# public name -> the module it is imported from (each package's __init__ re-exports its public names)
+EXPORTS: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "ActionRecError",
+            "ChecksumMismatchError",
+            "ClipTooShortError",
+            "DeviceNotAvailableError",
+            "DownloadError",
+            "ExportError",
+            "LabelsError",
+            "ModelNotFoundError",
+            "OfflineError",
+            "UploadError",
+            "VideoDecodeError",
+            "VideoOpenError",
+        ),
+        "actionrec.errors",
+    ),
+    **dict.fromkeys(("Prediction", "Segment", "StageTimings", "Timeline"), "actionrec.results"),
+    **dict.fromkeys(
+        (
+            "ActionModels",
+            "ModelFiles",
+            "available_devices",
+            "compile_models",
+            "fetch_sample",
+            "load_labels",
+            "resolve_model",
+        ),
+        "actionrec.models",
+    ),
+    **dict.fromkeys(
+        (
+            "Frame",
+            "LiveFrameSource",
+            "ResolvedSource",
+            "VideoInfo",
+            "VideoSource",
+            "VideoStats",
+            "open_video",
+            "resolve_source",
+        ),
+        "actionrec.video",
+    ),
+    **dict.fromkeys(
+        (
+            "EncodedVideo",
+            "LiveRecognizer",
+            "Recognizer",
+            "RecognizerOptions",
+            "SamplingGrid",
+            "crop_rect",
+            "preprocess",
+        ),
+        "actionrec.pipeline",
+    ),
+    **dict.fromkeys(
+        ("AnnotatedVideoWriter", "export_source", "export_timeline", "read_json", "write_annotated_video"),
+        "actionrec.export",
+    ),
+    **dict.fromkeys(("Check", "DoctorReport", "run_doctor"), "actionrec.doctor"),
+    "main": "actionrec.cli",
+}
+
+__all__ = sorted(EXPORTS)
+
+
+def lazy_attributes(
+    module_name: str, exports: Mapping[str, str], namespace: dict[str, Any]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """The ``__getattr__`` and ``__dir__`` of a module whose names load on first use (PEP 562).
+
+    Args:
+        module_name: the module's name, for the error message.
+        exports: public name -> the module that defines it.
+        namespace: the module's ``globals()``; a loaded name is kept there.
+
+    Returns:
+        ``(__getattr__, __dir__)`` to assign in the module.
+    """
+    names = sorted(exports)
+
+    def getattr_(name: str) -> Any:
+        try:
+            source = exports[name]
+        except KeyError:
+            raise AttributeError(f"module {module_name!r} has no attribute {name!r}; available: {names}") from None
+        value = getattr(importlib.import_module(source), name)
+        namespace[name] = value
+        return value
+
+    def dir_() -> list[str]:
+        return sorted({*namespace, *names})
+
+    return getattr_, dir_
+
+
+__getattr__, __dir__ = lazy_attributes(__name__, EXPORTS, globals())
+
+if TYPE_CHECKING:  # what a type checker and an IDE see; at run time the names load on first use
+    from .cli import main
+    from .doctor import Check, DoctorReport, run_doctor
+    from .errors import (
+        ActionRecError,
+        ChecksumMismatchError,
+        ClipTooShortError,
+        DeviceNotAvailableError,
+        DownloadError,
+        ExportError,
+        LabelsError,
+        ModelNotFoundError,
+        OfflineError,
+        UploadError,
+        VideoDecodeError,
+        VideoOpenError,
+    )
+    from .export import AnnotatedVideoWriter, export_source, export_timeline, read_json, write_annotated_video
+    from .models import (
+        ActionModels,
+        ModelFiles,
+        available_devices,
+        compile_models,
+        fetch_sample,
+        load_labels,
+        resolve_model,
+    )
+    from .pipeline import (
+        EncodedVideo,
+        LiveRecognizer,
+        Recognizer,
+        RecognizerOptions,
+        SamplingGrid,
+        crop_rect,
+        preprocess,
+    )
+    from .results import Prediction, Segment, StageTimings, Timeline
+    from .video import (
+        Frame,
+        LiveFrameSource,
+        ResolvedSource,
+        VideoInfo,
+        VideoSource,
+        VideoStats,
+        open_video,
+        resolve_source,
+    )

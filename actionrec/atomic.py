@@ -53,7 +53,8 @@ def atomic_write(
         path: the final file; missing parent folders are created.
         mode: ``None`` yields the temporary :class:`~pathlib.Path` (for writers that open files
             themselves); ``"w"``/``"wb"`` yields the open file, closed before the rename.
-        encoding, newline: for text modes, as in :func:`open`.
+        encoding: for text modes, as in :func:`open`.
+        newline: for text modes, as in :func:`open`.
 
     Yields:
         The temporary path, or the open file when ``mode`` is given.

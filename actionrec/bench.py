@@ -48,6 +48,7 @@ class BenchResult:
     baseline_fps: float | None = None
 
     def to_text(self) -> str:
+        """The figures as an aligned table, for a terminal."""
         rows = [
             ("video", f"{self.video} ({self.frames} frames)"),
             ("model", f"{self.precision} on {self.device}"),

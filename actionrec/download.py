@@ -6,6 +6,10 @@ starts over cleanly if the server ignores it); transient failures are retried wi
 backoff; every request has connect and read timeouts. When a file is already cached and verifies,
 no network access happens at all.
 
+Not split: one streaming core (``_stream``: ``.part`` file, ``Range`` resume, ``If-Range``
+validators, retries) serves both callers, the pinned :func:`fetch_file` and the unpinned
+:func:`download_url`; a split would put the core and its only two callers in different files.
+
 Example:
     >>> from actionrec.models.registry import get_model
     >>> paths = fetch_files(get_model("action-recognition-0001").files("FP16"),

@@ -356,8 +356,11 @@ def annotate(
         prediction: the window to show (``None``: the placeholder); see :func:`prediction_at`.
         crop_xywh: the model crop in source pixels (``None``: not drawn).
         timestamp_s: the frame's source time (``None``: not drawn).
-        top_k, threshold: as in :func:`draw_labels`.
-        fps, timings, coverage_s: as in :func:`draw_stats` (nothing drawn when all are ``None``).
+        top_k: labels drawn, as in :func:`draw_labels`.
+        threshold: top-1 probability below which the labels say "uncertain".
+        fps: the display rate (stats, :func:`draw_stats`, are drawn when any of the three is given).
+        timings: the window's stage timings.
+        coverage_s: the window's coverage.
 
     Returns:
         A new annotated image.

@@ -14,10 +14,13 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from numbers import Integral
 
 import numpy as np
 
 UNCERTAIN = "uncertain"
+# What a re-ranked or smoothed window keeps from the one it was made from (all but its classes).
+_CARRIED = ("coverage_s", "duplicated", "missing", "timings", "crop_xywh")
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -60,6 +63,9 @@ class Prediction:
         missing: grid samples without a frame (dropped under load, or a gap in the source).
         timings: per-stage milliseconds.
         probs: the full probability vector (for re-ranking and smoothing); not compared.
+        crop_xywh: the model crop ``(x, y, width, height)`` in source pixels of the window's last
+            encoded sample, for drawing; ``None`` when the recognizer did not say. Compared: two
+            windows that saw different pixels are different windows.
     """
 
     window_index: int
@@ -73,6 +79,7 @@ class Prediction:
     missing: int = 0
     timings: StageTimings = field(default_factory=StageTimings)
     probs: np.ndarray | None = field(default=None, compare=False, repr=False)
+    crop_xywh: tuple[int, int, int, int] | None = None  # last: keeps the positional order above
 
     def __post_init__(self) -> None:
         if self.window_index < 0:
@@ -87,6 +94,8 @@ class Prediction:
             raise ValueError(f"scores must be sorted best first, got {self.scores}")
         if self.duplicated < 0 or self.missing < 0:
             raise ValueError("duplicated and missing must be >= 0")
+        if self.crop_xywh is not None:
+            object.__setattr__(self, "crop_xywh", _checked_crop(self.crop_xywh))
 
     @classmethod
     def from_probs(
@@ -142,7 +151,7 @@ class Prediction:
         """The same window with another ``top_k`` (needs ``probs``)."""
         if self.probs is None:
             raise ValueError("this prediction has no probability vector to re-rank")
-        keep = {k: getattr(self, k) for k in ("coverage_s", "duplicated", "missing", "timings")}
+        keep = {k: getattr(self, k) for k in _CARRIED}
         return Prediction.from_probs(
             self.probs,
             labels=labels,
@@ -152,6 +161,21 @@ class Prediction:
             end_s=self.end_s,
             **keep,
         )
+
+
+def _checked_crop(crop_xywh: object) -> tuple[int, int, int, int]:
+    """``crop_xywh`` as a tuple of 4 Python ints with a positive width and height.
+
+    Raises:
+        ValueError: not 4 whole numbers, or a width or height below 1.
+    """
+    values = tuple(crop_xywh) if isinstance(crop_xywh, (tuple, list)) else ()
+    if len(values) != 4 or not all(isinstance(v, Integral) and not isinstance(v, bool) for v in values):
+        raise ValueError(f"crop_xywh must be 4 whole numbers (x, y, width, height) in pixels, got {crop_xywh!r}")
+    x, y, w, h = (int(v) for v in values)
+    if w < 1 or h < 1:
+        raise ValueError(f"crop_xywh must have a positive width and height, got {(x, y, w, h)}")
+    return (x, y, w, h)
 
 
 @dataclass(frozen=True)
@@ -172,10 +196,12 @@ class Segment:
 
     @property
     def uncertain(self) -> bool:
+        """True for a span whose windows were below the threshold."""
         return self.label == UNCERTAIN
 
     @property
     def duration_s(self) -> float:
+        """Seconds from the segment's start to its end."""
         return self.end_s - self.start_s
 
 
@@ -257,7 +283,7 @@ class Timeline:
         for i, p in enumerate(self.predictions):
             lo, hi = max(0, i - before), min(n, i + after + 1)
             mean = (csum[hi] - csum[lo]) / (hi - lo)
-            keep = {k: getattr(p, k) for k in ("coverage_s", "duplicated", "missing", "timings")}
+            keep = {k: getattr(p, k) for k in _CARRIED}
             out.append(
                 Prediction.from_probs(
                     mean,

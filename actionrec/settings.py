@@ -1,8 +1,13 @@
 """Where things live and what the ``AR_*`` environment variables mean.
 
-Paths are resolved relative to the repository (the folder holding ``notebook_utils.py``), not the
-current working directory, so the notebook, the CLI and the tests agree. A CLI flag always wins
-over its environment variable; both are read here and nowhere else.
+In a checkout (the folder holding ``notebook_utils.py`` beside the package), ``model/`` and
+``data/`` sit in the repository and relative paths are resolved against it, not against the
+current working directory, so the notebook, the CLI and the tests agree. Installed elsewhere
+(``pip install``), they live in a per-user cache folder (``~/.cache/actionrec`` on Linux, the
+platform's equivalent elsewhere) and relative paths are resolved against the current folder.
+``AR_CACHE_DIR`` moves the models, ``AR_DATA_DIR`` the data (labels, samples, downloads, uploads,
+embedding cache). A CLI flag always wins over its environment variable; both are read here and
+nowhere else.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ import os
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# A checkout has notebook_utils.py beside the package; an installed copy (site-packages) has not.
+IN_CHECKOUT = (REPO_ROOT / "notebook_utils.py").is_file()
 
 DEFAULT_MODEL = "action-recognition-0001"
 DEFAULT_PRECISION = "FP16"
@@ -25,6 +32,7 @@ MAX_SMOOTHING = 1000
 
 ENV_MODEL_DIR = "AR_MODEL_DIR"
 ENV_CACHE_DIR = "AR_CACHE_DIR"
+ENV_DATA_DIR = "AR_DATA_DIR"
 ENV_MODEL_BASE_URL = "AR_MODEL_BASE_URL"
 ENV_DATA_BASE_URL = "AR_DATA_BASE_URL"
 ENV_LABELS = "AR_LABELS"
@@ -93,15 +101,27 @@ def max_upload_bytes(default: int = DEFAULT_MAX_UPLOAD_BYTES) -> int:
     return limit
 
 
+def home_dir() -> Path:
+    """Where ``model/`` and ``data/`` live by default: the checkout, or the per-user cache folder."""
+    if IN_CHECKOUT:
+        return REPO_ROOT
+    import platformdirs
+
+    return platformdirs.user_cache_path("actionrec")
+
+
 def resolve_path(path: str | os.PathLike[str]) -> Path:
-    """Resolve ``path`` against the repository root when it is relative."""
+    """Resolve a relative ``path`` against the repository root (installed: the current folder)."""
     p = Path(path).expanduser()
-    return p if p.is_absolute() else REPO_ROOT / p
+    if p.is_absolute():
+        return p
+    return (REPO_ROOT if IN_CHECKOUT else Path.cwd()) / p
 
 
 def cache_dir(override: str | os.PathLike[str] | None = None) -> Path:
-    """Verified model downloads and the compile cache (``--cache-dir`` ≡ ``AR_CACHE_DIR``)."""
-    return resolve_path(override or env_str(ENV_CACHE_DIR, "model"))
+    """Verified model downloads and the compile cache (``--cache-dir`` ≡ ``AR_CACHE_DIR``; default ``model/``)."""
+    value = override or env_str(ENV_CACHE_DIR)
+    return resolve_path(value) if value else home_dir() / "model"
 
 
 def model_dir(override: str | os.PathLike[str] | None = None) -> Path | None:
@@ -127,5 +147,6 @@ def labels_path(override: str | os.PathLike[str] | None = None) -> Path | None:
 
 
 def data_dir(*parts: str) -> Path:
-    """A folder under the repository's ``data/`` (labels, samples, downloads, uploads, cache)."""
-    return REPO_ROOT.joinpath("data", *parts)
+    """A folder under ``data/`` (labels, samples, downloads, uploads, cache); ``AR_DATA_DIR`` moves it."""
+    value = env_str(ENV_DATA_DIR)
+    return (resolve_path(value) if value else home_dir() / "data").joinpath(*parts)

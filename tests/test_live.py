@@ -18,8 +18,12 @@ def models(tiny_model_dir, tiny_labels_file, tmp_path_factory):
     return compile_models(files, cache_dir=tmp_path_factory.mktemp("cc"), hint="LATENCY")
 
 
-def frame(i, t, bgr=(0, 0, 200)):
-    return SimpleNamespace(image_bgr=np.full((120, 160, 3), bgr, np.uint8), index=i, timestamp_s=t)
+def frame(i, t, bgr=(0, 0, 200), size_wh=(160, 120)):
+    return SimpleNamespace(image_bgr=np.full((size_wh[1], size_wh[0], 3), bgr, np.uint8), index=i, timestamp_s=t)
+
+
+LANDSCAPE_CROP = (20, 0, 120, 120)  # the centred square of a 160x120 frame
+PORTRAIT_CROP = (0, 20, 120, 120)  # of a 120x160 frame
 
 
 def drain(live, timeout_s=2.0):
@@ -83,6 +87,36 @@ def test_overload_drops_samples_as_missing_instead_of_queueing(models, monkeypat
     live._jobs.release()
     p = live.poll()
     assert p is not None and p.missing == 15 and p.label == "red"
+
+
+def test_each_window_carries_the_crop_of_its_last_encoded_sample(models):
+    # The camera turns portrait at 2.0 s: windows whose last sample is later say so, earlier ones do not.
+    got = []
+    with LiveRecognizer(models, options=RecognizerOptions(stride_s=0.5)) as live:
+        for i in range(150):
+            live.push(frame(i, i / 30, size_wh=(160, 120) if i < 60 else (120, 160)))
+            live._jobs.wait_all()
+            while (p := live.poll()) is not None:
+                got.append(p)
+        step_s = live.grid.step_s
+    assert len(got) >= 6
+    expected = [LANDSCAPE_CROP if p.end_s - step_s < 2.0 else PORTRAIT_CROP for p in got]
+    assert [p.crop_xywh for p in got] == expected
+    assert expected[:3] == [LANDSCAPE_CROP] * 3 and expected[-1] == PORTRAIT_CROP
+    assert not hasattr(live, "crop_xywh")  # the crop arrives with the prediction, not as live state
+
+
+def test_a_window_whose_last_samples_were_dropped_keeps_the_crop_of_its_last_encoded_one(models, monkeypatch):
+    import openvino
+
+    monkeypatch.setattr(openvino, "AsyncInferQueue", BusyQueue)
+    live = LiveRecognizer(models, max_in_flight=1)
+    for i in range(40):  # only sample 0 (landscape) is encoded; the portrait ones are dropped
+        live.push(frame(i, i / 30, size_wh=(160, 120) if i == 0 else (120, 160)))
+    live._jobs.release()
+    p = live.poll()
+    assert p is not None and p.missing == 15
+    assert p.crop_xywh == LANDSCAPE_CROP
 
 
 def test_trailing_smoothing_and_timings(models):

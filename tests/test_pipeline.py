@@ -10,8 +10,7 @@ import pytest
 
 from actionrec.errors import ClipTooShortError
 from actionrec.models import FILE_BATCH, compile_models, resolve_model
-from actionrec.pipeline import Recognizer, RecognizerOptions
-from actionrec.pipeline import files as pipeline
+from actionrec.pipeline import FileEncoder, Recognizer, RecognizerOptions
 from tests.oracle import oracle_windows
 from tests.support.tiny_models import write_model_dir
 from tests.support.videos import solid
@@ -25,6 +24,11 @@ def models(tiny_model_dir, tiny_labels_file, tmp_path_factory):
 
 def frames_of(images_and_times):
     return [SimpleNamespace(image_bgr=img, index=i, timestamp_s=t) for i, (img, t) in enumerate(images_and_times)]
+
+
+def encode(frames, models, grid, **kw):
+    """The file encoder's stages on a plain frame iterable (no source stats)."""
+    return FileEncoder(models, grid, progress=False, **kw).run(frames, source="x")
 
 
 @pytest.mark.parametrize("fps", [10, 25, 30, 60])
@@ -128,12 +132,12 @@ def test_embeddings_in_frame_order_under_out_of_order_completion(models, monkeyp
     shades = rng.integers(0, 255, (48, 3))
     frames = frames_of((np.full((64, 64, 3), s, np.uint8), i / 16) for i, s in enumerate(shades))
     grid = Recognizer(models).grid
-    expected = pipeline._encode_frames(frames, models=models, grid=grid, source="x", progress=False)
+    expected = encode(frames, models, grid)
     import openvino
 
     OutOfOrderQueue.calls = []
     monkeypatch.setattr(openvino, "AsyncInferQueue", OutOfOrderQueue)
-    scrambled = pipeline._encode_frames(frames, models=models, grid=grid, source="x", progress=False)
+    scrambled = encode(frames, models, grid)
     batches = [ks for ks, _started in OutOfOrderQueue.calls]
     assert [k for ks in batches for k in ks] == list(range(48))
     assert {len(ks) for ks in batches} == {models.encoder_batch} == {FILE_BATCH}  # files go in batches
@@ -148,9 +152,9 @@ def test_batched_embeddings_equal_one_sample_at_a_time(models, count):
     shades = rng.integers(0, 255, (count, 3))
     frames = frames_of((np.full((64, 64, 3), s, np.uint8), i / 16) for i, s in enumerate(shades))
     grid = Recognizer(models).grid
-    batched = pipeline._encode_frames(frames, models=models, grid=grid, source="x", progress=False)
+    batched = encode(frames, models, grid)
     single = dataclasses.replace(models, encoder_batch=1)
-    one_by_one = pipeline._encode_frames(frames, models=single, grid=grid, source="x", progress=False)
+    one_by_one = encode(frames, single, grid)
     assert batched.num_samples == count
     np.testing.assert_allclose(batched.embeddings, one_by_one.embeddings, atol=1e-6)
     np.testing.assert_allclose(batched.embeddings[:, 8], shades[:, 2] / 255, atol=0.01)  # R, top-left
@@ -203,7 +207,7 @@ def test_each_sampled_frame_encoded_once(models, monkeypatch):
     OutOfOrderQueue.calls = []
     monkeypatch.setattr(openvino, "AsyncInferQueue", OutOfOrderQueue)
     rec = Recognizer(models, options=RecognizerOptions(stride_s=0.0625))  # maximal overlap
-    encoded = pipeline._encode_frames(frames, models=models, grid=rec.grid, source="x", progress=False)
+    encoded = encode(frames, models, rec.grid)
     distinct = len(set(encoded.frame_indices.tolist()))
     encoded_ks = [k for ks, _started in OutOfOrderQueue.calls for k in ks]
     assert len(encoded_ks) == len(set(encoded_ks)) == distinct == int((~encoded.duplicated).sum())
@@ -225,7 +229,7 @@ def test_embedding_cache_reuses_encoder_work(models, video_factory, monkeypatch,
     def no_encoding(*a, **k):
         raise AssertionError("the encoder ran although the embeddings are cached")
 
-    monkeypatch.setattr(pipeline, "_encode_frames", no_encoding)
+    monkeypatch.setattr(FileEncoder, "run", no_encoding)
     again = Recognizer(models, options=RecognizerOptions(stride_s=0.25, top_k=2)).analyze(path, progress=False)
     assert len(again) == 2 * len(first) - 1
     by_start = {p.start_s: p for p in again.predictions}
@@ -241,7 +245,7 @@ def test_interrupt_stops_reader_and_writes_no_cache(models, tmp_path):
             yield SimpleNamespace(image_bgr=np.zeros((32, 32, 3), np.uint8), index=i, timestamp_s=i / 30)
 
     with pytest.raises(KeyboardInterrupt):
-        pipeline._encode_frames(frames(), models=models, grid=Recognizer(models).grid, source="x", progress=False)
+        encode(frames(), models, Recognizer(models).grid)
     assert not [t for t in threading.enumerate() if t.name == "actionrec-reader"]
 
 
@@ -256,7 +260,7 @@ def test_a_bad_frame_mid_file_raises_cleanly_every_time(models):
     grid = Recognizer(models).grid
     for _ in range(5):
         with pytest.raises(ValueError, match="expected an H x W x 3 uint8 BGR image"):
-            pipeline._encode_frames(frames(), models=models, grid=grid, source="x", progress=False)
+            encode(frames(), models, grid)
     assert not [t for t in threading.enumerate() if t.name == "actionrec-reader"]
 
 
@@ -281,7 +285,112 @@ def test_cache_is_per_encoder_files_and_reports_the_current_name(
         resolve_model(precision="FP32", model_dir=other_dir, labels=tiny_labels_file), cache_dir=tmp_path / "cc"
     )
     calls = []
-    real = pipeline._encode_frames
-    monkeypatch.setattr(pipeline, "_encode_frames", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = FileEncoder.run
+    monkeypatch.setattr(FileEncoder, "run", lambda *a, **k: calls.append(1) or real(*a, **k))
     Recognizer(other).analyze(path, progress=False)
     assert calls == [1], "embeddings of another encoder were reused"
+
+
+def test_the_frame_filter_given_at_open_changes_no_embedding(models, video_factory):
+    """Files open with the encoder's frame filter: 40 % of a 30 fps file is never converted, same result."""
+    from actionrec.video import open_video
+
+    path = video_factory("filter_30.mp4", fps=30, duration_s=2.5, size_wh=(160, 120), paint=noise_paint)
+    rec = Recognizer(models)
+    filtered = rec.encode(path, progress=False)
+    encoder = FileEncoder(models, rec.grid, progress=False)
+    with open_video(path, progress=False, frame_filter=encoder.frame_filter) as video:  # what encode() does
+        assert encoder.run(video, source="x", stats=video.stats).num_samples == filtered.num_samples
+    assert video.stats.frames_skipped == 28  # 30 fps on a 16/s grid: 2 in 5 after the warm-up
+    with open_video(path, progress=False) as video:  # no filter: every frame converted and pushed
+        unfiltered = FileEncoder(models, rec.grid, progress=False).run(video, source="x", stats=video.stats)
+    assert video.stats.frames_skipped == 0
+    assert filtered.frames_decoded == unfiltered.frames_decoded == 75
+    np.testing.assert_array_equal(filtered.frame_indices, unfiltered.frame_indices)
+    np.testing.assert_array_equal(filtered.duplicated, unfiltered.duplicated)
+    np.testing.assert_allclose(filtered.embeddings, unfiltered.embeddings, atol=1e-6)
+    assert filtered.duration_s == unfiltered.duration_s and filtered.t0_s == unfiltered.t0_s
+    assert filtered.timings.decode_ms > 0 and filtered.timings.encoder_ms > 0 and filtered.timings.decoder_ms == 0
+
+
+def noise_paint(index, t, image):
+    image[:] = np.random.default_rng(index).integers(0, 256, (1, 1, 3), np.uint8)
+
+
+def test_a_file_encoder_encodes_one_source(models):
+    frames = frames_of((np.full((32, 32, 3), 9, np.uint8), i / 16) for i in range(20))
+    encoder = FileEncoder(models, Recognizer(models).grid, progress=False)
+    assert encoder.run(frames, source="x").num_samples == 20
+    with pytest.raises(RuntimeError, match="a FileEncoder encodes one source; make a new one"):
+        encoder.run(frames, source="x")
+
+
+def test_max_seconds_bounds_the_encoded_span(models):
+    frames = frames_of((np.full((32, 32, 3), 9, np.uint8), i / 16) for i in range(64))
+    encoded = encode(frames, models, Recognizer(models).grid, max_seconds=1.0)
+    assert encoded.num_samples == 17 and encoded.duration_s == 1.0 and encoded.frames_decoded == 18
+
+
+def test_only_existing_local_files_are_cacheable(models, video_factory, tmp_path, monkeypatch, http_server):
+    from actionrec.pipeline import EmbeddingCache
+
+    grid = Recognizer(models).grid
+    path = video_factory("cacheable.mp4", fps=10, duration_s=1.0)
+    url = http_server.add("c.mp4", path.read_bytes())
+    generator = iter([np.zeros((8, 8, 3), np.uint8)])
+    for source in (0, "1", url, "rtsp://cam/s", generator, path.parent, tmp_path / "missing.mp4", b"bytes", 3.5):
+        assert EmbeddingCache.for_source(source, models=models, grid=grid) is None, source
+    assert http_server.requests == [] and next(generator).shape == (8, 8, 3)  # nothing fetched or consumed
+    entry = EmbeddingCache.for_source(path, models=models, grid=grid)
+    assert entry is not None and entry.source == str(path) and entry.load() is None
+    monkeypatch.chdir(path.parent)  # a relative path is the same file, hence the same entry
+    same = EmbeddingCache.for_source(path.name, models=models, grid=grid)
+    assert same is not None and same.path == entry.path
+
+
+def test_encoded_video_npz_round_trip_keeps_the_cache_layout(models, tmp_path):
+    import json
+    import zipfile
+
+    from actionrec.pipeline.encoded import EncodedVideo, npz_key
+    from actionrec.results import StageTimings
+
+    n = 5
+    encoded = EncodedVideo(
+        source="a.mp4",
+        embeddings=np.arange(n * 4, dtype=np.float32).reshape(n, 4),
+        frame_times_s=np.arange(n) / 16,
+        frame_indices=np.arange(n, dtype=np.int64),
+        duplicated=np.array([False, False, True, False, False]),
+        t0_s=0.5,
+        step_s=1 / 16,
+        frames_decoded=9,
+        frames_corrupt=1,
+        truncated=False,
+        duration_s=0.25,
+        timings=StageTimings(decode_ms=1.5, preprocess_ms=0.5, encoder_ms=3.0),
+        crop_xywh=(10, 0, 120, 120),
+        size_wh=(140, 120),
+    )
+    path = encoded.to_npz(tmp_path / "deep" / "e.npz", key={"content": "abc"})
+    assert [p.name for p in path.parent.iterdir()] == ["e.npz"]  # written through a temp file, renamed
+    with zipfile.ZipFile(path) as z:
+        assert sorted(z.namelist()) == sorted(
+            f"{k}.npy" for k in ("meta", "embeddings", "frame_times_s", "frame_indices", "duplicated")
+        )
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(str(z["meta"]))
+    assert meta["stage_ms"] == {"decode": 1.5, "preprocess": 0.5, "encoder": 3.0} and meta["key"] == {"content": "abc"}
+    assert npz_key(path) == {"content": "abc"}
+    again = EncodedVideo.from_npz(path, source="renamed.mp4")
+    assert again.source == "renamed.mp4" and again.timings == encoded.timings
+    for name in ("embeddings", "frame_times_s", "frame_indices", "duplicated"):
+        np.testing.assert_array_equal(getattr(again, name), getattr(encoded, name))
+    assert (again.t0_s, again.step_s, again.frames_decoded, again.frames_corrupt, again.duration_s) == (
+        0.5,
+        1 / 16,
+        9,
+        1,
+        0.25,
+    )
+    assert (again.crop_xywh, again.size_wh, again.truncated) == ((10, 0, 120, 120), (140, 120), False)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import threading
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
 from actionrec.models import compile_models, resolve_model
-from actionrec.notebook.player import MAX_UNACKED, LivePlayer, PlayerReport
+from actionrec.notebook.player import MAX_UNACKED, LivePlayer, PlaybackControls, PlaybackSettings, PlayerReport
+from actionrec.notebook.player.playback import Playback
 from actionrec.pipeline import RecognizerOptions
 from actionrec.results import StageTimings
 from actionrec.video import Frame
@@ -266,7 +270,82 @@ def test_report_is_validated_and_summarised():
         "clip.mp4: 97/100 frames shown on time (97.0%), 0 labels (refreshed 2.0/s), "
         "label latency 0.31 s mean, 0.40 s p95; stopped by Stop pressed"
     )
+    latency = "label latency 0.31 s mean, 0.40 s p95"
+    figures = f"clip.mp4: 97/100 frames shown on time (97.0%), 0 labels (refreshed 2.0/s), {latency}"
+    assert report.figures() == figures
+    assert report.status_line() == f"stopped (Stop pressed): {figures}"
+    headless = PlayerReport(**{**fields, "front_end": False, "stopped_by": "end", "label_latency_s": None})
+    assert headless.status_line() == (
+        "stopped (end of the video): clip.mp4: 97/100 frames shown on time (97.0%), 0 labels (refreshed 2.0/s), "
+        "no label yet; no front end: paced by source time"
+    )
     with pytest.raises(ValueError, match="stopped_by must be one of"):
         PlayerReport(**{**fields, "stopped_by": "tired"})
     with pytest.raises(ValueError, match="frames_shown_on_time <= frames_shown <= frames_source"):
         PlayerReport(**{**fields, "frames_shown": 101})
+
+
+class FakeSink:
+    """The narrow view a playback is handed: always ready, keeps the JPEGs, acks nothing."""
+
+    acks = 0
+
+    def __init__(self) -> None:
+        self.frames: list[bytes] = []
+
+    def ready(self) -> bool:
+        return True
+
+    def send_frame(self, jpeg: bytes) -> int:
+        self.frames.append(jpeg)
+        return len(self.frames) - 1
+
+    def take_not_shown(self) -> list[int]:
+        return []
+
+
+def test_playback_runs_on_narrow_controls_without_a_player(models, red_clip):
+    options = RecognizerOptions.live()
+    settings = PlaybackSettings(
+        models=models,
+        options=options,
+        grid=options.grid(clip_len=models.clip_len),
+        threshold=0.0,
+        max_seconds=None,
+        width_px=160,
+        jpeg_quality=80,
+        clock=time.perf_counter,
+    )
+    stop, sink, status = threading.Event(), FakeSink(), []
+
+    def show(text: str) -> None:
+        status.append(text)
+        if len(sink.frames) >= 36:  # press Stop from the status line, as a button would
+            stop.set()
+
+    controls = PlaybackControls(stop=stop, paused=threading.Event(), show=show, view=sink)
+    report = asyncio.run(Playback(red_clip, settings=settings, controls=controls).run())
+    assert report.stopped_by == "stop" and 36 <= report.frames_source < 48
+    assert report.frames_shown == len(sink.frames) and report.front_end is False
+    assert status[0] == "playing red_30fps.mp4: collecting frames..."
+    assert report.predictions and all(p.crop_xywh == (40, 0, 240, 240) for p in report.predictions)
+    image = cv2.imdecode(np.frombuffer(sink.frames[-1], np.uint8), cv2.IMREAD_COLOR)
+    assert image.shape == (120, 160, 3)
+
+
+def test_the_frame_loop_never_reaches_into_the_player():
+    player_dir = Path(__file__).resolve().parent.parent / "actionrec" / "notebook" / "player"
+    tree = ast.parse((player_dir / "playback.py").read_text(encoding="utf-8"))
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert not imported & {"widget", "view"}, "playback.py must not import the widget or the canvas"
+    for name in ("playback.py", "widget.py", "report.py", "view.py"):
+        tree = ast.parse((player_dir / name).read_text(encoding="utf-8"))
+        reached = [
+            f"{name}:{n.lineno}: .{n.attr}"
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Attribute)
+            and n.attr.startswith("_")
+            and not n.attr.startswith("__")
+            and not (isinstance(n.value, ast.Name) and n.value.id in ("self", "cls"))
+        ]
+        assert not reached, f"private members of another object: {reached}"

@@ -1,5 +1,7 @@
 """Prediction / Timeline / Segment: validation, top-k, smoothing, thresholds, segments."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -100,3 +102,35 @@ def test_smoothing_twice_is_refused():
     with pytest.raises(ValueError, match="already smoothed over 3 windows"):
         tl.smoothed(3).smoothed(3)
     assert tl.smoothed(3).smoothed(1).smoothing == 3
+
+
+def test_a_window_carries_its_model_crop_through_reranking_and_smoothing():
+    crop = (20, 0, 120, 120)
+    p = Prediction.from_logits(
+        np.array([0.0, 3.0, 1.0, 2.0]), labels=LABELS, top_k=2, window_index=0, start_s=0.0, end_s=1.0, crop_xywh=crop
+    )
+    assert p.crop_xywh == crop and pred(0, [0.0, 3.0, 1.0, 2.0]).crop_xywh is None  # optional: files need not say
+    assert p.reranked(LABELS, 3).crop_xywh == crop
+    tl = Timeline("t", LABELS, (p, replace(p, window_index=1, start_s=0.5, end_s=1.5)), 1.0, 0.5, 0.0625, 16, 2)
+    assert [q.crop_xywh for q in tl.smoothed(2).predictions] == [crop, crop]
+    assert [q.crop_xywh for q in tl.with_top_k(1).predictions] == [crop, crop]
+    assert p != replace(p, crop_xywh=(0, 0, 120, 120))  # compared: another crop saw other pixels
+    assert replace(p, crop_xywh=[20, 0, np.int64(120), 120]).crop_xywh == crop  # normalised to 4 Python ints
+    assert type(replace(p, crop_xywh=[20, 0, np.int64(120), 120]).crop_xywh[2]) is int
+
+
+@pytest.mark.parametrize(
+    ("crop", "match"),
+    [
+        ((0, 0, 10), r"crop_xywh must be 4 whole numbers \(x, y, width, height\) in pixels, got \(0, 0, 10\)"),
+        ((0, 0, 10.5, 10), r"crop_xywh must be 4 whole numbers"),
+        ((0, 0, True, 10), r"crop_xywh must be 4 whole numbers"),
+        ("0,0,1,1", r"crop_xywh must be 4 whole numbers"),
+        ((0, 0, 0, 10), r"crop_xywh must have a positive width and height, got \(0, 0, 0, 10\)"),
+        ((5, 5, 10, -1), r"crop_xywh must have a positive width and height"),
+    ],
+)
+def test_crop_validation(crop, match):
+    base = dict(window_index=0, start_s=0.0, end_s=1.0, labels=("a", "b"), scores=(0.6, 0.4), class_ids=(0, 1))
+    with pytest.raises(ValueError, match=match):
+        Prediction(**base, crop_xywh=crop)

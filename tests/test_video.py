@@ -19,7 +19,7 @@ import pytest
 
 from actionrec import settings
 from actionrec.errors import UploadError, VideoDecodeError, VideoOpenError
-from actionrec.video import Frame, VideoInfo, open_video
+from actionrec.video import Frame, LiveFrameSource, ResolvedSource, VideoInfo, open_video, resolve_source
 from actionrec.video import live as video_live
 from tests.support.videos import read_stamp, set_rotation, stamp
 
@@ -259,6 +259,158 @@ def test_closing_an_iterable_source_closes_its_generator():
 def test_bad_iterables_say_what_was_received(items, error, message):
     with pytest.raises(error, match=re.escape(message)):
         decode_all(items)
+
+
+# -- the frame filter -----------------------------------------------------------------------------------
+
+
+def even_tenths(prev_s, t_s):
+    return round(t_s * 10) % 2 == 0
+
+
+def test_frame_filter_given_at_open_skips_the_conversion_of_unwanted_file_frames(video_factory):
+    calls = []
+
+    def keep(prev_s, t_s):
+        calls.append((round(prev_s, 3), round(t_s, 3)))
+        return even_tenths(prev_s, t_s)
+
+    video, frames = decode_all(video_factory("f10.mp4", fps=10, duration_s=1.0), frame_filter=keep)
+    assert [f.index for f in frames] == [read_stamp(f.image_bgr) for f in frames] == [0, 2, 4, 6, 8]
+    assert calls == [(round((i - 1) / 10, 3), round(i / 10, 3)) for i in range(1, 10)]  # never for the first
+    assert (video.stats.frames_decoded, video.stats.frames_skipped, video.stats.last_timestamp_s) == (
+        10,
+        5,
+        pytest.approx(0.9),
+    )
+    assert not hasattr(video, "keep")  # the filter is an argument, not an attribute set on the source
+
+
+def test_frame_filter_is_ignored_by_sources_that_are_not_opencv_files(video_factory):
+    images = [np.full((8, 8, 3), i, np.uint8) for i in range(6)]
+    _, frames = decode_all(images, frame_filter=even_tenths, fps=10)
+    assert [f.index for f in frames] == list(range(6))
+    path = video_factory("pyav.mkv", timestamps_s=VFR_S)
+    video, frames = decode_all(path, frame_filter=lambda prev, t: False, capture_factory=factory_of([], opened=False))
+    assert_exact(frames, VFR_S)  # PyAV yields every frame
+    assert video.stats.frames_skipped == 0
+
+
+# -- resolve_source ---------------------------------------------------------------------------------------
+
+
+def test_resolve_source_says_what_a_source_is_without_fetching(tmp_path, http_server):
+    url = http_server.add("clips/r.mp4", b"not fetched")
+    upload = io.BytesIO(b"\x00\x00\x00\x18ftypmp42")
+    generator = (np.zeros((4, 4, 3), np.uint8) for _ in range(3))
+    assert resolve_source(3) == ResolvedSource("camera", 3, "camera 3")
+    assert resolve_source(" 1 ") == ResolvedSource("camera", 1, "camera 1")
+    assert resolve_source("rtsp://me:pw@cam/s") == ResolvedSource("stream", "rtsp://me:pw@cam/s", "rtsp://***@cam/s")
+    assert resolve_source(url, fetch=False) == ResolvedSource("url", url, url)
+    assert resolve_source(upload, fetch=False).kind == "upload" and upload.tell() == 0
+    found = resolve_source(generator, fetch=False)
+    assert found.kind == "frames" and found.value is generator and next(generator).shape == (4, 4, 3)
+    assert http_server.requests == []
+    assert resolve_source(tmp_path) == ResolvedSource("folder", tmp_path, str(tmp_path))
+    assert repr(resolve_source(b"abc", fetch=False)) == "ResolvedSource(kind='upload', display='upload')"
+
+
+def test_resolve_source_looks_in_the_current_folder_then_the_project(tmp_path, monkeypatch):
+    repo = settings.REPO_ROOT  # the tests' project folder
+    (repo / "clips").mkdir(parents=True)
+    (repo / "clips" / "a.mp4").write_bytes(b"in the project")
+    (repo / "clips" / "b.mp4").write_bytes(b"in the project")
+    here = tmp_path / "here"
+    (here / "clips").mkdir(parents=True)
+    (here / "clips" / "a.mp4").write_bytes(b"in the current folder")
+    monkeypatch.chdir(here)
+    assert resolve_source("clips/a.mp4") == ResolvedSource("file", here / "clips" / "a.mp4", str(here / "clips/a.mp4"))
+    assert resolve_source(Path("clips/b.mp4")).value == repo / "clips" / "b.mp4"
+    message = f"no such file or folder: 'clips/c.mp4' (looked for {here / 'clips/c.mp4'} and {repo / 'clips/c.mp4'})"
+    with pytest.raises(VideoOpenError, match=re.escape(message)):
+        resolve_source("clips/c.mp4")
+
+
+def test_resolve_source_downloads_urls_and_stores_uploads(video_factory, http_server, tmp_path):
+    data = video_factory("f10.mp4", fps=10, duration_s=1.0).read_bytes()
+    url = http_server.add("clips/d.mp4", data)
+    got = resolve_source(url, download_dir=tmp_path, progress=False)
+    assert got.kind == "file" and got.display == url and got.value.parent == tmp_path
+    assert got.value.read_bytes() == data
+    stored = resolve_source(io.BytesIO(data))
+    assert stored.kind == "file" and stored.display == f"upload ({len(data)} bytes)"
+    assert stored.value.read_bytes() == data and stored.value.parent == settings.data_dir("uploads")
+    assert [p.name for p in stored.value.parent.iterdir()] == [stored.value.name]  # no temporary file left
+
+
+def test_a_failed_upload_write_leaves_nothing_under_the_final_name(video_factory, monkeypatch):
+    from actionrec import atomic
+
+    data = video_factory("f10.mp4", fps=10, duration_s=1.0).read_bytes()
+    real_replace = atomic.os.replace
+
+    def interrupted(src, dst):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(atomic.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        open_video(data)
+    monkeypatch.setattr(atomic.os, "replace", real_replace)
+    uploads = settings.data_dir("uploads")
+    assert not uploads.exists() or list(uploads.iterdir()) == []
+
+
+# -- live frame sources (the browser camera's protocol) ------------------------------------------------
+
+
+class FakeLiveSource:
+    """Stands in for the notebook's BrowserCamera: frames() and aframes() of stamped Frames, a state."""
+
+    def __init__(self, times_s):
+        self.times_s, self.closed = times_s, False
+
+    @property
+    def state(self):
+        return "streaming"
+
+    def frames(self):
+        try:
+            for i, t in enumerate(self.times_s):
+                yield Frame(np.full((24, 32, 3), 10 * i, np.uint8), i, t)
+        finally:
+            self.closed = True
+
+    async def aframes(self):
+        for frame in self.frames():
+            yield frame
+
+
+def test_a_live_frame_source_opens_as_a_live_video_with_its_own_timestamps():
+    source = FakeLiveSource([0.0, 0.04, 0.09, 0.2])
+    assert isinstance(source, LiveFrameSource) and not isinstance(iter([]), LiveFrameSource)
+    assert resolve_source(source) == ResolvedSource("live", source, "FakeLiveSource")
+    with open_video(source) as video:
+        assert video.info == VideoInfo("FakeLiveSource", (32, 24), None, None, None, is_live=True)
+        first = next(video)
+    assert (first.index, first.timestamp_s) == (0, 0.0) and source.closed  # closing the video ends frames()
+    video, frames = decode_all(FakeLiveSource([0.0, 0.04, 0.09, 0.2]))
+    assert [f.timestamp_s for f in frames] == [0.0, 0.04, 0.09, 0.2] and video.stats.frames_decoded == 4
+
+
+def test_the_video_layer_imports_only_the_leaves_below_it():
+    import ast
+
+    allowed = {"errors", "settings", "atomic", "results", "download"}
+    for path in (Path(__file__).resolve().parent.parent / "actionrec" / "video").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                assert not any(a.name.startswith("actionrec") for a in node.names), f"{path.name}: {ast.dump(node)}"
+            if isinstance(node, ast.ImportFrom) and (node.level >= 2 or (node.module or "").startswith("actionrec")):
+                parts = (node.module or "").split(".")
+                names = {parts[1] if parts[0] == "actionrec" and len(parts) > 1 else parts[0]}
+                if node.module is None:
+                    names = {a.name for a in node.names}
+                assert names <= allowed, f"{path.name} imports {names - allowed} (line {node.lineno})"
 
 
 # -- URLs ---------------------------------------------------------------------------------------------

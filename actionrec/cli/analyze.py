@@ -48,6 +48,7 @@ def parse_formats(text: str) -> tuple[str, ...]:
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
+    """Add the ``analyze`` flags to ``p``: inputs, model flags, window/stride/top-k/smoothing, exports."""
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="video files, folders or http(s) URLs")
     add_model_args(p)
     p.add_argument("--device", default=settings.env_str(settings.ENV_DEVICE, settings.DEFAULT_DEVICE))

@@ -13,6 +13,7 @@ from .common import add_model_args
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
+    """Add the ``bench`` flags to ``p``: the video, model flags, repeats."""
     p.add_argument("video", type=Path, help="video file to analyse (e.g. a 1280x720 30 fps H.264 MP4)")
     add_model_args(p)
     p.add_argument("--device", default=settings.env_str(settings.ENV_DEVICE, settings.DEFAULT_DEVICE))

@@ -12,6 +12,7 @@ from ..models.registry import PRECISIONS
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
+    """Add the ``doctor`` flags to ``p``: cameras, codecs, model files, output format."""
     p.add_argument("--cameras", default="0,1,2", help="camera indices to try, comma-separated (default: %(default)s)")
     p.add_argument("--no-cameras", action="store_true", help="do not try local cameras")
     p.add_argument("--codecs", default=",".join(CODEC_NAMES), help="codecs to test (default: %(default)s)")

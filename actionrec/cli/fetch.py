@@ -8,6 +8,7 @@ from .common import add_model_args, resolve_from_args
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
+    """Add the ``fetch`` flags to ``p``: the model flags."""
     add_model_args(p)
 
 

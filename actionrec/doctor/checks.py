@@ -3,6 +3,9 @@
 :func:`actionrec.doctor.run_doctor` runs them all; :mod:`actionrec.doctor` re-exports the public
 names. Each check imports what it probes (OpenCV, PyAV, OpenVINO, requests)
 only when it runs, so importing the doctor stays light.
+
+Not split: one flat table of independent checks sharing :data:`FIXES`; each is short, and a reader
+looks for a check by its row name here.
 """
 
 from __future__ import annotations
@@ -321,7 +324,7 @@ def _quiet_native_output() -> Iterator[None]:
 
 
 def check_https() -> Check:
-    """https downloads can work: ssl, requests and a CA bundle (nothing is fetched)."""
+    """Check that https downloads can work: ssl, requests and a CA bundle (nothing is fetched)."""
     try:
         import certifi
         import requests

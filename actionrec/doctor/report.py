@@ -1,5 +1,7 @@
-"""The doctor's types: one :class:`Check` row per check, a :class:`DoctorReport`, and the
-:class:`BrowserStatus` the browser-camera widget reports.
+"""The doctor's types: :class:`Check` rows, the :class:`DoctorReport`, the :class:`BrowserStatus`.
+
+One :class:`Check` row per check; the :class:`BrowserStatus` is what the browser-camera widget
+reports about the page.
 """
 
 from __future__ import annotations

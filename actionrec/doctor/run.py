@@ -61,7 +61,8 @@ def run_doctor(
 
     Args:
         cameras: local camera indices to try; empty skips the check.
-        codecs: codecs to test (see :data:`CODEC_NAMES`); ``required_codecs`` FAIL, others WARN.
+        codecs: codecs to test (see :data:`CODEC_NAMES`).
+        required_codecs: those whose failure is a FAIL row (the others WARN).
         model: the model family whose files and disk needs are checked.
         precision: its precision (default ``AR_PRECISION`` or FP16).
         cache_dir: as ``--cache-dir`` (env ``AR_CACHE_DIR``).

@@ -20,13 +20,16 @@ import re
 from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..atomic import atomic_write
 from ..errors import ExportError
 from ..results import Timeline
 from .video import CropFn, write_annotated_video
+
+if TYPE_CHECKING:
+    from ..video.open import SourceLike
 
 SCHEMA_ID = "actionrec.timeline/1"
 SCHEMA_RESOURCE = "schemas/timeline-v1.schema.json"
@@ -164,10 +167,10 @@ def _num(x: float) -> str:
 
 
 def write_csv(timeline: Timeline, path: str | os.PathLike[str]) -> Path:
-    """One row per window: ``window,start_s,end_s,coverage_s,duplicated,missing,label_1,score_1,...``.
+    r"""One row per window: ``window,start_s,end_s,coverage_s,duplicated,missing,label_1,score_1,...``.
 
     There are ``timeline.top_k`` label/score pairs (empty cells when a window holds fewer);
-    scores are probabilities 0..1; lines end with ``\\n``.
+    scores are probabilities 0..1; lines end with ``\n``.
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
@@ -295,7 +298,7 @@ def export_timeline(
 
 def export_source(
     timeline: Timeline,
-    source: Any,
+    source: SourceLike,
     out_dir: str | os.PathLike[str],
     *,
     formats: Sequence[str] | str = ("json", "csv", "vtt"),
@@ -305,11 +308,23 @@ def export_source(
 ) -> dict[str, Path]:
     """:func:`export_timeline` for an analysed ``source``, re-reading its frames for a video format.
 
-    The annotated video outlines the model crop of an ``input_hw`` encoder input.
+    Args:
+        timeline: the analysed video.
+        source: the same source again, as for :func:`~actionrec.video.open_video` (a path, a URL:
+            its download is reused, ...); opened only for ``mp4``/``webm``.
+        out_dir: destination folder.
+        formats: see :func:`export_timeline` (a list, or one comma-separated string).
+        stem: file name without suffix (default: from the timeline's source).
+        input_hw: the encoder's input size; the annotated video outlines its model crop.
+        threshold: top-1 probability below which windows are uncertain.
+
+    Returns:
+        ``{format: path}`` of every file written.
 
     Raises:
-        ValueError: unknown format; ExportError: a file cannot be written; VideoOpenError:
-            ``source`` cannot be read again.
+        ValueError: unknown format.
+        ExportError: a file cannot be written.
+        VideoOpenError: ``source`` cannot be read again.
     """
     names = [f.strip().lower() for f in formats.split(",")] if isinstance(formats, str) else list(formats)
     if not {"mp4", "webm"} & set(names):

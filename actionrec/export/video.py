@@ -179,7 +179,8 @@ def write_annotated_video(
         path: ``.mp4`` (H.264) or ``.webm`` (VP9).
         crop_fn: ``crop_fn(image_bgr) -> (x, y, w, h)``, the model crop to outline (``None``: none).
         show_stats: also draw the window's stage timings and coverage.
-        top_k, threshold: as in :func:`actionrec.render.draw_labels`.
+        top_k: labels drawn per frame, as in :func:`actionrec.render.draw_labels`.
+        threshold: top-1 probability below which a frame says "uncertain".
         fps: nominal rate; ``None`` estimates it from the timeline (30 when unknown).
 
     Returns:

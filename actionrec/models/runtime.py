@@ -98,6 +98,7 @@ class ActionModels:
 
     @property
     def num_classes(self) -> int:
+        """Classes the decoder outputs (the number of labels)."""
         return len(self.labels)
 
     def optimal_requests(self) -> int:
@@ -207,8 +208,10 @@ def _any_batch(model) -> bool:
 
 
 def _per_sample(encoder, batch: int) -> bool:
-    """Does a batch give what its samples give one at a time? (A graph may mix samples, e.g. a
-    softmax over everything; its shapes alone would not tell.) Also warms both shapes up."""
+    """Does a batch give what its samples give one at a time? Also warms both shapes up.
+
+    A graph may mix samples (e.g. a softmax over everything); its shapes alone would not tell.
+    """
     import numpy as np
 
     dims = [d.get_length() for d in list(encoder.input(0).get_partial_shape())[1:]]

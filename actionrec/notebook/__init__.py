@@ -1,4 +1,75 @@
-"""Notebook-only widgets (anywidget front ends), imported lazily by ``notebook_utils.py``.
+"""Notebook-only parts: widgets (anywidget front ends), plots, the walk-through steps.
 
-Nothing here is needed by the engine or the CLI; importing this package imports nothing heavy.
+Nothing here is needed by the engine or the CLI. The public names below load on first use, so
+importing this package imports neither ipywidgets, anywidget nor matplotlib;
+``notebook_utils.py`` re-exports them beside the engine's (:data:`actionrec.__all__`).
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .. import lazy_attributes
+
+# public name -> the module it is imported from
+EXPORTS: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "embedding_heatmap",
+            "file_links",
+            "plot_timeline",
+            "show_frame_with_crop",
+            "topk_bars",
+            "video_html",
+            "window_strip",
+        ),
+        "actionrec.notebook.display",
+    ),
+    **dict.fromkeys(
+        (
+            "clip_for",
+            "decode_window",
+            "describe_models",
+            "describe_timeline",
+            "encode_window",
+            "export_all",
+            "read_frame",
+            "sample_window",
+            "video_summary",
+        ),
+        "actionrec.notebook.session",
+    ),
+    **dict.fromkeys(("ModelChoice", "UploadPanel", "choose_live_source", "doctor"), "actionrec.notebook.panels"),
+    **dict.fromkeys(("LivePlayer", "PlayerReport"), "actionrec.notebook.player"),
+    "ChunkedUpload": "actionrec.notebook.upload",
+    "BrowserCamera": "actionrec.notebook.browser_camera",
+}
+
+__all__ = sorted(EXPORTS)
+__getattr__, __dir__ = lazy_attributes(__name__, EXPORTS, globals())
+
+if TYPE_CHECKING:
+    from .browser_camera import BrowserCamera
+    from .display import (
+        embedding_heatmap,
+        file_links,
+        plot_timeline,
+        show_frame_with_crop,
+        topk_bars,
+        video_html,
+        window_strip,
+    )
+    from .panels import ModelChoice, UploadPanel, choose_live_source, doctor
+    from .player import LivePlayer, PlayerReport
+    from .session import (
+        clip_for,
+        decode_window,
+        describe_models,
+        describe_timeline,
+        encode_window,
+        export_all,
+        read_frame,
+        sample_window,
+        video_summary,
+    )
+    from .upload import ChunkedUpload

@@ -11,6 +11,9 @@ Headless runs (nbclient, nbconvert) have no front end: :meth:`BrowserCamera.wait
 ("no-front-end") within ``timeout_s`` and :meth:`BrowserCamera.frames` raises
 :class:`~actionrec.errors.VideoOpenError`.
 
+Not split: the widget, its kernel-side frame queue and its status are one protocol with
+``browser_camera.js``; the pieces only make sense together.
+
 Example (three cells)::
 
     camera = BrowserCamera(width=640, height=360, fps=30)

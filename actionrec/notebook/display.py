@@ -5,6 +5,9 @@ itself as a PNG in any IPython front end, without pyplot, so nothing is shown tw
 figure state is kept). ``fig.savefig(path)`` works as usual. :func:`video_html` and
 :func:`file_links` return ``IPython.display.HTML`` whose relative URLs Jupyter serves.
 
+Not split: one picture per walk-through step, each a small independent function over the same
+figure helpers.
+
 Example:
     >>> fig = plot_timeline(timeline, top_n=5, threshold=0.3)  # doctest: +SKIP
     >>> fig.savefig("timeline.png")                             # doctest: +SKIP

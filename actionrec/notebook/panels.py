@@ -62,10 +62,12 @@ class ModelChoice:
 
     @property
     def device(self) -> str:
+        """The chosen device, e.g. ``"CPU"``."""
         return str(self._device.value)
 
     @property
     def precision(self) -> str:
+        """The chosen precision, e.g. ``"FP16"``."""
         return str(self._precision.value)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
@@ -199,8 +201,11 @@ class LiveChoice:
 
     @property
     def source(self) -> Any:
-        """What :meth:`LivePlayer.play` takes; for the browser camera a fresh frame stream that
-        turns the camera off when playback ends (and on again when the cell runs again)."""
+        """What :meth:`LivePlayer.play` takes.
+
+        For the browser camera, a fresh frame stream that turns the camera off when playback ends
+        (and on again when the cell runs again).
+        """
         if self.kind != "browser camera":
             return self.target
         frames = _camera_frames(self.target)
@@ -246,6 +251,9 @@ async def choose_live_source(
     Args:
         camera: the local camera index (``None``: skip local cameras).
         clip: the video file played instead when no camera is usable.
+        browser_timeout_s: how long the browser camera widget may take to answer at all.
+        prompt_timeout_s: how long the user may take to allow the camera.
+        camera_timeout_s: bound on opening the local camera and reading one frame.
 
     Returns:
         A :class:`LiveChoice`; ``print`` it to say which source and why.

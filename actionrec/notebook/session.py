@@ -37,6 +37,10 @@ def clip_for(
 ) -> Path:
     """The video file the walk-through analyses (always a local file).
 
+    ``video`` is resolved as :func:`actionrec.video.open_video` resolves it
+    (:func:`actionrec.video.resolve_source`), so the notebook and the engine agree on what a path
+    means and where a URL is downloaded.
+
     Args:
         video: ``AR_VIDEO``: a path (relative to the current folder or the project), an http(s)
             URL (downloaded once into ``data/downloads/``), a camera index, or ``None``.
@@ -48,30 +52,30 @@ def clip_for(
         section uses the camera), the verified "arm wrestling" sample clip.
 
     Raises:
-        VideoOpenError: the path does not exist, or the URL cannot be downloaded.
+        VideoOpenError: the path does not exist or is not a file, or the URL cannot be downloaded.
         DownloadError: the sample clip cannot be downloaded or fails verification.
     """
+    from ..download import DEFAULT_RETRIES
+    from ..video.open import resolve_source
+
     text = str(video).strip() if video is not None else ""
     if not text or text.isdigit():
         from ..models.files import fetch_sample
 
         return fetch_sample(data_base_url=data_base_url, progress=progress)
-    if text.lower().startswith(("http://", "https://")):
-        from ..download import download_url
-        from ..errors import DownloadError
-
+    fix = "set AR_VIDEO to a video file path, an http(s) URL or a camera index, or unset it to use the sample clip"
+    try:
+        found = resolve_source(text, fetch=False)
+    except VideoOpenError as exc:
+        raise VideoOpenError(f"AR_VIDEO={text!r} is not a file: {exc}; {fix}") from exc
+    if found.kind == "url":
         try:
-            return download_url(text, dest_dir=settings.data_dir("downloads"), progress=progress)
-        except DownloadError as exc:
+            found = resolve_source(text, progress=progress, download_retries=DEFAULT_RETRIES)
+        except VideoOpenError as exc:
             raise VideoOpenError(f"AR_VIDEO={text!r} could not be downloaded: {exc}") from exc
-    given = Path(text).expanduser()
-    for candidate in [given] if given.is_absolute() else [Path.cwd() / given, settings.resolve_path(given)]:
-        if candidate.is_file():
-            return candidate
-    raise VideoOpenError(
-        f"AR_VIDEO={text!r} is not a file (looked in {Path.cwd()} and {settings.REPO_ROOT}); set it to a video "
-        "file path, an http(s) URL or a camera index, or unset it to use the sample clip"
-    )
+    if found.kind != "file" or not isinstance(found.value, Path):
+        raise VideoOpenError(f"AR_VIDEO={text!r} is a {found.kind} ({found.display}), not a video file; {fix}")
+    return found.value
 
 
 def video_summary(path: str | os.PathLike[str]) -> str:

@@ -61,9 +61,9 @@ def format_size(n_bytes: float) -> str:
 
 
 def safe_name(name: str) -> str:
-    """Reduce a browser-supplied file name to a safe base name (no folders, no control characters).
+    r"""Reduce a browser-supplied file name to a safe base name (no folders, no control characters).
 
-    ``"../../etc/passwd"`` → ``"passwd"``, ``"C:\\\\x\\\\clip.mp4"`` → ``"clip.mp4"``, ``""`` → ``"upload"``;
+    ``"../../etc/passwd"`` → ``"passwd"``, ``"C:\\x\\clip.mp4"`` → ``"clip.mp4"``, ``""`` → ``"upload"``;
     at most :data:`MAX_NAME_CHARS` characters and :data:`MAX_NAME_BYTES` UTF-8 bytes, keeping the
     extension; Windows device names get a ``_`` prefix.
     """

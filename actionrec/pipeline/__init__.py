@@ -4,7 +4,8 @@
 - :mod:`~actionrec.pipeline.encoded`: :class:`EncodedVideo`, per-grid-sample embeddings of one video
 - :mod:`~actionrec.pipeline.preprocess` and :mod:`~actionrec.pipeline.sampling`: crop, resize, the
   sampling grid
-- :mod:`~actionrec.pipeline.files`: :class:`Recognizer` (whole files); :mod:`~actionrec.pipeline.live`:
+- :mod:`~actionrec.pipeline.files`: :class:`Recognizer` (whole files), whose decode ‖ encode stages
+  are :class:`FileEncoder` (:mod:`~actionrec.pipeline.stages`); :mod:`~actionrec.pipeline.live`:
   :class:`LiveRecognizer`
 - :mod:`~actionrec.pipeline.encoders` (batched async encoder requests),
   :mod:`~actionrec.pipeline.cache` (embeddings on disk)
@@ -18,11 +19,13 @@ from .live import LiveRecognizer
 from .options import RecognizerOptions
 from .preprocess import Preprocessed, crop_rect, preprocess
 from .sampling import GridSampler, NearestFrameFilter, Sample, SamplingGrid
+from .stages import FileEncoder
 
 __all__ = [
     "EmbeddingCache",
     "EncodedVideo",
     "EncoderQueue",
+    "FileEncoder",
     "GridSampler",
     "LiveRecognizer",
     "NearestFrameFilter",

@@ -18,16 +18,15 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .. import settings
+from ..errors import VideoOpenError
 from ..models.runtime import ActionModels
-from .encoded import EncodedVideo
+from ..video.open import SourceLike, resolve_source
+from .encoded import EncodedVideo, npz_key
 from .sampling import SamplingGrid
 
 log = logging.getLogger(__name__)
@@ -44,7 +43,13 @@ def file_key(path: Path) -> str:
 
 
 class EmbeddingCache:
-    """One cache entry: ``<cache_dir>/<key>.npz``."""
+    """One cache entry: ``<cache_dir>/<key>.npz``, written by :meth:`EncodedVideo.to_npz`.
+
+    Args:
+        path: the entry's file.
+        meta: the facts the entry is keyed by; an entry stored with other facts is not used.
+        source: the name a loaded :class:`EncodedVideo` reports.
+    """
 
     def __init__(self, path: Path, *, meta: dict[str, Any], source: str = "") -> None:
         self.path = path
@@ -54,17 +59,35 @@ class EmbeddingCache:
     @classmethod
     def for_source(
         cls,
-        source: Any,
+        source: SourceLike,
         *,
         models: ActionModels,
         grid: SamplingGrid,
         cache_dir: str | os.PathLike[str] | None = None,
     ) -> EmbeddingCache | None:
-        """The cache entry of a local file source; ``None`` for cameras, URLs and frame iterables."""
-        if not isinstance(source, (str, os.PathLike)) or str(source).isdigit() or "://" in str(source):
+        """The cache entry of a local file source; ``None`` for anything else.
+
+        The source is resolved as :func:`~actionrec.video.open_video` resolves it
+        (:func:`~actionrec.video.resolve_source` without fetching): an existing file, relative to
+        the current folder or the project, is cacheable; cameras, streams, URLs (before download),
+        uploads, folders, frame iterables and sources that do not resolve are not (opening them
+        then says what is wrong).
+
+        Args:
+            source: as for :func:`~actionrec.video.open_video`.
+            models: the compiled models (model, precision, device, encoder files, input size).
+            grid: the sampling grid (window length and samples per window).
+            cache_dir: where entries live (default ``data/cache/``).
+
+        Returns:
+            The entry (present or not on disk), or ``None``.
+        """
+        try:
+            resolved = resolve_source(source, fetch=False)
+        except VideoOpenError:
             return None
-        path = Path(source)
-        if not path.is_file():
+        path = resolved.value
+        if not resolved.is_local_file or not isinstance(path, Path):
             return None
         meta = {
             "version": FORMAT_VERSION,
@@ -80,66 +103,31 @@ class EmbeddingCache:
         }
         key = hashlib.blake2b(json.dumps(meta, sort_keys=True).encode(), digest_size=16).hexdigest()
         root = Path(cache_dir) if cache_dir else settings.data_dir("cache")
-        return cls(root / f"{key}.npz", meta=meta, source=str(source))
+        return cls(root / f"{key}.npz", meta=meta, source=resolved.display)
 
-    def load(self):
-        """The cached :class:`~actionrec.pipeline.EncodedVideo`, or ``None`` when absent/unusable."""
+    def load(self) -> EncodedVideo | None:
+        """The cached :class:`~actionrec.pipeline.EncodedVideo`, or ``None`` when absent/unusable.
+
+        An entry stored under other key facts, or damaged, is ignored (logged; it is rebuilt).
+        """
         if not self.path.is_file():
             return None
         try:
-            with np.load(self.path, allow_pickle=False) as z:
-                meta = json.loads(str(z["meta"]))
-                if meta.get("key") != self.meta:
-                    return None
-                return EncodedVideo(
-                    source=self.source,  # the same bytes may be cached under another name
-                    embeddings=z["embeddings"],
-                    frame_times_s=z["frame_times_s"],
-                    frame_indices=z["frame_indices"],
-                    duplicated=z["duplicated"],
-                    t0_s=meta["t0_s"],
-                    step_s=meta["step_s"],
-                    frames_decoded=meta["frames_decoded"],
-                    frames_corrupt=meta["frames_corrupt"],
-                    truncated=meta["truncated"],
-                    duration_s=meta["duration_s"],
-                    stage_ms=meta["stage_ms"],
-                    crop_xywh=tuple(meta["crop_xywh"]) if meta["crop_xywh"] else None,
-                    size_wh=tuple(meta["size_wh"]) if meta["size_wh"] else None,
-                )
+            if npz_key(self.path) != self.meta:
+                return None
+            # Named by this entry's source: the same bytes may be cached under another name.
+            return EncodedVideo.from_npz(self.path, source=self.source)
         except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
             log.warning("ignoring unreadable embedding cache %s (%s); it will be rebuilt", self.path, exc)
             return None
 
-    def save(self, encoded) -> Path:
-        """Write ``encoded`` atomically (temp file in the same folder, then rename)."""
-        meta = {
-            "key": self.meta,
-            "source": encoded.source,
-            "t0_s": encoded.t0_s,
-            "step_s": encoded.step_s,
-            "frames_decoded": encoded.frames_decoded,
-            "frames_corrupt": encoded.frames_corrupt,
-            "truncated": encoded.truncated,
-            "duration_s": encoded.duration_s,
-            "stage_ms": encoded.stage_ms,
-            "crop_xywh": list(encoded.crop_xywh) if encoded.crop_xywh else None,
-            "size_wh": list(encoded.size_wh) if encoded.size_wh else None,
-        }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=self.path.stem, suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(
-                    f,
-                    meta=np.array(json.dumps(meta)),
-                    embeddings=encoded.embeddings,
-                    frame_times_s=encoded.frame_times_s,
-                    frame_indices=encoded.frame_indices,
-                    duplicated=encoded.duplicated,
-                )
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return self.path
+    def save(self, encoded: EncodedVideo) -> Path:
+        """Write ``encoded`` under this entry's key, atomically (:meth:`EncodedVideo.to_npz`).
+
+        Returns:
+            The entry's path.
+
+        Raises:
+            ExportError: the cache folder cannot be written (read-only, disk full).
+        """
+        return encoded.to_npz(self.path, key=self.meta)

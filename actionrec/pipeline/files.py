@@ -3,9 +3,9 @@
 Decoding runs in a reader thread, overlapped with preprocessing and encoder inference (batches of
 samples through an ``AsyncInferQueue`` with the throughput hint, :mod:`actionrec.pipeline.encoders`);
 embeddings are put back in grid order whatever order the callbacks arrive in; queues are bounded so
-memory stays flat on long files. Each grid sample is encoded once; windows (``clip_len`` samples,
-``stride`` apart) then need only the decoder, so re-analysis with another stride, smoothing,
-threshold or top-k reuses the embeddings.
+memory stays flat on long files. Those stages are :class:`~actionrec.pipeline.stages.FileEncoder`.
+Each grid sample is encoded once; windows (``clip_len`` samples, ``stride`` apart) then need only
+the decoder, so re-analysis with another stride, smoothing, threshold or top-k reuses the embeddings.
 
 Example:
     >>> models = compile_models(resolve_model())          # doctest: +SKIP
@@ -16,28 +16,20 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
-import queue
-import threading
+import dataclasses
 import time
-from collections.abc import Iterable
-from typing import Any
 
 import numpy as np
 
 from ..errors import ClipTooShortError
 from ..models.runtime import ActionModels
-from ..results import Prediction, StageTimings, Timeline
-from ..video.open import open_video
+from ..results import Prediction, Timeline
+from ..video.open import SourceLike, open_video
 from .cache import EmbeddingCache
 from .encoded import EncodedVideo
-from .encoders import EncoderQueue
 from .options import RecognizerOptions
-from .preprocess import preprocess
-from .sampling import GridSampler, NearestFrameFilter, SamplingGrid
-
-_END = object()  # reader -> main: no more samples
-_QUEUE_DEPTH = 6  # preprocessed samples waiting for an encoder request (bounded: flat memory)
+from .sampling import SamplingGrid
+from .stages import FileEncoder
 
 
 class Recognizer:
@@ -56,7 +48,7 @@ class Recognizer:
     # -- public verbs -------------------------------------------------------------------------
     def analyze(
         self,
-        source: Any,
+        source: SourceLike,
         *,
         progress: bool = True,
         cache: bool = True,
@@ -64,12 +56,22 @@ class Recognizer:
     ) -> Timeline:
         """Encode ``source`` (path, URL, frames...) and decode every window.
 
-        With ``cache`` (files only) embeddings are stored under ``data/cache/`` keyed by file
+        With ``cache`` (local files only) embeddings are stored under ``data/cache/`` keyed by file
         content, model, precision and sampling, and reused on the next call.
+
+        Args:
+            source: anything :func:`~actionrec.video.open_video` opens.
+            progress: show progress bars (download, frames decoded).
+            cache: read and write the embedding cache (ignored with ``max_seconds``).
+            max_seconds: analyse only this many seconds from the first frame (``None``: all).
+
+        Returns:
+            The timeline of every window, smoothed as the options say.
 
         Raises:
             VideoOpenError: the source cannot be opened.
             ClipTooShortError: the source is shorter than one window.
+            ExportError: the embedding cache cannot be written.
         """
         # A bounded analysis (max_seconds) neither reads nor writes the cache of the whole file.
         use_cache = cache and max_seconds is None
@@ -81,19 +83,25 @@ class Recognizer:
                 store.save(encoded)
         return self.decode(encoded)
 
-    def encode(self, source: Any, *, progress: bool = True, max_seconds: float | None = None) -> EncodedVideo:
-        """Decode ``source`` and run the encoder on every grid sample (see :class:`EncodedVideo`)."""
-        with open_video(source, progress=progress) as video:
-            return _encode_frames(
-                video,
-                models=self.models,
-                grid=self.grid,
-                source=video.info.source,
-                total_frames=video.info.frame_count,
-                progress=progress,
-                max_seconds=max_seconds,
-                stats=video.stats,
-            )
+    def encode(self, source: SourceLike, *, progress: bool = True, max_seconds: float | None = None) -> EncodedVideo:
+        """Decode ``source`` and run the encoder on every grid sample (see :class:`EncodedVideo`).
+
+        Args:
+            source: anything :func:`~actionrec.video.open_video` opens.
+            progress: show progress bars.
+            max_seconds: stop after this many seconds from the first frame (``None``: all).
+
+        Returns:
+            The embeddings of every grid sample and the source facts.
+
+        Raises:
+            VideoOpenError: the source cannot be opened.
+            VideoDecodeError: it opened but no frame could be decoded.
+        """
+        encoder = FileEncoder(self.models, self.grid, max_seconds=max_seconds, progress=progress)
+        # Files decoded by OpenCV convert only frames that can be nearest to a grid point.
+        with open_video(source, progress=progress, frame_filter=encoder.frame_filter) as video:
+            return encoder.run(video, source=video.info.source, total_frames=video.info.frame_count, stats=video.stats)
 
     def decode(self, encoded: EncodedVideo) -> Timeline:
         """Run the decoder over every window of ``encoded`` and return the timeline.
@@ -111,12 +119,7 @@ class Recognizer:
                 f"({(grid.clip_len - 1) * grid.step_s:.2f} s of video); use a longer clip"
             )
         logits, decoder_ms = run_decoder(self.models, encoded.embeddings, grid, windows)
-        timings = StageTimings(
-            decode_ms=encoded.stage_ms.get("decode", 0.0),
-            preprocess_ms=encoded.stage_ms.get("preprocess", 0.0),
-            encoder_ms=encoded.stage_ms.get("encoder", 0.0),
-            decoder_ms=decoder_ms,
-        )
+        timings = dataclasses.replace(encoded.timings, decoder_ms=decoder_ms)
         predictions = []
         times = encoded.frame_times_s
         for w in range(windows):
@@ -135,6 +138,7 @@ class Recognizer:
                     duplicated=int(encoded.duplicated[first + 1 : last + 1].sum()),
                     missing=0,
                     timings=timings,
+                    crop_xywh=encoded.crop_xywh,
                 )
             )
         timeline = Timeline(
@@ -161,13 +165,23 @@ class Recognizer:
 def run_decoder(
     models: ActionModels, embeddings: np.ndarray, grid: SamplingGrid, windows: int
 ) -> tuple[np.ndarray, float]:
-    """Logits ``[windows, C]`` for every window, and the mean decoder milliseconds per window."""
+    """Run the decoder over every window, asynchronously.
+
+    Args:
+        models: the compiled decoder and its output size.
+        embeddings: ``[N, D]`` per-grid-sample embeddings.
+        grid: which samples each window takes.
+        windows: how many windows (:meth:`SamplingGrid.count_windows`).
+
+    Returns:
+        Logits ``[windows, C]``, and the mean decoder milliseconds per window.
+    """
     import openvino as ov
 
     out = np.empty((windows, models.num_classes), np.float32)
     t_start = time.perf_counter()
 
-    def done(request, w: int) -> None:
+    def done(request: ov.InferRequest, w: int) -> None:
         out[w] = request.get_output_tensor(0).data.reshape(-1)
 
     optimal = int(models.decoder.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
@@ -180,166 +194,3 @@ def run_decoder(
     finally:
         jobs.wait_all()  # never free a queue with requests running (OpenVINO aborts or hangs)
     return out, (time.perf_counter() - t_start) * 1000 / max(windows, 1)
-
-
-def _encode_frames(
-    frames: Iterable[Any],
-    *,
-    models: ActionModels,
-    grid: SamplingGrid,
-    source: str,
-    total_frames: int | None = None,
-    progress: bool = True,
-    max_seconds: float | None = None,
-    stats: Any = None,
-) -> EncodedVideo:
-    """The overlapped decode → sample → preprocess → async-encode loop."""
-    from tqdm.auto import tqdm
-
-    sampler: GridSampler[Any] = GridSampler(step_s=grid.step_s)
-    handoff: queue.Queue = queue.Queue(maxsize=_QUEUE_DEPTH)
-    stop = threading.Event()
-    meta = {"decoded": 0, "decode_s": 0.0, "pre_s": 0.0, "crop": None, "size": None, "last_t": None, "first_t": None}
-    input_hw = models.input_size_hw
-
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                handoff.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    # Files decoded by OpenCV convert only frames that can be nearest to a grid point.
-    keep = NearestFrameFilter(step_s=grid.step_s)
-
-    def decoded() -> int:
-        """Frames decoded so far: the source's count includes frames the filter passed over."""
-        return int(getattr(stats, "frames_decoded", meta["decoded"]))
-
-    if hasattr(frames, "keep"):
-        frames.keep = keep
-
-    def emit(samples) -> bool:
-        for s in samples:
-            # Preprocessing happens in the main thread: decoding is the critical path here.
-            image = None if s.duplicated else s.frame.image_bgr
-            if not put((s.k, s.frame.timestamp_s, s.frame.index, s.duplicated, image)):
-                return False
-        return True
-
-    def reader() -> None:
-        try:
-            it = iter(frames)
-            ended = False
-            while not stop.is_set():
-                t = time.perf_counter()
-                frame = next(it, None)
-                meta["decode_s"] += time.perf_counter() - t
-                if frame is None:
-                    ended = True
-                    break
-                meta["decoded"] += 1
-                if meta["first_t"] is None:
-                    meta["first_t"] = keep.t0 = frame.timestamp_s
-                    meta["size"] = (frame.image_bgr.shape[1], frame.image_bgr.shape[0])
-                if max_seconds is not None and frame.timestamp_s - meta["first_t"] > max_seconds:
-                    break
-                meta["last_t"] = frame.timestamp_s
-                if not emit(sampler.push(frame)):
-                    return
-            last_t = getattr(stats, "last_timestamp_s", None)
-            if ended and last_t is not None and meta["first_t"] is not None:
-                meta["last_t"] = max(meta["last_t"], last_t)  # the last frames may have been passed over
-                if not emit(sampler.finish(last_t)):
-                    return
-            put(_END)
-        except BaseException as exc:  # handed to the main thread, which re-raises it
-            put(exc)
-
-    dim = models.embedding_dim
-    emb = np.zeros((0, dim), np.float32)
-    times: list[float] = []
-    indices: list[int] = []
-    dups: list[bool] = []
-    lock = threading.Lock()
-
-    def done(k: int, vec: np.ndarray) -> None:
-        with lock:
-            emb[k] = vec  # ordered by k whatever order callbacks arrive in
-
-    jobs = EncoderQueue(models.encoder, done, requests=models.optimal_requests(), batch=models.encoder_batch)
-    thread = threading.Thread(target=reader, name="actionrec-reader", daemon=True)
-    bar = tqdm(total=total_frames, unit="frame", desc=_short(source), disable=not progress, leave=True)
-    thread.start()
-    try:
-        while True:
-            item = handoff.get()
-            if item is _END:
-                break
-            if isinstance(item, BaseException):
-                raise item
-            k, frame_t, frame_index, duplicated, image = item
-            if k >= len(emb):
-                # Grow by doubling: callbacks write into emb, so swap it under the lock.
-                jobs.wait_all()
-                with lock:
-                    grown = np.zeros((max(256, 2 * len(emb)), dim), np.float32)
-                    grown[: len(emb)] = emb
-                    emb = grown
-            times.append(frame_t)
-            indices.append(frame_index)
-            dups.append(duplicated)
-            if image is not None:
-                t = time.perf_counter()
-                pre = preprocess(image, input_hw=input_hw)
-                meta["pre_s"] += time.perf_counter() - t
-                meta["crop"] = pre.crop_xywh
-                jobs.submit(pre.tensor, k)
-            if k % 16 == 0:
-                bar.n = decoded()
-                bar.refresh()
-        jobs.flush()
-        jobs.wait_all()
-    finally:
-        stop.set()
-        # Never free an AsyncInferQueue with requests running (OpenVINO aborts or hangs), and let
-        # the reader leave next() before the source is closed under it.
-        with contextlib.suppress(Exception):
-            jobs.wait_all()
-        thread.join()
-        bar.n = decoded()
-        bar.close()
-    n = len(times)
-    emb = emb[:n].copy()
-    dup_arr = np.asarray(dups, bool)
-    for k in np.flatnonzero(dup_arr):
-        emb[k] = emb[k - 1]
-    encoded_n = max(1, int((~dup_arr).sum()))
-    first_t, last_t = meta["first_t"], meta["last_t"]
-    return EncodedVideo(
-        source=source,
-        embeddings=emb,
-        frame_times_s=np.asarray(times, np.float64),
-        frame_indices=np.asarray(indices, np.int64),
-        duplicated=dup_arr,
-        t0_s=float(sampler.t0 or 0.0),
-        step_s=grid.step_s,
-        frames_decoded=decoded(),
-        frames_corrupt=int(getattr(stats, "frames_corrupt", 0)),
-        truncated=bool(getattr(stats, "truncated", False)),
-        duration_s=float(last_t - first_t) if first_t is not None else 0.0,
-        stage_ms={
-            "decode": meta["decode_s"] * 1000 / max(1, decoded()),
-            "preprocess": meta["pre_s"] * 1000 / encoded_n,
-            "encoder": jobs.latency_s * 1000 / encoded_n,
-        },
-        crop_xywh=meta["crop"],
-        size_wh=meta["size"],
-    )
-
-
-def _short(source: str, width: int = 28) -> str:
-    name = source.rsplit("/", 1)[-1]
-    return name if len(name) <= width else "…" + name[-(width - 1) :]

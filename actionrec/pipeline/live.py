@@ -19,7 +19,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,6 +28,11 @@ from ..results import Prediction, StageTimings
 from .options import RecognizerOptions
 from .preprocess import preprocess
 from .sampling import GridSampler
+
+if TYPE_CHECKING:
+    import openvino as ov
+
+    from ..video.core import Frame
 
 _PENDING = object()  # a window still waiting for samples
 
@@ -44,7 +49,9 @@ class LiveRecognizer:
 
     Attributes:
         latest: the newest prediction, or ``None`` while the first window is collecting frames.
-        crop_xywh: the model crop of the newest encoded frame (for drawing).
+            Each prediction carries the model crop of its window's last encoded sample
+            (:attr:`Prediction.crop_xywh <actionrec.results.Prediction.crop_xywh>`, for drawing)
+            and the recognizer's stage timings when it was decoded.
         samples_encoded, samples_missing, samples_duplicated: counters since start.
     """
 
@@ -63,13 +70,13 @@ class LiveRecognizer:
         self.grid = self.options.grid(clip_len=models.clip_len)
         self.clock = clock
         self.latest: Prediction | None = None
-        self.crop_xywh: tuple[int, int, int, int] | None = None
         self.samples_encoded = self.samples_missing = self.samples_duplicated = 0
-        self._sampler: GridSampler[Any] = GridSampler(step_s=self.grid.step_s)
+        self._sampler: GridSampler[Frame] = GridSampler(step_s=self.grid.step_s)
         self._lock = threading.Lock()
         self._emb: dict[int, np.ndarray] = {}  # k -> embedding (done)
         self._state: dict[int, str] = {}  # k -> "flight" | "done" | "dup" | "missing"
         self._frame_t: dict[int, float] = {}
+        self._crop: dict[int, tuple[int, int, int, int]] = {}  # k -> model crop (preprocessed)
         self._started: dict[int, float] = {}
         self._enc_ms: deque[float] = deque(maxlen=32)
         self._pre_ms: deque[float] = deque(maxlen=32)
@@ -84,8 +91,15 @@ class LiveRecognizer:
         self._decoder = models.decoder.create_infer_request()
 
     # -- producer side ----------------------------------------------------------------------
-    def push(self, frame: Any) -> None:
-        """Offer one frame (``image_bgr``, ``index``, ``timestamp_s``); returns at once."""
+    def push(self, frame: Frame) -> None:
+        """Offer one frame; returns at once (a sample the encoder has no room for is dropped).
+
+        Args:
+            frame: the next source frame (``image_bgr``, ``index``, ``timestamp_s``), in time order.
+
+        Raises:
+            ValueError: the frame's image is not ``H x W x 3`` uint8 (its sample counts as missing).
+        """
         for s in self._sampler.push(frame):
             self._frame_t[s.k] = s.frame.timestamp_s
             if s.duplicated:
@@ -104,7 +118,7 @@ class LiveRecognizer:
                 t = self.clock()
                 pre = preprocess(s.frame.image_bgr, input_hw=self.models.input_size_hw)
                 self._pre_ms.append((self.clock() - t) * 1000)
-                self.crop_xywh = pre.crop_xywh
+                self._crop[s.k] = pre.crop_xywh
                 self._state[s.k] = "flight"
                 self._started[s.k] = self.clock()
                 self._jobs.start_async({0: pre.tensor}, s.k)
@@ -116,7 +130,8 @@ class LiveRecognizer:
                 self.samples_missing += 1
                 raise
 
-    def _done(self, request, k: int) -> None:
+    def _done(self, request: ov.InferRequest, k: int) -> None:
+        """Encoder callback (an OpenVINO thread): store sample ``k``'s embedding, free its slot."""
         vec = request.get_output_tensor(0).data.reshape(-1).copy()
         now = self.clock()
         with self._lock:
@@ -128,7 +143,12 @@ class LiveRecognizer:
 
     # -- consumer side ----------------------------------------------------------------------
     def poll(self) -> Prediction | None:
-        """Decode every window whose samples are resolved; return the newest new prediction."""
+        """Decode every window whose samples are resolved.
+
+        Returns:
+            The newest new prediction (also kept in :attr:`latest`), or ``None`` when no window
+            completed since the last call.
+        """
         newest = None
         while (result := self._try_window(self._next_window)) is not _PENDING:
             self._next_window += 1
@@ -146,6 +166,7 @@ class LiveRecognizer:
             if any(s is None or s == "flight" for s in states):
                 return _PENDING
             vectors = self._window_vectors(ks, states)
+            crop = self._last_crop(ks, states)
         if vectors is None:  # every sample of the window was dropped
             self._forget_before(ks.start + self.grid.stride_steps)
             return None
@@ -167,9 +188,17 @@ class LiveRecognizer:
             duplicated=sum(s == "dup" for s in states[1:]),
             missing=sum(s == "missing" for s in states),
             timings=self.timings(),
+            crop_xywh=crop,
         )
         self._forget_before(ks.start + self.grid.stride_steps)
         return prediction
+
+    def _last_crop(self, ks: range, states: list[str | None]) -> tuple[int, int, int, int] | None:
+        """The model crop of the window's last encoded sample (``None``: none was encoded)."""
+        for k, s in zip(reversed(ks), reversed(states), strict=True):
+            if s == "done":
+                return self._crop.get(k)
+        return None
 
     def _window_vectors(self, ks: range, states: list[str | None]) -> list[np.ndarray] | None:
         """Embeddings in grid order; duplicated and missing samples borrow the nearest one."""
@@ -188,7 +217,7 @@ class LiveRecognizer:
 
     def _forget_before(self, k_min: int) -> None:
         with self._lock:
-            for table in (self._emb, self._state, self._frame_t):
+            for table in (self._emb, self._state, self._frame_t, self._crop):
                 for k in [k for k in table if k < k_min - 1]:  # keep k_min-1: a "dup" may point at it
                     del table[k]
 

@@ -224,6 +224,7 @@ class NearestFrameFilter:
         self.constant_rate = True
 
     def __call__(self, prev_s: float, t_s: float) -> bool:
+        """True when the frame at ``t_s`` (after one at ``prev_s``) may be nearest to a grid point."""
         gap = t_s - prev_s
         if self.ref_gap_s is None:
             self.ref_gap_s = gap

@@ -1,24 +1,43 @@
 """Video sources: one ``source`` argument in, :class:`Frame` objects out.
 
 - :mod:`~actionrec.video.core`: the types (:class:`Frame`, :class:`VideoInfo`, :class:`VideoStats`,
-  :class:`VideoSource`)
-- :mod:`~actionrec.video.open`: :func:`open_video`, the one entry point
+  :class:`VideoSource`) and the protocols higher layers satisfy (:class:`LiveFrameSource`,
+  :class:`Capture`, :data:`FrameFilter`)
+- :mod:`~actionrec.video.open`: :func:`open_video`, the one entry point, and :func:`resolve_source`
+  (what a ``source`` argument is: camera, stream, file, folder, upload, live source, frames)
 - :mod:`~actionrec.video.files` (OpenCV) and :mod:`~actionrec.video.pyav` (the fallback decoder):
   video files
 - :mod:`~actionrec.video.live`: cameras and streams; :mod:`~actionrec.video.frames`: image folders and iterables
 """
 
-from .core import DEFAULT_IMAGE_FPS, IMAGE_SUFFIXES, Frame, TimestampGuard, VideoInfo, VideoSource, VideoStats
-from .open import LIVE_SCHEMES, open_video
+from .core import (
+    DEFAULT_IMAGE_FPS,
+    IMAGE_SUFFIXES,
+    Capture,
+    Frame,
+    FrameFilter,
+    LiveFrameSource,
+    TimestampGuard,
+    VideoInfo,
+    VideoSource,
+    VideoStats,
+)
+from .open import LIVE_SCHEMES, ResolvedSource, SourceLike, open_video, resolve_source
 
 __all__ = [
     "DEFAULT_IMAGE_FPS",
     "IMAGE_SUFFIXES",
     "LIVE_SCHEMES",
+    "Capture",
     "Frame",
+    "FrameFilter",
+    "LiveFrameSource",
+    "ResolvedSource",
+    "SourceLike",
     "TimestampGuard",
     "VideoInfo",
     "VideoSource",
     "VideoStats",
     "open_video",
+    "resolve_source",
 ]

@@ -4,14 +4,18 @@ Every source (file, URL, camera, folder, iterable, upload) yields :class:`Frame`
 :class:`VideoSource`; :class:`TimestampGuard` replaces invalid timestamps. The openers live in
 :mod:`actionrec.video.open` (the one entry point), :mod:`~actionrec.video.files`,
 :mod:`~actionrec.video.live` and :mod:`~actionrec.video.frames`.
+
+Objects of higher layers plug in through the protocols defined here, so this layer never imports
+them: :class:`LiveFrameSource` (e.g. the notebook's browser camera), :class:`Capture` (what a
+``capture_factory`` returns) and :data:`FrameFilter` (a consumer's "do I need this frame?").
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -19,7 +23,71 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 DEFAULT_IMAGE_FPS = 30.0  # folders and arrays without an ``fps``
 MAX_TIMESTAMP_S = 1e7  # anything later is garbage (e.g. unset PTS read as a huge number)
 BEFORE_START_S = -1e-9  # "previous timestamp" before the first frame: the first must be >= 0
-CaptureFactory = Callable[[int | str], Any]
+
+FrameFilter = Callable[[float, float], bool]
+"""``frame_filter(prev_timestamp_s, timestamp_s) -> bool``: does the consumer need the frame at
+``timestamp_s`` (the previous decoded one was at ``prev_timestamp_s``)? Given to
+:func:`~actionrec.video.open_video` at open time; see :func:`~actionrec.video.files.open_file`."""
+
+T = TypeVar("T")
+
+
+class Capture(Protocol):
+    """What :func:`~actionrec.video.open_video` uses of a ``cv2.VideoCapture`` (fakes in tests).
+
+    Files decoded with a frame filter also use ``grab()`` and ``retrieve()`` when the capture has them.
+    """
+
+    def isOpened(self) -> bool:  # noqa: N802 (OpenCV's name)
+        """The device or file opened."""
+        ...
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        """``(ok, image_bgr)``: the next frame, decoded and converted."""
+        ...
+
+    def get(self, prop: int) -> float:
+        """A ``cv2.CAP_PROP_*`` value (``CAP_PROP_POS_MSEC``: the last frame's time)."""
+        ...
+
+    def set(self, prop: int, value: float) -> bool:
+        """Request a ``cv2.CAP_PROP_*`` value (e.g. a camera's frame rate)."""
+        ...
+
+    def release(self) -> None:
+        """Close the device or file."""
+        ...
+
+
+CaptureFactory = Callable[[int | str], Capture | None]
+"""``factory(index_or_path_or_url) -> cv2.VideoCapture``-like (tests inject fakes)."""
+
+
+@runtime_checkable
+class LiveFrameSource(Protocol):
+    """A live source of frames owned by a higher layer, e.g. the notebook's ``BrowserCamera``.
+
+    :func:`~actionrec.video.open_video` accepts such an object as a live source: it iterates
+    :meth:`frames` (the frames' own wall-clock timestamps are kept) and reports
+    ``info.is_live=True``. Async consumers (the live player) use :meth:`aframes` directly.
+    """
+
+    @property
+    def state(self) -> str:
+        """A word for people and doctors, e.g. ``"streaming"`` while frames flow."""
+        ...
+
+    def frames(self) -> Iterator[Frame]:
+        """Blocking iterator of the newest frames (wall-clock ``timestamp_s`` since it started).
+
+        Raises:
+            VideoOpenError: the source cannot deliver frames (the message says why and the fix).
+        """
+        ...
+
+    def aframes(self) -> AsyncIterator[Frame]:
+        """The same frames for ``async for`` loops."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +163,10 @@ class VideoStats:
     """Filled in while iterating: what was decoded and what went wrong.
 
     Attributes:
-        frames_decoded: frames decoded (yielded, or passed over by :attr:`VideoSource.keep`).
-        frames_skipped: frames decoded but not converted nor yielded because ``keep`` said so.
+        frames_decoded: frames decoded (yielded, or passed over by the ``frame_filter`` given to
+            :func:`~actionrec.video.open_video`).
+        frames_skipped: frames decoded but neither converted nor yielded because the
+            ``frame_filter`` did not need them (OpenCV files only).
         last_timestamp_s: timestamp of the last frame decoded (yielded or not), ``None`` before.
         frames_corrupt: undecodable frames (packets, images) skipped.
         truncated: the source ended well before its container said (a cut-off file).
@@ -121,18 +191,25 @@ class VideoSource:
     Iterate once. Leaving the ``with`` block (normally, on error or on KeyboardInterrupt) or
     calling :meth:`close` releases the capture, the files and the camera thread.
 
+    Args:
+        info: what is known at opening.
+        stats: the counters the frame iterator fills in (the same object, shared).
+        frames: the frames, complete at construction (a generator closes with the source).
+        on_close: releases what the source holds (capture, container, camera thread); called
+            once, after the frame iterator is closed.
+
     Attributes:
-        keep: optional ``keep(prev_timestamp_s, timestamp_s) -> bool`` set by a consumer that needs
-            only some frames (the analysis pipeline: frames that can be nearest to a sampling grid
-            point). Files decoded by OpenCV then skip the colour conversion of the other frames and
-            do not yield them (they still count in ``stats.frames_decoded``); other sources ignore
-            it and yield every frame.
+        info: :class:`VideoInfo`.
+        stats: :class:`VideoStats`, filled in while iterating.
+        closed: :meth:`close` was called (iteration then stops).
     """
 
-    keep: Callable[[float, float], bool] | None = None
-
     def __init__(
-        self, info: VideoInfo, stats: VideoStats, frames: Iterator[Frame], on_close: Callable[[], None] | None = None
+        self,
+        info: VideoInfo,
+        stats: VideoStats,
+        frames: Iterator[Frame],
+        on_close: Callable[[], None] | None = None,
     ) -> None:
         self.info = info
         self.stats = stats
@@ -178,7 +255,10 @@ class TimestampGuard:
         self.stats, self.step_s, self.display = stats, step_s, display
 
     def fix(self, prev_s: float, index: int, raw_s: float | None) -> float:
-        """The replacement for ``raw_s`` at frame ``index`` (``prev_s`` < 0 before the first frame)."""
+        """The replacement for ``raw_s`` at frame ``index`` (``prev_s`` < 0 before the first frame).
+
+        The first replacement adds one warning to :attr:`VideoStats.warnings`; all are counted.
+        """
         self.stats.timestamp_fallbacks += 1
         if self.stats.timestamp_fallbacks == 1:
             self.stats.warnings.append(
@@ -202,7 +282,7 @@ class TimestampGuard:
             index += 1
 
 
-def chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+def chain(first: T, rest: Iterator[T]) -> Iterator[T]:
     """``first``, then everything in ``rest``."""
     yield first
     yield from rest

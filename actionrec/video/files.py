@@ -1,37 +1,58 @@
-"""The sources behind :func:`actionrec.video.open_video`: files, image folders, iterables, cameras.
+"""Video files behind :func:`actionrec.video.open_video`: OpenCV first, PyAV when it cannot.
 
 Files decode with OpenCV: per frame only ``read()`` and ``CAP_PROP_POS_MSEC`` plus a timestamp
 check, no copies (this loop is on the benchmark's hot path). PyAV (:mod:`actionrec.video.pyav`)
-takes over only when OpenCV cannot open a file or stops well before the container's end. Image
-folders and arrays get timestamps index / fps; cameras, streams and live iterables get wall-clock
-seconds since opening (``clock`` is injected in tests).
+takes over only when OpenCV cannot open a file or stops well before the container's end.
 
-A live source cannot wait for its consumer: with ``newest_only`` (the default) a thread reads the
-capture continuously and keeps only the newest frame, so a slow consumer (inference on a small CPU)
-skips frames, counted in :attr:`~actionrec.video.VideoStats.frames_dropped`, instead of building a
-queue and falling seconds behind. Frame indices count every frame the device delivered, so skipped
-frames show as gaps.
+A consumer that needs only some frames (the analysis pipeline: frames that can be nearest to a
+sampling grid point) passes a ``frame_filter`` at open time; OpenCV then grabs every frame
+but converts to BGR (``retrieve()``, a third of a 720p frame's decode time) and yields only the
+frames the filter wants. Cameras, folders and iterables live in :mod:`~actionrec.video.live` and
+:mod:`~actionrec.video.frames`.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+
+import numpy as np
 
 from ..errors import VideoOpenError
 from .core import (
     MAX_TIMESTAMP_S,
+    Capture,
+    CaptureFactory,
     Frame,
+    FrameFilter,
     TimestampGuard,
     VideoInfo,
     VideoSource,
     VideoStats,
     chain,
 )
-from .pyav import MAX_FPS, DecodeReport, continue_after, decode, no_frames_error, open_container, plausible, probe
+from .pyav import (
+    MAX_FPS,
+    ContainerFacts,
+    DecodeReport,
+    continue_after,
+    decode,
+    no_frames_error,
+    open_container,
+    plausible,
+    probe,
+)
 
 
-def open_file(path: Path, display: str, *, fps: float | None, factory=None) -> VideoSource:
+def open_file(
+    path: Path,
+    display: str,
+    *,
+    fps: float | None,
+    factory: CaptureFactory | None = None,
+    frame_filter: FrameFilter | None = None,
+) -> VideoSource:
     """Open a video file: OpenCV when it can, PyAV when it cannot (see the module docstring).
 
     Args:
@@ -39,6 +60,13 @@ def open_file(path: Path, display: str, *, fps: float | None, factory=None) -> V
         display: the name to show (path, URL, "upload (N bytes)").
         fps: rate to assume when the file states none.
         factory: ``factory(path_str) -> cv2.VideoCapture``-like (tests); default OpenCV's FFmpeg backend.
+        frame_filter: ``frame_filter(prev_timestamp_s, timestamp_s) -> bool``; with OpenCV, frames
+            it rejects are decoded but neither converted nor yielded (counted in
+            ``stats.frames_decoded`` and ``stats.frames_skipped``). The first frame is always
+            yielded; PyAV yields every frame.
+
+    Returns:
+        The opened source (its first frame already decoded).
 
     Raises:
         VideoOpenError: empty, unreadable or not a video (the message says what it holds).
@@ -55,7 +83,7 @@ def open_file(path: Path, display: str, *, fps: float | None, factory=None) -> V
     cap = _capture(path, factory)
     ok, first = cap.read() if cap is not None and cap.isOpened() else (False, None)
     facts = probe(path)
-    if not ok or first is None:
+    if cap is None or not ok or first is None:
         why = "open" if cap is None or not cap.isOpened() else "decode the first frame of"
         if cap is not None:
             cap.release()
@@ -73,12 +101,11 @@ def open_file(path: Path, display: str, *, fps: float | None, factory=None) -> V
     stats = VideoStats()
     guard = TimestampGuard(stats, 1.0 / (nominal or fps or 30.0), display)
     info = VideoInfo(display, (first.shape[1], first.shape[0]), nominal or fps, count, duration, False, rotation)
-    source = VideoSource(info, stats, iter(()), on_close=cap.release)
-    source._frames = _opencv_frames(cap, first, path, info, facts, stats, guard, source)
-    return source
+    frames = _opencv_frames(cap, first, path, info, facts, stats, guard, frame_filter)
+    return VideoSource(info, stats, frames, on_close=cap.release)
 
 
-def _capture(path: Path, factory):
+def _capture(path: Path, factory: CaptureFactory | None) -> Capture | None:
     import cv2
 
     if factory is not None:
@@ -92,16 +119,26 @@ def _capture(path: Path, factory):
         logging.setLogLevel(level)
 
 
-def _opencv_frames(cap, first, path, info: VideoInfo, facts, stats: VideoStats, guard: TimestampGuard, owner):
+def _opencv_frames(
+    cap: Capture,
+    first: np.ndarray,
+    path: Path,
+    info: VideoInfo,
+    facts: ContainerFacts | None,
+    stats: VideoStats,
+    guard: TimestampGuard,
+    keep: FrameFilter | None,
+) -> Iterator[Frame]:
     """The hot loop: read, timestamp, check, yield; then PyAV if OpenCV stopped early.
 
-    When ``owner.keep`` is set, frames are grabbed (decoded) and converted to BGR only when
-    ``keep(prev_s, t_s)`` wants them: the conversion is a third of a 720p frame's decode time.
+    With ``keep`` (the ``frame_filter``), frames are grabbed (decoded) and converted to BGR only
+    when ``keep(prev_s, t_s)`` wants them: the conversion is a third of a 720p frame's decode time.
     """
     import cv2
 
     read, get, pos_msec, fix = cap.read, cap.get, cv2.CAP_PROP_POS_MSEC, guard.fix
     grab, retrieve = getattr(cap, "grab", None), getattr(cap, "retrieve", None)
+    grabbing = keep is not None and grab is not None and retrieve is not None
     ok, image, index, prev = True, first, 0, -1e-9
     try:
         while ok:
@@ -110,7 +147,7 @@ def _opencv_frames(cap, first, path, info: VideoInfo, facts, stats: VideoStats, 
                 t = fix(prev, index, t)
             stats.frames_decoded += 1
             stats.last_timestamp_s = t
-            if image is None and owner.keep(prev, t):
+            if image is None and grabbing and keep(prev, t):
                 converted, image = retrieve()
                 image = image if converted else None
             prev = t
@@ -119,10 +156,10 @@ def _opencv_frames(cap, first, path, info: VideoInfo, facts, stats: VideoStats, 
             else:
                 stats.frames_skipped += 1
             index += 1
-            if owner.keep is None or grab is None:
-                ok, image = read()
-            else:
+            if grabbing:
                 ok, image = grab(), None
+            else:
+                ok, image = read()
         if facts is None or _reached_end(prev, index, info, guard.step_s):
             return
         cap.release()
@@ -150,16 +187,20 @@ def _reached_end(last_s: float, n: int, info: VideoInfo, step_s: float) -> bool:
     return info.frame_count is None or n >= info.frame_count - max(2.0, 0.02 * info.frame_count)
 
 
-def _warn_truncated(display: str, facts, report: DecodeReport, stats: VideoStats) -> None:
+def _warn_truncated(display: str, facts: ContainerFacts | None, report: DecodeReport, stats: VideoStats) -> None:
     if stats.truncated:
+        declared = facts.duration_s if facts is not None else None
+        says = f"the container says {declared:.2f} s" if declared else "the container breaks off inside a packet"
         stats.warnings.append(
-            f"{display} is truncated: its packets end at {report.video_end_s:.2f} s but the container says "
-            f"{facts.duration_s:.2f} s (an interrupted download, copy or recording); {stats.frames_decoded} frames "
-            "decoded and analysed. Get the complete file for the rest"
+            f"{display} is truncated: its packets end at {report.video_end_s:.2f} s but {says} (an interrupted "
+            f"download, copy or recording); {stats.frames_decoded} frames decoded and analysed. Get the complete "
+            "file for the rest"
         )
 
 
-def _open_with_pyav(path: Path, display: str, *, fps, facts, why: str) -> VideoSource:
+def _open_with_pyav(
+    path: Path, display: str, *, fps: float | None, facts: ContainerFacts | None, why: str
+) -> VideoSource:
     container = open_container(path, display)
     report = DecodeReport()
     pairs = decode(container, after_s=None, report=report)
@@ -177,7 +218,7 @@ def _open_with_pyav(path: Path, display: str, *, fps, facts, why: str) -> VideoS
     size_wh = (first[0].shape[1], first[0].shape[0])
     info = VideoInfo(display, size_wh, nominal or fps, count, duration, False, report.rotation_deg)
 
-    def frames():
+    def frames() -> Iterator[Frame]:
         try:
             yield from guard.frames(chain(first, pairs))
         finally:

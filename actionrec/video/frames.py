@@ -1,7 +1,8 @@
 """Sources that are not video files: image folders and iterables of frames or BGR arrays.
 
-Image folders and arrays get timestamps index / fps; live iterables get wall-clock seconds since
-opening (``clock`` is injected in tests).
+Image folders and arrays get timestamps index / fps; live iterables of arrays get wall-clock
+seconds since opening (``clock`` is injected in tests); :class:`~actionrec.video.Frame` objects
+keep their own timestamps (a :class:`~actionrec.video.LiveFrameSource` stamps them itself).
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -28,7 +28,7 @@ from .core import (
 )
 
 
-def _natural_key(path: Path) -> list:
+def _natural_key(path: Path) -> list[int | str]:
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
 
 
@@ -43,8 +43,16 @@ def _read_image(path: Path) -> np.ndarray | None:
 def open_folder(folder: Path, *, fps: float | None) -> VideoSource:
     """Images of ``folder`` in natural name order (img_2 before img_10), timestamps index / fps.
 
+    Args:
+        folder: an existing folder.
+        fps: the rate the timestamps follow (default :data:`~actionrec.video.DEFAULT_IMAGE_FPS`).
+
+    Returns:
+        The opened source; unreadable images are skipped (``stats.frames_corrupt``, a warning).
+
     Raises:
-        VideoOpenError: no image files. VideoDecodeError: none can be read.
+        VideoOpenError: no image files.
+        VideoDecodeError: none can be read.
     """
     entries = sorted(folder.iterdir(), key=_natural_key)
     files = [p for p in entries if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
@@ -72,13 +80,32 @@ def open_folder(folder: Path, *, fps: float | None) -> VideoSource:
     return VideoSource(info, stats, TimestampGuard(stats, 1.0 / fps, str(folder)).frames(pairs()))
 
 
-def open_iterable(items: Iterable[Any], *, fps: float | None, live: bool, clock: Callable[[], float]) -> VideoSource:
+def open_iterable(
+    items: Iterable[Frame | np.ndarray],
+    *,
+    fps: float | None,
+    live: bool,
+    clock: Callable[[], float],
+    display: str = "frames",
+) -> VideoSource:
     """Frames from an iterable of :class:`Frame` (kept as given) or of BGR arrays (numbered here).
 
-    Arrays get timestamps index / ``fps`` (default 30), or ``clock()`` since opening when ``live``.
+    The first item is taken here, so an empty or wrong iterable (or a live source that cannot
+    start) fails at opening.
+
+    Args:
+        items: :class:`Frame` objects (indices must increase) or HxWx3 uint8 BGR arrays.
+        fps: the rate array timestamps follow (default 30; live: none).
+        live: array timestamps are ``clock()`` seconds since opening; no frame count.
+        clock: wall clock (seconds) for live arrays.
+        display: the name in :attr:`VideoInfo.source`.
+
+    Returns:
+        The opened source; closing it closes the iterator when it has a ``close()``.
 
     Raises:
-        VideoOpenError: empty, or items of another type. VideoDecodeError: a bad item later on.
+        VideoOpenError: empty, or items of another type.
+        VideoDecodeError: a bad item later on.
     """
     it = iter(items)
     t0 = clock()
@@ -120,5 +147,5 @@ def open_iterable(items: Iterable[Any], *, fps: float | None, live: bool, clock:
         )
     count = len(items) if hasattr(items, "__len__") and not live else None
     duration = count / rate if count and rate and not isinstance(first, Frame) else None
-    info = VideoInfo("frames", (image.shape[1], image.shape[0]), rate, count or None, duration, is_live=live)
+    info = VideoInfo(display, (image.shape[1], image.shape[0]), rate, count or None, duration, is_live=live)
     return VideoSource(info, stats, frames(), on_close=getattr(it, "close", None))

@@ -12,12 +12,21 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import numpy as np
 
 from ..errors import VideoDecodeError, VideoOpenError
-from .core import BEFORE_START_S, MAX_TIMESTAMP_S, Frame, TimestampGuard, VideoInfo, VideoSource, VideoStats
+from .core import (
+    BEFORE_START_S,
+    MAX_TIMESTAMP_S,
+    Capture,
+    CaptureFactory,
+    Frame,
+    TimestampGuard,
+    VideoInfo,
+    VideoSource,
+    VideoStats,
+)
 
 _LIVE_MAX_FAILED_READS = 10  # in a row: the device is gone
 _LIVE_RETRY_S = 0.02
@@ -26,9 +35,26 @@ LIVE_STALL_S = 10.0  # newest-only: no frame for this long is an error, not an e
 
 
 def open_live(
-    spec: int | str, display: str, *, newest_only: bool, fps: float | None, factory: Callable | None, clock: Callable
+    spec: int | str,
+    display: str,
+    *,
+    newest_only: bool,
+    fps: float | None,
+    factory: CaptureFactory | None,
+    clock: Callable[[], float],
 ) -> VideoSource:
     """Open a camera index or stream URL; the first frame is read here (so a dead device fails now).
+
+    Args:
+        spec: the camera index, or the stream URL.
+        display: the name to show (``"camera 0"``, the URL without credentials).
+        newest_only: a thread keeps only the newest frame (see the module docstring).
+        fps: the rate to request from the device.
+        factory: ``factory(spec) -> cv2.VideoCapture``-like (tests); default OpenCV.
+        clock: wall clock in seconds; timestamps are seconds since opening.
+
+    Returns:
+        The opened source (``info.is_live``); closing it stops the thread and releases the device.
 
     Raises:
         VideoOpenError: it does not open or delivers no frame (the message says how to fix it).
@@ -77,7 +103,9 @@ def _live_help(spec: int | str, display: str, what: str) -> str:
 class _LiveReader:
     """Reads a live capture, on demand or (newest-only) in a thread that keeps only the newest frame."""
 
-    def __init__(self, cap: Any, clock: Callable[[], float], t0: float, stats: VideoStats, display: str, *, step_s):
+    def __init__(
+        self, cap: Capture, clock: Callable[[], float], t0: float, stats: VideoStats, display: str, *, step_s: float
+    ) -> None:
         self._cap, self._clock, self._t0, self._stats, self._display = cap, clock, t0, stats, display
         self._guard = TimestampGuard(stats, step_s, display)
         self._cond = threading.Condition()
@@ -136,6 +164,7 @@ class _LiveReader:
         return item
 
     def frames(self, first: tuple[int, np.ndarray, float], *, newest_only: bool) -> Iterator[Frame]:
+        """The frames, starting with ``first`` (read at opening); with ``newest_only`` from the thread."""
         if newest_only:
             self._slot = first
             self._thread = threading.Thread(target=self._grab, name=f"actionrec grab {self._display}", daemon=True)

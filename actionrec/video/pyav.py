@@ -70,6 +70,7 @@ class ContainerFacts:
 
 
 def plausible(value: float | None, upper: float) -> bool:
+    """True for a finite ``value`` in ``(0, upper)`` (container fields can hold garbage)."""
     return value is not None and math.isfinite(value) and 0.0 < value < upper
 
 

@@ -1,10 +1,20 @@
 """The frame loop of :class:`~actionrec.notebook.player.LivePlayer`: pacing, flow control, drawing.
 
+A frame's way from source to screen: the source (:func:`~actionrec.video.open_video`, or an async
+iterable) yields a :class:`~actionrec.video.Frame`; it is pushed to a
+:class:`~actionrec.pipeline.LiveRecognizer`, whose :class:`~actionrec.results.Prediction` (labels,
+model crop, stage timings) is drawn over it; the JPEG goes to the
+:class:`~actionrec.notebook.player.report.FrameSink` at the frame's due time.
+
 Pacing: a file's frame ``i`` is due on screen at ``start + (t_i - t_0)`` plus the time spent paused;
 a live source's frames are due when the earliest-arriving frame says (its capture-to-arrival delay
 is the floor). A frame that cannot be sent within one frame interval of its due time (the loop fell
 behind, or the browser has :data:`~actionrec.notebook.player.MAX_UNACKED` frames un-acknowledged)
 is skipped and counted as not shown on time; the recognizer still receives it.
+
+The loop is handed a :class:`~actionrec.notebook.player.report.PlaybackSettings` (what it reads) and
+a :class:`~actionrec.notebook.player.report.PlaybackControls` (the Stop and Pause events, the
+status line, the frame sink): never the player itself.
 """
 
 from __future__ import annotations
@@ -12,24 +22,42 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ...pipeline.live import LiveRecognizer
+from ...pipeline.preprocess import crop_rect
 from ...results import Prediction, StageTimings
-from .report import ACK_TIMEOUT_S, STATUS_EVERY_S, PlayerReport
+from ...video.open import open_video
+from .report import ACK_TIMEOUT_S, STATUS_EVERY_S, PlaybackControls, PlaybackSettings, PlayerReport
 
 if TYPE_CHECKING:
-    from .widget import LivePlayer
+    from ...video.core import Frame
+
+NextFrame = Callable[[], Awaitable["Frame | None"]]
 
 
 class Playback:
-    """One run of :meth:`LivePlayer.play`: the frame loop, its pacing and its counters."""
+    """One run of :meth:`LivePlayer.play`: the frame loop, its pacing and its counters.
 
-    def __init__(self, player: LivePlayer, source: Any) -> None:
-        self.p, self.source, self.clock = player, source, player.clock
+    Args:
+        source: anything :func:`~actionrec.video.open_video` accepts, or an async iterable of
+            :class:`~actionrec.video.Frame`.
+        settings: what the run reads (models, options, grid, threshold, limits, clock).
+        controls: what it acts on (Stop / Pause events, the status line, the frame sink).
+
+    Example::
+
+        report = await Playback(source, settings=settings, controls=controls).run()
+    """
+
+    def __init__(self, source: Any, *, settings: PlaybackSettings, controls: PlaybackControls) -> None:
+        self.source, self.settings, self.controls = source, settings, controls
+        self.clock = settings.clock
         self.name, self.is_live, self.step_s = "frames", True, None
         self.t0: float | None = None
         self.base = self.started = self.ended = self.paused_s = self.next_status = 0.0
@@ -39,21 +67,30 @@ class Playback:
         self.on_time_seqs: dict[int, bool] = {}
         self.recent = {"decode": deque(maxlen=32), "draw": deque(maxlen=32)}
         self.totals = {"decode": [0.0, 0], "draw": [0.0, 0]}
+        self.latest: Prediction | None = None  # the newest prediction: what the overlay shows
         self.predictions: list[Prediction] = []
         self.unshown: list[Prediction] = []
         self.latencies: list[float] = []
         self.label_times: list[float] = []  # wall time each label first appeared
         self.shown_at: deque[float] = deque(maxlen=31)
-        self.acks_before = player.view.acks
+        self.acks_before = controls.view.acks
 
     async def run(self) -> PlayerReport:
-        from ...pipeline.live import LiveRecognizer
+        """Play the source until its end, Stop, an interrupt or ``max_seconds``.
 
+        Returns:
+            What happened, as a :class:`PlayerReport`.
+
+        Raises:
+            VideoOpenError, VideoDecodeError: the source cannot be opened or decoded.
+        """
         stopped_by = "end"
         async with contextlib.AsyncExitStack() as stack:
             next_frame = self._open(stack)
-            rec = stack.enter_context(LiveRecognizer(self.p.models, options=self.p.options, clock=self.clock))
-            self.p._show(f"playing {self._short_name()}: collecting frames...")
+            rec = stack.enter_context(
+                LiveRecognizer(self.settings.models, options=self.settings.options, clock=self.clock)
+            )
+            self.controls.show(f"playing {self._short_name()}: collecting frames...")
             try:
                 stopped_by = await self._loop(next_frame, rec)
             except KeyboardInterrupt:
@@ -67,8 +104,8 @@ class Playback:
             timings = rec.timings()
         return self._report(stopped_by, timings)
 
-    def _open(self, stack: contextlib.AsyncExitStack) -> Callable[[], Any]:
-        """Open the source; returns an async ``next_frame() -> Frame | None``."""
+    def _open(self, stack: contextlib.AsyncExitStack) -> NextFrame:
+        """Open the source (closed by ``stack``); returns an async ``next_frame() -> Frame | None``."""
         source = self.source
         if hasattr(source, "__aiter__"):
             frames = aiter(source)
@@ -76,17 +113,15 @@ class Playback:
                 stack.push_async_callback(frames.aclose)
             self.name = getattr(source, "__qualname__", type(source).__name__)
 
-            async def next_async() -> Any:
+            async def next_async() -> Frame | None:
                 return await anext(frames, None)
 
             return next_async
-        from ...video.open import open_video
-
         video = stack.enter_context(open_video(source, progress=False))
         self.name, self.is_live = video.info.source, video.info.is_live
         self.step_s = 1.0 / video.info.fps if video.info.fps else None
 
-        async def next_sync() -> Any:
+        async def next_sync() -> Frame | None:
             return next(video, None)
 
         return next_sync
@@ -117,20 +152,21 @@ class Playback:
         return self.step_s or self.gap_s or 1.0 / 30
 
     async def _hold_while_paused(self) -> None:
-        if not self.p._paused.is_set():
+        paused, stop = self.controls.paused, self.controls.stop
+        if not paused.is_set():
             return
-        from ...render import format_time
+        from ...render import format_time  # render loads OpenCV: only once playing
 
         start = self.clock()
-        self.p._show(f"paused at {format_time(self.prev_t or 0.0)}: press Play to continue")
-        while self.p._paused.is_set() and not self.p._stop.is_set():
+        self.controls.show(f"paused at {format_time(self.prev_t or 0.0)}: press Play to continue")
+        while paused.is_set() and not stop.is_set():
             await asyncio.sleep(0.05)
         self.paused_s += self.clock() - start
 
     async def _wait_until(self, rel: float) -> bool:
         """Sleep until ``rel`` is due (honouring Pause); False when Stop was pressed."""
-        while not self.p._stop.is_set():
-            if self.p._paused.is_set():
+        while not self.controls.stop.is_set():
+            if self.controls.paused.is_set():
                 await self._hold_while_paused()
                 continue
             left = self._due(rel) - self.clock()
@@ -141,25 +177,28 @@ class Playback:
 
     # -- the loop --------------------------------------------------------------------------------
 
-    async def _loop(self, next_frame: Callable[[], Any], rec: Any) -> str:
+    async def _loop(self, next_frame: NextFrame, rec: LiveRecognizer) -> str:
+        """Read, recognise, draw and show frames; returns why it stopped (a ``STOP_REASONS`` entry)."""
         # All the work for a frame (decode, preprocess, decoder, drawing, JPEG) happens before
         # its due time, in the slack of the previous frame interval; at the due time it is only
         # sent. So jitter within a frame interval never makes a frame late.
+        max_seconds = self.settings.max_seconds
         while True:
             await self._hold_while_paused()
-            if self.p._stop.is_set():
+            if self.controls.stop.is_set():
                 return "stop"
             t = self.clock()
             frame = await next_frame()
             if frame is None:
                 return "end"
             rel = self._place(frame.timestamp_s)
-            if self.p.max_seconds is not None and rel >= self.p.max_seconds:
+            if max_seconds is not None and rel >= max_seconds:
                 return "max_seconds"
             self._add("decode", (self.clock() - t) * 1000)
             self.frames_source += 1
             rec.push(frame)  # never blocks: the recognizer drops samples while the encoder is busy
             if (prediction := rec.poll()) is not None:
+                self.latest = prediction
                 self.predictions.append(prediction)
                 self.unshown.append(prediction)
             if self.frames_source == 1 and not self.is_live:
@@ -175,11 +214,12 @@ class Playback:
                 return "stop"
             await asyncio.sleep(0)  # acks and button clicks get in even when running behind
             await self._show_frame(jpeg, rel)
-            self._update_status(rel, rec)
+            self._update_status(rel)
 
     async def _show_frame(self, jpeg: bytes, rel: float) -> None:
-        view, due, step = self.p.view, self._due(rel), self._interval()
-        while not (ready := view.ready()) and self.clock() - due <= step and not self.p._stop.is_set():
+        """Send ``jpeg`` if the sink is ready within one frame interval of its due time, else skip it."""
+        view, stop, due, step = self.controls.view, self.controls.stop, self._due(rel), self._interval()
+        while not (ready := view.ready()) and self.clock() - due <= step and not stop.is_set():
             await asyncio.sleep(0.002)
         if not ready or self.clock() - due > step:
             self.skipped_for_browser += not ready
@@ -193,7 +233,7 @@ class Playback:
         if len(self.on_time_seqs) > 256:
             del self.on_time_seqs[min(self.on_time_seqs)]
         for p in self.unshown:  # label latency: from its window's last sample to now
-            self.latencies.append(sent - self._due(p.end_s - self.p.grid.step_s - (self.t0 or 0.0)))
+            self.latencies.append(sent - self._due(p.end_s - self.settings.grid.step_s - (self.t0 or 0.0)))
             self.label_times.append(sent)
         self.unshown.clear()
         self.shown_at.append(sent)
@@ -202,40 +242,43 @@ class Playback:
                 self.shown -= 1
                 self.on_time -= self.on_time_seqs.pop(s)
 
-    def _draw(self, frame: Any, rec: Any) -> bytes:
+    def _draw(self, frame: Frame, rec: LiveRecognizer) -> bytes:
+        """The frame, downscaled to ``width_px``, with the latest labels, crop and timings, as JPEG.
+
+        The crop and the recognizer's stage timings come with the latest prediction; before the
+        first one, the centred crop for this frame's size and the recognizer's running timings.
+
+        Raises:
+            RuntimeError: OpenCV could not encode the JPEG.
+        """
         import cv2
 
-        from ...pipeline.preprocess import crop_rect
         from ...render import annotate
 
+        settings, prediction = self.settings, self.latest
         image = frame.image_bgr
         h, w = image.shape[:2]
-        scale = min(1.0, self.p.width_px / w)
+        scale = min(1.0, settings.width_px / w)
         if scale < 1.0:  # draw and encode the small image: cheap at any source size
             size_wh = (max(1, round(w * scale)), max(1, round(h * scale)))
             image = cv2.resize(image, size_wh, interpolation=cv2.INTER_AREA)
-        crop = rec.crop_xywh or crop_rect((w, h), input_hw=self.p.models.input_size_hw)
+        crop = prediction.crop_xywh if prediction is not None else None
+        crop = crop or crop_rect((w, h), input_hw=settings.models.input_size_hw)
         crop = tuple(max(1, round(v * scale)) if i >= 2 else round(v * scale) for i, v in enumerate(crop))
-        prediction, measured = rec.latest, rec.timings()
-        timings = StageTimings(
-            decode_ms=_mean(self.recent["decode"]),
-            preprocess_ms=measured.preprocess_ms,
-            encoder_ms=measured.encoder_ms,
-            decoder_ms=measured.decoder_ms,
-            draw_ms=_mean(self.recent["draw"]),
-        )
+        measured = prediction.timings if prediction is not None else rec.timings()
+        timings = replace(measured, decode_ms=_mean(self.recent["decode"]), draw_ms=_mean(self.recent["draw"]))
         out = annotate(
             image,
             prediction=prediction,
             crop_xywh=crop,
             timestamp_s=frame.timestamp_s,
-            top_k=self.p.options.top_k,
-            threshold=self.p.threshold,
+            top_k=settings.options.top_k,
+            threshold=settings.threshold,
             fps=self._fps(),
             timings=timings,
             coverage_s=prediction.coverage_s if prediction is not None else None,
         )
-        ok, jpeg = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, self.p.jpeg_quality])
+        ok, jpeg = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, settings.jpeg_quality])
         if not ok:
             raise RuntimeError(f"OpenCV could not JPEG-encode a {out.shape} frame")
         return jpeg.tobytes()
@@ -252,27 +295,29 @@ class Playback:
         return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else None
 
     def _front_end(self) -> bool:
-        return self.p.view.acks > self.acks_before
+        return self.controls.view.acks > self.acks_before
 
-    def _update_status(self, rel: float, rec: Any) -> None:
+    def _update_status(self, rel: float) -> None:
         now = self.clock()
         if now < self.next_status:
             return
         self.next_status = now + STATUS_EVERY_S
         from ...render import format_time
 
-        p, fps = rec.latest, self._fps()
+        p, fps = self.latest, self._fps()
         label = f"top-1 {p.label} ({p.score:.0%})" if p is not None else "collecting frames..."
         headless = not self._front_end() and now - self.started > ACK_TIMEOUT_S
-        self.p._show(
+        self.controls.show(
             f"playing {self._short_name()}: {format_time(rel)}, {fps or 0.0:.1f} fps shown, "
             f"{self.on_time / max(1, self.frames_source):.0%} on time, {label}"
             + ("; no front end answered: paced by source time" if headless else "")
         )
 
     def _labels_per_s(self, wall_s: float) -> float:
-        """How often the label refreshes: between the first and the last label shown (the first
-        window takes ``window_s`` to fill, which is latency, not refresh rate)."""
+        """How often the label refreshes: labels per second between the first and the last one shown.
+
+        The first window takes ``window_s`` to fill, which is latency, not refresh rate.
+        """
         times = self.label_times
         if len(times) > 1 and times[-1] > times[0]:
             return (len(times) - 1) / (times[-1] - times[0])

@@ -1,12 +1,25 @@
-"""The live player's data types: :class:`PlayerReport` and the flow-control constants."""
+"""The live player's data types: :class:`PlayerReport`, flow-control constants, loop inputs.
+
+What the frame loop is handed: :class:`PlaybackSettings`, :class:`PlaybackControls`,
+:class:`FrameSink`. The frame loop (:mod:`~actionrec.notebook.player.playback`) gets these narrow objects instead of
+the whole :class:`~actionrec.notebook.player.LivePlayer`: it reads settings, watches two events,
+writes a status line and sends JPEGs, and nothing else.
+"""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ...results import Prediction, StageTimings
+
+if TYPE_CHECKING:
+    from ...models.runtime import ActionModels
+    from ...pipeline.options import RecognizerOptions
+    from ...pipeline.sampling import SamplingGrid
 
 MAX_UNACKED = 2  # frames in the browser not yet acknowledged
 ACK_TIMEOUT_S = 2.0  # an older un-acked frame is lost (tab closed, page gone): stop waiting for it
@@ -74,9 +87,24 @@ class PlayerReport:
 
     def summary(self) -> str:
         """One line for people, e.g. ``"demo.mp4: 298/300 frames shown on time (99.3%), ..."``."""
-        return f"{self._figures()}; stopped by {_STOP_TEXT[self.stopped_by]}{self._front_note()}"
+        return f"{self.figures()}; stopped by {_STOP_TEXT[self.stopped_by]}{self._front_note()}"
 
-    def _figures(self) -> str:
+    def status_line(self) -> str:
+        """The player's status line after playback: why it stopped, then the figures.
+
+        Returns:
+            e.g. ``"stopped (end of the video): demo.mp4: 298/300 frames shown on time (99.3%), ..."``,
+            ending with a note when no front end answered.
+        """
+        return f"stopped ({_STOP_TEXT[self.stopped_by]}): {self.figures()}{self._front_note()}"
+
+    def figures(self) -> str:
+        """The measurements in one phrase: frames shown on time, labels and their refresh rate, latency.
+
+        Returns:
+            e.g. ``"demo.mp4: 298/300 frames shown on time (99.3%), 6 labels (refreshed 2.0/s),
+            label latency 0.31 s mean, 0.40 s p95"``.
+        """
         latency = (
             f"label latency {self.label_latency_s:.2f} s mean, {self.label_latency_p95_s:.2f} s p95"
             if self.label_latency_s is not None
@@ -96,3 +124,70 @@ class PlayerReport:
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(self.summary())
+
+
+class FrameSink(Protocol):
+    """Where the frame loop sends JPEGs, with browser flow control.
+
+    :class:`~actionrec.notebook.player.FrameView` is one; tests pass a list-backed fake.
+
+    Attributes:
+        acks: frames acknowledged by a browser so far (it grows only when a front end answers).
+    """
+
+    acks: int
+
+    def ready(self) -> bool:
+        """True when one more frame may be sent now."""
+        ...
+
+    def send_frame(self, jpeg: bytes) -> int:
+        """Send one JPEG; returns its sequence number."""
+        ...
+
+    def take_not_shown(self) -> list[int]:
+        """Sequence numbers received but not drawn since the last call."""
+        ...
+
+
+@dataclass(frozen=True)
+class PlaybackSettings:
+    """What one playback only reads, fixed when it starts (:class:`LivePlayer` validates them).
+
+    Attributes:
+        models: the compiled models the recognizer runs.
+        options: window, stride, top-k and smoothing.
+        grid: the sampling grid of ``options`` for ``models`` (its ``step_s`` maps a window's end
+            back to its last sample, for label latency).
+        threshold: top-1 probability below which the overlay says "uncertain".
+        max_seconds: stop after this much source time (``None``: play to the end).
+        width_px: frames are downscaled to this width before drawing and JPEG encoding.
+        jpeg_quality: 1..100.
+        clock: seconds (pacing, timings).
+    """
+
+    models: ActionModels
+    options: RecognizerOptions
+    grid: SamplingGrid
+    threshold: float
+    max_seconds: float | None
+    width_px: int
+    jpeg_quality: int
+    clock: Callable[[], float]
+
+
+@dataclass(frozen=True)
+class PlaybackControls:
+    """What one playback may act on: two events it watches, a status line and a frame sink.
+
+    Attributes:
+        stop: set (by Stop, from any thread) to end playback.
+        paused: set while playback is held (Pause); cleared to resume.
+        show: writes the status line (plain text; the owner escapes it).
+        view: where frames go.
+    """
+
+    stop: threading.Event
+    paused: threading.Event
+    show: Callable[[str], None]
+    view: FrameSink

@@ -27,11 +27,16 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any
 
 from ...pipeline.options import RecognizerOptions
-from .report import _STOP_TEXT, PlayerReport
+from .playback import Playback
+from .report import PlaybackControls, PlaybackSettings, PlayerReport
 from .view import FrameView
+
+if TYPE_CHECKING:
+    from ...models.runtime import ActionModels
 
 
 class LivePlayer:
@@ -59,7 +64,7 @@ class LivePlayer:
 
     def __init__(
         self,
-        models: Any,
+        models: ActionModels,
         *,
         options: RecognizerOptions | None = None,
         threshold: float = 0.0,
@@ -138,7 +143,7 @@ class LivePlayer:
             future = asyncio.run_coroutine_threadsafe(self.play(self._last_source), self._loop)
             future.add_done_callback(self._replay_done)
 
-    def _replay_done(self, future: Any) -> None:
+    def _replay_done(self, future: Future[PlayerReport]) -> None:
         if not future.cancelled() and (exc := future.exception()) is not None:
             self._show(f"error: {type(exc).__name__}: {exc}")
 
@@ -154,7 +159,25 @@ class LivePlayer:
         self._buttons["Stop"].disabled = not playing
 
     def _show(self, text: str) -> None:
+        """Write the status line (``text`` is plain: escaped here)."""
         self._status.value = html.escape(text)
+
+    def _settings(self) -> PlaybackSettings:
+        """What one playback reads, from this player's (validated) attributes as they are now."""
+        return PlaybackSettings(
+            models=self.models,
+            options=self.options,
+            grid=self.grid,
+            threshold=self.threshold,
+            max_seconds=self.max_seconds,
+            width_px=self.width_px,
+            jpeg_quality=self.jpeg_quality,
+            clock=self.clock,
+        )
+
+    def _controls(self) -> PlaybackControls:
+        """What one playback may act on: the Stop and Pause events, the status line, the canvas."""
+        return PlaybackControls(stop=self._stop, paused=self._paused, show=self._show, view=self.view)
 
     # -- playback ------------------------------------------------------------------------------
 
@@ -183,9 +206,7 @@ class LivePlayer:
         self._last_source = source
         self._set_buttons()
         try:
-            from .playback import Playback
-
-            report = await Playback(self, source).run()
+            report = await Playback(source, settings=self._settings(), controls=self._controls()).run()
         except BaseException as exc:
             self._show(f"error: {type(exc).__name__}: {exc}")
             raise
@@ -195,5 +216,5 @@ class LivePlayer:
             self._paused.clear()
             self._set_buttons()
         self.last_report = report
-        self._show(f"stopped ({_STOP_TEXT[report.stopped_by]}): {report._figures()}{report._front_note()}")
+        self._show(report.status_line())
         return report

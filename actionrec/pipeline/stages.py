@@ -1,0 +1,314 @@
+"""The file encoder's stages: decode ‖ preprocess + async encode, then one :class:`EncodedVideo`.
+
+:class:`FileEncoder` runs one finite frame source through three stages:
+
+1. **reader** (:meth:`FileEncoder._read`, its own thread): pulls frames from the source, places
+   them on the sampling grid (:class:`~actionrec.pipeline.GridSampler`) and puts each decided
+   :class:`~actionrec.pipeline.Sample` on a bounded queue (memory stays flat on long files).
+   Decoding is the critical path of a file, so this thread does nothing else.
+2. **encoder** (:meth:`FileEncoder._encode`, the calling thread): preprocesses every new sample and
+   submits it to the batched async encoder (:class:`~actionrec.pipeline.EncoderQueue`); the
+   callbacks write embedding ``k`` into row ``k``, whatever order they arrive in.
+3. **result** (:meth:`FileEncoder._result`, after the reader is joined): the :class:`EncodedVideo`.
+
+Each stage owns its counters (:class:`ReaderCounts`, :class:`EncoderCounts`); the main thread
+reads the reader's only after joining it. Kept apart from :mod:`actionrec.pipeline.files` (the
+:class:`~actionrec.pipeline.Recognizer` that calls it) so each file stays short and the threaded
+part can be read on its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..models.runtime import ActionModels
+from ..results import StageTimings
+from ..video.core import Frame, VideoStats
+from .encoded import EncodedVideo
+from .encoders import EncoderQueue
+from .preprocess import preprocess
+from .sampling import GridSampler, NearestFrameFilter, Sample, SamplingGrid
+
+if TYPE_CHECKING:
+    from tqdm.auto import tqdm
+
+QUEUE_DEPTH = 6  # preprocessed samples waiting for an encoder request (bounded: flat memory)
+_PROGRESS_EVERY = 16  # grid samples between progress bar refreshes
+
+
+class _End:
+    """Reader → encoder: no more samples."""
+
+
+_END = _End()
+_Item = Sample[Frame] | _End | BaseException
+
+
+@dataclass
+class ReaderCounts:
+    """What the reader stage saw. Written by the reader thread only; read after it is joined.
+
+    Attributes:
+        frames: frames taken from the source (frames a frame filter passed over are not among them).
+        decode_s: seconds spent waiting for the source's next frame.
+        first_timestamp_s: the first frame's time.
+        last_timestamp_s: the last frame analysed (at the end of a file, the source's last
+            timestamp, which may be a frame the filter passed over).
+        size_wh: the first frame's size.
+    """
+
+    frames: int = 0
+    decode_s: float = 0.0
+    first_timestamp_s: float | None = None
+    last_timestamp_s: float | None = None
+    size_wh: tuple[int, int] | None = None
+
+
+@dataclass
+class EncoderCounts:
+    """What the encoder stage did. Main thread only.
+
+    Attributes:
+        preprocess_s: seconds spent preprocessing.
+        crop_xywh: the model crop of the last preprocessed frame, in source pixels.
+    """
+
+    preprocess_s: float = 0.0
+    crop_xywh: tuple[int, int, int, int] | None = None
+
+
+class FileEncoder:
+    """Encode every grid sample of one finite frame source (see the module docstring).
+
+    One encoder per source: the frame filter and the sampler follow that source's timestamps.
+
+    Args:
+        models: compiled encoder (``hint="THROUGHPUT"`` batches the requests).
+        grid: the sampling grid.
+        max_seconds: stop after this many seconds of video from the first frame (``None``: all).
+        progress: show a ``tqdm`` bar (frames decoded).
+        queue_depth: samples the reader may run ahead of the encoder.
+
+    Attributes:
+        frame_filter: pass it to :func:`~actionrec.video.open_video` (``frame_filter=``) so files
+            decoded by OpenCV skip the BGR conversion of frames no grid point needs; its ``t0``
+            is set from the first frame.
+
+    Example:
+        >>> encoder = FileEncoder(models, grid)                                  # doctest: +SKIP
+        >>> with open_video("clip.mp4", frame_filter=encoder.frame_filter) as video:  # doctest: +SKIP
+        ...     encoded = encoder.run(video, source=video.info.source, stats=video.stats)
+    """
+
+    def __init__(
+        self,
+        models: ActionModels,
+        grid: SamplingGrid,
+        *,
+        max_seconds: float | None = None,
+        progress: bool = True,
+        queue_depth: int = QUEUE_DEPTH,
+    ) -> None:
+        self.models = models
+        self.grid = grid
+        self.max_seconds = max_seconds
+        self.progress = progress
+        self.frame_filter = NearestFrameFilter(step_s=grid.step_s)
+        self._sampler: GridSampler[Frame] = GridSampler(step_s=grid.step_s)
+        self._handoff: queue.Queue[_Item] = queue.Queue(maxsize=queue_depth)
+        self._stop = threading.Event()
+        self._reader = ReaderCounts()
+        self._counts = EncoderCounts()
+        # Rows written by OpenVINO's callback threads; the array is swapped (grown) under the lock.
+        self._lock = threading.Lock()
+        self._emb = np.zeros((0, models.embedding_dim), np.float32)
+        self._times: list[float] = []
+        self._indices: list[int] = []
+        self._dups: list[bool] = []
+        self._started = False
+
+    def run(
+        self,
+        frames: Iterable[Frame],
+        *,
+        source: str,
+        total_frames: int | None = None,
+        stats: VideoStats | None = None,
+    ) -> EncodedVideo:
+        """Decode ``frames`` in a reader thread while this thread preprocesses and encodes.
+
+        Args:
+            frames: the frames, in time order (an opened :class:`~actionrec.video.VideoSource`).
+            source: the name to report.
+            total_frames: for the progress bar (``None``: unknown).
+            stats: the source's counters: frames decoded (including those the filter passed
+                over), corrupt, truncated, the last timestamp.
+
+        Returns:
+            The embeddings of every grid sample, in grid order.
+
+        Raises:
+            RuntimeError: this encoder already ran.
+            ValueError: a frame is not an HxWx3 uint8 image.
+            Exception: whatever the source raised (re-raised here, after every request finished
+                and the reader stopped).
+        """
+        from tqdm.auto import tqdm
+
+        if self._started:
+            raise RuntimeError("a FileEncoder encodes one source; make a new one for the next")
+        self._started = True
+        jobs = EncoderQueue(
+            self.models.encoder, self._store, requests=self.models.optimal_requests(), batch=self.models.encoder_batch
+        )
+        reader = threading.Thread(target=self._read, args=(frames, stats), name="actionrec-reader", daemon=True)
+        bar = tqdm(total=total_frames, unit="frame", desc=_short(source), disable=not self.progress, leave=True)
+        reader.start()
+        try:
+            self._encode(jobs, bar)
+        finally:
+            self._stop.set()
+            # Never free an AsyncInferQueue with requests running (OpenVINO aborts or hangs), and let
+            # the reader leave next() before the source is closed under it.
+            with contextlib.suppress(Exception):
+                jobs.wait_all()
+            reader.join()
+            bar.n = self._frames_decoded(stats)
+            bar.close()
+        return self._result(source, stats, encoder_s=jobs.latency_s)
+
+    # -- stage 1: the reader thread --------------------------------------------------------------
+
+    def _read(self, frames: Iterable[Frame], stats: VideoStats | None) -> None:
+        """Frames → grid samples on the queue, then the end marker (or the exception raised)."""
+        counts, sampler = self._reader, self._sampler
+        try:
+            it = iter(frames)
+            ended = False
+            while not self._stop.is_set():
+                t = time.perf_counter()
+                frame = next(it, None)
+                counts.decode_s += time.perf_counter() - t
+                if frame is None:
+                    ended = True
+                    break
+                counts.frames += 1
+                if counts.first_timestamp_s is None:
+                    counts.first_timestamp_s = self.frame_filter.t0 = frame.timestamp_s
+                    counts.size_wh = (frame.image_bgr.shape[1], frame.image_bgr.shape[0])
+                if self.max_seconds is not None and frame.timestamp_s - counts.first_timestamp_s > self.max_seconds:
+                    break
+                counts.last_timestamp_s = frame.timestamp_s
+                if not self._put_all(sampler.push(frame)):
+                    return
+            # The last frames of a file may have been passed over by the filter: their grid points
+            # belong to the last frame pushed.
+            last_t = stats.last_timestamp_s if stats is not None else None
+            if ended and last_t is not None and counts.last_timestamp_s is not None:
+                counts.last_timestamp_s = max(counts.last_timestamp_s, last_t)
+                if not self._put_all(sampler.finish(last_t)):
+                    return
+            self._put(_END)
+        except BaseException as exc:  # handed to the main thread, which re-raises it
+            self._put(exc)
+
+    def _put(self, item: _Item) -> bool:
+        """Queue ``item``, waiting while the queue is full; ``False`` once the main thread stopped."""
+        while not self._stop.is_set():
+            try:
+                self._handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _put_all(self, samples: Iterable[Sample[Frame]]) -> bool:
+        return all(self._put(s) for s in samples)
+
+    # -- stage 2: the encoder, on the calling thread ---------------------------------------------
+
+    def _encode(self, jobs: EncoderQueue, bar: tqdm) -> None:
+        """Take samples until the end marker: preprocess and submit each new one, in ``k`` order."""
+        input_hw = self.models.input_size_hw
+        while True:
+            item = self._handoff.get()
+            if isinstance(item, _End):
+                break
+            if isinstance(item, BaseException):
+                raise item
+            k, frame = item.k, item.frame
+            if k >= len(self._emb):
+                # Grow by doubling: callbacks write into the array, so swap it under the lock.
+                jobs.wait_all()
+                with self._lock:
+                    grown = np.zeros((max(256, 2 * len(self._emb)), self._emb.shape[1]), np.float32)
+                    grown[: len(self._emb)] = self._emb
+                    self._emb = grown
+            self._times.append(frame.timestamp_s)
+            self._indices.append(frame.index)
+            self._dups.append(item.duplicated)
+            if not item.duplicated:  # a duplicate reuses the previous embedding (copied in _result)
+                t = time.perf_counter()
+                pre = preprocess(frame.image_bgr, input_hw=input_hw)
+                self._counts.preprocess_s += time.perf_counter() - t
+                self._counts.crop_xywh = pre.crop_xywh
+                jobs.submit(pre.tensor, k)
+            if k % _PROGRESS_EVERY == 0:
+                bar.n = frame.index + 1  # frames decoded up to this sample (exact count after the join)
+                bar.refresh()
+        jobs.flush()
+        jobs.wait_all()
+
+    def _store(self, k: int, vector: np.ndarray) -> None:
+        """Encoder callback (OpenVINO's threads): embedding ``k`` into row ``k``."""
+        with self._lock:
+            self._emb[k] = vector
+
+    # -- stage 3: the result, after the join -----------------------------------------------------
+
+    def _frames_decoded(self, stats: VideoStats | None) -> int:
+        """The source's count includes the frames the filter passed over."""
+        return stats.frames_decoded if stats is not None else self._reader.frames
+
+    def _result(self, source: str, stats: VideoStats | None, *, encoder_s: float) -> EncodedVideo:
+        n = len(self._times)
+        emb = self._emb[:n].copy()
+        duplicated = np.asarray(self._dups, bool)
+        for k in np.flatnonzero(duplicated):
+            emb[k] = emb[k - 1]
+        encoded_n = max(1, int((~duplicated).sum()))
+        decoded = self._frames_decoded(stats)
+        first_t, last_t = self._reader.first_timestamp_s, self._reader.last_timestamp_s
+        return EncodedVideo(
+            source=source,
+            embeddings=emb,
+            frame_times_s=np.asarray(self._times, np.float64),
+            frame_indices=np.asarray(self._indices, np.int64),
+            duplicated=duplicated,
+            t0_s=float(self._sampler.t0 or 0.0),
+            step_s=self.grid.step_s,
+            frames_decoded=decoded,
+            frames_corrupt=stats.frames_corrupt if stats is not None else 0,
+            truncated=stats.truncated if stats is not None else False,
+            duration_s=float(last_t - first_t) if first_t is not None and last_t is not None else 0.0,
+            timings=StageTimings(
+                decode_ms=self._reader.decode_s * 1000 / max(1, decoded),
+                preprocess_ms=self._counts.preprocess_s * 1000 / encoded_n,
+                encoder_ms=encoder_s * 1000 / encoded_n,
+            ),
+            crop_xywh=self._counts.crop_xywh,
+            size_wh=self._reader.size_wh,
+        )
+
+
+def _short(source: str, width: int = 28) -> str:
+    name = source.rsplit("/", 1)[-1]
+    return name if len(name) <= width else "…" + name[-(width - 1) :]
