@@ -37,6 +37,7 @@ from .view import FrameView
 
 if TYPE_CHECKING:
     from ...models.runtime import ActionModels
+    from ...pipeline.sampling import SamplingGrid
 
 
 class LivePlayer:
@@ -56,7 +57,7 @@ class LivePlayer:
         widget: what to display: the canvas, Play / Pause / Stop and a status line.
         view: the :class:`FrameView` canvas inside it.
         last_report: the :class:`PlayerReport` of the last playback (``None`` before).
-        grid: the sampling grid (the effective stride is ``grid.stride_s``).
+        settings: the validated :class:`PlaybackSettings` every playback reads.
 
     Raises:
         ValueError: an option out of range (the message says the valid range).
@@ -86,10 +87,17 @@ class LivePlayer:
             raise ValueError(f"LivePlayer threshold={threshold} is not a probability; valid: 0..1")
         if max_seconds is not None and not max_seconds > 0:
             raise ValueError(f"LivePlayer max_seconds={max_seconds} must be > 0 seconds, or None for no limit")
-        self.options = options if options is not None else RecognizerOptions.live()
-        self.grid = self.options.grid(clip_len=models.clip_len)
-        self.models, self.threshold, self.max_seconds = models, threshold, max_seconds
-        self.width_px, self.jpeg_quality, self.clock = width_px, jpeg_quality, clock
+        options = options if options is not None else RecognizerOptions.live()
+        self.settings = PlaybackSettings(
+            models=models,
+            options=options,
+            grid=options.grid(clip_len=models.clip_len),
+            threshold=threshold,
+            max_seconds=max_seconds,
+            width_px=width_px,
+            jpeg_quality=jpeg_quality,
+            clock=clock,
+        )
         self.last_report: PlayerReport | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -162,18 +170,10 @@ class LivePlayer:
         """Write the status line (``text`` is plain: escaped here)."""
         self._status.value = html.escape(text)
 
-    def _settings(self) -> PlaybackSettings:
-        """What one playback reads, from this player's (validated) attributes as they are now."""
-        return PlaybackSettings(
-            models=self.models,
-            options=self.options,
-            grid=self.grid,
-            threshold=self.threshold,
-            max_seconds=self.max_seconds,
-            width_px=self.width_px,
-            jpeg_quality=self.jpeg_quality,
-            clock=self.clock,
-        )
+    @property
+    def grid(self) -> SamplingGrid:
+        """The sampling grid (the effective stride is ``grid.stride_s``)."""
+        return self.settings.grid
 
     def _controls(self) -> PlaybackControls:
         """What one playback may act on: the Stop and Pause events, the status line, the canvas."""
@@ -206,7 +206,7 @@ class LivePlayer:
         self._last_source = source
         self._set_buttons()
         try:
-            report = await Playback(source, settings=self._settings(), controls=self._controls()).run()
+            report = await Playback(source, settings=self.settings, controls=self._controls()).run()
         except BaseException as exc:
             self._show(f"error: {type(exc).__name__}: {exc}")
             raise
