@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import settings
+from .models.files import ModelFiles
 
 
 @dataclass(frozen=True)
@@ -166,11 +167,9 @@ def baseline_loop(video: Path, files, *, device: str) -> float:
 
 def run_bench(
     video: Path,
+    files: ModelFiles,
     *,
-    model: str = settings.DEFAULT_MODEL,
-    precision: str = settings.DEFAULT_PRECISION,
     device: str = settings.DEFAULT_DEVICE,
-    model_dir: str | None = None,
     cache_dir: str | None = None,
     encoder_seconds: float = 15.0,
     baseline: bool = False,
@@ -179,13 +178,24 @@ def run_bench(
     """Measure the ceiling's parts and the real pipeline on ``video`` in one run.
 
     The pipeline runs ``repeat`` times after a 2 s warm-up; the median run gives the video fps.
+
+    Args:
+        video: the file to analyse.
+        files: the model files (labels are not needed: placeholder names are used).
+        device: where both models run.
+        cache_dir: root of the compile cache, as ``--cache-dir``.
+        encoder_seconds: how long ``benchmark_app`` measures the encoder.
+        baseline: also time the original notebook's serial loop.
+        repeat: pipeline runs; the median counts.
+
+    Returns:
+        The figures, measured in this process.
     """
-    from .models.files import resolve_model
     from .models.runtime import compile_models
     from .pipeline.files import Recognizer
 
-    files = resolve_model(model, precision=precision, model_dir=model_dir, cache_dir=cache_dir, need_labels=False)
-    models = compile_models(files, device=device, hint="THROUGHPUT", labels=placeholder_labels(files.decoder_xml))
+    labels = placeholder_labels(files.decoder_xml)
+    models = compile_models(files, device=device, hint="THROUGHPUT", labels=labels, cache_dir=cache_dir)
     recognizer = Recognizer(models)
     frames, decode_ms = measure_decode(video)
     enc_fps, enc_source = measure_encoder(files.encoder_xml, device=device, seconds=encoder_seconds)

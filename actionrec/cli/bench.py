@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .. import settings
 from ..bench import run_bench
-from .common import add_model_args
+from .common import add_model_args, resolve_from_args
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
@@ -27,10 +27,8 @@ def run_bench_command(args: argparse.Namespace) -> int:
     """Benchmark: video frames/s, the same-run ceiling, their ratio and peak memory."""
     result = run_bench(
         args.video,
-        model=args.model,
-        precision=args.precision,
+        resolve_from_args(args, need_labels=False),
         device=args.device,
-        model_dir=args.model_dir,
         cache_dir=args.cache_dir,
         encoder_seconds=args.encoder_seconds,
         baseline=args.baseline,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .. import settings
+from ..models.files import ModelFiles, resolve_model
 from ..models.registry import MODELS, PRECISIONS
 
 
@@ -28,10 +29,16 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide download progress bars")
 
 
-def resolve_from_args(args: argparse.Namespace):
-    """:func:`actionrec.models.resolve_model` with the flags of :func:`add_model_args`."""
-    from ..models.files import resolve_model
+def resolve_from_args(args: argparse.Namespace, *, need_labels: bool = True) -> ModelFiles:
+    """:func:`actionrec.models.resolve_model` with the flags of :func:`add_model_args`.
 
+    Args:
+        args: parsed flags of a command that called :func:`add_model_args`.
+        need_labels: fetch the registry labels when ``--labels`` is not given (benchmarks: no).
+
+    Returns:
+        The resolved model files.
+    """
     return resolve_model(
         args.model,
         precision=args.precision,
@@ -42,4 +49,5 @@ def resolve_from_args(args: argparse.Namespace):
         labels=args.labels,
         offline=args.offline,
         progress=not args.no_progress,
+        need_labels=need_labels,
     )
