@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import actionrec
 import actionrec.notebook
+from actionrec.lazy import lazy_attributes
 
 _EXPORTS: dict[str, str] = {
     **actionrec.EXPORTS,
@@ -30,7 +31,7 @@ _EXPORTS: dict[str, str] = {
     "display": "IPython.display",  # IPython's display(), for the live player's widget
 }
 __all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = actionrec.lazy_attributes(__name__, _EXPORTS, globals())
+__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS, globals())
 
 if TYPE_CHECKING:  # for readers, IDEs and type checkers; a test keeps it equal to __all__
     from IPython.display import display

@@ -21,11 +21,10 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-__version__ = "0.2.0"
+from .lazy import lazy_attributes
+from .version import __version__
 
 # public name -> the module it is imported from (each package's __init__ re-exports its public names)
 EXPORTS: dict[str, str] = {
@@ -93,36 +92,6 @@ EXPORTS: dict[str, str] = {
 }
 
 __all__ = sorted(EXPORTS)
-
-
-def lazy_attributes(
-    module_name: str, exports: Mapping[str, str], namespace: dict[str, Any]
-) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
-    """The ``__getattr__`` and ``__dir__`` of a module whose names load on first use (PEP 562).
-
-    Args:
-        module_name: the module's name, for the error message.
-        exports: public name -> the module that defines it.
-        namespace: the module's ``globals()``; a loaded name is kept there.
-
-    Returns:
-        ``(__getattr__, __dir__)`` to assign in the module.
-    """
-    names = sorted(exports)
-
-    def getattr_(name: str) -> Any:
-        try:
-            source = exports[name]
-        except KeyError:
-            raise AttributeError(f"module {module_name!r} has no attribute {name!r}; available: {names}") from None
-        value = getattr(importlib.import_module(source), name)
-        namespace[name] = value
-        return value
-
-    def dir_() -> list[str]:
-        return sorted({*namespace, *names})
-
-    return getattr_, dir_
 
 
 __getattr__, __dir__ = lazy_attributes(__name__, EXPORTS, globals())

@@ -107,7 +107,7 @@ def home_dir() -> Path:
         return REPO_ROOT
     import platformdirs
 
-    return platformdirs.user_cache_path("actionrec")
+    return platformdirs.user_cache_path(__package__)  # the package name: ~/.cache/actionrec on Linux
 
 
 def resolve_path(path: str | os.PathLike[str]) -> Path:

@@ -76,6 +76,27 @@ def test_an_upward_import_under_type_checking_does_not_count(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+def test_no_module_of_the_package_imports_its_front_door():
+    """``actionrec/__init__.py`` names every concern (lazily, by string): importing it back closes a circle."""
+    offenders = []
+    for path in sorted((REPO / "actionrec").rglob("*.py")):
+        module = ".".join(path.relative_to(REPO).with_suffix("").parts)
+        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                target = ".".join([*base, node.module] if node.module else base)
+                submodules = all((REPO / target.replace(".", "/") / a.name).with_suffix(".py").exists() or
+                                 (REPO / target.replace(".", "/") / a.name).is_dir() for a in node.names)  # fmt: skip
+                if target == "actionrec" and not submodules:
+                    offenders.append(
+                        f"{module}: from {'.' * node.level} import {', '.join(a.name for a in node.names)}"
+                    )
+            elif isinstance(node, ast.Import) and any(a.name == "actionrec" for a in node.names):
+                offenders.append(f"{module}: import actionrec")
+    assert not offenders, offenders
+
+
 def test_import_actionrec_and_notebook_utils_load_nothing_heavy():
     code = textwrap.dedent(
         """

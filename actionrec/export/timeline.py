@@ -22,10 +22,10 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import __version__
 from ..atomic import atomic_write
 from ..errors import ExportError
 from ..results import Timeline
+from ..version import __version__
 from .video import CropFn, write_annotated_video
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ FORMATS = ("json", "csv", "vtt", "mp4", "webm")
 
 def schema_text() -> str:
     """The published JSON Schema (draft 2020-12) of the JSON export, as text."""
-    return resources.files("actionrec").joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8")
+    return resources.files(__package__.partition(".")[0]).joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8")
 
 
 def timeline_to_dict(timeline: Timeline, *, threshold: float = 0.0, extra: dict | None = None) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .. import lazy_attributes
+from ..lazy import lazy_attributes
 
 # public name -> the module it is imported from
 EXPORTS: dict[str, str] = {
