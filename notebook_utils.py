@@ -54,6 +54,7 @@ if TYPE_CHECKING:  # for readers, IDEs and type checkers; a test keeps it equal 
         LiveRecognizer,
         ModelFiles,
         ModelNotFoundError,
+        ModelOutputError,
         OfflineError,
         Prediction,
         Recognizer,

@@ -26,6 +26,13 @@ class ModelNotFoundError(ActionRecError):
     """A model name, precision or model folder does not hold what is needed."""
 
 
+class ModelOutputError(ModelNotFoundError):
+    """A model's output at run time does not fit its pair or the labels: the files do not belong together.
+
+    E.g. an encoder giving another number of values per sample than the decoder takes.
+    """
+
+
 class LabelsError(ActionRecError):
     """A labels file is malformed or does not match the decoder's output size."""
 

@@ -54,9 +54,12 @@ def test_live_windows_match_the_file_oracle_when_not_overloaded(models):
 class BusyQueue:
     """An encoder queue whose requests never complete until released: every new sample is dropped."""
 
+    last = None  # the newest instance (the recognizer wraps it)
+
     def __init__(self, compiled, jobs):
         self.request = compiled.create_infer_request()
         self.held = []
+        BusyQueue.last = self
 
     def set_callback(self, cb):
         self.cb = cb
@@ -83,8 +86,8 @@ def test_overload_drops_samples_as_missing_instead_of_queueing(models, monkeypat
     for i in range(40):  # 1.3 s at 30 fps while the single request stays busy
         live.push(frame(i, i / 30))
     assert live.samples_encoded == 0 and live.samples_missing >= 15
-    assert len(live._jobs.held) == 1  # never more in flight than allowed
-    live._jobs.release()
+    assert len(BusyQueue.last.held) == 1  # never more in flight than allowed
+    BusyQueue.last.release()
     p = live.poll()
     assert p is not None and p.missing == 15 and p.label == "red"
 
@@ -113,7 +116,7 @@ def test_a_window_whose_last_samples_were_dropped_keeps_the_crop_of_its_last_enc
     live = LiveRecognizer(models, max_in_flight=1)
     for i in range(40):  # only sample 0 (landscape) is encoded; the portrait ones are dropped
         live.push(frame(i, i / 30, size_wh=(160, 120) if i == 0 else (120, 160)))
-    live._jobs.release()
+    BusyQueue.last.release()
     p = live.poll()
     assert p is not None and p.missing == 15
     assert p.crop_xywh == LANDSCAPE_CROP

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from .jobs import InferJobs, embeddings_of
+
 
 class EncoderQueue:
     """Async encoder requests carrying ``batch`` samples each.
@@ -35,20 +37,32 @@ class EncoderQueue:
         requests: requests in flight (:meth:`ActionModels.optimal_requests
             <actionrec.models.ActionModels.optimal_requests>`).
         batch: samples per request.
+        embedding_dim: values per sample the decoder takes (:attr:`ActionModels.embedding_dim
+            <actionrec.models.ActionModels.embedding_dim>`); an output of another size is a
+            :class:`~actionrec.errors.ModelOutputError`.
 
     Call :meth:`flush` after the last :meth:`submit`, then :meth:`wait_all`. Never drop the
-    queue with requests running (OpenVINO aborts or hangs): :meth:`wait_all` in a ``finally``.
+    queue with requests running (OpenVINO aborts or hangs): :meth:`drain` in a ``finally``.
+    An error in a callback (a wrong output size, or what ``on_embedding`` raised) is raised once,
+    on the calling thread, by the next :meth:`submit`, :meth:`flush` or :meth:`wait_all`
+    (:class:`~actionrec.pipeline.jobs.InferJobs`).
     """
 
-    def __init__(self, encoder: Any, on_embedding: Callable[[int, np.ndarray], None], *, requests: int, batch: int = 1):
-        import openvino as ov
-
+    def __init__(
+        self,
+        encoder: Any,
+        on_embedding: Callable[[int, np.ndarray], None],
+        *,
+        requests: int,
+        batch: int = 1,
+        embedding_dim: int,
+    ):
         if batch < 1:
             raise ValueError(f"batch must be >= 1, got {batch}")
-        self._jobs = ov.AsyncInferQueue(encoder, requests)
-        self._jobs.set_callback(self._done)
+        self._jobs = InferJobs(encoder, requests, self._done)
         self._on_embedding = on_embedding
         self.batch = batch
+        self.embedding_dim = embedding_dim
         self._buffer: np.ndarray | None = None
         self._pending: list[int] = []
         self._lock = threading.Lock()
@@ -58,6 +72,10 @@ class EncoderQueue:
         """Add one preprocessed sample (``[1, C, H, W]``); a full batch starts at once.
 
         Blocks while every request is running.
+
+        Raises:
+            ModelOutputError: an earlier request's output has the wrong size.
+            Exception: what ``on_embedding`` raised for an earlier request.
         """
         if self._buffer is None:
             self._buffer = np.empty((self.batch, *tensor.shape[1:]), tensor.dtype)
@@ -73,8 +91,16 @@ class EncoderQueue:
             self._start()
 
     def wait_all(self) -> None:
-        """Wait for every started request (samples of a partial batch stay pending)."""
+        """Wait for every started request (samples of a partial batch stay pending).
+
+        Raises:
+            ModelOutputError, Exception: as :meth:`submit`, for any request started.
+        """
         self._jobs.wait_all()
+
+    def drain(self) -> None:
+        """Wait for every started request without raising (for ``finally`` blocks)."""
+        self._jobs.drain()
 
     def _start(self) -> None:
         ks, self._pending = tuple(self._pending), []
@@ -83,8 +109,8 @@ class EncoderQueue:
 
     def _done(self, request: Any, userdata: tuple[tuple[int, ...], float]) -> None:
         ks, started = userdata
-        out = request.get_output_tensor(0).data
+        rows = embeddings_of(request.get_output_tensor(0).data, samples=self.batch, embedding_dim=self.embedding_dim)
         for i, k in enumerate(ks):
-            self._on_embedding(k, out[i].reshape(-1))
+            self._on_embedding(k, rows[i])
         with self._lock:
             self.latency_s += (time.perf_counter() - started) * len(ks)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,9 +28,13 @@ from ..results import Prediction, Timeline
 from ..video.open import SourceLike, open_video
 from .cache import EmbeddingCache
 from .encoded import EncodedVideo
+from .jobs import InferJobs, logits_of
 from .options import RecognizerOptions
 from .sampling import SamplingGrid
 from .stages import FileEncoder
+
+if TYPE_CHECKING:
+    import openvino as ov
 
 
 class Recognizer:
@@ -71,6 +76,7 @@ class Recognizer:
         Raises:
             VideoOpenError: the source cannot be opened.
             ClipTooShortError: the source is shorter than one window.
+            ModelOutputError: the encoder's or decoder's output does not fit its pair or the labels.
             ExportError: the embedding cache cannot be written.
         """
         # A bounded analysis (max_seconds) neither reads nor writes the cache of the whole file.
@@ -97,6 +103,7 @@ class Recognizer:
         Raises:
             VideoOpenError: the source cannot be opened.
             VideoDecodeError: it opened but no frame could be decoded.
+            ModelOutputError: the encoder's output does not have ``embedding_dim`` values per sample.
         """
         encoder = FileEncoder(self.models, self.grid, max_seconds=max_seconds, progress=progress)
         # Files decoded by OpenCV convert only frames that can be nearest to a grid point.
@@ -108,6 +115,7 @@ class Recognizer:
 
         Raises:
             ClipTooShortError: fewer grid samples than one window needs.
+            ModelOutputError: the decoder's output does not hold one value per label.
         """
         grid, n = self.grid, encoded.num_samples
         windows = grid.count_windows(n)
@@ -175,22 +183,23 @@ def run_decoder(
 
     Returns:
         Logits ``[windows, C]``, and the mean decoder milliseconds per window.
-    """
-    import openvino as ov
 
+    Raises:
+        ModelOutputError: the decoder's output does not hold one value per label.
+    """
     out = np.empty((windows, models.num_classes), np.float32)
     t_start = time.perf_counter()
 
     def done(request: ov.InferRequest, w: int) -> None:
-        out[w] = request.get_output_tensor(0).data.reshape(-1)
+        out[w] = logits_of(request.get_output_tensor(0).data, num_classes=models.num_classes)
 
     optimal = int(models.decoder.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
-    jobs = ov.AsyncInferQueue(models.decoder, max(1, min(windows, optimal)))
-    jobs.set_callback(done)
+    jobs = InferJobs(models.decoder, max(1, min(windows, optimal)), done)
     try:
         for w in range(windows):
             ks = grid.window_samples(w)
             jobs.start_async({0: embeddings[ks.start : ks.stop][None]}, w)
+        jobs.wait_all()  # raises what a callback raised, once
     finally:
-        jobs.wait_all()  # never free a queue with requests running (OpenVINO aborts or hangs)
+        jobs.drain()  # never free a queue with requests running (OpenVINO aborts or hangs)
     return out, (time.perf_counter() - t_start) * 1000 / max(windows, 1)

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..models.runtime import ActionModels
 from ..results import Prediction, StageTimings
+from .jobs import InferJobs, embeddings_of, logits_of
 from .options import RecognizerOptions
 from .preprocess import preprocess
 from .sampling import GridSampler
@@ -53,6 +54,10 @@ class LiveRecognizer:
             (:attr:`Prediction.crop_xywh <actionrec.results.Prediction.crop_xywh>`, for drawing)
             and the recognizer's stage timings when it was decoded.
         samples_encoded, samples_missing, samples_duplicated: counters since start.
+
+    An error in an encoder callback (e.g. :class:`~actionrec.errors.ModelOutputError`: the
+    encoder's output does not fit the decoder) is raised once, on the caller's thread, by the next
+    :meth:`push`, :meth:`poll` or :meth:`close`; that sample counts as missing.
     """
 
     def __init__(
@@ -63,8 +68,6 @@ class LiveRecognizer:
         max_in_flight: int | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
-        import openvino as ov
-
         self.models = models
         self.options = options if options is not None else RecognizerOptions()
         self.grid = self.options.grid(clip_len=models.clip_len)
@@ -85,8 +88,7 @@ class LiveRecognizer:
         self._next_window = 0
         self._in_flight = 0
         limit = max_in_flight or models.optimal_requests()
-        self._jobs = ov.AsyncInferQueue(models.encoder, max(1, limit))
-        self._jobs.set_callback(self._done)
+        self._jobs = InferJobs(models.encoder, max(1, limit), self._done)
         self._max_in_flight = max(1, limit)
         self._decoder = models.decoder.create_infer_request()
 
@@ -99,27 +101,28 @@ class LiveRecognizer:
 
         Raises:
             ValueError: the frame's image is not ``H x W x 3`` uint8 (its sample counts as missing).
+            ModelOutputError: an earlier sample's encoder output does not fit the decoder.
         """
+        self._jobs.check()
         for s in self._sampler.push(frame):
             self._frame_t[s.k] = s.frame.timestamp_s
-            if s.duplicated:
-                self._state[s.k] = "dup"
-                self.samples_duplicated += 1
-                continue
             with self._lock:
+                if s.duplicated:
+                    self._state[s.k] = "dup"
+                    self.samples_duplicated += 1
+                    continue
                 busy = self._in_flight >= self._max_in_flight
-                if not busy:
-                    self._in_flight += 1
-            if busy:
-                self._state[s.k] = "missing"
-                self.samples_missing += 1
-                continue
+                if busy:
+                    self._state[s.k] = "missing"
+                    self.samples_missing += 1
+                    continue
+                self._in_flight += 1
+                self._state[s.k] = "flight"
             try:
                 t = self.clock()
                 pre = preprocess(s.frame.image_bgr, input_hw=self.models.input_size_hw)
                 self._pre_ms.append((self.clock() - t) * 1000)
                 self._crop[s.k] = pre.crop_xywh
-                self._state[s.k] = "flight"
                 self._started[s.k] = self.clock()
                 self._jobs.start_async({0: pre.tensor}, s.k)
             except BaseException:
@@ -127,19 +130,33 @@ class LiveRecognizer:
                 with self._lock:
                     self._in_flight -= 1
                     self._state[s.k] = "missing"
-                self.samples_missing += 1
+                    self.samples_missing += 1
                 raise
 
     def _done(self, request: ov.InferRequest, k: int) -> None:
-        """Encoder callback (an OpenVINO thread): store sample ``k``'s embedding, free its slot."""
-        vec = request.get_output_tensor(0).data.reshape(-1).copy()
-        now = self.clock()
-        with self._lock:
-            self._emb[k] = vec
-            self._state[k] = "done"
-            self._in_flight -= 1
-            self._enc_ms.append((now - self._started.pop(k, now)) * 1000)
-        self.samples_encoded += 1
+        """Encoder callback (an OpenVINO thread): store sample ``k``'s embedding, free its slot.
+
+        If the output is unusable the sample is missing, the slot is freed all the same, and the
+        error goes to :class:`~actionrec.pipeline.jobs.InferJobs` (raised by the next push or poll).
+        """
+        vec: np.ndarray | None = None
+        now: float | None = None
+        try:
+            out = request.get_output_tensor(0).data
+            vec = embeddings_of(out, samples=1, embedding_dim=self.models.embedding_dim)[0].copy()
+            now = self.clock()
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+                started = self._started.pop(k, now)
+                if vec is None or now is None:
+                    self._state[k] = "missing"
+                    self.samples_missing += 1
+                else:
+                    self._emb[k] = vec
+                    self._state[k] = "done"
+                    self._enc_ms.append((now - started) * 1000)
+                    self.samples_encoded += 1
 
     # -- consumer side ----------------------------------------------------------------------
     def poll(self) -> Prediction | None:
@@ -148,7 +165,11 @@ class LiveRecognizer:
         Returns:
             The newest new prediction (also kept in :attr:`latest`), or ``None`` when no window
             completed since the last call.
+
+        Raises:
+            ModelOutputError: an encoder or decoder output does not fit its pair or the labels.
         """
+        self._jobs.check()
         newest = None
         while (result := self._try_window(self._next_window)) is not _PENDING:
             self._next_window += 1
@@ -171,7 +192,8 @@ class LiveRecognizer:
             self._forget_before(ks.start + self.grid.stride_steps)
             return None
         t = self.clock()
-        logits = self._decoder.infer({0: np.stack(vectors)[None]})[0].reshape(-1)
+        out = self._decoder.infer({0: np.stack(vectors)[None]})[0]
+        logits = logits_of(out, num_classes=self.models.num_classes)
         self._dec_ms.append((self.clock() - t) * 1000)
         probs = np.exp(logits - logits.max())
         self._recent.append(probs / probs.sum())
@@ -232,11 +254,18 @@ class LiveRecognizer:
         )
 
     def close(self) -> None:
-        """Wait for requests in flight (call before dropping the models)."""
+        """Wait for requests in flight (call before dropping the models).
+
+        Raises:
+            ModelOutputError: a sample's encoder output (not yet reported) does not fit the decoder.
+        """
         self._jobs.wait_all()
 
     def __enter__(self) -> LiveRecognizer:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:  # an error is on its way: wait, but never replace it (e.g. a Ctrl+C) by a callback's
+            self._jobs.drain()

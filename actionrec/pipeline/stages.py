@@ -19,7 +19,6 @@ part can be read on its own.
 
 from __future__ import annotations
 
-import contextlib
 import queue
 import threading
 import time
@@ -158,6 +157,7 @@ class FileEncoder:
         Raises:
             RuntimeError: this encoder already ran.
             ValueError: a frame is not an HxWx3 uint8 image.
+            ModelOutputError: the encoder's output does not have ``embedding_dim`` values per sample.
             Exception: whatever the source raised (re-raised here, after every request finished
                 and the reader stopped).
         """
@@ -166,8 +166,13 @@ class FileEncoder:
         if self._started:
             raise RuntimeError("a FileEncoder encodes one source; make a new one for the next")
         self._started = True
+        models = self.models
         jobs = EncoderQueue(
-            self.models.encoder, self._store, requests=self.models.optimal_requests(), batch=self.models.encoder_batch
+            models.encoder,
+            self._store,
+            requests=models.optimal_requests(),
+            batch=models.encoder_batch,
+            embedding_dim=models.embedding_dim,
         )
         reader = threading.Thread(target=self._read, args=(frames, stats), name="actionrec-reader", daemon=True)
         bar = tqdm(total=total_frames, unit="frame", desc=_short(source), disable=not self.progress, leave=True)
@@ -176,10 +181,10 @@ class FileEncoder:
             self._encode(jobs, bar)
         finally:
             self._stop.set()
-            # Never free an AsyncInferQueue with requests running (OpenVINO aborts or hangs), and let
-            # the reader leave next() before the source is closed under it.
-            with contextlib.suppress(Exception):
-                jobs.wait_all()
+            # Never free an AsyncInferQueue with requests running (OpenVINO aborts or hangs); drain()
+            # never raises, so the error on its way (the first one) is the one the caller sees.
+            jobs.drain()
+            # Let the reader leave next() before the source is closed under it.
             reader.join()
             bar.n = self._frames_decoded(stats)
             bar.close()

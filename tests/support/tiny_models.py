@@ -30,9 +30,19 @@ def tiny_labels(num_classes: int) -> list[str]:
     return [*LABELS_HEAD, *(f"class {i}" for i in range(len(LABELS_HEAD), num_classes))][:num_classes]
 
 
-def build_encoder(*, size_hw: tuple[int, int] = (224, 224), embedding_dim: int = 512, fixed_batch: bool = False):
+def build_encoder(
+    *,
+    size_hw: tuple[int, int] = (224, 224),
+    embedding_dim: int = 512,
+    fixed_batch: bool = False,
+    output_rows: int = 1,
+):
     """The tiny encoder. Its Reshapes keep the batch dimension (``0`` with ``special_zero``), so it
     runs batched like the real one; ``fixed_batch`` writes ``1`` instead, as some exported IRs do.
+
+    ``output_rows`` > 1 splits one sample's embedding over that many output rows
+    (``[rows, D / rows, 1, 1]``): the size of the whole output still equals the decoder's input, so
+    it passes the checks at compile time, but each row has ``D / rows`` values (a broken IR).
     """
     import openvino as ov
     import openvino.opset13 as ops
@@ -45,13 +55,17 @@ def build_encoder(*, size_hw: tuple[int, int] = (224, 224), embedding_dim: int =
     proj = np.zeros((12, embedding_dim), np.float32)
     proj[np.arange(12), np.arange(12)] = 1.0 / 255.0
     emb = ops.matmul(flat, ops.constant(proj), False, False)
-    out = ops.reshape(emb, ops.constant(np.array([b, embedding_dim, 1, 1], np.int64)), True)
+    shape = [b, embedding_dim, 1, 1] if output_rows == 1 else [output_rows, embedding_dim // output_rows, 1, 1]
+    out = ops.reshape(emb, ops.constant(np.array(shape, np.int64)), True)
     model = ov.Model([out], [x], "tiny-encoder")
     model.outputs[0].get_tensor().set_names({"output"})
     return model
 
 
-def build_decoder(*, clip_len: int = 16, embedding_dim: int = 512, num_classes: int = 400):
+def build_decoder(*, clip_len: int = 16, embedding_dim: int = 512, num_classes: int = 400, output_rows: int = 1):
+    """The tiny decoder; ``output_rows`` > 1 gives ``[rows, num_classes / rows]`` (a broken IR whose
+    last dimension, read as the class count, is not the number of values it outputs per window).
+    """
     import openvino as ov
     import openvino.opset13 as ops
 
@@ -74,6 +88,8 @@ def build_decoder(*, clip_len: int = 16, embedding_dim: int = 512, num_classes: 
     bias = np.full((1, num_classes), -5.0, np.float32)
     bias[0, :5] = 0.0
     logits = ops.add(ops.matmul(flat, ops.constant(w.reshape(-1, num_classes)), False, False), ops.constant(bias))
+    if output_rows > 1:
+        logits = ops.reshape(logits, ops.constant(np.array([output_rows, num_classes // output_rows], np.int64)), False)
     model = ov.Model([logits], [x], "tiny-decoder")
     model.outputs[0].get_tensor().set_names({"logits"})
     return model
@@ -86,13 +102,22 @@ def write_model_dir(
     precisions: tuple[str, ...] = ("FP16",),
     num_classes: int = 400,
     fixed_batch: bool = False,
+    encoder_output_rows: int = 1,
+    decoder_output_rows: int = 1,
 ) -> Path:
-    """Write tiny IRs in the OMZ layout under ``root`` and return ``root``."""
+    """Write tiny IRs in the OMZ layout under ``root`` and return ``root``.
+
+    ``encoder_output_rows`` / ``decoder_output_rows`` > 1 write the broken IRs described in
+    :func:`build_encoder` / :func:`build_decoder`.
+    """
     import openvino as ov
 
     for precision in precisions:
-        for part, build in (("encoder", build_encoder), ("decoder", build_decoder)):
-            m = build(fixed_batch=fixed_batch) if part == "encoder" else build(num_classes=num_classes)
+        for part in ("encoder", "decoder"):
+            if part == "encoder":
+                m = build_encoder(fixed_batch=fixed_batch, output_rows=encoder_output_rows)
+            else:
+                m = build_decoder(num_classes=num_classes, output_rows=decoder_output_rows)
             out = root / f"{model}-{part}" / precision / f"{model}-{part}.xml"
             out.parent.mkdir(parents=True, exist_ok=True)
             ov.save_model(m, str(out), compress_to_fp16=(precision != "FP32"))
