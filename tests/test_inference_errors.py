@@ -245,4 +245,5 @@ def test_live_push_raises_a_callback_error_once_and_its_sample_counts_as_missing
             live._jobs.drain()
             while (p := live.poll()) is not None:
                 got.append(p)
-    assert got and got[0].missing == 1 and all(p.missing == 0 for p in got[1:])
+    # frame 1 was refused, so sample 1 reuses sample 0's frame: missing too (it has nothing to reuse)
+    assert got and got[0].missing == 2 and all(p.missing == 0 for p in got[1:])

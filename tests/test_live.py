@@ -1,6 +1,7 @@
 """LiveRecognizer: same grid as files, never queues, drops samples as 'missing' under load."""
 
 import contextlib
+import threading
 import time
 from types import SimpleNamespace
 
@@ -172,3 +173,52 @@ def test_live_defaults_differ_from_the_file_defaults_only_in_top_k():
     live, files = RecognizerOptions.live(), RecognizerOptions()
     assert (live.top_k, files.top_k) == (3, 5)
     assert (live.window_s, live.stride_s, live.smoothing) == (files.window_s, files.stride_s, files.smoothing)
+
+
+def test_a_sample_reusing_the_frame_of_a_dropped_sample_is_missing_not_duplicated(models, monkeypatch):
+    import openvino
+
+    monkeypatch.setattr(openvino, "AsyncInferQueue", BusyQueue)
+    live = LiveRecognizer(models, max_in_flight=1)
+    # 10 frames/s after the first: slower than the 16/s grid, so frames serve two grid points. Frame 0
+    # serves samples 0 and 1 (sample 0 is encoded: 1 is a real duplicate); the single request stays
+    # busy, so every later sample is dropped, and a frame serving two of them has nothing to reuse.
+    times = [0.0, *(0.15 + i / 10 for i in range(15))]
+    for i, t in enumerate(times):
+        live.push(frame(i, t))
+    BusyQueue.last.release()
+    p = live.poll()
+    assert p is not None and (p.duplicated, p.missing) == (1, 14)
+    assert (live.samples_duplicated, live.samples_encoded) == (1, 1)
+
+
+def test_samples_encoded_is_counted_with_the_embedding_under_the_lock(models):
+    """A reader holding the lock sees the counter and the sample's state agree."""
+    main = threading.main_thread()
+    released, go = threading.Event(), threading.Event()
+
+    class PausingLock:
+        """The recognizer's lock; a callback thread pauses right after releasing it."""
+
+        def __init__(self):
+            self.lock = threading.Lock()
+
+        def __enter__(self):
+            self.lock.acquire()
+
+        def __exit__(self, *exc):
+            self.lock.release()
+            if threading.current_thread() is not main:
+                released.set()
+                go.wait(5)
+
+    with LiveRecognizer(models) as live:
+        live._lock = PausingLock()
+        live.push(frame(0, 0.0))
+        try:
+            assert released.wait(5)  # the callback stored sample 0 and left the lock
+            with live._lock:
+                assert live._state[0] == "done"
+                assert live.samples_encoded == 1
+        finally:
+            go.set()

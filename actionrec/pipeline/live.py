@@ -53,7 +53,8 @@ class LiveRecognizer:
             Each prediction carries the model crop of its window's last encoded sample
             (:attr:`Prediction.crop_xywh <actionrec.results.Prediction.crop_xywh>`, for drawing)
             and the recognizer's stage timings when it was decoded.
-        samples_encoded, samples_missing, samples_duplicated: counters since start.
+        samples_encoded, samples_missing, samples_duplicated: counters since start. A sample that
+            would reuse the frame of a missing sample is missing too (it has nothing to reuse).
 
     An error in an encoder callback (e.g. :class:`~actionrec.errors.ModelOutputError`: the
     encoder's output does not fit the decoder) is raised once, on the caller's thread, by the next
@@ -108,8 +109,13 @@ class LiveRecognizer:
             self._frame_t[s.k] = s.frame.timestamp_s
             with self._lock:
                 if s.duplicated:
-                    self._state[s.k] = "dup"
-                    self.samples_duplicated += 1
+                    # A frame that served a dropped sample has no embedding to reuse: missing too.
+                    dropped = self._state.get(s.k - 1) == "missing"
+                    self._state[s.k] = "missing" if dropped else "dup"
+                    if dropped:
+                        self.samples_missing += 1
+                    else:
+                        self.samples_duplicated += 1
                     continue
                 busy = self._in_flight >= self._max_in_flight
                 if busy:
