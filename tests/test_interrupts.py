@@ -96,3 +96,59 @@ def test_ctrl_c_during_cli_analyze_leaves_only_complete_files(
                 n += 1
             assert n == 600
     assert np.all([f.stat().st_size > 0 for f in files])
+
+
+def test_a_second_ctrl_c_during_shutdown_waits_for_the_reader_before_the_capture_is_released(models, monkeypatch):
+    """Ctrl+C, then Ctrl+C again while the file encoder joins its reader (still inside read())."""
+    import threading
+
+    from actionrec.pipeline import FileEncoder, stages
+    from actionrec.video.core import VideoInfo, VideoSource, VideoStats
+
+    class InsideRead:
+        """Frames whose next() blocks (a slow read()) until the test lets it return."""
+
+        def __init__(self):
+            self.inside, self.entered, self.leave = False, threading.Event(), threading.Event()
+
+        def __iter__(self):
+            return self
+
+        def __next__(self):
+            self.inside = True
+            self.entered.set()
+            self.leave.wait(10)
+            self.inside = False
+            raise StopIteration
+
+    frames = InsideRead()
+    released_inside = []
+    joins = []
+
+    class SecondCtrlCInJoin(threading.Thread):
+        def join(self, timeout=None):
+            if self.name == "actionrec-reader":
+                joins.append(frames.inside)
+                if len(joins) == 1:
+                    raise KeyboardInterrupt  # the second Ctrl+C, while the reader is in read()
+                frames.leave.set()  # read() returns only now, after the join was interrupted
+            return super().join(timeout)
+
+    encoder = FileEncoder(models, Recognizer(models).grid, progress=False)
+
+    def first_ctrl_c(jobs, bar):
+        assert frames.entered.wait(5)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(encoder, "_encode", first_ctrl_c)
+    monkeypatch.setattr(stages.threading, "Thread", SecondCtrlCInJoin)
+    info = VideoInfo("slow.mp4", (64, 48), 30.0, None, None, False, 0)
+    source = VideoSource(info, VideoStats(), frames, on_close=lambda: released_inside.append(frames.inside))
+    try:
+        with pytest.raises(KeyboardInterrupt), source:
+            encoder.run(source, source="slow.mp4")
+    finally:
+        frames.leave.set()
+    assert released_inside == [False]  # the capture was released after the reader left read()
+    assert joins == [True, True]  # interrupted once, joined again
+    assert not [t for t in threading.enumerate() if t.name == "actionrec-reader"]

@@ -184,8 +184,8 @@ class FileEncoder:
             # Never free an AsyncInferQueue with requests running (OpenVINO aborts or hangs); drain()
             # never raises, so the error on its way (the first one) is the one the caller sees.
             jobs.drain()
-            # Let the reader leave next() before the source is closed under it.
-            reader.join()
+            # The caller closes the source next: the reader must have left next() first.
+            _join_through_interrupts(reader)
             bar.n = self._frames_decoded(stats)
             bar.close()
         return self._result(source, stats, encoder_s=jobs.latency_s)
@@ -312,6 +312,24 @@ class FileEncoder:
             crop_xywh=self._counts.crop_xywh,
             size_wh=self._reader.size_wh,
         )
+
+
+def _join_through_interrupts(thread: threading.Thread) -> None:
+    """Join ``thread`` even when Ctrl+C arrives meanwhile; then re-raise that ``KeyboardInterrupt``.
+
+    A second Ctrl+C during shutdown must not end the join early: the caller would release the
+    capture while the reader is still inside ``read()`` (FFmpeg then reads freed memory). The
+    reader stops at its next frame, so the wait is one frame's decode.
+    """
+    interrupted: KeyboardInterrupt | None = None
+    while True:
+        try:
+            thread.join()
+            break
+        except KeyboardInterrupt as exc:
+            interrupted = interrupted or exc
+    if interrupted is not None:
+        raise interrupted
 
 
 def _short(source: str, width: int = 28) -> str:
