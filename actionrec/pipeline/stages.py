@@ -22,7 +22,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -182,10 +182,9 @@ class FileEncoder:
         finally:
             self._stop.set()
             # Never free an AsyncInferQueue with requests running (OpenVINO aborts or hangs); drain()
-            # never raises, so the error on its way (the first one) is the one the caller sees.
-            jobs.drain()
-            # The caller closes the source next: the reader must have left next() first.
-            _join_through_interrupts(reader)
+            # never raises, so the error on its way (the first one) is the one the caller sees. The
+            # caller closes the source next: the reader must have left next() first.
+            _through_interrupts(jobs.drain, reader.join)
             bar.n = self._frames_decoded(stats)
             bar.close()
         return self._result(source, stats, encoder_s=jobs.latency_s)
@@ -314,20 +313,22 @@ class FileEncoder:
         )
 
 
-def _join_through_interrupts(thread: threading.Thread) -> None:
-    """Join ``thread`` even when Ctrl+C arrives meanwhile; then re-raise that ``KeyboardInterrupt``.
+def _through_interrupts(*steps: Callable[[], None]) -> None:
+    """Run each shutdown step to its end even when Ctrl+C arrives meanwhile; then re-raise it.
 
-    A second Ctrl+C during shutdown must not end the join early: the caller would release the
-    capture while the reader is still inside ``read()`` (FFmpeg then reads freed memory). The
-    reader stops at its next frame, so the wait is one frame's decode.
+    A second Ctrl+C during shutdown must not cut the wait for the requests or the reader short:
+    the caller would release the capture while the reader is still inside ``read()`` (FFmpeg
+    then reads freed memory). An interrupted step runs again (each is a wait, safe to repeat);
+    the reader stops at its next frame, so the wait is one frame's decode.
     """
     interrupted: KeyboardInterrupt | None = None
-    while True:
-        try:
-            thread.join()
-            break
-        except KeyboardInterrupt as exc:
-            interrupted = interrupted or exc
+    for step in steps:
+        while True:
+            try:
+                step()
+                break
+            except KeyboardInterrupt as exc:
+                interrupted = interrupted or exc
     if interrupted is not None:
         raise interrupted
 
