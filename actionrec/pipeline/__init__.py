@@ -8,7 +8,8 @@
   are :class:`FileEncoder` (:mod:`~actionrec.pipeline.stages`); :mod:`~actionrec.pipeline.live`:
   :class:`LiveRecognizer`
 - :mod:`~actionrec.pipeline.encoders` (batched async encoder requests),
-  :mod:`~actionrec.pipeline.cache` (embeddings on disk)
+  :mod:`~actionrec.pipeline.jobs` (async requests whose callback errors are raised once, on the
+  caller's thread), :mod:`~actionrec.pipeline.cache` (embeddings on disk)
 """
 
 from .cache import EmbeddingCache
