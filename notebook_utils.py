@@ -70,6 +70,7 @@ if TYPE_CHECKING:  # for readers, IDEs and type checkers; a test keeps it equal 
         VideoOpenError,
         VideoSource,
         VideoStats,
+        aopen_video,
         available_devices,
         compile_models,
         crop_rect,

@@ -67,6 +67,7 @@ EXPORTS: dict[str, str] = {
             "VideoInfo",
             "VideoSource",
             "VideoStats",
+            "aopen_video",
             "open_video",
             "resolve_source",
         ),
@@ -142,6 +143,7 @@ if TYPE_CHECKING:  # what a type checker and an IDE see; at run time the names l
         VideoInfo,
         VideoSource,
         VideoStats,
+        aopen_video,
         open_video,
         resolve_source,
     )

@@ -149,6 +149,39 @@ def test_pause_holds_the_source_clock(models, red_clip):
     assert report.shown_ratio >= 0.6  # resuming does not count the paused time as lateness
 
 
+class FakeBrowserCamera:
+    """A LiveFrameSource like the notebook's BrowserCamera: async frames; its blocking frames() must not be used
+    by the player (in a kernel it would wait for comm messages the blocked event loop never delivers)."""
+
+    def __init__(self, count: int) -> None:
+        self.count, self.closed, self.blocking_calls = count, False, 0
+
+    @property
+    def state(self) -> str:
+        return "streaming"
+
+    def frames(self):
+        self.blocking_calls += 1
+        raise AssertionError("the player used the blocking frames() of an async source")
+
+    async def aframes(self):
+        try:
+            t0 = time.monotonic()
+            for i in range(self.count):
+                await asyncio.sleep(1 / 30)
+                yield Frame(np.full((120, 160, 3), (220, 30, 30), np.uint8), i, time.monotonic() - t0)
+        finally:
+            self.closed = True
+
+
+def test_the_browser_camera_itself_plays_through_the_one_source_path(models):
+    camera = FakeBrowserCamera(24)
+    report = asyncio.run(LivePlayer(models, options=RecognizerOptions.live(window_s=0.5, stride_s=0.25)).play(camera))
+    assert report.stopped_by == "end" and report.frames_source == 24
+    assert report.source == "FakeBrowserCamera" and report.predictions[0].label == "blue"
+    assert camera.blocking_calls == 0 and camera.closed
+
+
 def test_async_frames_like_the_browser_camera(models):
     closed = []
 

@@ -19,7 +19,15 @@ import pytest
 
 from actionrec import settings
 from actionrec.errors import UploadError, VideoDecodeError, VideoOpenError
-from actionrec.video import Frame, LiveFrameSource, ResolvedSource, VideoInfo, open_video, resolve_source
+from actionrec.video import (
+    Frame,
+    LiveFrameSource,
+    ResolvedSource,
+    VideoInfo,
+    aopen_video,
+    open_video,
+    resolve_source,
+)
 from actionrec.video import live as video_live
 from tests.support.videos import read_stamp, set_rotation, stamp
 
@@ -259,6 +267,84 @@ def test_closing_an_iterable_source_closes_its_generator():
 def test_bad_iterables_say_what_was_received(items, error, message):
     with pytest.raises(error, match=re.escape(message)):
         decode_all(items)
+
+
+def test_async_iterables_open_with_aopen_video_and_iterate_with_async_for():
+    import asyncio
+
+    closed = []
+
+    async def camera():
+        try:
+            for i in range(4):
+                await asyncio.sleep(0)
+                yield (
+                    np.full((20, 30, 3), i, np.uint8) if i % 2 else Frame(np.full((20, 30, 3), i, np.uint8), i, i / 10)
+                )
+        finally:
+            closed.append(True)
+
+    async def play():
+        async with await aopen_video(camera(), clock=iter([0.0, 0.15, 0.35]).__next__) as video:
+            return video, [f async for f in video]
+
+    video, frames = asyncio.run(play())
+    assert (video.info.source, video.info.size_wh, video.info.is_live, video.info.fps) == (
+        "camera",
+        (30, 20),
+        True,
+        None,
+    )
+    assert [(f.index, f.timestamp_s) for f in frames] == [(0, 0.0), (1, 0.15), (2, 0.2), (3, 0.35)]
+    assert closed == [True] and video.closed and video.stats.frames_decoded == 4
+    with pytest.raises(TypeError, match=r"camera delivers its frames asynchronously: iterate it with `async for"):
+        next(iter(asyncio.run(aopen_video(camera()))))
+
+
+def test_a_plain_open_video_of_an_async_iterable_says_to_use_aopen_video():
+    async def frames():
+        yield np.zeros((8, 8, 3), np.uint8)
+
+    gen = frames()
+    with pytest.raises(
+        VideoOpenError, match=r"received an async iterable \(async_generator\); open it with `await aopen_video"
+    ):
+        open_video(gen)
+
+
+def test_aopen_video_closes_an_async_source_it_never_read_and_refuses_an_empty_one():
+    import asyncio
+
+    closed = []
+
+    async def frames(n):
+        try:
+            for _ in range(n):
+                yield np.zeros((8, 8, 3), np.uint8)
+        finally:
+            closed.append(n)
+
+    async def open_and_close():
+        video = await aopen_video(frames(3))
+        await video.aclose()  # the first frame was taken at opening; the rest never read
+
+    asyncio.run(open_and_close())
+    with pytest.raises(VideoOpenError, match="the iterable of frames is empty"):
+        asyncio.run(aopen_video(frames(0)))
+    assert closed == [3, 0]
+
+
+def test_aopen_video_reads_sync_sources_in_place(video_factory):
+    import asyncio
+
+    clip = video_factory("sync.mp4", fps=10, duration_s=0.5)
+
+    async def play():
+        async with await aopen_video(clip) as video:
+            return video, [f.index async for f in video]
+
+    video, indices = asyncio.run(play())
+    assert indices == [0, 1, 2, 3, 4] and not video.info.is_live and video.closed
 
 
 # -- the frame filter -----------------------------------------------------------------------------------

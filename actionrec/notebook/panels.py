@@ -209,7 +209,7 @@ class LiveChoice:
         if self.kind != "browser camera":
             return self.target
         frames = _camera_frames(self.target)
-        frames.__qualname__ = "browser camera"  # the name the player shows
+        frames.__name__ = "browser camera"  # the name the player shows
         return frames
 
     def __str__(self) -> str:

@@ -3,7 +3,8 @@
 - :mod:`~actionrec.video.core`: the types (:class:`Frame`, :class:`VideoInfo`, :class:`VideoStats`,
   :class:`VideoSource`) and the protocols higher layers satisfy (:class:`LiveFrameSource`,
   :class:`Capture`, :data:`FrameFilter`)
-- :mod:`~actionrec.video.open`: :func:`open_video`, the one entry point, and :func:`resolve_source`
+- :mod:`~actionrec.video.open`: :func:`open_video`, the one entry point (:func:`aopen_video` for
+  async code and async sources), and :func:`resolve_source`
   (what a ``source`` argument is: camera, stream, file, folder, upload, live source, frames)
 - :mod:`~actionrec.video.files` (OpenCV) and :mod:`~actionrec.video.pyav` (the fallback decoder):
   video files
@@ -22,7 +23,7 @@ from .core import (
     VideoSource,
     VideoStats,
 )
-from .open import LIVE_SCHEMES, ResolvedSource, SourceLike, open_video, resolve_source
+from .open import LIVE_SCHEMES, ResolvedSource, SourceLike, aopen_video, open_video, resolve_source
 
 __all__ = [
     "DEFAULT_IMAGE_FPS",
@@ -38,6 +39,7 @@ __all__ = [
     "VideoInfo",
     "VideoSource",
     "VideoStats",
+    "aopen_video",
     "open_video",
     "resolve_source",
 ]

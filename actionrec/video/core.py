@@ -188,8 +188,12 @@ class VideoStats:
 class VideoSource:
     """An opened source: ``with open_video(...) as video: for frame in video: ...``.
 
-    Iterate once. Leaving the ``with`` block (normally, on error or on KeyboardInterrupt) or
-    calling :meth:`close` releases the capture, the files and the camera thread.
+    Iterate once, with ``for`` or with ``async for`` (the live player's one path: an async source
+    such as the browser camera is awaited, any other is read in place). A source opened by
+    :func:`~actionrec.video.open.aopen_video` from an async iterable iterates only with
+    ``async for``. Leaving the ``with`` block (normally, on error or on KeyboardInterrupt) or
+    calling :meth:`close` (:meth:`aclose` for an async source) releases the capture, the files and
+    the camera thread.
 
     Args:
         info: what is known at opening.
@@ -197,6 +201,8 @@ class VideoSource:
         frames: the frames, complete at construction (a generator closes with the source).
         on_close: releases what the source holds (capture, container, camera thread); called
             once, after the frame iterator is closed.
+        aframes: the frames as an async iterator, for ``async for`` (``None``: ``frames`` serves
+            both ways).
 
     Attributes:
         info: :class:`VideoInfo`.
@@ -210,10 +216,13 @@ class VideoSource:
         stats: VideoStats,
         frames: Iterator[Frame],
         on_close: Callable[[], None] | None = None,
+        *,
+        aframes: AsyncIterator[Frame] | None = None,
     ) -> None:
         self.info = info
         self.stats = stats
         self._frames = frames
+        self._aframes = aframes
         self._on_close = on_close
         self.closed = False
 
@@ -230,6 +239,37 @@ class VideoSource:
         if self.closed:
             raise StopIteration
         return next(self._frames)
+
+    def __aiter__(self) -> VideoSource:
+        return self
+
+    async def __anext__(self) -> Frame:
+        """The next frame for ``async for``: awaited from an async source, else read in place."""
+        if self.closed:
+            raise StopAsyncIteration
+        if self._aframes is not None:
+            return await anext(self._aframes)
+        try:
+            return next(self._frames)
+        except StopIteration:
+            raise StopAsyncIteration from None
+
+    async def __aenter__(self) -> VideoSource:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """:meth:`close` for async sources: the async frame iterator is closed first (idempotent)."""
+        if self.closed:
+            return
+        try:
+            aclose = getattr(self._aframes, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        finally:
+            self.close()
 
     def close(self) -> None:
         """Release everything the source holds (idempotent)."""

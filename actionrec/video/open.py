@@ -31,10 +31,10 @@ import math
 import os
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Literal, get_args
+from typing import Any, BinaryIO, Literal, get_args
 
 import numpy as np
 
@@ -44,7 +44,7 @@ from ..download import download_url
 from ..errors import DownloadError, UploadError, VideoOpenError
 from .core import CaptureFactory, Frame, FrameFilter, LiveFrameSource, VideoSource
 from .files import open_file
-from .frames import open_folder, open_iterable
+from .frames import open_async_iterable, open_folder, open_iterable
 from .live import open_live
 
 LIVE_SCHEMES = ("rtsp", "rtsps")  # handed to OpenCV/FFmpeg as live streams (wall-clock timestamps)
@@ -185,6 +185,11 @@ def resolve_source(
         )
     if isinstance(source, Iterable):
         return ResolvedSource("frames", source, "frames")
+    if hasattr(source, "__aiter__"):
+        raise VideoOpenError(
+            f"received an async iterable ({type(source).__name__}); open it with `await aopen_video(source)` "
+            "from async code (the live player does), or pass a plain iterable of frames"
+        )
     raise VideoOpenError(f"received a {type(source).__name__}, which is not a video source; valid: {_VALID_SOURCES}")
 
 
@@ -270,6 +275,41 @@ def open_video(
     assert kind == "frames" and isinstance(value, Iterable)
     is_live = live or getattr(value, "is_live", False) is True
     return open_iterable(value, fps=fps, live=is_live, clock=clock)
+
+
+async def aopen_video(source: SourceLike | AsyncIterable[Frame | np.ndarray], **options: Any) -> VideoSource:
+    """:func:`open_video` for async code: the same sources, plus async ones, read with ``async for``.
+
+    A :class:`~actionrec.video.LiveFrameSource` (the browser camera) is read through its
+    ``aframes()``, and any async iterable of :class:`Frame` objects or BGR arrays is taken as a
+    live source; their first frame is awaited here, so the event loop keeps running while the
+    page sends it. Every other source is opened by :func:`open_video` with ``options`` and
+    iterates in place. The live player opens every source this way (one path).
+
+    Args:
+        source: anything :func:`open_video` accepts, or an async iterable of frames.
+        **options: :func:`open_video`'s keyword arguments (``clock`` also applies to async
+            iterables of arrays).
+
+    Returns:
+        The opened source; use it in an ``async with`` block (or call :meth:`VideoSource.aclose`).
+
+    Raises:
+        VideoOpenError: as :func:`open_video`; an async iterable that is empty or yields
+            something else than frames.
+
+    Example:
+        >>> async with await aopen_video(camera) as video:  # doctest: +SKIP
+        ...     async for frame in video:
+        ...         show(frame.image_bgr)
+    """
+    clock = options.get("clock", time.monotonic)
+    if isinstance(source, LiveFrameSource):
+        return await open_async_iterable(source.aframes(), clock=clock, display=type(source).__name__)
+    if hasattr(source, "__aiter__"):
+        display = getattr(source, "__name__", None) or type(source).__name__
+        return await open_async_iterable(source, clock=clock, display=str(display))
+    return open_video(source, **options)
 
 
 # -- paths and uploads -----------------------------------------------------------------------------

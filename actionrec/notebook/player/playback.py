@@ -1,7 +1,8 @@
 """The frame loop of :class:`~actionrec.notebook.player.LivePlayer`: pacing, flow control, drawing.
 
-A frame's way from source to screen: the source (:func:`~actionrec.video.open_video`, or an async
-iterable) yields a :class:`~actionrec.video.Frame`; it is pushed to a
+A frame's way from source to screen: the source, opened by :func:`~actionrec.video.aopen_video`
+(a file, a camera, the browser camera, any iterable or async iterable), yields a
+:class:`~actionrec.video.Frame` to ``async for``; it is pushed to a
 :class:`~actionrec.pipeline.LiveRecognizer`, whose :class:`~actionrec.results.Prediction` (labels,
 model crop, stage timings) is drawn over it; the JPEG goes to the
 :class:`~actionrec.notebook.player.report.FrameSink` at the frame's due time.
@@ -32,7 +33,7 @@ import numpy as np
 from ...pipeline.live import LiveRecognizer
 from ...pipeline.preprocess import crop_rect
 from ...results import Prediction, StageTimings
-from ...video.open import open_video
+from ...video.open import aopen_video
 from .report import ACK_TIMEOUT_S, STATUS_EVERY_S, PlaybackControls, PlaybackSettings, PlayerReport
 
 if TYPE_CHECKING:
@@ -45,8 +46,9 @@ class Playback:
     """One run of :meth:`LivePlayer.play`: the frame loop, its pacing and its counters.
 
     Args:
-        source: anything :func:`~actionrec.video.open_video` accepts, or an async iterable of
-            :class:`~actionrec.video.Frame`.
+        source: anything :func:`~actionrec.video.aopen_video` accepts: what
+            :func:`~actionrec.video.open_video` accepts, the browser camera, or an async iterable
+            of :class:`~actionrec.video.Frame`.
         settings: what the run reads (models, options, grid, threshold, limits, clock).
         controls: what it acts on (Stop / Pause events, the status line, the frame sink).
 
@@ -86,7 +88,7 @@ class Playback:
         """
         stopped_by = "end"
         async with contextlib.AsyncExitStack() as stack:
-            next_frame = self._open(stack)
+            next_frame = await self._open(stack)
             rec = stack.enter_context(
                 LiveRecognizer(self.settings.models, options=self.settings.options, clock=self.clock)
             )
@@ -104,27 +106,20 @@ class Playback:
             timings = rec.timings()
         return self._report(stopped_by, timings)
 
-    def _open(self, stack: contextlib.AsyncExitStack) -> NextFrame:
-        """Open the source (closed by ``stack``); returns an async ``next_frame() -> Frame | None``."""
-        source = self.source
-        if hasattr(source, "__aiter__"):
-            frames = aiter(source)
-            if hasattr(frames, "aclose"):
-                stack.push_async_callback(frames.aclose)
-            self.name = getattr(source, "__qualname__", type(source).__name__)
+    async def _open(self, stack: contextlib.AsyncExitStack) -> NextFrame:
+        """Open the source (closed by ``stack``); returns an async ``next_frame() -> Frame | None``.
 
-            async def next_async() -> Frame | None:
-                return await anext(frames, None)
-
-            return next_async
-        video = stack.enter_context(open_video(source, progress=False))
+        Every source takes one path: :func:`~actionrec.video.aopen_video`, then ``async for``.
+        """
+        video = await aopen_video(self.source, progress=False)
+        stack.push_async_callback(video.aclose)
         self.name, self.is_live = video.info.source, video.info.is_live
         self.step_s = 1.0 / video.info.fps if video.info.fps else None
 
-        async def next_sync() -> Frame | None:
-            return next(video, None)
+        async def next_frame() -> Frame | None:
+            return await anext(video, None)
 
-        return next_sync
+        return next_frame
 
     def _short_name(self) -> str:
         return Path(self.name).name or self.name

@@ -1,7 +1,7 @@
 """Live player for the notebook: real-time playback with labels, one canvas, no flicker.
 
-:class:`LivePlayer` plays a file at its own pace (by its timestamps), a camera, or frames from an
-(async) iterable such as the browser camera's ``aframes()``. Each frame goes to a
+:class:`LivePlayer` plays a file at its own pace (by its timestamps), a camera, the browser camera,
+or frames from an (async) iterable, all opened one way (:func:`~actionrec.video.aopen_video`). Each frame goes to a
 :class:`~actionrec.pipeline.LiveRecognizer` (which drops samples when the encoder is busy: inference
 never holds the display) and, annotated with the top-k labels, the model crop and the stage
 timings, to a :class:`FrameView` canvas as a binary JPEG. The page acknowledges each frame and at
@@ -36,8 +36,12 @@ from .report import PlaybackControls, PlaybackSettings, PlayerReport
 from .view import FrameView
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterable
+
     from ...models.runtime import ActionModels
     from ...pipeline.sampling import SamplingGrid
+    from ...video.core import Frame
+    from ...video.open import SourceLike
 
 
 class LivePlayer:
@@ -181,13 +185,13 @@ class LivePlayer:
 
     # -- playback ------------------------------------------------------------------------------
 
-    async def play(self, source: Any) -> PlayerReport:
+    async def play(self, source: SourceLike | AsyncIterable[Frame]) -> PlayerReport:
         """Play ``source`` in real time until its end, Stop, an interrupt or ``max_seconds``.
 
         Args:
-            source: anything :func:`actionrec.video.open_video` accepts (a file is paced by its
-                timestamps; a camera index; an iterable of frames), or an async iterable of
-                :class:`~actionrec.video.Frame` such as ``BrowserCamera.aframes()``.
+            source: anything :func:`actionrec.video.aopen_video` accepts: a file (paced by its
+                timestamps), a camera index, the browser camera, an iterable of frames, or an
+                async iterable of :class:`~actionrec.video.Frame` such as ``BrowserCamera.aframes()``.
 
         Returns:
             The :class:`PlayerReport` (also kept in :attr:`last_report`).
