@@ -79,15 +79,85 @@ def _params_key(kwargs: dict) -> str:
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch, tmp_path):
-    """Tests never read the developer's AR_* settings or write into the repo's data/ and model/."""
-    import os
+    """Tests never read the developer's AR_* settings or write into the repo's data/ and model/.
 
+    In this process the project folder is a temporary one; ``AR_DATA_DIR`` and ``AR_CACHE_DIR``
+    point into it too, so the processes a test starts (the CLI, kernels) inherit the same folders
+    whatever their working directory. :func:`pytest_sessionfinish` fails the run if the checkout
+    changed anyway.
+    """
     for name in list(os.environ):
         if name.startswith("AR_"):
             monkeypatch.delenv(name)
     from actionrec import settings
 
-    monkeypatch.setattr(settings, "REPO_ROOT", tmp_path / "repo")
+    root = tmp_path / "repo"
+    monkeypatch.setattr(settings, "REPO_ROOT", root)
+    monkeypatch.setenv(settings.ENV_DATA_DIR, str(root / "data"))
+    monkeypatch.setenv(settings.ENV_CACHE_DIR, str(root / "model"))
+
+
+# -- the checkout stays as it was -------------------------------------------------------------------
+
+_WATCHED = ("data", "model", "artifacts")  # run-time folders (gitignored): git status does not see them
+
+
+def checkout_state(repo: Path = REPO) -> dict[str, tuple[int, int]] | None:
+    """What a run could change in the checkout: files git reports, and every file of the run-time folders.
+
+    ``None`` outside a git checkout (a copy without ``.git``): nothing to compare.
+    """
+    import subprocess
+
+    try:
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=all"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if status.returncode != 0:
+        return None
+    state: dict[str, tuple[int, int]] = {f"git: {line}": (0, 0) for line in status.stdout.splitlines()}
+    for top in _WATCHED:
+        for path in sorted((repo / top).rglob("*")):
+            if path.is_file():
+                st = path.stat()
+                state[str(path.relative_to(repo))] = (st.st_size, st.st_mtime_ns)
+    return state
+
+
+def describe_changes(before: dict, after: dict) -> list[str]:
+    """One line per file added, removed or changed between two :func:`checkout_state` snapshots."""
+    lines = [f"added: {k}" for k in sorted(after.keys() - before.keys())]
+    lines += [f"removed: {k}" for k in sorted(before.keys() - after.keys())]
+    lines += [f"changed: {k}" for k in sorted(before.keys() & after.keys()) if before[k] != after[k]]
+    return lines
+
+
+def pytest_sessionstart(session):
+    session.config._checkout_before = checkout_state()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The suite wrote into the checkout: say what, and fail the run."""
+    before = getattr(session.config, "_checkout_before", None)
+    after = checkout_state() if before is not None else None
+    if before is None or after is None:
+        return
+    changes = describe_changes(before, after)
+    if changes:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        text = "the suite changed the checkout (tests must write into temporary folders):\n  " + "\n  ".join(
+            changes[:20]
+        )
+        if reporter is not None:
+            reporter.write_line(text, red=True)
+        if session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,7 @@ from tests.support.videos import make_video
 
 
 def run_cli(*args, timeout=300):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AR_")}
+    env = dict(os.environ)  # conftest's AR_* only: temporary data/ and model/
     return subprocess.run(
         [sys.executable, "-m", "actionrec", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
     )

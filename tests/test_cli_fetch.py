@@ -10,7 +10,7 @@ from tests.conftest import REPO
 
 
 def run_cli(*args, env=None):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AR_")} | (env or {})
+    env = dict(os.environ) | (env or {})  # conftest's AR_* only: temporary data/ and model/
     return subprocess.run(
         [sys.executable, "-m", "actionrec", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
     )

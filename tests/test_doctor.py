@@ -52,7 +52,7 @@ class FakeCapture:
 
 
 def run_cli(*args, env=None):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AR_")} | (env or {})
+    env = dict(os.environ) | (env or {})  # conftest's AR_* only: temporary data/ and model/
     return subprocess.run(
         [sys.executable, "-m", "actionrec", "doctor", *args],
         cwd=REPO,

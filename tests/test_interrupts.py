@@ -72,7 +72,7 @@ def test_ctrl_c_during_cli_analyze_leaves_only_complete_files(
 ):
     clip = video_factory("long_for_sigint.mp4", fps=30, duration_s=20.0, size_wh=(320, 240))
     out = tmp_path / "out"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AR_")}
+    env = dict(os.environ)  # conftest's AR_* only: temporary data/ and model/
     args = ["analyze", str(clip), str(clip), "--model-dir", str(tiny_model_dir), "--labels", str(tiny_labels_file)]
     args += ["--out", str(out), "--formats", "json,csv,vtt,mp4", "--no-progress", "--no-cache"]
     proc = subprocess.Popen([sys.executable, "-m", "actionrec", *args], cwd=REPO, env=env, stderr=subprocess.PIPE)

@@ -21,9 +21,10 @@ from actionrec.render import (
     prediction_at,
 )
 from actionrec.results import Prediction, StageTimings, Timeline
-from tests.conftest import REPO, shared_path
+from tests.conftest import shared_path
+from tests.support.artifacts import ARTIFACTS as TEST_ARTIFACTS
 
-ARTIFACTS = REPO / "artifacts" / "render"
+ARTIFACTS = TEST_ARTIFACTS / "render"
 LABELS = ("arm wrestling", "wrestling", "shaking hands", "passing American football (not in game)", "a b")
 
 
@@ -188,7 +189,7 @@ def test_prediction_at_matches_a_linear_scan():
 
 
 def test_save_renders_for_a_human_look():
-    """Writes PNGs to artifacts/render/ (gitignored); look at them after changing the style."""
+    """Writes PNGs to <artifacts>/render/ (tests.support.artifacts); look at them after changing the style."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     p = make_prediction()
     for name, (h, w) in {"synthetic_340x256": (256, 340), "synthetic_1920x1080": (1080, 1920)}.items():

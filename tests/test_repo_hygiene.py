@@ -56,3 +56,18 @@ def test_no_downloaded_data_or_weights_tracked():
 
 def test_python_version_supported():
     assert sys.version_info >= (3, 11)
+
+
+def test_cli_runs_as_the_suite_starts_them_leave_the_checkout_unchanged(tiny_model_dir, tiny_labels_file, tmp_path):
+    from tests.conftest import checkout_state, describe_changes
+    from tests.support.videos import make_video
+    from tests.test_cli_analyze import run_cli, tiny_args
+
+    before = checkout_state()
+    if before is None:
+        pytest.skip("not a git checkout: nothing to compare")
+    clip = make_video(tmp_path / "clip.mp4", fps=15, duration_s=1.5)
+    r = run_cli("analyze", str(clip), *tiny_args(tiny_model_dir, tiny_labels_file, tmp_path / "out"))
+    assert r.returncode == 0, r.stderr
+    run_cli("doctor", "--no-cameras", "--codecs", "h264", "--model-dir", str(tiny_model_dir))  # a verdict, any
+    assert describe_changes(before, checkout_state()) == []

@@ -16,7 +16,7 @@ breaks ``asyncio.run`` in tests that follow).
 - ``browser`` (package), ``context`` and ``page`` (per test): the default Chromium, a fresh
   context and a page in it. ``page_factory(browser=None, *, permissions=None)`` makes more pages
   (own contexts, with permissions granted; closed after the test). A failing test saves a
-  screenshot of every page it opened under ``artifacts/ui/``.
+  screenshot of every page it opened under ``ui/`` of the artifacts folder (:mod:`tests.support.artifacts`).
 - After each test that used a Lab server, its kernels are shut down (the server keeps running).
 
 Helpers (import them: ``from tests.ui.conftest import open_notebook, run_all, ...``):
@@ -53,12 +53,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.artifacts import ARTIFACTS as TEST_ARTIFACTS
 from tests.support.chromium import CHROMIUM, LAUNCH_ARGS
 
 UI_DIR = Path(__file__).resolve().parent
 REPO = UI_DIR.parent.parent
 NOTEBOOKS = UI_DIR / "notebooks"
-ARTIFACTS = REPO / "artifacts" / "ui"
+ARTIFACTS = TEST_ARTIFACTS / "ui"
 CHROMIUM_ARGS = tuple(LAUNCH_ARGS)  # Debian's /usr/bin/chromium, headless, no background network
 # A fake camera that needs no permission prompt (Chromium's test pattern, 30 frames/s).
 FAKE_CAMERA_ARGS = ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream=fps=30")
@@ -210,6 +211,9 @@ def _start_lab(base: Path, env: Mapping[str, str]) -> LabServer:
         IPYTHONDIR=str(dirs["ipython"]),
         PYTHONPATH=os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]),
         PYTHONUNBUFFERED="1",
+        # The kernels import the checkout: their data and models go to this server's folders.
+        AR_DATA_DIR=str(base / "ar-data"),
+        AR_CACHE_DIR=str(base / "ar-model"),
     )
     proc_env.update(env)
     port, token = _free_port(), secrets.token_hex(16)
@@ -538,7 +542,7 @@ def error_outputs(page) -> list[str]:
 
 
 def screenshot(page, name: str) -> Path:
-    """Save what the page shows as ``artifacts/ui/<name>.png`` (gitignored); returns the path."""
+    """Save what the page shows as ``<artifacts>/ui/<name>.png`` (:mod:`tests.support.artifacts`); returns the path."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.png"
     page.screenshot(path=str(path))

@@ -1,7 +1,7 @@
 """The tutorial notebook in a real JupyterLab + headless Chromium: Run All, Stop, video, uploads.
 
 One test walks through what a user does, saving a screenshot of each stage under
-``artifacts/ui/notebook-*.png``: Run All; the walk-through's pictures; the live player playing, then
+``$ACTIONREC_ARTIFACTS/ui/notebook-*.png``: Run All; the walk-through's pictures; the live player playing, then
 Stop pressed (it stops, and Run All continues); the inline annotated video loads
 (``readyState >= 2``); a multi-chunk (~3 MB) video uploaded through the chunked upload control gets its
 analysis; a file that is not a video is refused with a clear message; no error output anywhere.
