@@ -327,7 +327,8 @@ def _stream(
             log.info("%s: no ETag or Last-Modified to resume against; starting over", label)
             headers, have = {}, 0
     try:
-        response = requests.get(url, headers=headers, stream=True, timeout=timeout_s)
+        # identity: the bytes counted against sizes and limits are the bytes that land on disk
+        response = requests.get(url, headers={"Accept-Encoding": "identity", **headers}, stream=True, timeout=timeout_s)
     except (requests.ConnectionError, requests.Timeout) as exc:
         raise _TransientError(f"cannot connect: {type(exc).__name__}") from None
     except requests.RequestException as exc:  # bad redirect chain, invalid URL or schema...
@@ -371,7 +372,11 @@ def _stream(
             part.unlink(missing_ok=True)
             _keep_validator(validator, response.headers)
         announced = response.headers.get("Content-Length")
-        body_bytes = int(announced) if announced is not None and announced.isdigit() else None
+        # A compressed body (sent although we asked for identity) announces its compressed size,
+        # not what it decodes to: its length counts as unannounced (the limit still counts bytes).
+        coding = response.headers.get("Content-Encoding", "").strip().lower()
+        plain = coding in ("", "identity")
+        body_bytes = int(announced) if plain and announced is not None and announced.isdigit() else None
         total = expected_size if expected_size is not None else None if body_bytes is None else have + body_bytes
         if max_bytes is not None and total is not None and total > max_bytes:
             part.unlink(missing_ok=True)

@@ -81,6 +81,22 @@ def test_the_default_limit_is_ar_max_download_mb_then_the_upload_limit(http_serv
         open_video(url, download_dir=tmp_path, progress=False, max_download_mb=4)
 
 
+def test_a_compressed_body_counts_what_it_decodes_to(http_server, tmp_path, clip_bytes):
+    """Content-Length of a gzip body is its compressed size: neither a bound nor a completeness check."""
+    url = http_server.add("v/gz.mp4", clip_bytes)
+    http_server.set_fault("v/gz.mp4", "gzip")
+    with open_video(url, download_dir=tmp_path, progress=False) as video:
+        assert len(list(video)) == 10
+    (cached,) = tmp_path.iterdir()
+    assert cached.read_bytes() == clip_bytes, "the download was cut at the compressed size"
+
+    bomb = http_server.add("v/bomb.mp4", bytes(8 * MB))  # 8 MB of zeros: 8 KB compressed
+    http_server.set_fault("v/bomb.mp4", "gzip")
+    with pytest.raises(VideoOpenError, match=r"over the limit of 1\.0 MB: stopped after receiving 1\.\d MB"):
+        open_video(bomb, download_dir=tmp_path, progress=False, max_download_mb=1)
+    assert files_in(tmp_path) == [cached.name]
+
+
 def test_max_download_bytes_defaults_and_clear_errors(monkeypatch):
     assert settings.max_download_bytes() == settings.max_upload_bytes() == 2 * 1024**3
     assert settings.max_download_bytes(1.5) == int(1.5 * MB)

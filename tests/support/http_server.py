@@ -15,7 +15,9 @@ Faults (per path, set with :meth:`FaultServer.set_fault`):
 - ``"chunked"``: the whole body with ``Transfer-Encoding: chunked`` and no ``Content-Length``;
 - ``"no_length"``: the whole body with neither, ended by closing the connection (HTTP/1.0 style);
 - ``"endless"``: no length, the file's bytes sent over and over (an MJPEG camera, a radio), until
-  the client goes away or :attr:`FaultServer.endless_max_bytes` are sent.
+  the client goes away or :attr:`FaultServer.endless_max_bytes` are sent;
+- ``"gzip"``: the body gzip-compressed (whatever the client's ``Accept-Encoding``), with the
+  compressed size as ``Content-Length`` (a misconfigured server, or a decompression bomb).
 
 With a fault set, ``Range`` is ignored for the last three (they answer 200 with the whole body).
 
@@ -111,6 +113,17 @@ class FaultServer:
             return self._send(h, 200, b"<!doctype html><html><body>Sign in</body></html>", "text/html")
         if fault in ("chunked", "no_length", "endless"):
             return self._send_unannounced(h, data, fault)
+        if fault == "gzip":
+            import gzip
+
+            body = gzip.compress(data)
+            h.send_response(200)
+            h.send_header("Content-Type", "application/octet-stream")
+            h.send_header("Content-Encoding", "gzip")
+            h.send_header("Content-Length", str(len(body)))
+            h.end_headers()
+            h.wfile.write(body)
+            return
         if fault == "wrong_bytes":
             data = bytes((b + 1) % 256 for b in data[:4096]) + data[4096:]
         start = 0
