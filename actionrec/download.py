@@ -1,9 +1,14 @@
 """Verified, resumable downloads into a cache that never hands out an unverified file.
 
 Bytes stream into ``<final>.part``; after the size and hash match, the part file is renamed to its
-final name in one atomic step. A dropped connection resumes with an HTTP ``Range`` request (and
-starts over cleanly if the server ignores it); transient failures are retried with exponential
-backoff; every request has connect and read timeouts. When a file is already cached and verifies,
+final name in one atomic step. Cache folders are shared ground: a ``.part`` file is created with
+``O_EXCL`` and appended to with ``O_NOFOLLOW`` (a planted symbolic link is removed, never written
+through), only a plain file of the user's own is resumed, and the folders this creates are private
+to the user (:func:`~actionrec.atomic.private_dir`). Video URLs have a size limit counted on the
+bytes received and stop early when the disk would fill (:func:`download_url`). A dropped
+connection resumes with an HTTP ``Range`` request (and starts over cleanly if the server ignores
+it); transient failures are retried with exponential backoff; every request has connect and read
+timeouts. When a file is already cached and verifies,
 no network access happens at all.
 
 Not split: one streaming core (``_stream``: ``.part`` file, ``Range`` resume, ``If-Range``
@@ -22,13 +27,19 @@ import errno
 import hashlib
 import logging
 import os
+import re
+import shutil
+import stat
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TypeVar
 from urllib.parse import urlsplit
 
-from .errors import ChecksumMismatchError, DownloadError, OfflineError
+from . import settings
+from .atomic import private_dir
+from .errors import ActionRecError, ChecksumMismatchError, DownloadError, OfflineError
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +82,19 @@ CHUNK_BYTES = 1 << 16
 DEFAULT_TIMEOUT_S = (10.0, 30.0)  # (connect, read between bytes)
 DEFAULT_RETRIES = 4
 DEFAULT_BACKOFF_S = 0.5
+FREE_SPACE_MARGIN_BYTES = 256 * 1024**2  # what a limited download leaves free on the disk, at least
+FREE_SPACE_CHECK_BYTES = 4 * 1024**2  # the free space is checked again after every this many bytes
+LIMIT_ADVICE = (
+    "raise the limit (--max-download-mb / AR_MAX_DOWNLOAD_MB, or max_download_mb=), "
+    "or download the file yourself and pass its path"
+)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # POSIX; on Windows creating a link needs privileges
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a FIFO planted under our name must not block open()
+_BINARY = getattr(os, "O_BINARY", 0)
+_MAX_VALIDATOR_CHARS = 256
+# A strong ETag (RFC 9110 §8.8.3) or an IMF-fixdate: nothing else is ever sent back as If-Range.
+_VALIDATOR = re.compile(r'"[\x21\x23-\x7e]*"|[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT')
+_T = TypeVar("_T")
 _MODEL_MARK = "models_bin/1/"
 _DATA_PREFIX = "https://raw.githubusercontent.com/"
 
@@ -175,7 +199,7 @@ def fetch_file(
     scheme = urlsplit(source).scheme
     if scheme not in ("http", "https"):
         raise DownloadError(f"cannot download {remote.name} from {source!r}: only http(s) URLs are supported")
-    final.parent.mkdir(parents=True, exist_ok=True)
+    _make_cache_dir(final.parent)
     part = final.with_name(final.name + ".part")
     _retrying(
         lambda: _stream(
@@ -217,8 +241,18 @@ class _TransientError(Exception):
     """A failure worth retrying (the partial file is kept)."""
 
 
+def _make_cache_dir(folder: Path) -> None:
+    try:
+        private_dir(folder)
+    except OSError as exc:
+        raise DownloadError(
+            f"cannot create the cache folder {folder}: {exc.strerror or exc}; choose another folder "
+            "(--cache-dir / AR_CACHE_DIR for models, AR_DATA_DIR for data) or fix its permissions"
+        ) from None
+
+
 def _retrying(
-    attempt: Callable[[], None],
+    attempt: Callable[[], _T],
     *,
     what: str,
     part: Path,
@@ -226,13 +260,12 @@ def _retrying(
     retries: int,
     backoff_s: float,
     sleep: Callable[[float], None],
-) -> None:
-    """Run one download attempt, retrying transient failures with exponential backoff."""
+) -> _T:
+    """Run one download attempt, retrying transient failures with exponential backoff; its result."""
     failures = 0
     while True:
         try:
-            attempt()
-            return
+            return attempt()
         except _TransientError as exc:
             failures += 1
             if failures > retries:
@@ -258,8 +291,17 @@ def _stream(
     timeout_s: tuple[float, float],
     http_advice: str = "Check the URL; with a mirror, check that it holds this file under the same path",
     validator: Path | None = None,
-) -> None:
+) -> bool:
     """One request: write to ``part`` (resuming with ``Range``) until the body ends.
+
+    Returns whether the body's end was announced (a ``Content-Length``, or ``expected_size``):
+    ``False`` for a body that just stopped (chunked or ended by closing the connection), which a
+    cut connection cannot be told apart from.
+
+    With ``max_bytes``, the bytes received are counted (a body without ``Content-Length`` stops at
+    the limit) and the download does not start, or stops, when the folder's free space falls below
+    what the rest may still need (up to the limit, or the announced size) plus
+    :data:`FREE_SPACE_MARGIN_BYTES`; either way the partial file is removed.
 
     With ``validator`` (files without a pinned hash), the response's strong ``ETag`` or its
     ``Last-Modified`` is kept in that file and a resume sends it as ``If-Range``: a server whose
@@ -273,19 +315,20 @@ def _stream(
     import requests
     from tqdm.auto import tqdm
 
-    have = part.stat().st_size if part.exists() else 0
+    have = _own_part_size(part, label)
     if expected_size is not None and have >= expected_size:
-        return  # complete (or too long): verification decides
+        return True  # complete (or too long): verification decides
     headers = {"Range": f"bytes={have}-"} if have else {}
     if have and validator is not None:
-        known = validator.read_text(encoding="utf-8").strip() if validator.is_file() else ""
+        known = _read_validator(validator)
         if known:
             headers["If-Range"] = known
         else:  # nothing tells whether the server's file is still the one we have the head of
             log.info("%s: no ETag or Last-Modified to resume against; starting over", label)
             headers, have = {}, 0
     try:
-        response = requests.get(url, headers=headers, stream=True, timeout=timeout_s)
+        # identity: the bytes counted against sizes and limits are the bytes that land on disk
+        response = requests.get(url, headers={"Accept-Encoding": "identity", **headers}, stream=True, timeout=timeout_s)
     except (requests.ConnectionError, requests.Timeout) as exc:
         raise _TransientError(f"cannot connect: {type(exc).__name__}") from None
     except requests.RequestException as exc:  # bad redirect chain, invalid URL or schema...
@@ -329,14 +372,23 @@ def _stream(
             part.unlink(missing_ok=True)
             _keep_validator(validator, response.headers)
         announced = response.headers.get("Content-Length")
-        body_bytes = int(announced) if announced is not None and announced.isdigit() else None
+        # A compressed body (sent although we asked for identity) announces its compressed size,
+        # not what it decodes to: its length counts as unannounced (the limit still counts bytes).
+        coding = response.headers.get("Content-Encoding", "").strip().lower()
+        plain = coding in ("", "identity")
+        body_bytes = int(announced) if plain and announced is not None and announced.isdigit() else None
         total = expected_size if expected_size is not None else None if body_bytes is None else have + body_bytes
         if max_bytes is not None and total is not None and total > max_bytes:
             part.unlink(missing_ok=True)
             raise DownloadError(
                 f"cannot download {label}: it is {_human(total)}, over the limit of {_human(max_bytes)}; "
-                "raise the limit or download a shorter clip"
+                + LIMIT_ADVICE
             )
+        bound = None if max_bytes is None else max_bytes if total is None else min(total, max_bytes)
+        low_space = None if bound is None else _low_space(part.parent, bound - have)
+        if low_space:
+            part.unlink(missing_ok=True)
+            raise DownloadError(f"cannot download {label}: {low_space}")
         bar = tqdm(
             total=total,
             initial=have,
@@ -347,15 +399,22 @@ def _stream(
             disable=not progress,
             leave=True,
         )
-        received = 0
+        received, next_check = 0, FREE_SPACE_CHECK_BYTES
         try:
-            with open(part, "ab" if resumed else "wb") as f:
+            fd = _open_part(part, append=resumed, have=have, label=label)
+            with open(part, "ab" if resumed else "wb", opener=lambda _path, _flags: fd) as f:
                 for chunk in response.iter_content(CHUNK_BYTES):
                     f.write(chunk)
                     received += len(chunk)
                     bar.update(len(chunk))
-                    if max_bytes is not None and have + received > max_bytes:
+                    if bound is None:
+                        continue
+                    if have + received > bound:
                         break
+                    if received >= next_check:
+                        next_check += FREE_SPACE_CHECK_BYTES
+                        if low_space := _low_space(part.parent, bound - have - received):
+                            break
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
             raise _TransientError(f"connection dropped after {_size_of(part)}: {type(exc).__name__}") from None
         except requests.RequestException as exc:  # e.g. a body that fails to decompress
@@ -370,16 +429,97 @@ def _stream(
         finally:
             bar.close()
     size = have + received
-    if max_bytes is not None and size > max_bytes:
+    if low_space:
         part.unlink(missing_ok=True)
         raise DownloadError(
-            f"cannot download {label}: it is larger than the limit of {_human(max_bytes)}; "
-            "raise the limit or download a shorter clip"
+            f"stopped downloading {label} after {_human(size)}: {low_space}; the partial download was removed"
+        )
+    if max_bytes is not None and size > max_bytes:
+        part.unlink(missing_ok=True)
+        announced_size = "" if total is not None else " (the server announced no size)"
+        raise DownloadError(
+            f"cannot download {label}: it is over the limit of {_human(max_bytes)}: stopped after receiving "
+            f"{_human(size)}{announced_size}, and the partial download was removed; " + LIMIT_ADVICE
         )
     complete_body = body_bytes is not None and received == body_bytes
     if total is not None and size < total and not complete_body:
         # The connection ended early; a complete but short body is another file (verify says so).
         raise _TransientError(f"body ended at {_human(size)} of {_human(total)}")
+    return total is not None
+
+
+def _low_space(folder: Path, rest_bytes: int) -> str | None:
+    """Why ``folder`` has too little room for ``rest_bytes`` more plus the margin, or ``None``."""
+    free = shutil.disk_usage(folder).free
+    need = max(rest_bytes, 0) + FREE_SPACE_MARGIN_BYTES
+    if free >= need:
+        return None
+    return (
+        f"{folder} has {_human(free)} free, but the rest of this download may need up to {_human(max(rest_bytes, 0))} "
+        f"and {_human(FREE_SPACE_MARGIN_BYTES)} must stay free; free some space, download into another folder "
+        "(AR_DATA_DIR), or lower the limit (--max-download-mb / AR_MAX_DOWNLOAD_MB)"
+    )
+
+
+def _is_own_file(st: os.stat_result) -> bool:
+    """A plain file with one name that belongs to this user: a partial download we may resume."""
+    owner_ok = not hasattr(os, "getuid") or st.st_uid == os.getuid()
+    return stat.S_ISREG(st.st_mode) and st.st_nlink == 1 and owner_ok
+
+
+def _own_part_size(part: Path, label: str) -> int:
+    """The size of ``part`` to resume from; 0 when absent, or when it is not ours (then it is removed)."""
+    try:
+        st = part.lstat()  # never follow a link to measure (and later append to) its target
+    except FileNotFoundError:
+        return 0
+    if _is_own_file(st):
+        return st.st_size
+    log.warning("%s: %s is not a partial download of this user (a link or a shared file); replacing it", label, part)
+    _remove(part, label)
+    return 0
+
+
+def _remove(path: Path, label: str) -> None:
+    try:
+        path.unlink(missing_ok=True)  # removes a link itself, never its target
+    except OSError as exc:
+        raise DownloadError(
+            f"cannot download {label}: {path} is in the way and cannot be removed ({exc.strerror or exc}); "
+            "remove it and run again"
+        ) from None
+
+
+def _open_part(part: Path, *, append: bool, have: int, label: str) -> int:
+    """A descriptor to write ``part`` through: a new file (``O_EXCL``), or ours to append to.
+
+    Neither follows a symbolic link: a link planted under the name since :func:`_own_part_size`
+    looked is never written through.
+    """
+    if append:
+        try:
+            fd = os.open(part, os.O_WRONLY | os.O_APPEND | _NOFOLLOW | _NONBLOCK | _BINARY)
+        except OSError:  # gone, or a link (ELOOP) or a FIFO put there meanwhile
+            _remove(part, label)
+            raise _TransientError("the partial file changed while resuming; starting over") from None
+        st = os.fstat(fd)
+        if _is_own_file(st) and st.st_size == have:
+            return fd
+        os.close(fd)
+        _remove(part, label)
+        raise _TransientError("the partial file changed while resuming; starting over")
+    _remove(part, label)
+    return _create_new(part, label)
+
+
+def _create_new(path: Path, label: str) -> int:
+    try:
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _BINARY, 0o666)
+    except FileExistsError:
+        raise DownloadError(
+            f"cannot download {label}: something else keeps creating {path} in the cache folder; "
+            "check who else writes there, or use a folder of your own"
+        ) from None
 
 
 def _verify_part(remote: RemoteFile, url: str, part: Path) -> None:
@@ -403,7 +543,10 @@ def _sized(n: int | None) -> str:
 
 
 def _size_of(path: Path) -> str:
-    return _human(path.stat().st_size if path.exists() else 0)
+    try:
+        return _human(path.lstat().st_size)
+    except FileNotFoundError:
+        return _human(0)
 
 
 def _human(n: int | None) -> str:
@@ -423,10 +566,27 @@ def _keep_validator(path: Path, headers) -> None:
     (at least 1 s before the response's Date). Otherwise nothing: the next attempt starts over.
     """
     value = _strong_validator(headers)
-    if value:
-        path.write_text(value, encoding="utf-8")
-    else:
-        path.unlink(missing_ok=True)
+    path.unlink(missing_ok=True)  # a link put there is removed, never written through
+    if value and _VALIDATOR.fullmatch(value):
+        with open(path, "w", encoding="ascii", opener=lambda _path, _flags: _create_new(path, str(path))) as f:
+            f.write(value)
+
+
+def _read_validator(path: Path) -> str:
+    """The validator kept beside a partial download, or ``""`` when absent or not one of ours.
+
+    Read without following a link (a link could name any file of the user's, whose text would go
+    to the server as ``If-Range``), at most a few hundred characters, and only in a validator's form.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _NONBLOCK | _BINARY)
+    except OSError:  # absent, or a link (ELOOP)
+        return ""
+    with open(fd, "rb") as f:
+        if not _is_own_file(os.fstat(f.fileno())):
+            return ""
+        text = f.read(_MAX_VALIDATOR_CHARS + 1).decode("ascii", errors="replace").strip()
+    return text if _VALIDATOR.fullmatch(text) else ""
 
 
 def _strong_validator(headers) -> str | None:
@@ -456,6 +616,7 @@ def download_url(
     dest_dir: str | os.PathLike[str],
     progress: bool = True,
     max_bytes: int | None = None,
+    probe: Callable[[Path], object] | None = None,
     timeout_s: tuple[float, float] = DEFAULT_TIMEOUT_S,
     retries: int = DEFAULT_RETRIES,
     backoff_s: float = DEFAULT_BACKOFF_S,
@@ -471,11 +632,23 @@ def download_url(
     a file that changed on the server between two attempts is downloaded whole, never spliced; a
     server that sends neither gets the download started over.
 
+    The size limit is counted on the bytes received, so a body without ``Content-Length`` (chunked,
+    or an endless stream such as an MJPEG camera or a radio) stops at it; the download also does
+    not start, or stops, when the free space of ``dest_dir`` falls below what the rest may still
+    need (up to the limit, or the announced size when smaller) plus
+    :data:`FREE_SPACE_MARGIN_BYTES` (256 MB). A body whose length was not announced may have been
+    cut short by a dropped connection without anyone noticing: ``probe`` checks it before it
+    becomes the cached file. A link planted under the file's name is not used but replaced.
+
     Args:
         url: the http(s) URL.
-        dest_dir: cache folder (``data/downloads/`` for videos).
+        dest_dir: cache folder (``data/downloads/`` for videos); created private to the user.
         progress: show a ``tqdm.auto`` bar.
-        max_bytes: refuse bodies larger than this (``None``: no limit).
+        max_bytes: refuse bodies larger than this (default: ``AR_MAX_DOWNLOAD_MB``, else the upload
+            limit; see :func:`actionrec.settings.max_download_bytes`).
+        probe: ``probe(path)`` raises an :class:`~actionrec.errors.ActionRecError` when a body of
+            unannounced length is not usable (for videos: it does not open as one); it is then
+            removed and nothing is cached.
         timeout_s: (connect, read) timeouts of each request, in seconds.
         retries: retries of transient failures (connection, timeout, HTTP 5xx, short body).
         backoff_s: first retry delay; doubles on every retry.
@@ -486,7 +659,9 @@ def download_url(
 
     Raises:
         DownloadError: not an http(s) URL, HTTP 4xx/5xx, an HTML page instead of a file, a body
-            over ``max_bytes``, repeated network failure, or a full disk.
+            over ``max_bytes``, too little free disk space, a body of unannounced length that
+            ``probe`` rejects, repeated network failure, or a full disk.
+        ValueError: ``AR_MAX_DOWNLOAD_MB`` (or ``AR_MAX_UPLOAD_MB``) is malformed.
 
     Example:
         >>> download_url("https://example.org/clip.mp4", dest_dir="data/downloads")  # doctest: +SKIP
@@ -495,22 +670,25 @@ def download_url(
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise DownloadError(f"cannot download {url!r}: only http:// and https:// URLs are supported")
+    limit = settings.max_download_bytes() if max_bytes is None else max_bytes
     suffix = Path(parts.path).suffix.lower()
     if not (2 <= len(suffix) <= 6 and suffix[1:].isalnum()):
         suffix = ".bin"
     final = Path(dest_dir) / (hashlib.sha256(url.encode("utf-8")).hexdigest()[:24] + suffix)
-    if final.is_file():
+    if final.is_symlink():  # not something this function wrote: download again (the rename replaces the link)
+        log.warning("%s is a symbolic link, not a download of %s; downloading again", final, url)
+    elif final.is_file():
         return final
-    final.parent.mkdir(parents=True, exist_ok=True)
+    _make_cache_dir(final.parent)
     part = final.with_name(final.name + ".part")
     validator = final.with_name(final.name + ".part.validator")
     try:
-        _retrying(
+        announced = _retrying(
             lambda: _stream(
                 url,
                 part,
                 label=url,
-                max_bytes=max_bytes,
+                max_bytes=limit,
                 reject_html=True,
                 progress=progress,
                 timeout_s=timeout_s,
@@ -524,8 +702,24 @@ def download_url(
             backoff_s=backoff_s,
             sleep=sleep,
         )
+        if not announced and probe is not None:
+            _probe_part(url, part, probe)
         os.replace(part, final)
     finally:
         if not part.exists():  # complete, or failed for good: nothing left to resume against
             validator.unlink(missing_ok=True)
     return final
+
+
+def _probe_part(url: str, part: Path, probe: Callable[[Path], object]) -> None:
+    """Run ``probe`` on a body of unannounced length; remove it (and raise) when it is rejected."""
+    try:
+        probe(part)
+    except ActionRecError as exc:
+        size = _size_of(part)
+        part.unlink(missing_ok=True)
+        raise DownloadError(
+            f"cannot use {url}: the server sent {size} without announcing its length, so a dropped "
+            f"connection cannot be told from the end, and what arrived is not usable ({exc}); nothing was "
+            "kept. Run again, or download the file yourself and pass its path"
+        ) from None

@@ -41,6 +41,7 @@ ENV_DEVICE = "AR_DEVICE"
 ENV_VIDEO = "AR_VIDEO"
 ENV_MAX_SECONDS = "AR_MAX_SECONDS"
 ENV_MAX_UPLOAD_MB = "AR_MAX_UPLOAD_MB"
+ENV_MAX_DOWNLOAD_MB = "AR_MAX_DOWNLOAD_MB"
 DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024**3  # 2 GB: a long phone clip, still well under a typical free disk
 
 
@@ -89,15 +90,52 @@ def max_upload_bytes(default: int = DEFAULT_MAX_UPLOAD_BYTES) -> int:
     raw = env_str(ENV_MAX_UPLOAD_MB)
     if raw is None:
         return default
+    return _megabytes(raw, what=ENV_MAX_UPLOAD_MB, fix=f"set e.g. {ENV_MAX_UPLOAD_MB}=500", default=default)
+
+
+def max_download_bytes(megabytes: float | str | None = None) -> int:
+    """The size limit of a video URL download, in bytes, counted on the bytes received.
+
+    ``megabytes`` (``--max-download-mb``, or the ``max_download_mb`` keyword of
+    :func:`actionrec.video.open_video` and the functions that take a URL) wins; else
+    ``AR_MAX_DOWNLOAD_MB``; else the upload limit (:func:`max_upload_bytes`, 2 GB by default).
+    Megabytes are MiB, as for ``AR_MAX_UPLOAD_MB``.
+
+    Args:
+        megabytes: the limit a caller passes, or ``None`` for the environment / the default.
+
+    Returns:
+        The limit in bytes (always positive).
+
+    Raises:
+        ValueError: the limit given, or ``AR_MAX_DOWNLOAD_MB`` / ``AR_MAX_UPLOAD_MB``, is not a
+            positive, finite number of megabytes.
+
+    Example:
+        >>> max_download_bytes(1.5)
+        1572864
+    """
+    if megabytes is not None:
+        return _megabytes(
+            megabytes, what="max_download_mb", fix="pass e.g. max_download_mb=500 (--max-download-mb 500)"
+        )
+    raw = env_str(ENV_MAX_DOWNLOAD_MB)
+    if raw is None:
+        return max_upload_bytes()
+    return _megabytes(
+        raw, what=ENV_MAX_DOWNLOAD_MB, fix=f"set e.g. {ENV_MAX_DOWNLOAD_MB}=500, or unset it for the upload limit"
+    )
+
+
+def _megabytes(raw: float | str, *, what: str, fix: str, default: int | None = None) -> int:
+    """``raw`` megabytes (MiB) as a positive number of bytes, or a ValueError naming ``what``."""
     try:
         limit = int(float(raw) * 1024**2)
-    except (ValueError, OverflowError):  # not a number, nan, or inf
+    except (ValueError, TypeError, OverflowError):  # not a number, nan, or inf
         limit = 0
-    if limit <= 0:
-        raise ValueError(
-            f"{ENV_MAX_UPLOAD_MB}={raw!r} is not a positive number of megabytes; set e.g. "
-            f"{ENV_MAX_UPLOAD_MB}=500, or unset it for the default ({default / 1024**2:g} MB)"
-        )
+    if limit <= 0 or isinstance(raw, bool):
+        unset = "" if default is None else f", or unset it for the default ({default / 1024**2:g} MB)"
+        raise ValueError(f"{what}={raw!r} is not a positive number of megabytes; {fix}{unset}")
     return limit
 
 

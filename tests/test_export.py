@@ -236,13 +236,16 @@ def test_ctrl_c_right_after_the_temp_file_is_created_leaves_nothing(tmp_path, mo
     """The interrupt lands between creating the temporary file and the writer knowing its name."""
     import actionrec.atomic as atomic_module
 
-    real_close = os.close
+    real_open = os.open
 
-    def interrupted_close(fd):
-        real_close(fd)
-        raise KeyboardInterrupt
+    def interrupted_open(path, flags, *args):
+        fd = real_open(path, flags, *args)
+        if flags & os.O_CREAT:
+            os.close(fd)
+            raise KeyboardInterrupt
+        return fd
 
-    monkeypatch.setattr(atomic_module.os, "close", interrupted_close)
+    monkeypatch.setattr(atomic_module.os, "open", interrupted_open)
     with pytest.raises(KeyboardInterrupt), atomic_write(tmp_path / "out.vtt", "w") as f:
         f.write("never")
     assert list(tmp_path.iterdir()) == []

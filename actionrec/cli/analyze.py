@@ -63,6 +63,21 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--formats", type=parse_formats, default=("json", "csv", "vtt"), help="any of json,csv,vtt,mp4")
     p.add_argument("--webm", action="store_true", help="annotated video as VP9 WebM instead of H.264 MP4")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
+    p.add_argument(
+        "--max-download-mb",
+        type=_megabytes,
+        help="refuse URL inputs larger than this many MB, counted on the bytes received "
+        "(env AR_MAX_DOWNLOAD_MB; default: the upload limit AR_MAX_UPLOAD_MB, 2048)",
+    )
+
+
+def _megabytes(text: str) -> float:
+    """``--max-download-mb``: a positive number of megabytes (``argparse.ArgumentTypeError`` otherwise)."""
+    try:
+        settings.max_download_bytes(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of megabytes; e.g. 500") from None
+    return float(text)
 
 
 def run_analyze(args: argparse.Namespace) -> int:
@@ -73,6 +88,10 @@ def run_analyze(args: argparse.Namespace) -> int:
 
     if not 0.0 <= args.threshold <= 1.0:
         raise ActionRecError(f"--threshold {args.threshold} is not a probability; use a value in 0..1")
+    try:  # a malformed AR_MAX_DOWNLOAD_MB is one clear line before any work, not one per URL input
+        settings.max_download_bytes(args.max_download_mb)
+    except ValueError as exc:
+        raise ActionRecError(str(exc)) from None
     files = resolve_from_args(args)
     models = compile_models(files, device=args.device, hint="THROUGHPUT", cache_dir=args.cache_dir)
     try:
@@ -87,7 +106,9 @@ def run_analyze(args: argparse.Namespace) -> int:
     used_stems: set[str] = set()
     for item in expand_inputs(args.inputs):
         try:
-            timeline = recognizer.analyze(item, progress=not args.no_progress, cache=not args.no_cache)
+            timeline = recognizer.analyze(
+                item, progress=not args.no_progress, cache=not args.no_cache, max_download_mb=args.max_download_mb
+            )
             stem = _unique_stem(item, used_stems)
             formats = tuple("webm" if (f == "mp4" and args.webm) else f for f in args.formats)
             written = export_source(
@@ -98,6 +119,7 @@ def run_analyze(args: argparse.Namespace) -> int:
                 stem=stem,
                 input_hw=models.input_size_hw,
                 threshold=args.threshold,
+                max_download_mb=args.max_download_mb,
             )
         except (ActionRecError, OSError) as exc:  # one input's failure never ends the batch
             failed += 1

@@ -305,6 +305,7 @@ def export_source(
     stem: str | None = None,
     input_hw: tuple[int, int] = (224, 224),
     threshold: float = 0.0,
+    max_download_mb: float | None = None,
 ) -> dict[str, Path]:
     """:func:`export_timeline` for an analysed ``source``, re-reading its frames for a video format.
 
@@ -317,6 +318,8 @@ def export_source(
         stem: file name without suffix (default: from the timeline's source).
         input_hw: the encoder's input size; the annotated video outlines its model crop.
         threshold: top-1 probability below which windows are uncertain.
+        max_download_mb: a URL not downloaded yet is refused beyond this many megabytes
+            (default ``AR_MAX_DOWNLOAD_MB``, else the upload limit, 2 GB).
 
     Returns:
         ``{format: path}`` of every file written.
@@ -332,7 +335,7 @@ def export_source(
     from ..pipeline.preprocess import crop_rect
     from ..video.open import open_video
 
-    with open_video(source, progress=False) as frames:
+    with open_video(source, progress=False, max_download_mb=max_download_mb) as frames:
         return export_timeline(
             timeline,
             out_dir,

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import settings
+from ..atomic import private_dir
 from ..errors import DeviceNotAvailableError, LabelsError, ModelNotFoundError
 from .files import ModelFiles, load_labels
 
@@ -133,7 +134,7 @@ def compile_models(
     device = check_device(device)
     core = get_core()
     compile_cache = settings.cache_dir(cache_dir) / "compile_cache"
-    compile_cache.mkdir(parents=True, exist_ok=True)
+    private_dir(compile_cache)  # model/ is a cache of the user's: private (see private_dir for Windows)
     config: dict[str, str] = {"PERFORMANCE_HINT": hint, "CACHE_DIR": str(compile_cache)}
     if hint == "THROUGHPUT":
         # Files decode video on the same cores: pinned inference threads starve the decoder

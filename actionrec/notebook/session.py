@@ -33,7 +33,11 @@ VIDEO_FORMATS = ("json", "csv", "vtt", "mp4")
 
 
 def clip_for(
-    video: str | os.PathLike[str] | int | None, *, data_base_url: str | None = None, progress: bool = True
+    video: str | os.PathLike[str] | int | None,
+    *,
+    data_base_url: str | None = None,
+    progress: bool = True,
+    max_download_mb: float | None = None,
 ) -> Path:
     """The video file the walk-through analyses (always a local file).
 
@@ -46,13 +50,16 @@ def clip_for(
             URL (downloaded once into ``data/downloads/``), a camera index, or ``None``.
         data_base_url: mirror for the pinned sample clip (``AR_DATA_BASE_URL``).
         progress: show download progress bars.
+        max_download_mb: a URL's download limit in megabytes, counted on the bytes received
+            (default ``AR_MAX_DOWNLOAD_MB``, else the upload limit ``AR_MAX_UPLOAD_MB``, 2 GB).
 
     Returns:
         The file: ``video`` itself, its download, or, for ``None`` and camera indices (the live
         section uses the camera), the verified "arm wrestling" sample clip.
 
     Raises:
-        VideoOpenError: the path does not exist or is not a file, or the URL cannot be downloaded.
+        VideoOpenError: the path does not exist or is not a file, or the URL cannot be downloaded
+            (including a download over the limit, or too little free disk space).
         DownloadError: the sample clip cannot be downloaded or fails verification.
     """
     from ..download import DEFAULT_RETRIES
@@ -70,7 +77,9 @@ def clip_for(
         raise VideoOpenError(f"AR_VIDEO={text!r} is not a file: {exc}; {fix}") from exc
     if found.kind == "url":
         try:
-            found = resolve_source(text, progress=progress, download_retries=DEFAULT_RETRIES)
+            found = resolve_source(
+                text, progress=progress, download_retries=DEFAULT_RETRIES, max_download_mb=max_download_mb
+            )
         except VideoOpenError as exc:
             raise VideoOpenError(f"AR_VIDEO={text!r} could not be downloaded: {exc}") from exc
     if found.kind != "file" or not isinstance(found.value, Path):

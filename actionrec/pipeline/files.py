@@ -58,6 +58,7 @@ class Recognizer:
         progress: bool = True,
         cache: bool = True,
         max_seconds: float | None = None,
+        max_download_mb: float | None = None,
     ) -> Timeline:
         """Encode ``source`` (path, URL, frames...) and decode every window.
 
@@ -69,12 +70,14 @@ class Recognizer:
             progress: show progress bars (download, frames decoded).
             cache: read and write the embedding cache (ignored with ``max_seconds``).
             max_seconds: analyse only this many seconds from the first frame (``None``: all).
+            max_download_mb: a URL's download limit in megabytes, counted on the bytes received
+                (default ``AR_MAX_DOWNLOAD_MB``, else the upload limit, 2 GB).
 
         Returns:
             The timeline of every window, smoothed as the options say.
 
         Raises:
-            VideoOpenError: the source cannot be opened.
+            VideoOpenError: the source cannot be opened (or a URL's download is over the limit).
             ClipTooShortError: the source is shorter than one window.
             ModelOutputError: the encoder's or decoder's output does not fit its pair or the labels.
             ExportError: the embedding cache cannot be written.
@@ -84,30 +87,42 @@ class Recognizer:
         store = EmbeddingCache.for_source(source, models=self.models, grid=self.grid) if use_cache else None
         encoded = store.load() if store is not None else None
         if encoded is None:
-            encoded = self.encode(source, progress=progress, max_seconds=max_seconds)
+            encoded = self.encode(source, progress=progress, max_seconds=max_seconds, max_download_mb=max_download_mb)
             if store is not None and not encoded.truncated:
                 store.save(encoded)
         return self.decode(encoded)
 
-    def encode(self, source: SourceLike, *, progress: bool = True, max_seconds: float | None = None) -> EncodedVideo:
+    def encode(
+        self,
+        source: SourceLike,
+        *,
+        progress: bool = True,
+        max_seconds: float | None = None,
+        max_download_mb: float | None = None,
+    ) -> EncodedVideo:
         """Decode ``source`` and run the encoder on every grid sample (see :class:`EncodedVideo`).
 
         Args:
             source: anything :func:`~actionrec.video.open_video` opens.
             progress: show progress bars.
             max_seconds: stop after this many seconds from the first frame (``None``: all).
+            max_download_mb: a URL's download limit in megabytes, counted on the bytes received
+                (default ``AR_MAX_DOWNLOAD_MB``, else the upload limit, 2 GB).
 
         Returns:
             The embeddings of every grid sample and the source facts.
 
         Raises:
-            VideoOpenError: the source cannot be opened.
+            VideoOpenError: the source cannot be opened (or a URL's download is over the limit).
             VideoDecodeError: it opened but no frame could be decoded.
             ModelOutputError: the encoder's output does not have ``embedding_dim`` values per sample.
         """
         encoder = FileEncoder(self.models, self.grid, max_seconds=max_seconds, progress=progress)
         # Files decoded by OpenCV convert only frames that can be nearest to a grid point.
-        with open_video(source, progress=progress, frame_filter=encoder.frame_filter) as video:
+        opened = open_video(
+            source, progress=progress, frame_filter=encoder.frame_filter, max_download_mb=max_download_mb
+        )
+        with opened as video:
             return encoder.run(video, source=video.info.source, total_frames=video.info.frame_count, stats=video.stats)
 
     def decode(self, encoded: EncodedVideo) -> Timeline:

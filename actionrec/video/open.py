@@ -116,6 +116,7 @@ def resolve_source(
     download_dir: str | os.PathLike[str] | None = None,
     progress: bool = True,
     max_upload_bytes: int | None = None,
+    max_download_mb: float | None = None,
     download_retries: int = DEFAULT_DOWNLOAD_RETRIES,
 ) -> ResolvedSource:
     """Say what ``source`` is, fetching it to a local file when it is a URL or an upload.
@@ -127,7 +128,12 @@ def resolve_source(
             file object or iterator: URLs stay ``"url"``, uploads ``"upload"``.
         download_dir: where URLs are cached (default ``data/downloads/``).
         progress: show a download progress bar.
-        max_upload_bytes: refuse uploads and downloads larger than this.
+        max_upload_bytes: refuse uploaded bytes larger than this (``None``: no limit).
+        max_download_mb: refuse URL downloads larger than this many megabytes (MiB), counted on
+            the bytes received; default ``AR_MAX_DOWNLOAD_MB``, else the upload limit
+            (``AR_MAX_UPLOAD_MB``, 2 GB). A download also stops when the disk would keep less
+            than 256 MB free, and a body whose length the server did not announce must open as a
+            video before it is cached (see :func:`actionrec.download.download_url`).
         download_retries: retries of a failing download (HTTP 5xx, dropped connection).
 
     Returns:
@@ -136,8 +142,10 @@ def resolve_source(
 
     Raises:
         VideoOpenError: not a source (the message lists the valid ones), a missing path, an
-            unsupported URL scheme, a negative camera index, or a failed download.
+            unsupported URL scheme, a negative camera index, or a failed download (over the
+            limit, too little free space, not a video).
         UploadError: uploaded bytes are empty or over ``max_upload_bytes`` (only with ``fetch``).
+        ValueError: ``max_download_mb`` (or ``AR_MAX_DOWNLOAD_MB``) is not a positive number.
 
     Example:
         >>> resolve_source("https://example.org/clip.mp4", fetch=False)
@@ -162,9 +170,10 @@ def resolve_source(
         if not fetch:
             return ResolvedSource("url", url, url)
         folder = Path(download_dir) if download_dir is not None else settings.data_dir("downloads")
+        limit = settings.max_download_bytes(max_download_mb)
         try:
             path = download_url(
-                url, dest_dir=folder, progress=progress, max_bytes=max_upload_bytes, retries=download_retries
+                url, dest_dir=folder, progress=progress, max_bytes=limit, probe=_probe_video, retries=download_retries
             )
         except DownloadError as exc:
             raise VideoOpenError(str(exc)) from exc
@@ -202,6 +211,7 @@ def open_video(
     download_dir: str | os.PathLike[str] | None = None,
     progress: bool = True,
     max_upload_bytes: int | None = None,
+    max_download_mb: float | None = None,
     download_retries: int = DEFAULT_DOWNLOAD_RETRIES,
     live: bool = False,
     capture_factory: CaptureFactory | None = None,
@@ -229,7 +239,10 @@ def open_video(
             request; files: used only when the file states none.
         download_dir: where URLs are cached (default ``data/downloads/``).
         progress: show a download progress bar.
-        max_upload_bytes: refuse uploads and downloads larger than this.
+        max_upload_bytes: refuse uploaded bytes larger than this (``None``: no limit).
+        max_download_mb: refuse URL downloads larger than this many megabytes (MiB), counted on
+            the bytes received (default ``AR_MAX_DOWNLOAD_MB``, else the upload limit, 2 GB); see
+            :func:`resolve_source`.
         download_retries: retries of a failing download (HTTP 5xx, dropped connection).
         live: an iterable of arrays is live: timestamps are wall-clock seconds since opening.
         capture_factory: ``factory(index_or_path) -> cv2.VideoCapture``-like; for tests.
@@ -239,9 +252,10 @@ def open_video(
         The opened source; use it in a ``with`` block.
 
     Raises:
-        ValueError: ``fps`` is not positive and finite.
+        ValueError: ``fps`` is not positive and finite, or ``max_download_mb`` not a positive number.
         VideoOpenError: the source cannot be opened (missing path, unsupported scheme, not a video,
-            download failed, camera unavailable); the message says what was found and what to do.
+            download failed or over the limit, camera unavailable); the message says what was found
+            and what to do.
         VideoDecodeError: the source opened but no frame could be decoded.
         UploadError: uploaded bytes are empty or over ``max_upload_bytes``.
 
@@ -257,6 +271,7 @@ def open_video(
         download_dir=download_dir,
         progress=progress,
         max_upload_bytes=max_upload_bytes,
+        max_download_mb=max_download_mb,
         download_retries=download_retries,
     )
     kind, value, display = resolved.kind, resolved.value, resolved.display
@@ -315,6 +330,12 @@ async def aopen_video(source: SourceLike | AsyncIterable[Frame | np.ndarray], **
 # -- paths and uploads -----------------------------------------------------------------------------
 
 
+def _probe_video(path: Path) -> None:
+    """Open ``path`` as :func:`open_video` would and decode its first frame, or raise why not."""
+    with open_file(path, "the download", fps=None):
+        pass
+
+
 def _find_path(source: str | os.PathLike[str]) -> Path:
     """The existing file or folder ``source`` names: as given when absolute, else in the cwd, then the repo."""
     given = Path(source).expanduser()
@@ -346,7 +367,7 @@ def _store_upload(source: bytes | bytearray | memoryview | BinaryIO, *, max_byte
         )
     suffix = ".mp4" if data[4:8] == b"ftyp" else _UPLOAD_MAGIC.get(data[:4], ".bin")
     path = settings.data_dir("uploads") / (hashlib.sha256(data).hexdigest()[:24] + suffix)
-    if not path.is_file():
+    if path.is_symlink() or not path.is_file():  # a link planted there is replaced, never used
         with atomic_write(path, "wb") as f:  # never a half-written upload under its final name
             f.write(data)
     return ResolvedSource("file", path, f"upload ({len(data)} bytes)")

@@ -11,9 +11,18 @@ Faults (per path, set with :meth:`FaultServer.set_fault`):
 - ``"html"``: answers 200 with an HTML page instead of the file;
 - ``"slow"``: sends 16 KB every 50 ms (to kill a client mid-download);
 - ``"wrong_range"``: drops the first request mid-file, then answers a ``Range`` request with 206
-  and the whole body labelled ``bytes 0-`` (another range than asked for).
+  and the whole body labelled ``bytes 0-`` (another range than asked for);
+- ``"chunked"``: the whole body with ``Transfer-Encoding: chunked`` and no ``Content-Length``;
+- ``"no_length"``: the whole body with neither, ended by closing the connection (HTTP/1.0 style);
+- ``"endless"``: no length, the file's bytes sent over and over (an MJPEG camera, a radio), until
+  the client goes away or :attr:`FaultServer.endless_max_bytes` are sent;
+- ``"gzip"``: the body gzip-compressed (whatever the client's ``Accept-Encoding``), with the
+  compressed size as ``Content-Length`` (a misconfigured server, or a decompression bomb).
 
-Every request is logged as ``(path, range_header_or_None)`` in :attr:`FaultServer.requests`.
+With a fault set, ``Range`` is ignored for the last three (they answer 200 with the whole body).
+
+Every request is logged as ``(path, range_header_or_None)`` in :attr:`FaultServer.requests`, and
+its ``If-Range`` header (or ``None``) in :attr:`FaultServer.if_ranges`.
 Responses carry an ``ETag`` of the current bytes (:attr:`FaultServer.etags`: strong, weak or none),
 and a ``Range`` request whose ``If-Range`` names another version gets the whole file (200) unless
 :attr:`FaultServer.honour_if_range` is off.
@@ -34,6 +43,9 @@ class FaultServer:
         self.files: dict[str, bytes] = {}
         self.faults: dict[str, str] = {}
         self.requests: list[tuple[str, str | None]] = []
+        self.if_ranges: list[str | None] = []
+        self.endless_max_bytes = 64 * 1024**2  # an "endless" body stops here (a test on old code ends)
+        self.endless_sent = 0  # bytes of the last "endless" body sent
         self._served: dict[str, int] = {}
         self.stall_s = 5.0
         self.etags: str | None = "strong"  # "strong", "weak" (W/"...") or None
@@ -88,6 +100,7 @@ class FaultServer:
         path = h.path.split("?", 1)[0]
         rng = h.headers.get("Range")
         self.requests.append((path, rng))
+        self.if_ranges.append(h.headers.get("If-Range"))
         count = self._served.get(path, 0)
         self._served[path] = count + 1
         fault = self.faults.get(path)
@@ -98,6 +111,19 @@ class FaultServer:
             return self._send(h, 500, b"server error")
         if fault == "html":
             return self._send(h, 200, b"<!doctype html><html><body>Sign in</body></html>", "text/html")
+        if fault in ("chunked", "no_length", "endless"):
+            return self._send_unannounced(h, data, fault)
+        if fault == "gzip":
+            import gzip
+
+            body = gzip.compress(data)
+            h.send_response(200)
+            h.send_header("Content-Type", "application/octet-stream")
+            h.send_header("Content-Encoding", "gzip")
+            h.send_header("Content-Length", str(len(body)))
+            h.end_headers()
+            h.wfile.write(body)
+            return
         if fault == "wrong_bytes":
             data = bytes((b + 1) % 256 for b in data[:4096]) + data[4096:]
         start = 0
@@ -150,6 +176,32 @@ class FaultServer:
             h.close_connection = True
             return
         h.wfile.write(body)
+
+    def _send_unannounced(self, h: BaseHTTPRequestHandler, data: bytes, fault: str) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", "application/octet-stream")
+        if fault == "chunked":
+            h.send_header("Transfer-Encoding", "chunked")
+        else:
+            h.send_header("Connection", "close")
+        h.end_headers()
+        h.close_connection = fault != "chunked"
+        if fault == "chunked":
+            for i in range(0, len(data), 65536):
+                piece = data[i : i + 65536]
+                h.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            h.wfile.write(b"0\r\n\r\n")
+            return
+        if fault == "no_length":
+            h.wfile.write(data)
+            return
+        self.endless_sent = 0
+        try:
+            while self.endless_sent < self.endless_max_bytes:
+                h.wfile.write(data)
+                self.endless_sent += len(data)
+        except (BrokenPipeError, ConnectionResetError):  # the client stopped reading: what we expect
+            pass
 
     @staticmethod
     def _send(h: BaseHTTPRequestHandler, status: int, body: bytes, ctype: str = "text/plain") -> None:
