@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -30,6 +31,8 @@ from .encoded import EncodedVideo
 from .options import RecognizerOptions
 from .sampling import SamplingGrid
 from .stages import FileEncoder
+
+ProgressFn = Callable[[int, int | None], object]
 
 
 class Recognizer:
@@ -53,6 +56,7 @@ class Recognizer:
         progress: bool = True,
         cache: bool = True,
         max_seconds: float | None = None,
+        on_progress: ProgressFn | None = None,
     ) -> Timeline:
         """Encode ``source`` (path, URL, frames...) and decode every window.
 
@@ -64,6 +68,10 @@ class Recognizer:
             progress: show progress bars (download, frames decoded).
             cache: read and write the embedding cache (ignored with ``max_seconds``).
             max_seconds: analyse only this many seconds from the first frame (``None``: all).
+            on_progress: ``on_progress(frames_decoded, total_frames_or_None)``, called on this
+                thread every few grid samples while encoding (not when the cache answers). An
+                exception it raises stops the analysis and propagates once every inference
+                request has finished and the reader has stopped: a cooperative cancel.
 
         Returns:
             The timeline of every window, smoothed as the options say.
@@ -78,18 +86,26 @@ class Recognizer:
         store = EmbeddingCache.for_source(source, models=self.models, grid=self.grid) if use_cache else None
         encoded = store.load() if store is not None else None
         if encoded is None:
-            encoded = self.encode(source, progress=progress, max_seconds=max_seconds)
+            encoded = self.encode(source, progress=progress, max_seconds=max_seconds, on_progress=on_progress)
             if store is not None and not encoded.truncated:
                 store.save(encoded)
         return self.decode(encoded)
 
-    def encode(self, source: SourceLike, *, progress: bool = True, max_seconds: float | None = None) -> EncodedVideo:
+    def encode(
+        self,
+        source: SourceLike,
+        *,
+        progress: bool = True,
+        max_seconds: float | None = None,
+        on_progress: ProgressFn | None = None,
+    ) -> EncodedVideo:
         """Decode ``source`` and run the encoder on every grid sample (see :class:`EncodedVideo`).
 
         Args:
             source: anything :func:`~actionrec.video.open_video` opens.
             progress: show progress bars.
             max_seconds: stop after this many seconds from the first frame (``None``: all).
+            on_progress: see :meth:`analyze`.
 
         Returns:
             The embeddings of every grid sample and the source facts.
@@ -98,7 +114,9 @@ class Recognizer:
             VideoOpenError: the source cannot be opened.
             VideoDecodeError: it opened but no frame could be decoded.
         """
-        encoder = FileEncoder(self.models, self.grid, max_seconds=max_seconds, progress=progress)
+        encoder = FileEncoder(
+            self.models, self.grid, max_seconds=max_seconds, progress=progress, on_progress=on_progress
+        )
         # Files decoded by OpenCV convert only frames that can be nearest to a grid point.
         with open_video(source, progress=progress, frame_filter=encoder.frame_filter) as video:
             return encoder.run(video, source=video.info.source, total_frames=video.info.frame_count, stats=video.stats)
