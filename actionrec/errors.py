@@ -59,3 +59,7 @@ class ExportError(ActionRecError):
 
 class UploadError(ActionRecError):
     """An uploaded file was rejected (too large, not a video, unsafe name)."""
+
+
+class AnalysisCancelledError(ActionRecError):
+    """An analysis or export was stopped on request (a Cancel button, a newer upload); nothing was kept."""

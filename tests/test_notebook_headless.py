@@ -219,7 +219,7 @@ def test_upload_panel_shows_analysis_or_a_clear_error(models, video_factory, tmp
     upload = FakeUpload()
     panel = UploadPanel(models, threshold=0.3, out_dir=tmp_path / "out", upload=upload)
     video = video_factory("blue_then_red.mp4", fps=25, duration_s=4.0, paint=blue_then_red)
-    result = upload.callback(video)
+    result = upload.callback(video).result(timeout_s=120)  # the analysis runs in a worker thread
     assert result is not None and (tmp_path / "out" / "blue_then_red.annotated.mp4").is_file()
     shown = [o["data"] for o in panel.output.outputs]
     assert "blue" in shown[0]["text/html"] and "image/png" in shown[1]

@@ -394,3 +394,24 @@ def test_encoded_video_npz_round_trip_keeps_the_cache_layout(models, tmp_path):
         0.25,
     )
     assert (again.crop_xywh, again.size_wh, again.truncated) == ((10, 0, 120, 120), (140, 120), False)
+
+
+def test_on_progress_reports_frames_and_its_exception_stops_the_analysis(models, video_factory, tmp_path):
+    path = video_factory("progress.mp4", fps=25, duration_s=4.0, size_wh=(96, 64))
+    seen: list[tuple[int, int | None]] = []
+
+    class StopError(Exception):
+        pass
+
+    def report(done: int, total: int | None) -> None:
+        seen.append((done, total))
+        if len(seen) == 2:
+            raise StopError  # a cooperative cancel, as the notebook's upload panel does
+
+    with pytest.raises(StopError):
+        Recognizer(models).analyze(path, progress=False, on_progress=report)
+    assert [total for _, total in seen] == [100, 100] and 0 < seen[0][0] < seen[1][0] <= 100
+    assert not [t for t in threading.enumerate() if t.name == "actionrec-reader"]
+    assert not list((tmp_path / "repo" / "data" / "cache").glob("*"))  # nothing cached of a stopped run
+    timeline = Recognizer(models).analyze(path, progress=False, on_progress=lambda *a: None)
+    assert len(timeline) > 0  # and it runs to the end when nothing raises

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -78,7 +82,10 @@ def test_progress_and_part_file_while_uploading(upload_dir, video_bytes):
     page.send({"type": "chunk", "id": "u1", "seq": 0, "offset": 0}, [video_bytes[:CHUNK]])
     assert widget.state == "uploading"
     assert widget.progress == pytest.approx(CHUNK / len(video_bytes))
-    assert files_in(upload_dir) == ["clip.mp4.part"]  # never under the final name before the end
+    # Never under the final name before the end, and under a name no upload or user file gets
+    # (final names never start with a dot), so the stale-part sweep can never take a user's file.
+    (part,) = files_in(upload_dir)
+    assert re.fullmatch(r"\.upload-[0-9a-f]{32}\.part", part), part
 
 
 @pytest.mark.parametrize(
@@ -285,3 +292,188 @@ def test_options_are_checked():
     with pytest.raises(ValueError, match=r"max_bytes \(0\) and chunk_bytes \(1048576\) must be positive"):
         ChunkedUpload(max_bytes=0)
     assert os.fspath(ChunkedUpload(max_bytes=10).accept).startswith("video/*")
+
+
+def open_handles_under(folder: Path) -> list[str]:
+    """This process's open file descriptors pointing into ``folder`` (Linux)."""
+    fds = Path("/proc/self/fd")
+    if not fds.is_dir():
+        pytest.skip("needs /proc/self/fd to see open handles (Linux)")
+    targets = []
+    for fd in fds.iterdir():
+        try:
+            targets.append(os.readlink(fd))
+        except OSError:
+            continue
+    return [t for t in targets if t.startswith(str(folder))]
+
+
+def test_closing_the_widget_discards_the_part_file_and_its_handle(upload_dir, video_bytes):
+    widget = ChunkedUpload(upload_dir=upload_dir)
+    page = Page(widget)
+    page.send({"type": "start", "id": "u1", "name": "clip.mp4", "size": len(video_bytes)})
+    page.send({"type": "chunk", "id": "u1", "seq": 0, "offset": 0}, [video_bytes[:CHUNK]])
+    assert len(files_in(upload_dir)) == 1 and len(open_handles_under(upload_dir)) == 1
+
+    widget.close()
+
+    assert files_in(upload_dir) == []
+    assert open_handles_under(upload_dir) == []
+    # A chunk still in flight from the page writes nothing.
+    assert page.send({"type": "chunk", "id": "u1", "seq": 1, "offset": CHUNK}, [video_bytes[CHUNK:]]) is None
+    assert files_in(upload_dir) == []
+
+
+def test_an_unfinished_upload_is_deleted_when_the_kernel_exits(upload_dir, tmp_path):
+    """A kernel shut down or restarted mid-upload (the widget never closed) leaves no part file."""
+    script = tmp_path / "kernel.py"
+    script.write_text(
+        "import sys\n"
+        "from actionrec.notebook.upload import ChunkedUpload\n"
+        "widget = ChunkedUpload(upload_dir=sys.argv[1])\n"
+        "widget._reply = lambda content: print(content['type'], flush=True)\n"
+        "widget._on_page_msg(widget, {'type': 'start', 'id': 'u1', 'name': 'clip.mp4', 'size': 5000}, [])\n"
+        "widget._on_page_msg(widget, {'type': 'chunk', 'id': 'u1', 'seq': 0, 'offset': 0}, [b'x' * 1000])\n"
+        "print(len(list(widget.upload_dir.iterdir())), 'file(s)', flush=True)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AR_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parent.parent), env.get("PYTHONPATH", "")])
+    done = subprocess.run(
+        [sys.executable, str(script), str(upload_dir)], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["ready", "ack", "1", "file(s)"]  # the part existed mid-upload
+    assert files_in(upload_dir) == []  # and is gone once the process ended
+
+
+def test_stale_part_files_are_removed_when_a_new_widget_starts(upload_dir):
+    upload_dir.mkdir()
+    now = time.time()
+    hours = 3600.0
+
+    def make(name: str, age_h: float) -> Path:
+        p = upload_dir / name
+        p.write_bytes(b"partial")
+        os.utime(p, (now - age_h * hours, now - age_h * hours))
+        return p
+
+    stale = make("." + "upload-" + "a" * 32 + ".part", 7)  # a killed kernel's part
+    fresh = make("." + "upload-" + "b" * 32 + ".part", 1)  # maybe another kernel's upload in progress
+    users = [make("clip.mp4.part", 30), make("notes.part", 30), make(".upload-mine.part", 30), make("old.mp4", 30)]
+
+    ChunkedUpload(upload_dir=upload_dir, clock=lambda: now)
+
+    assert not stale.exists()
+    assert fresh.exists() and all(p.exists() for p in users)  # only parts this widget could have made
+
+    ChunkedUpload(upload_dir=upload_dir, clock=lambda: now + 4.9 * hours)  # 5.9 h old: kept
+    assert fresh.exists()
+    ChunkedUpload(upload_dir=upload_dir, clock=lambda: now + 5 * hours)  # 6 h old: stale
+    assert not fresh.exists()
+    assert all(p.exists() for p in users)
+
+
+def test_the_page_cannot_lift_the_limit(upload_dir):
+    widget = ChunkedUpload(upload_dir=upload_dir, max_bytes=1000)
+    page = Page(widget)
+    widget.set_state({"max_bytes": 10**12})  # what a rewritten front end can send
+
+    reply = page.send({"type": "start", "id": "u1", "name": "big.mp4", "size": 5000})
+
+    assert reply["type"] == "error"
+    assert reply["message"] == (
+        "big.mp4 is 4.9 KB; the upload limit is 1000 bytes; set AR_MAX_UPLOAD_MB or pick a shorter clip"
+    )
+    assert widget.max_bytes == 1000
+    assert files_in(upload_dir) == []
+
+
+def test_the_page_cannot_lift_the_limit_mid_upload(upload_dir):
+    widget = ChunkedUpload(upload_dir=upload_dir, max_bytes=1000, chunk_bytes=600)
+    page = Page(widget)
+    page.send({"type": "start", "id": "u1", "name": "v.mp4", "size": 1000})
+    widget.set_state({"max_bytes": 10**12, "chunk_bytes": 10**9})
+    reply = page.send({"type": "chunk", "id": "u1", "seq": 0, "offset": 0}, [b"\0" * 2000])
+    assert reply["type"] == "error"
+    assert reply["message"] == "chunk 0 of v.mp4 holds 2000 bytes; chunks hold 1 to 600 bytes; pick the file again"
+    assert files_in(upload_dir) == []
+
+
+def test_the_page_cannot_rename_the_upload_mid_way(upload_dir, video_bytes):
+    widget = ChunkedUpload(upload_dir=upload_dir)
+    page = Page(widget)
+    page.send({"type": "start", "id": "u1", "name": "clip.mp4", "size": len(video_bytes)})
+    widget.set_state({"filename": "../../evil.sh"})
+    for seq, offset in enumerate(range(0, len(video_bytes), CHUNK)):
+        page.send({"type": "chunk", "id": "u1", "seq": seq, "offset": offset}, [video_bytes[offset : offset + CHUNK]])
+    reply = page.send({"type": "end", "id": "u1", "size": len(video_bytes)})
+    assert reply == {"type": "done", "id": "u1", "name": "clip.mp4"}
+    assert files_in(upload_dir) == ["clip.mp4"]
+    assert widget.message.startswith("clip.mp4 uploaded (")
+
+
+def test_a_second_start_tells_the_first_upload_it_was_replaced(upload_dir, video_bytes):
+    widget = ChunkedUpload(upload_dir=upload_dir)
+    page = Page(widget)
+    page.send({"type": "start", "id": "old", "name": "first.mp4", "size": len(video_bytes)})
+    page.send({"type": "chunk", "id": "old", "seq": 0, "offset": 0}, [video_bytes[:CHUNK]])
+
+    page.send({"type": "start", "id": "new", "name": "second.mp4", "size": len(video_bytes)})
+
+    notice, ready = page.replies[-2:]
+    expected = "the upload of first.mp4 was replaced by a new upload (second.mp4); nothing of it was saved"
+    assert notice == {"type": "error", "id": "old", "message": expected, "replaced": True}
+    assert ready == {"type": "ready", "id": "new"}
+    assert len(files_in(upload_dir)) == 1  # the first part is gone, the second one exists
+    # The first page's next chunk is answered the same way (it may not have been waiting just then).
+    late = page.send({"type": "chunk", "id": "old", "seq": 1, "offset": CHUNK}, [video_bytes[CHUNK : 2 * CHUNK]])
+    assert late == notice
+    assert widget.state == "uploading"  # the new upload goes on
+    assert page.upload("second.mp4", video_bytes, upload_id="new2")["type"] == "done"
+    assert files_in(upload_dir) == ["second.mp4"]
+
+
+@pytest.mark.parametrize(
+    ("content", "buffers", "message"),
+    [
+        ({"type": "chunk", "id": "u1", "seq": 0, "offset": 0}, [], "chunk 0 came with 0 binary buffers, not one"),
+        ({"type": "chunk", "id": "u1", "seq": 0, "offset": 0}, ["text"], "chunk 0 came with a str, not bytes"),
+        ({"type": "chunk", "id": "u1", "seq": 0, "offset": 0}, [b""], "chunk 0 of v.mp4 holds 0 bytes"),
+        ({"type": "chunk", "id": "u1", "seq": True, "offset": 0}, [b"x"], "chunk True at byte 0 arrived"),
+        ({"type": "chunk", "id": "u1", "seq": "0" * 99, "offset": 0}, [b"x"], "chunk '000000000000000000000000000"),
+        ({"type": "end", "id": "u1", "size": "100"}, [], "v.mp4 ended after 0 of 100 bytes"),
+    ],
+)
+def test_malformed_messages_are_refused_with_a_clear_error(upload_dir, content, buffers, message):
+    widget = ChunkedUpload(upload_dir=upload_dir)
+    page = Page(widget)
+    page.send({"type": "start", "id": "u1", "name": "v.mp4", "size": 100})
+    reply = page.send(content, buffers)
+    assert reply["type"] == "error" and reply["message"].startswith(message), reply
+    assert not reply["message"].startswith("upload failed:")  # not an internal error
+    assert files_in(upload_dir) == []
+
+
+@pytest.mark.parametrize(
+    ("start", "message"),
+    [
+        ({"name": ["x"], "size": 10}, "the page sent a file name of type list, not a string"),
+        ({"name": "v.mp4", "size": True}, "v.mp4 is empty (size True)"),
+        ({"name": "a\ud800b.mp4", "size": -1}, "ab.mp4 is empty (size -1)"),
+        ({"id": 7, "name": "v.mp4", "size": 10}, "the page sent no usable upload id"),
+    ],
+)
+def test_malformed_starts_are_refused_with_a_clear_error(upload_dir, start, message):
+    widget = ChunkedUpload(upload_dir=upload_dir)
+    reply = Page(widget).send({"type": "start", "id": "u1", **start})
+    assert reply["type"] == "error" and reply["message"].startswith(message), reply
+    reply["message"].encode()  # no lone surrogate goes back to the page (the kernel could not send it)
+    widget.message.encode() and widget.filename.encode()
+    assert files_in(upload_dir) == []
+
+
+@pytest.mark.parametrize("content", ["start", ["start"], None, 42])
+def test_messages_that_are_not_objects_are_ignored(upload_dir, content):
+    widget = ChunkedUpload(upload_dir=upload_dir)
+    assert Page(widget).send(content) is None
+    assert widget.state == "idle"

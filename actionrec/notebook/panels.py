@@ -16,20 +16,18 @@ Example (cells of ``action_recognition.ipynb``)::
 
 from __future__ import annotations
 
-import base64
-import html
 import os
-import traceback
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .. import settings
-from ..errors import ActionRecError
-from ..pipeline.options import RecognizerOptions
 
-ERROR_STYLE = "color:var(--jp-error-color1,#c62828);white-space:pre-wrap"
+# The upload panel lives in its own module (it runs its analysis in a worker thread); it is
+# one of this module's panels, so it is named here too.
+from .upload_panel import AnalysisJob as AnalysisJob
+from .upload_panel import UploadPanel as UploadPanel
 
 
 class ModelChoice:
@@ -75,112 +73,6 @@ class ModelChoice:
 
     def __repr__(self) -> str:
         return f"ModelChoice(device={self.device!r}, precision={self.precision!r})"
-
-
-class UploadPanel:
-    """An upload control (files of any size, sent in chunks) whose file is analysed and shown.
-
-    The upload control itself says what it is doing and refuses files over its size limit. Once a
-    file has arrived, :meth:`analyse` runs the same steps as the walk-through (analysis, timeline
-    plot, exports, annotated video) and shows them below; a file that is not a video, or any other
-    failure, is shown in red with what to do. Nothing fails silently.
-
-    Args:
-        models: compiled models (``hint="THROUGHPUT"``).
-        options: window, stride, top-k and smoothing of the analysis; default :class:`RecognizerOptions
-            <actionrec.pipeline.RecognizerOptions>`.
-        threshold: top-1 probability below which windows are uncertain.
-        out_dir: where exports go (default ``data/out/``).
-        upload: the upload widget (default a new :class:`~actionrec.notebook.upload.ChunkedUpload`).
-    """
-
-    def __init__(self, models: Any, *, options: RecognizerOptions | None = None, threshold: float = 0.0,
-                 out_dir: str | os.PathLike[str] | None = None, upload: Any = None) -> None:  # fmt: skip
-        import ipywidgets as widgets
-
-        self.models, self.threshold, self.out_dir = models, threshold, out_dir
-        self.options = options if options is not None else RecognizerOptions()
-        if upload is None:
-            from .upload import ChunkedUpload
-
-            upload = ChunkedUpload()
-        self.upload = upload
-        self.output = widgets.Output(layout=widgets.Layout(margin="8px 0 0 0"))
-        self.last_result: dict[str, Any] | None = None
-        upload.on_upload(self.analyse)
-        if "state" in getattr(upload, "trait_names", list)():
-            upload.observe(self._on_state, names="state")
-        self.widget = widgets.VBox([upload, self.output])
-
-    def _on_state(self, change: dict) -> None:
-        # A new upload (or a refused one) replaces the previous file's results: the upload control
-        # itself says what is happening, and old results below it would look like the new file's.
-        if change["new"] in ("uploading", "error"):
-            self.output.outputs = ()
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
-
-    def _show(self, *objects: Any, clear: bool = False) -> None:
-        # Set the Output's outputs directly: safe from a comm handler, where `with output:` may not
-        # capture (kernel subshell threads). Images go base64-encoded, as in a notebook file: raw
-        # bytes in widget state would travel as binary buffers the Output view cannot show.
-        from IPython.core.interactiveshell import InteractiveShell
-
-        formatter = InteractiveShell.instance().display_formatter
-        items = []
-        for obj in objects:
-            data, metadata = formatter.format(obj)
-            data = {k: base64.b64encode(v).decode("ascii") if isinstance(v, bytes) else v for k, v in data.items()}
-            items.append({"output_type": "display_data", "data": data, "metadata": metadata})
-        self.output.outputs = (*(() if clear else self.output.outputs), *items)
-
-    def analyse(self, path: str | os.PathLike[str]) -> dict[str, Any] | None:
-        """Analyse an uploaded file and show the result (called by the upload control).
-
-        Returns:
-            ``{"timeline": Timeline, "paths": {format: path}}``, or ``None`` when it failed (the
-            reason is shown in the panel and kept in ``last_result["error"]``).
-        """
-        from IPython.display import HTML
-
-        from ..pipeline.files import Recognizer
-        from .display import file_links, plot_timeline, video_html
-        from .session import describe_timeline, export_all
-
-        p = Path(path)
-        size = f"{p.stat().st_size / 1024**2:.1f} MB" if p.is_file() else "missing"
-        self._show(HTML(f"<b>Analysing {html.escape(p.name)}</b> ({size})…"), clear=True)
-        try:
-            timeline = Recognizer(self.models, options=self.options).analyze(p, progress=False)
-            paths = export_all(
-                timeline, p, out_dir=self.out_dir, threshold=self.threshold, input_hw=self.models.input_size_hw
-            )
-            figure = plot_timeline(timeline, threshold=self.threshold)
-        except ActionRecError as exc:
-            return self._failed(p, f"{type(exc).__name__}: {exc}")
-        except Exception as exc:  # shown to the user with its traceback: an upload must never fail silently
-            return self._failed(p, f"unexpected {type(exc).__name__}: {exc}\n\n{traceback.format_exc()}")
-        text = describe_timeline(timeline, threshold=self.threshold)
-        self._show(HTML(f"<pre>{html.escape(text)}</pre>"), figure, file_links(paths), video_html(paths["mp4"]),
-                   clear=True)  # fmt: skip
-        self.last_result = {"timeline": timeline, "paths": paths}
-        return self.last_result
-
-    def _failed(self, path: Path, message: str) -> None:
-        from IPython.display import HTML
-
-        advice = (
-            "Upload a video file (MP4, MKV, WebM, MOV, AVI) of at least one second, or convert it: "
-            "ffmpeg -i in.ext -c:v libx264 -pix_fmt yuv420p out.mp4"
-        )
-        self._show(
-            HTML(f"<div style='{ERROR_STYLE}'><b>{html.escape(path.name)} could not be analysed.</b>\n"
-                 f"{html.escape(message)}\n\n{html.escape(advice)}</div>"),
-            clear=True,
-        )  # fmt: skip
-        self.last_result = {"error": message}
-        return None
 
 
 @dataclass(frozen=True)

@@ -64,12 +64,18 @@ function render({ model, el }) {
     });
 
   const onMessage = (msg) => {
+    if (msg.type === "error" && current && msg.id === current.id) {
+      // Kept even when nothing waits (between chunks), so the loop stops before sending more. A
+      // replaced upload (another view of this widget started one) shows its own notice: the
+      // kernel's `message` now describes the new upload.
+      current.failed = Object.assign(new Error(msg.message), { fromKernel: true, replaced: !!msg.replaced });
+    }
     if (!waiter || msg.id !== waiter.id) return;
     const w = waiter;
     if (msg.type === "error") {
       waiter = null;
       clearTimeout(w.timer);
-      w.reject(Object.assign(new Error(msg.message), { fromKernel: true }));
+      w.reject(Object.assign(new Error(msg.message), { fromKernel: true, replaced: !!msg.replaced }));
     } else if (w.accept(msg)) {
       waiter = null;
       clearTimeout(w.timer);
@@ -89,6 +95,7 @@ function render({ model, el }) {
       model.send({ type: "start", id, name: file.name, size: file.size, mime: file.type });
       await ready;
       for (let offset = 0, seq = 0; offset < file.size; seq++) {
+        if (current.failed) throw current.failed;
         if (current.cancelled) throw Object.assign(new Error("cancelled"), { cancelled: true });
         const buffer = await file.slice(offset, offset + chunkBytes).arrayBuffer();
         const acked = wait(id, (m) => m.type === "ack" && m.seq === seq, REPLY_TIMEOUT_MS, `chunk ${seq}`);
@@ -100,7 +107,9 @@ function render({ model, el }) {
       model.send({ type: "end", id, size: file.size });
       await done;
     } catch (err) {
-      if (err.cancelled) {
+      if (err.replaced) {
+        localError = err.message;
+      } else if (err.cancelled) {
         model.send({ type: "abort", id, reason: "" });
       } else if (!err.fromKernel) {
         // The kernel does not know: tell it (it deletes the partial file) and show it here too.
@@ -121,9 +130,16 @@ function render({ model, el }) {
   cancel.addEventListener("click", () => {
     if (current) current.cancelled = true;
   });
+  // A page closed or reloaded mid-upload: tell the kernel (it deletes the part file) while the
+  // connection may still carry it; a kernel that never hears it sweeps the part later.
+  const onPageHide = () => {
+    if (current) model.send({ type: "abort", id: current.id, reason: "the page was closed or reloaded" });
+  };
+  window.addEventListener("pagehide", onPageHide);
   for (const name of ["state", "message", "progress"]) model.on(`change:${name}`, show);
   show();
   return () => {
+    window.removeEventListener("pagehide", onPageHide);
     model.off("msg:custom", onMessage);
     if (current) current.cancelled = true;
   };

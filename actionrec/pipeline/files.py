@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -35,6 +36,8 @@ from .stages import FileEncoder
 
 if TYPE_CHECKING:
     import openvino as ov
+
+ProgressFn = Callable[[int, int | None], object]
 
 
 class Recognizer:
@@ -59,6 +62,7 @@ class Recognizer:
         cache: bool = True,
         max_seconds: float | None = None,
         max_download_mb: float | None = None,
+        on_progress: ProgressFn | None = None,
     ) -> Timeline:
         """Encode ``source`` (path, URL, frames...) and decode every window.
 
@@ -72,6 +76,10 @@ class Recognizer:
             max_seconds: analyse only this many seconds from the first frame (``None``: all).
             max_download_mb: a URL's download limit in megabytes, counted on the bytes received
                 (default ``AR_MAX_DOWNLOAD_MB``, else the upload limit, 2 GB).
+            on_progress: ``on_progress(frames_decoded, total_frames_or_None)``, called on this
+                thread every few grid samples while encoding (not when the cache answers). An
+                exception it raises stops the analysis and propagates once every inference
+                request has finished and the reader has stopped: a cooperative cancel.
 
         Returns:
             The timeline of every window, smoothed as the options say.
@@ -87,7 +95,13 @@ class Recognizer:
         store = EmbeddingCache.for_source(source, models=self.models, grid=self.grid) if use_cache else None
         encoded = store.load() if store is not None else None
         if encoded is None:
-            encoded = self.encode(source, progress=progress, max_seconds=max_seconds, max_download_mb=max_download_mb)
+            encoded = self.encode(
+                source,
+                progress=progress,
+                max_seconds=max_seconds,
+                max_download_mb=max_download_mb,
+                on_progress=on_progress,
+            )
             if store is not None and not encoded.truncated:
                 store.save(encoded)
         return self.decode(encoded)
@@ -99,6 +113,7 @@ class Recognizer:
         progress: bool = True,
         max_seconds: float | None = None,
         max_download_mb: float | None = None,
+        on_progress: ProgressFn | None = None,
     ) -> EncodedVideo:
         """Decode ``source`` and run the encoder on every grid sample (see :class:`EncodedVideo`).
 
@@ -108,6 +123,7 @@ class Recognizer:
             max_seconds: stop after this many seconds from the first frame (``None``: all).
             max_download_mb: a URL's download limit in megabytes, counted on the bytes received
                 (default ``AR_MAX_DOWNLOAD_MB``, else the upload limit, 2 GB).
+            on_progress: see :meth:`analyze`.
 
         Returns:
             The embeddings of every grid sample and the source facts.
@@ -117,7 +133,9 @@ class Recognizer:
             VideoDecodeError: it opened but no frame could be decoded.
             ModelOutputError: the encoder's output does not have ``embedding_dim`` values per sample.
         """
-        encoder = FileEncoder(self.models, self.grid, max_seconds=max_seconds, progress=progress)
+        encoder = FileEncoder(
+            self.models, self.grid, max_seconds=max_seconds, progress=progress, on_progress=on_progress
+        )
         # Files decoded by OpenCV convert only frames that can be nearest to a grid point.
         opened = open_video(
             source, progress=progress, frame_filter=encoder.frame_filter, max_download_mb=max_download_mb

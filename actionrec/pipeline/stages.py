@@ -94,6 +94,9 @@ class FileEncoder:
         grid: the sampling grid.
         max_seconds: stop after this many seconds of video from the first frame (``None``: all).
         progress: show a ``tqdm`` bar (frames decoded).
+        on_progress: ``on_progress(frames_decoded, total_frames_or_None)``, called on the encoding
+            thread whenever the bar is refreshed; what it raises stops the run (re-raised after
+            every request finished and the reader stopped).
         queue_depth: samples the reader may run ahead of the encoder.
 
     Attributes:
@@ -114,12 +117,14 @@ class FileEncoder:
         *,
         max_seconds: float | None = None,
         progress: bool = True,
+        on_progress: Callable[[int, int | None], object] | None = None,
         queue_depth: int = QUEUE_DEPTH,
     ) -> None:
         self.models = models
         self.grid = grid
         self.max_seconds = max_seconds
         self.progress = progress
+        self.on_progress = on_progress
         self.frame_filter = NearestFrameFilter(step_s=grid.step_s)
         self._sampler: GridSampler[Frame] = GridSampler(step_s=grid.step_s)
         self._handoff: queue.Queue[_Item] = queue.Queue(maxsize=queue_depth)
@@ -178,7 +183,7 @@ class FileEncoder:
         bar = tqdm(total=total_frames, unit="frame", desc=_short(source), disable=not self.progress, leave=True)
         reader.start()
         try:
-            self._encode(jobs, bar)
+            self._encode(jobs, bar, total_frames)
         finally:
             self._stop.set()
             # Never free an AsyncInferQueue with requests running (OpenVINO aborts or hangs); drain()
@@ -239,7 +244,7 @@ class FileEncoder:
 
     # -- stage 2: the encoder, on the calling thread ---------------------------------------------
 
-    def _encode(self, jobs: EncoderQueue, bar: tqdm) -> None:
+    def _encode(self, jobs: EncoderQueue, bar: tqdm, total_frames: int | None) -> None:
         """Take samples until the end marker: preprocess and submit each new one, in ``k`` order."""
         input_hw = self.models.input_size_hw
         while True:
@@ -268,6 +273,8 @@ class FileEncoder:
             if k % _PROGRESS_EVERY == 0:
                 bar.n = frame.index + 1  # frames decoded up to this sample (exact count after the join)
                 bar.refresh()
+                if self.on_progress is not None:
+                    self.on_progress(frame.index + 1, total_frames)
         jobs.flush()
         jobs.wait_all()
 
