@@ -22,6 +22,7 @@ import traceback
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import strategies as st
 
 from tests.conftest import shared_path
@@ -174,6 +175,8 @@ class Isolated:
                 self._proc.join()
 
 
+# A campaign outlasts the suite's 300 s per test; its batches stop once FUZZ_SECONDS are up.
+@pytest.mark.timeout(300 + 2 * int(float(os.environ.get("FUZZ_SECONDS") or 0)))
 def test_open_video_on_mutated_real_clips(tmp_path):
     clips = {name: shared_path("media", name).read_bytes() for name in CLIPS}
     campaign = float(os.environ.get("FUZZ_SECONDS") or 0) > 0

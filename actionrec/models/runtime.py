@@ -208,7 +208,10 @@ def encoder_facts(core: Any, compiled: Any, *, requested_precision: str | None =
 
     The precision is the compiled model's ``INFERENCE_PRECISION_HINT`` (a CPU plugin reports the
     one it chose, e.g. ``bf16`` on a CPU with AMX). A virtual device (``AUTO``) does not report it:
-    then it is the one requested, else the default of the real device behind it.
+    then it is the one requested, else the default of the real device behind it. ``AUTO`` may run
+    the first requests on the CPU while a GPU compiles, so the devices are those of the moment:
+    a cache keyed by them may rebuild an entry once more, but never mixes two devices' embeddings
+    under one key.
 
     Args:
         core: the ``openvino.Core`` it was compiled with.
