@@ -209,9 +209,9 @@ def encoder_facts(core: Any, compiled: Any, *, requested_precision: str | None =
     The precision is the compiled model's ``INFERENCE_PRECISION_HINT`` (a CPU plugin reports the
     one it chose, e.g. ``bf16`` on a CPU with AMX). A virtual device (``AUTO``) does not report it:
     then it is the one requested, else the default of the real device behind it. ``AUTO`` may run
-    the first requests on the CPU while a GPU compiles, so the devices are those of the moment:
-    a cache keyed by them may rebuild an entry once more, but never mixes two devices' embeddings
-    under one key.
+    the first requests on the CPU while a GPU compiles, so the devices are those of the moment
+    (read once, at compile time): an analysis during which ``AUTO`` moves to another device is
+    keyed by the first one. Name the device (``CPU``, ``GPU``) for embeddings of one device only.
 
     Args:
         core: the ``openvino.Core`` it was compiled with.
