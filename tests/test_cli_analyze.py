@@ -123,3 +123,54 @@ def test_arm_wrestling_with_proxy_models_writes_four_formats_that_play(proxy_mod
         result = probe_videos(url, [f"{stem}.annotated.mp4"])[f"{stem}.annotated.mp4"]
     assert result["readyState"] >= 2 and (result["width"], result["height"]) == (340, 256)
     assert abs(result["duration"] - 10.0) < 0.2
+
+
+def _batch(tmp_path, tiny_model_dir, tiny_labels_file, monkeypatch, raise_for):
+    """Four clips analysed in-process; ``raise_for[name]`` is raised when that clip is analysed."""
+    from actionrec.cli.main import main
+    from actionrec.pipeline import Recognizer
+
+    clips = [make_video(tmp_path / "in" / f"{n}.mp4", fps=30, duration_s=2.0, size_wh=(64, 48)) for n in "abcd"]
+    analyze, seen = Recognizer.analyze, []
+
+    def flaky(self, source, **kw):
+        seen.append(os.path.basename(source))
+        if (exc := raise_for.get(os.path.basename(source))) is not None:
+            raise exc
+        return analyze(self, source, **kw)
+
+    monkeypatch.setattr(Recognizer, "analyze", flaky)
+    out = tmp_path / "out"
+    code = main(["analyze", *map(str, clips), *tiny_args(tiny_model_dir, tiny_labels_file, out), "--formats", "json"])
+    return code, clips, seen, out
+
+
+def test_any_error_of_one_input_is_its_failed_line_and_the_batch_goes_on(
+    tiny_model_dir, tiny_labels_file, tmp_path, monkeypatch, capsys
+):
+    ov_error = RuntimeError(
+        "Exception from src/inference/src/cpp/infer_request.cpp:223:\n"
+        "Exception from src/plugins/intel_cpu/src/node.cpp:42:\n"
+        "Can't set the input tensor: shape [1,3,2,2] is not [1,3,32,32]\n"
+    )
+    raising = {
+        "b.mp4": ValueError("could not broadcast input array from shape (3,) into shape (4,)"),
+        "c.mp4": ov_error,
+    }
+    code, clips, seen, out = _batch(tmp_path, tiny_model_dir, tiny_labels_file, monkeypatch, raising)
+    captured = capsys.readouterr()
+    assert code == 1 and seen == ["a.mp4", "b.mp4", "c.mp4", "d.mp4"]
+    assert f"{clips[0]}: 3 windows" in captured.out and f"{clips[3]}: 3 windows" in captured.out
+    assert captured.err.splitlines() == [
+        f"FAILED {clips[1]}: ValueError: could not broadcast input array from shape (3,) into shape (4,)",
+        f"FAILED {clips[2]}: RuntimeError: Can't set the input tensor: shape [1,3,2,2] is not [1,3,32,32]",
+        "2 of 4 input(s) failed",
+    ]
+    assert sorted(p.name for p in out.iterdir()) == ["a.json", "d.json"]
+
+
+def test_ctrl_c_during_one_input_stops_the_whole_batch(tiny_model_dir, tiny_labels_file, tmp_path, monkeypatch, capsys):
+    code, _, seen, out = _batch(tmp_path, tiny_model_dir, tiny_labels_file, monkeypatch, {"b.mp4": KeyboardInterrupt()})
+    assert code == 130 and seen == ["a.mp4", "b.mp4"]  # c and d never start
+    assert capsys.readouterr().err.splitlines() == ["interrupted"]
+    assert sorted(p.name for p in out.iterdir()) == ["a.json"]

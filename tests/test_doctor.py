@@ -162,11 +162,28 @@ def test_no_cameras_requested_is_skip():
     assert check_cameras(()).verdict == "SKIP"
 
 
-def test_codec_forced_undecodable_fails_with_fix(monkeypatch, tmp_path):
+def test_codec_only_pyav_decodes_is_ok_and_names_pyav(monkeypatch, tmp_path):
+    # The analysis falls back to PyAV when OpenCV cannot decode a file (actionrec.video.files).
     monkeypatch.setattr(doctor_checks, "_opencv_frame_count", lambda path: 0)
     check = doctor.check_codec("h264", workdir=tmp_path, required=True)
+    assert check == Check(
+        "decode H.264",
+        "OK",
+        "OpenCV decoded 0/8 frames, PyAV 8/8 (sample made with libx264); the analysis uses PyAV "
+        "(slower than OpenCV, same frames)",
+    )
+    monkeypatch.setattr(doctor_checks, "_opencv_frame_count", lambda path: 5)
+    assert doctor.check_codec("vp9", workdir=tmp_path).detail.endswith("the analysis uses PyAV where OpenCV stops")
+
+
+def test_codec_no_decoder_can_read_fails_with_fix(monkeypatch, tmp_path):
+    monkeypatch.setattr(doctor_checks, "_opencv_frame_count", lambda path: 0)
+    monkeypatch.setattr(doctor_checks, "_pyav_frame_count", lambda av, path: 0)
+    check = doctor.check_codec("h264", workdir=tmp_path, required=True)
     assert check.verdict == "FAIL"
-    assert check.detail == "OpenCV decoded 0/8 frames; PyAV can decode it"
+    assert check.detail == (
+        "OpenCV decoded 0/8 frames, PyAV 0/8 (sample made with libx264); the analysis cannot decode such files"
+    )
     assert check.fix == "convert such files: ffmpeg -i in.mp4 -c:v libx264 -pix_fmt yuv420p out.mp4"
     optional = doctor.check_codec("vp9", workdir=tmp_path)
     assert optional.verdict == "WARN" and optional.fix == check.fix
@@ -174,6 +191,21 @@ def test_codec_forced_undecodable_fails_with_fix(monkeypatch, tmp_path):
     assert "pip install opencv-python-headless" in doctor.check_codec("h264", workdir=tmp_path, required=True).fix
     report = run_doctor(cameras=(), codecs=("h264",), cache_dir=tmp_path / "cache")
     assert report.get("decode H.264").verdict == "FAIL" and not report.ok
+
+
+@pytest.mark.parametrize("codec", ["h264", "av1"])
+def test_codec_row_names_the_decoder_the_analysis_really_uses(codec, tmp_path):
+    from actionrec.video import open_video
+
+    check = doctor.check_codec(codec, workdir=tmp_path)
+    if check.detail.startswith("cannot test"):
+        pytest.skip(f"this PyAV build cannot make a {codec} sample: {check.detail}")
+    assert check.verdict == "OK", check  # AV1 analyses fine through PyAV: never "convert such files"
+    with open_video(next(tmp_path.glob(f"sample_{codec}.*")), progress=False) as video:
+        frames = list(video)
+    by_pyav = any("PyAV" in w for w in video.stats.warnings)
+    assert len(frames) == doctor_checks.SAMPLE_FRAMES
+    assert check.detail.endswith("the analysis uses OpenCV") != by_pyav, (check.detail, video.stats.warnings)
 
 
 def test_codec_without_encoder_cannot_be_tested(monkeypatch, tmp_path):

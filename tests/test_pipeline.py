@@ -352,7 +352,7 @@ def test_encoded_video_npz_round_trip_keeps_the_cache_layout(models, tmp_path):
     import json
     import zipfile
 
-    from actionrec.pipeline.encoded import EncodedVideo, npz_key
+    from actionrec.pipeline.encoded import FORMAT_VERSION, EncodedVideo, UnusableEntryError
     from actionrec.results import StageTimings
 
     n = 5
@@ -381,8 +381,10 @@ def test_encoded_video_npz_round_trip_keeps_the_cache_layout(models, tmp_path):
     with np.load(path, allow_pickle=False) as z:
         meta = json.loads(str(z["meta"]))
     assert meta["stage_ms"] == {"decode": 1.5, "preprocess": 0.5, "encoder": 3.0} and meta["key"] == {"content": "abc"}
-    assert npz_key(path) == {"content": "abc"}
-    again = EncodedVideo.from_npz(path, source="renamed.mp4")
+    assert meta["format"] == FORMAT_VERSION
+    with pytest.raises(UnusableEntryError, match="stored under other key facts"):
+        EncodedVideo.from_npz(path, source="a.mp4", key={"content": "xyz"})
+    again = EncodedVideo.from_npz(path, source="renamed.mp4", key={"content": "abc"}, embedding_dim=4, step_s=1 / 16)
     assert again.source == "renamed.mp4" and again.timings == encoded.timings
     for name in ("embeddings", "frame_times_s", "frame_indices", "duplicated"):
         np.testing.assert_array_equal(getattr(again, name), getattr(encoded, name))

@@ -187,6 +187,64 @@ def test_path_with_spaces_and_non_ascii_characters(video_factory, tmp_path):
     assert video.info.source == str(path) and len(frames) == 10
 
 
+def test_a_file_whose_metadata_is_not_utf8_opens(tmp_path):
+    # Found by tests/test_fuzz_video.py: old AVI/MKV tools store Latin-1 tags (an "é" as one byte
+    # 0xE9); PyAV decoded them strictly and open_video raised a bare UnicodeDecodeError.
+    import av
+
+    path = tmp_path / "latin1.mkv"
+    with av.open(str(path), "w") as container:
+        container.metadata["title"] = "caf-MARK"
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(5):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * i, np.uint8), "bgr24")))
+        container.mux(stream.encode())
+    data = path.read_bytes()
+    assert data.count(b"MARK") == 1
+    path.write_bytes(data.replace(b"MARK", b"\xe9\xe9\xe9\xe9"))
+    video, frames = decode_all(path)
+    assert len(frames) == 5 and video.info.duration_s == pytest.approx(0.5, abs=0.11)
+
+
+def test_a_file_with_a_data_stream_opens(tmp_path):
+    # Found by tests/test_fuzz_video.py (a MOV cut inside its index leaves a "data" track): a stream
+    # PyAV has no decoder for has no codec context, and reading the container's facts raised a bare
+    # AttributeError. Real files carry such streams too (KLV telemetry in drone footage, in MPEG-TS).
+    import av
+
+    path = tmp_path / "klv.ts"
+    with av.open(str(path), "w", format="mpegts") as container:
+        video = container.add_stream("mpeg4", rate=10)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        data = container.add_data_stream()
+        for i in range(5):
+            container.mux(video.encode(av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * i, np.uint8), "bgr24")))
+            packet = av.Packet(b"klv")
+            packet.stream, packet.pts, packet.dts, packet.time_base = data, i, i, video.time_base
+            container.mux(packet)
+        container.mux(video.encode())
+    video, frames = decode_all(path)
+    assert len(frames) == 5 and video.info.size_wh == (64, 48)
+
+
+def test_a_raw_h264_stream_that_cannot_seek_decodes_to_its_end(tmp_path):
+    # Found by tests/test_fuzz_video.py: a raw elementary stream (a Raspberry Pi camera's .h264)
+    # states no length, so PyAV looks past OpenCV's last frame; such a stream refuses every seek,
+    # even to 0, and the fallback seek(0) raised a bare av.error.PermissionError after the frames.
+    import av
+
+    path = tmp_path / "camera.h264"
+    with av.open(str(path), "w", format="h264") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(20):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.full((48, 64, 3), 10 * i, np.uint8), "bgr24")))
+        container.mux(stream.encode())
+    video, frames = decode_all(path)
+    assert len(frames) == 20 and video.stats.frames_corrupt == 0 and not video.stats.truncated
+
+
 def write_image(path: Path, index: int) -> None:
     image = np.full((96, 128, 3), 90, np.uint8)
     stamp(image, index)

@@ -1,14 +1,18 @@
 """``python -m actionrec analyze INPUT...``: batch analysis with exports and a summary per file.
 
-Each input is analysed on its own: a bad input prints one line and the others still complete;
-the exit code is non-zero when any input failed. A folder expands to the files in it (an image
+Each input is analysed on its own: any error of one input (the project's own, or a ``ValueError``
+or ``RuntimeError`` from OpenVINO, PyAV, numpy...) prints one ``FAILED path: Type: message`` line
+and the others still complete; Ctrl+C stops the batch. The exit code is non-zero when any input
+failed. A folder expands to the files in it (an image
 folder, holding only images, is one image-sequence input).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+import traceback
 from pathlib import Path
 
 from .. import settings
@@ -16,6 +20,7 @@ from ..errors import ActionRecError
 from .common import add_model_args, resolve_from_args
 
 FORMATS = ("json", "csv", "vtt", "mp4")
+_OV_LOCATION = re.compile(r"Exception from \S+:\d+:?")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 
 
@@ -121,14 +126,31 @@ def run_analyze(args: argparse.Namespace) -> int:
                 threshold=args.threshold,
                 max_download_mb=args.max_download_mb,
             )
-        except (ActionRecError, OSError) as exc:  # one input's failure never ends the batch
+        except Exception as exc:  # one input's failure never ends the batch; Ctrl+C (not an Exception) does
             failed += 1
-            print(f"FAILED {item}: {exc}", file=sys.stderr)
+            print(f"FAILED {item}: {failure_line(exc)}", file=sys.stderr)
+            if getattr(args, "verbose", False):
+                traceback.print_exc()
             continue
         print(summary(item, timeline, written, threshold=args.threshold))
     if failed:
         print(f"{failed} of {len(expand_inputs(args.inputs))} input(s) failed", file=sys.stderr)
     return 1 if failed else 0
+
+
+def failure_line(exc: BaseException) -> str:
+    r"""``Type: message`` on one line, for a ``FAILED path: ...`` line (``--verbose`` adds the traceback).
+
+    The message's lines are joined with "; ", leaving out OpenVINO's ``Exception from FILE:LINE:``
+    source locations (its real message follows them).
+
+    Example:
+        >>> failure_line(RuntimeError("Exception from src/core.cpp:99:\nshape [1,3] is not [1,4]\n"))
+        'RuntimeError: shape [1,3] is not [1,4]'
+    """
+    lines = [line.strip() for line in str(exc).splitlines()]
+    kept = [line for line in lines if line and not _OV_LOCATION.fullmatch(line)]
+    return f"{type(exc).__name__}: {'; '.join(kept) or '(no message)'}"
 
 
 def _unique_stem(item: str, used: set[str]) -> str:

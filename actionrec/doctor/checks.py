@@ -191,12 +191,17 @@ def check_browser(browser: BrowserStatus | None) -> tuple[Check, Check]:
 
 
 def check_codec(codec: str, *, workdir: str | os.PathLike[str], required: bool = False) -> Check:
-    """Encode a tiny clip with PyAV, decode it with OpenCV and count the frames.
+    """Encode a tiny clip with PyAV and decode it as the analysis would: OpenCV first, PyAV when it cannot.
+
+    The row names the decoder the analysis will use for such files (see
+    :func:`actionrec.video.open_video`): OpenCV/FFmpeg when it decodes every frame; PyAV when
+    OpenCV cannot (slower, but the analysis works, so OK); a WARN or FAIL only when neither decodes
+    the clip.
 
     Args:
         codec: ``h264``, ``hevc``, ``vp9`` or ``av1``.
         workdir: where the sample clip is written (a temporary folder).
-        required: a decode failure is FAIL when True (the sample clip's codec), WARN otherwise.
+        required: no decoder is FAIL when True (the sample clip's codec), WARN otherwise.
 
     Raises:
         ValueError: ``codec`` is not one of :data:`CODEC_NAMES`.
@@ -219,11 +224,15 @@ def check_codec(codec: str, *, workdir: str | os.PathLike[str], required: bool =
             return _row(name, "WARN", f"cannot test: encoding with {encoder} failed ({exc})", FIXES["encode"])
         decoded = _opencv_frame_count(path)
         by_pyav = _pyav_frame_count(av, path) if decoded != SAMPLE_FRAMES else 0
+    made = f"sample made with {encoder}"
     if decoded == SAMPLE_FRAMES:
-        return _row(name, "OK", f"OpenCV decoded {decoded}/{SAMPLE_FRAMES} frames (sample made with {encoder})")
-    also = "; PyAV can decode it" if by_pyav == SAMPLE_FRAMES else ""
+        return _row(name, "OK", f"OpenCV decoded {decoded}/{SAMPLE_FRAMES} frames ({made}); the analysis uses OpenCV")
+    found = f"OpenCV decoded {decoded}/{SAMPLE_FRAMES} frames, PyAV {by_pyav}/{SAMPLE_FRAMES} ({made})"
+    if by_pyav == SAMPLE_FRAMES:
+        uses = "PyAV where OpenCV stops" if decoded else "PyAV (slower than OpenCV, same frames)"
+        return _row(name, "OK", f"{found}; the analysis uses {uses}")
     fix = FIXES["convert"] if _opencv_has_ffmpeg() else FIXES["opencv_ffmpeg"]
-    return _row(name, "FAIL" if required else "WARN", f"OpenCV decoded {decoded}/{SAMPLE_FRAMES} frames{also}", fix)
+    return _row(name, "FAIL" if required else "WARN", f"{found}; the analysis cannot decode such files", fix)
 
 
 def _in_own_thread(fn: Callable[..., None], *args: Any) -> None:
@@ -275,7 +284,7 @@ def _encode_sample(av: Any, encoder: str, path: Path) -> None:
 def _opencv_frame_count(path: Path) -> int:
     import cv2
 
-    cap = cv2.VideoCapture(str(path))
+    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)  # the backend the analysis opens files with
     count = 0
     try:
         while cap.isOpened() and cap.read()[0]:

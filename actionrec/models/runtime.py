@@ -82,6 +82,12 @@ class ActionModels:
         encoder_batch: samples per encoder request in file analysis: :data:`FILE_BATCH` when
             compiled for files on a CPU (the encoder then accepts any batch size; single frames
             still work), else 1.
+        inference_precision: the precision the compiled encoder really computes in (``"f32"``,
+            ``"bf16"``, ``"f16"``): a CPU with AMX or AVX-512 BF16 runs bf16 unless told otherwise,
+            and the embeddings differ (see :func:`encoder_facts`). ``""`` when not read.
+        execution_devices: the real devices behind the encoder (``AUTO`` resolves to e.g.
+            ``("CPU",)``); ``()`` when not read.
+        openvino_version: the OpenVINO build that compiled them (``openvino.get_version()``).
     """
 
     encoder: Any = field(repr=False)
@@ -96,6 +102,9 @@ class ActionModels:
     model: str
     encoder_id: str = ""
     encoder_batch: int = 1
+    inference_precision: str = ""
+    execution_devices: tuple[str, ...] = ()
+    openvino_version: str = ""
 
     @property
     def num_classes(self) -> int:
@@ -173,6 +182,9 @@ def compile_models(
         labels = load_labels(files.labels_path, num_classes=num_classes)
     elif len(labels) != num_classes:
         raise LabelsError(f"{len(labels)} labels given but the decoder outputs {num_classes} classes")
+    import openvino as ov
+
+    precision_used, devices_used = encoder_facts(core, encoder, requested_precision=inference_precision)
     return ActionModels(
         encoder=encoder,
         decoder=decoder,
@@ -186,7 +198,54 @@ def compile_models(
         model=files.model,
         encoder_id=_file_id(files.encoder_xml),
         encoder_batch=batch,
+        inference_precision=precision_used,
+        execution_devices=devices_used,
+        openvino_version=ov.get_version(),
     )
+
+
+def encoder_facts(core: Any, compiled: Any, *, requested_precision: str | None = None) -> tuple[str, tuple[str, ...]]:
+    """What a compiled model really runs on: its inference precision and its execution devices.
+
+    The precision is the compiled model's ``INFERENCE_PRECISION_HINT`` (a CPU plugin reports the
+    one it chose, e.g. ``bf16`` on a CPU with AMX). A virtual device (``AUTO``) does not report it:
+    then it is the one requested, else the default of the real device behind it. ``AUTO`` may run
+    the first requests on the CPU while a GPU compiles, so the devices are those of the moment
+    (read once, at compile time): an analysis during which ``AUTO`` moves to another device is
+    keyed by the first one. Name the device (``CPU``, ``GPU``) for embeddings of one device only.
+
+    Args:
+        core: the ``openvino.Core`` it was compiled with.
+        compiled: an ``openvino.CompiledModel``.
+        requested_precision: the ``inference_precision`` it was compiled with, if any.
+
+    Returns:
+        ``(precision, devices)``, e.g. ``("f32", ("CPU",))``; a fact the plugin will not tell is
+        ``"unknown"`` (precision) or ``()`` (devices).
+    """
+    try:
+        devices = tuple(str(d) for d in compiled.get_property("EXECUTION_DEVICES"))
+    except RuntimeError:
+        devices = ()
+    try:
+        return _type_name(compiled.get_property("INFERENCE_PRECISION_HINT")), devices
+    except RuntimeError:  # AUTO: "not supported property INFERENCE_PRECISION_HINT"
+        pass
+    if requested_precision:
+        return requested_precision.lower(), devices
+    defaults = []
+    for device in devices:
+        try:
+            defaults.append(_type_name(core.get_property(device, "INFERENCE_PRECISION_HINT")))
+        except RuntimeError:
+            defaults.append("unknown")
+    return ",".join(defaults) or "unknown", devices
+
+
+def _type_name(value: Any) -> str:
+    """``<Type: 'float32'>`` -> ``"f32"`` (an ``openvino.Type``); other values as text."""
+    name = getattr(value, "get_type_name", None)
+    return str(name() if callable(name) else value)
 
 
 def _any_batch(model) -> bool:

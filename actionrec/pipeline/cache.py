@@ -1,10 +1,16 @@
 """On-disk cache of per-sample embeddings, so re-analysis runs only the decoder.
 
-Keyed by the file's content (BLAKE2b of its bytes), the model, precision, device, encoder IR files
-(path, size, modification time), input size and the sampling grid (window length and samples per
-window). The stride, smoothing, threshold and top-k are not part of the key: every grid sample is
-stored, and they only change the decoder pass or the post-processing. Files are written
-atomically; a damaged cache file is ignored and replaced.
+Keyed (:func:`cache_key`) by what changes the embeddings: the file's content (BLAKE2b of its
+bytes), the model and its IR precision, the encoder IR files (path, size, modification time), the
+device asked for and the real devices behind it (``AUTO``), the inference precision the encoder
+really computes in (bf16 on CPUs that default to it, else f32), the performance hint and encoder
+batch, the OpenVINO version, the preprocessing version, the input size, the embedding size and
+the sampling grid (window length and samples per window), plus the file format's version. The
+stride, smoothing, threshold and top-k are not part of the key: every grid sample is stored, and
+they only change the decoder pass or the post-processing. Files are written atomically; an entry
+that is damaged (a wrong shape, dtype or field type, NaN, lengths that differ), of another format
+version or stored under other facts is refused by the one loader
+(:meth:`~actionrec.pipeline.EncodedVideo.from_npz`), logged with the reason and rebuilt.
 
 Example:
     >>> store = EmbeddingCache.for_source("clip.mp4", models=models, grid=grid)  # doctest: +SKIP
@@ -18,7 +24,6 @@ import hashlib
 import json
 import logging
 import os
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +31,11 @@ from .. import settings
 from ..errors import VideoOpenError
 from ..models.runtime import ActionModels
 from ..video.open import SourceLike, resolve_source
-from .encoded import EncodedVideo, npz_key
+from .encoded import FORMAT_VERSION, EncodedVideo, UnusableEntryError
+from .preprocess import PREPROCESS_VERSION
 from .sampling import SamplingGrid
 
 log = logging.getLogger(__name__)
-FORMAT_VERSION = 1
 
 
 def file_key(path: Path) -> str:
@@ -40,6 +45,37 @@ def file_key(path: Path) -> str:
         while chunk := f.read(1 << 20):
             h.update(chunk)
     return h.hexdigest()
+
+
+def cache_key(models: ActionModels, grid: SamplingGrid, *, content: str) -> dict[str, Any]:
+    """The facts an entry is keyed by: everything that changes the stored embeddings.
+
+    Args:
+        models: the compiled models (what they are and how and where they really run).
+        grid: the sampling grid (window length and samples per window).
+        content: :func:`file_key` of the video file.
+
+    Returns:
+        A JSON-able mapping; entries are stored under a hash of it and must match it to be used.
+    """
+    return {
+        "version": FORMAT_VERSION,
+        "content": content,
+        "model": models.model,
+        "precision": models.precision,
+        "encoder": models.encoder_id,
+        "device": models.device,
+        "execution_devices": list(models.execution_devices),
+        "inference_precision": models.inference_precision,
+        "hint": models.hint,
+        "encoder_batch": models.encoder_batch,
+        "openvino": models.openvino_version,
+        "preprocess": PREPROCESS_VERSION,
+        "input_hw": list(models.input_size_hw),
+        "embedding_dim": models.embedding_dim,
+        "window_s": grid.window_s,
+        "clip_len": grid.clip_len,
+    }
 
 
 class EmbeddingCache:
@@ -75,7 +111,7 @@ class EmbeddingCache:
 
         Args:
             source: as for :func:`~actionrec.video.open_video`.
-            models: the compiled models (model, precision, device, encoder files, input size).
+            models: the compiled models (what :func:`cache_key` takes from them).
             grid: the sampling grid (window length and samples per window).
             cache_dir: where entries live (default ``data/cache/``).
 
@@ -89,18 +125,7 @@ class EmbeddingCache:
         path = resolved.value
         if not resolved.is_local_file or not isinstance(path, Path):
             return None
-        meta = {
-            "version": FORMAT_VERSION,
-            "content": file_key(path),
-            "model": models.model,
-            "precision": models.precision,
-            "encoder": models.encoder_id,
-            "device": models.device,
-            "input_hw": list(models.input_size_hw),
-            "embedding_dim": models.embedding_dim,
-            "window_s": grid.window_s,
-            "clip_len": grid.clip_len,
-        }
+        meta = cache_key(models, grid, content=file_key(path))
         key = hashlib.blake2b(json.dumps(meta, sort_keys=True).encode(), digest_size=16).hexdigest()
         root = Path(cache_dir) if cache_dir else settings.data_dir("cache")
         return cls(root / f"{key}.npz", meta=meta, source=resolved.display)
@@ -108,17 +133,23 @@ class EmbeddingCache:
     def load(self) -> EncodedVideo | None:
         """The cached :class:`~actionrec.pipeline.EncodedVideo`, or ``None`` when absent/unusable.
 
-        An entry stored under other key facts, or damaged, is ignored (logged; it is rebuilt).
+        An entry of another format version, stored under other key facts, or damaged (any field
+        that does not match the key or its type) is ignored with a logged warning that says why;
+        the caller rebuilds it.
         """
         if not self.path.is_file():
             return None
         try:
-            if npz_key(self.path) != self.meta:
-                return None
             # Named by this entry's source: the same bytes may be cached under another name.
-            return EncodedVideo.from_npz(self.path, source=self.source)
-        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-            log.warning("ignoring unreadable embedding cache %s (%s); it will be rebuilt", self.path, exc)
+            return EncodedVideo.from_npz(
+                self.path,
+                source=self.source,
+                key=self.meta,
+                embedding_dim=self.meta["embedding_dim"],
+                step_s=self.meta["window_s"] / self.meta["clip_len"],
+            )
+        except (OSError, UnusableEntryError) as exc:
+            log.warning("ignoring embedding cache entry %s (%s); it will be rebuilt", self.path, exc)
             return None
 
     def save(self, encoded: EncodedVideo) -> Path:

@@ -1,15 +1,20 @@
 """The file pipeline's data type: :class:`EncodedVideo`, per-grid-sample embeddings of one video.
 
 :meth:`EncodedVideo.to_npz` and :meth:`EncodedVideo.from_npz` store it as one ``.npz``: a JSON
-``meta`` array (the scalar fields, the per-stage milliseconds and an optional caller's ``key``)
-beside the ``embeddings``, ``frame_times_s``, ``frame_indices`` and ``duplicated`` arrays. The
-embedding cache (:mod:`actionrec.pipeline.cache`) keys entries with it; nothing is pickled.
+``meta`` array (the format version :data:`FORMAT_VERSION`, the scalar fields, the per-stage
+milliseconds and an optional caller's ``key``) beside the ``embeddings``, ``frame_times_s``,
+``frame_indices`` and ``duplicated`` arrays; nothing is pickled. :meth:`~EncodedVideo.from_npz` is
+the one loader: it checks the version, the key and every field, and raises
+:class:`UnusableEntryError` saying what is wrong. The embedding cache
+(:mod:`actionrec.pipeline.cache`) keys entries with it and rebuilds any entry it refuses.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +26,17 @@ from ..atomic import atomic_write
 from ..results import StageTimings
 
 _ARRAYS = ("embeddings", "frame_times_s", "frame_indices", "duplicated")
+FORMAT_VERSION = 2
+"""The ``.npz`` layout's version. Bump it when the layout or a field's meaning changes (decoder
+outputs, partial entries...): a file of another version is refused by :meth:`EncodedVideo.from_npz`,
+never misread. 1: the first layout (no version inside the file); 2: the version and validated fields."""
+
+
+class UnusableEntryError(ValueError):
+    """A stored ``.npz`` cannot be trusted: another format version or key, damaged, or not such a file.
+
+    The message says what is wrong; the embedding cache logs it and rebuilds the entry.
+    """
 
 
 @dataclass(frozen=True)
@@ -79,8 +95,8 @@ class EncodedVideo:
 
         Args:
             path: the ``.npz`` file; missing folders are created.
-            key: JSON-able facts the reader checks before trusting the file (the cache's key);
-                read back with :func:`npz_key`.
+            key: JSON-able facts the reader checks before trusting the file (the cache's key):
+                :meth:`from_npz` refuses the file when given other ones.
 
         Returns:
             ``path``.
@@ -94,6 +110,7 @@ class EncodedVideo:
         """
         t = self.timings
         meta = {
+            "format": FORMAT_VERSION,
             "key": dict(key) if key is not None else None,
             "source": self.source,
             "t0_s": self.t0_s,
@@ -111,52 +128,133 @@ class EncodedVideo:
         return Path(path)
 
     @classmethod
-    def from_npz(cls, path: str | os.PathLike[str], *, source: str) -> EncodedVideo:
-        """Read a file written by :meth:`to_npz` (no pickles are loaded).
+    def from_npz(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        source: str,
+        key: Mapping[str, Any] | None = None,
+        embedding_dim: int | None = None,
+        step_s: float | None = None,
+    ) -> EncodedVideo:
+        """Read a file written by :meth:`to_npz` and check every field (no pickles are loaded).
 
         Args:
             path: the ``.npz`` file.
             source: the name to report (the same bytes may have been stored under another name).
+            key: when given, the file must have been stored with exactly this ``key``.
+            embedding_dim: when given, the embeddings must have this many features.
+            step_s: when given, the grid step the samples must have been taken at.
 
         Returns:
             The stored video, named ``source``.
 
         Raises:
             OSError: the file cannot be read.
-            zipfile.BadZipFile: it is damaged.
-            KeyError: it is not such a file (an array or a meta field is missing).
-            ValueError: it is not such a file (no ``.npz``, or one that would need pickles).
+            UnusableEntryError: another :data:`FORMAT_VERSION` or key, a missing, extra or
+                malformed array or field (wrong shape, dtype or type, NaN, lengths that differ),
+                or not an ``.npz`` at all; the message says which.
+
+        Example:
+            >>> EncodedVideo.from_npz("data/cache/clip.npz", source="clip.mp4")  # doctest: +SKIP
         """
-        with np.load(path, allow_pickle=False) as z:
-            meta = json.loads(str(z["meta"]))
-            stage_ms = meta["stage_ms"]
-            return cls(
-                source=source,
-                **{name: z[name] for name in _ARRAYS},
-                t0_s=meta["t0_s"],
-                step_s=meta["step_s"],
-                frames_decoded=meta["frames_decoded"],
-                frames_corrupt=meta["frames_corrupt"],
-                truncated=meta["truncated"],
-                duration_s=meta["duration_s"],
-                timings=StageTimings(
-                    decode_ms=stage_ms.get("decode", 0.0),
-                    preprocess_ms=stage_ms.get("preprocess", 0.0),
-                    encoder_ms=stage_ms.get("encoder", 0.0),
-                ),
-                crop_xywh=tuple(meta["crop_xywh"]) if meta["crop_xywh"] else None,
-                size_wh=tuple(meta["size_wh"]) if meta["size_wh"] else None,
+        try:
+            loaded = np.load(path, allow_pickle=False)
+            if not isinstance(loaded, np.lib.npyio.NpzFile):
+                raise UnusableEntryError(f"a single {loaded.dtype} array, not an .npz")
+            with loaded as z:
+                names = set(z.files)
+                if names != {"meta", *_ARRAYS}:
+                    raise UnusableEntryError(f"holds arrays {sorted(names)}, expected {sorted({'meta', *_ARRAYS})}")
+                meta = _meta(z["meta"])
+                arrays = {name: z[name] for name in _ARRAYS}
+        except (ValueError, EOFError, zipfile.BadZipFile) as exc:  # not a zip, a bad .npy header, cut off
+            if isinstance(exc, UnusableEntryError):
+                raise
+            raise UnusableEntryError(f"not a readable .npz ({type(exc).__name__}: {exc})") from None
+        if meta.get("format") != FORMAT_VERSION:
+            raise UnusableEntryError(f"format version {meta.get('format')!r}, this version reads {FORMAT_VERSION}")
+        if key is not None and meta.get("key") != dict(key):
+            raise UnusableEntryError("stored under other key facts (model, device, precision, sampling...)")
+        _check_arrays(arrays, embedding_dim)
+        fields = _check_fields(meta)
+        if step_s is not None and not math.isclose(fields["step_s"], step_s, rel_tol=1e-9):
+            raise UnusableEntryError(f"samples {fields['step_s']} s apart, the grid steps {step_s} s")
+        return cls(source=source, **arrays, **fields)
+
+
+def _meta(array: np.ndarray) -> dict[str, Any]:
+    if array.dtype.kind != "U" or array.shape != ():
+        raise UnusableEntryError(f"meta is a {array.dtype} array of shape {array.shape}, expected one JSON string")
+    try:
+        meta = json.loads(str(array))
+    except json.JSONDecodeError as exc:
+        raise UnusableEntryError(f"meta is not JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise UnusableEntryError(f"meta is a JSON {type(meta).__name__}, expected an object")
+    return meta
+
+
+def _check_arrays(arrays: dict[str, np.ndarray], embedding_dim: int | None) -> None:
+    emb, times, indices, dup = (arrays[name] for name in _ARRAYS)
+    if emb.ndim != 2 or emb.dtype != np.float32:
+        raise UnusableEntryError(f"embeddings are {emb.dtype} of shape {emb.shape}, expected float32 [N, D]")
+    if embedding_dim is not None and emb.shape[1] != embedding_dim:
+        raise UnusableEntryError(f"embeddings have {emb.shape[1]} features, the encoder gives {embedding_dim}")
+    expected = {"frame_times_s": "f", "frame_indices": "iu", "duplicated": "b"}
+    for name, array in (("frame_times_s", times), ("frame_indices", indices), ("duplicated", dup)):
+        if array.ndim != 1 or array.dtype.kind not in expected[name] or len(array) != len(emb):
+            raise UnusableEntryError(
+                f"{name} is {array.dtype} of shape {array.shape}, expected {len(emb)} values of kind {expected[name]}"
             )
+    if not (np.isfinite(emb).all() and np.isfinite(times).all()):
+        raise UnusableEntryError("embeddings or frame times hold NaN or infinity")
+    if len(times) and (np.diff(times) < 0).any():
+        raise UnusableEntryError("frame times go backwards")
+    if len(indices) and ((indices < 0).any() or (np.diff(indices) < 0).any()):
+        raise UnusableEntryError("frame indices are negative or go backwards")
 
 
-def npz_key(path: str | os.PathLike[str]) -> Any:
-    """The ``key`` a file written by :meth:`EncodedVideo.to_npz` was stored with (``None``: none).
+def _number(meta: dict, name: str, *, integer: bool = False, positive: bool = False) -> Any:
+    value = meta.get(name)
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value):
+        raise UnusableEntryError(f"{name} is {value!r}, expected a finite {'integer' if integer else 'number'}")
+    if value < 0 or (positive and value == 0):
+        raise UnusableEntryError(f"{name} is {value!r}, expected a {'positive' if positive else 'non-negative'} value")
+    return value
 
-    Raises:
-        OSError: the file cannot be read.
-        zipfile.BadZipFile: it is damaged.
-        KeyError: it has no ``meta`` array.
-        ValueError: it is not an ``.npz`` (or ``meta`` is not JSON).
-    """
-    with np.load(path, allow_pickle=False) as z:
-        return json.loads(str(z["meta"])).get("key")
+
+def _ints(meta: dict, name: str, n: int) -> tuple[int, ...] | None:
+    value = meta.get(name)
+    if value is None:
+        return None
+    if not (isinstance(value, list) and len(value) == n and all(type(v) is int and v >= 0 for v in value)):
+        raise UnusableEntryError(f"{name} is {value!r}, expected null or {n} non-negative integers")
+    return tuple(value)
+
+
+def _check_fields(meta: dict) -> dict[str, Any]:
+    """The scalar fields of :class:`EncodedVideo` from ``meta``, each checked."""
+    if not isinstance(meta.get("truncated"), bool):
+        raise UnusableEntryError(f"truncated is {meta.get('truncated')!r}, expected true or false")
+    if not isinstance(meta.get("source"), str):
+        raise UnusableEntryError(f"source is {meta.get('source')!r}, expected a string")
+    stage_ms = meta.get("stage_ms")
+    if not isinstance(stage_ms, dict):
+        raise UnusableEntryError(f"stage_ms is {stage_ms!r}, expected an object")
+    ms = {name: float(_number(stage_ms, name)) for name in ("decode", "preprocess", "encoder")}
+    t0_s = meta.get("t0_s")
+    if isinstance(t0_s, bool) or not isinstance(t0_s, (int, float)) or not math.isfinite(t0_s):
+        raise UnusableEntryError(f"t0_s is {t0_s!r}, expected a finite number")
+    return {
+        "t0_s": float(t0_s),
+        "step_s": float(_number(meta, "step_s", positive=True)),
+        "frames_decoded": _number(meta, "frames_decoded", integer=True),
+        "frames_corrupt": _number(meta, "frames_corrupt", integer=True),
+        "truncated": meta["truncated"],
+        "duration_s": float(_number(meta, "duration_s")),
+        "timings": StageTimings(decode_ms=ms["decode"], preprocess_ms=ms["preprocess"], encoder_ms=ms["encoder"]),
+        "crop_xywh": _ints(meta, "crop_xywh", 4),
+        "size_wh": _ints(meta, "size_wh", 2),
+    }

@@ -67,7 +67,9 @@ class Recognizer:
         """Encode ``source`` (path, URL, frames...) and decode every window.
 
         With ``cache`` (local files only) embeddings are stored under ``data/cache/`` keyed by file
-        content, model, precision and sampling, and reused on the next call.
+        content, model, how and where the encoder really runs, preprocessing and sampling
+        (:func:`~actionrec.pipeline.cache.cache_key`), and reused on the next call; an entry that is
+        damaged or of another format version is rebuilt.
 
         Args:
             source: anything :func:`~actionrec.video.open_video` opens.

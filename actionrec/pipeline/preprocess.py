@@ -16,6 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+PREPROCESS_VERSION = 1
+"""Bump when :func:`preprocess` gives other tensors (crop, resize, colour order): the embedding
+cache keys entries with it, so embeddings of the old preprocessing are rebuilt, never reused."""
+
 
 @dataclass(frozen=True)
 class Preprocessed:

@@ -27,6 +27,9 @@ from ..errors import VideoDecodeError, VideoOpenError
 _AFTER_EPS_S = 1e-4  # frames at or before the last OpenCV timestamp (+ this) were already delivered
 MAX_FPS = 1000.0
 _MAX_DURATION_S = 1e6
+# Tags are text for people, not facts the decoder needs: old AVI/MKV tools write Latin-1 (an "é" as
+# one byte), and PyAV's default strict UTF-8 decoding would refuse to open such a file at all.
+_READ_OPTIONS = {"metadata_errors": "replace"}
 
 
 @dataclass(frozen=True)
@@ -79,14 +82,15 @@ def probe(path: Path) -> ContainerFacts | None:
     import av
 
     try:
-        with av.open(str(path)) as container:
+        with av.open(str(path), **_READ_OPTIONS) as container:
             return _facts(container)
     except av.error.FFmpegError:
         return None
 
 
 def _facts(container) -> ContainerFacts:
-    streams = ", ".join(f"{s.type} {s.codec_context.name}" for s in container.streams) or "no streams"
+    # A stream PyAV has no decoder for (KLV telemetry, a track cut off in its header) has no codec context.
+    streams = ", ".join(f"{s.type} {_codec_name(s)}" for s in container.streams) or "no streams"
     videos = container.streams.video
     if not videos:
         return ContainerFacts(streams, False, None, None, None, None)
@@ -101,6 +105,11 @@ def _facts(container) -> ContainerFacts:
         container_duration_s=container.duration / 1e6 if container.duration else None,
         avg_fps=float(rate) if rate else None,
     )
+
+
+def _codec_name(stream) -> str:
+    context = stream.codec_context
+    return context.name if context is not None else "(no decoder)"
 
 
 class DecodeReport:
@@ -195,9 +204,10 @@ def continue_after(path: Path, after_s: float) -> tuple[Iterator[tuple[np.ndarra
 
     report = DecodeReport()
     more = False
-    with av.open(str(path)) as container:
+    with _open_after(path, after_s) as container:
+        if not container.streams.video:  # OpenCV found frames where PyAV finds no video stream
+            return iter(()), report
         v = container.streams.video[0]
-        _seek(container, v, after_s)
         starts = {s.index: s.start_time or 0 for s in container.streams}
         tb, start = float(v.time_base), v.start_time or 0
         try:
@@ -210,21 +220,31 @@ def continue_after(path: Path, after_s: float) -> tuple[Iterator[tuple[np.ndarra
         return iter(()), report
 
     def frames() -> Iterator[tuple[np.ndarray, float | None]]:
-        with av.open(str(path)) as container:
-            _seek(container, container.streams.video[0], after_s)
+        with _open_after(path, after_s) as container:
             yield from decode(container, after_s=after_s, report=report, track_ends=False)
 
     return frames(), report
 
 
-def _seek(container, stream, after_s: float) -> None:
+def _open_after(path: Path, after_s: float):
+    """Open ``path`` at the keyframe before ``after_s`` of its first video stream, else at its start.
+
+    A stream that cannot seek (a raw ``.h264`` elementary stream refuses every seek, even to 0)
+    is opened afresh instead: decoding starts at the beginning and frames at or before ``after_s``
+    are dropped by :func:`decode`.
+    """
     import av
 
-    start = stream.start_time or 0
+    container = av.open(str(path), **_READ_OPTIONS)
+    if not container.streams.video:
+        return container
+    v = container.streams.video[0]
     try:
-        container.seek(start + int(after_s / float(stream.time_base)), stream=stream, backward=True)
+        container.seek((v.start_time or 0) + int(after_s / float(v.time_base)), stream=v, backward=True)
     except av.error.FFmpegError:
-        container.seek(0)  # not seekable this way: decode from the start; frames <= after_s are dropped
+        container.close()
+        container = av.open(str(path), **_READ_OPTIONS)
+    return container
 
 
 def open_container(path: Path, display: str):
@@ -232,7 +252,7 @@ def open_container(path: Path, display: str):
     import av
 
     try:
-        container = av.open(str(path))
+        container = av.open(str(path), **_READ_OPTIONS)
     except av.error.FFmpegError as exc:
         raise unopenable_error(path, display, exc) from None
     if not container.streams.video:
