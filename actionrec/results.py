@@ -18,6 +18,8 @@ from numbers import Integral
 
 import numpy as np
 
+from .redact import redact_url
+
 UNCERTAIN = "uncertain"
 # What a re-ranked or smoothed window keeps from the one it was made from (all but its classes).
 _CARRIED = ("coverage_s", "duplicated", "missing", "timings", "crop_xywh")
@@ -210,7 +212,8 @@ class Timeline:
     """All windows of one video, with how they were made.
 
     Attributes:
-        source: what was analysed (path, URL or a description).
+        source: what was analysed (path, URL or a description); a URL is kept without its
+            credentials, query string and fragment (:func:`actionrec.redact.redact_url`).
         labels: all class names in model order.
         predictions: windows in time order.
         window_s, stride_s, step_s: requested window, effective stride, grid step (seconds).
@@ -241,6 +244,7 @@ class Timeline:
     duration_s: float = 0.0
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "source", redact_url(self.source))  # exported and shown: no secrets
         if self.clip_len < 1 or self.top_k < 1 or self.smoothing < 1:
             raise ValueError("clip_len, top_k and smoothing must be >= 1")
         if not (self.window_s > 0 and self.stride_s > 0 and self.step_s > 0):

@@ -56,9 +56,11 @@ def clip_for(
         DownloadError: the sample clip cannot be downloaded or fails verification.
     """
     from ..download import DEFAULT_RETRIES
+    from ..redact import redact_url
     from ..video.open import resolve_source
 
     text = str(video).strip() if video is not None else ""
+    shown = redact_url(text)  # a URL's credentials and query never reach the notebook's output
     if not text or text.isdigit():
         from ..models.files import fetch_sample
 
@@ -67,14 +69,14 @@ def clip_for(
     try:
         found = resolve_source(text, fetch=False)
     except VideoOpenError as exc:
-        raise VideoOpenError(f"AR_VIDEO={text!r} is not a file: {exc}; {fix}") from exc
+        raise VideoOpenError(f"AR_VIDEO={shown!r} is not a file: {exc}; {fix}") from exc
     if found.kind == "url":
         try:
             found = resolve_source(text, progress=progress, download_retries=DEFAULT_RETRIES)
         except VideoOpenError as exc:
-            raise VideoOpenError(f"AR_VIDEO={text!r} could not be downloaded: {exc}") from exc
+            raise VideoOpenError(f"AR_VIDEO={shown!r} could not be downloaded: {exc}") from exc
     if found.kind != "file" or not isinstance(found.value, Path):
-        raise VideoOpenError(f"AR_VIDEO={text!r} is a {found.kind} ({found.display}), not a video file; {fix}")
+        raise VideoOpenError(f"AR_VIDEO={shown!r} is a {found.kind} ({found.display}), not a video file; {fix}")
     return found.value
 
 
