@@ -27,7 +27,7 @@ import numpy as np
 from .. import settings
 from ..errors import ClipTooShortError, VideoOpenError
 from ..pipeline.options import RecognizerOptions
-from ..results import Prediction, Timeline
+from ..results import UNCERTAIN, Prediction, Timeline
 
 VIDEO_FORMATS = ("json", "csv", "vtt", "mp4")
 
@@ -278,8 +278,8 @@ def describe_timeline(timeline: Timeline, *, threshold: float = 0.0, max_segment
         lines.append(f"  note: {timeline.frames_corrupt} corrupt frames skipped; truncated: {timeline.truncated}")
     shown = sorted(sorted(segments, key=lambda s: -s.duration_s)[:max_segments], key=lambda s: s.start_s)
     for seg in shown:
-        score = "" if seg.uncertain else f"  ({seg.mean_score:.0%})"
-        lines.append(f"  {format_time(seg.start_s)} – {format_time(seg.end_s)}  {seg.label}{score}")
+        said = UNCERTAIN if seg.uncertain else f"{seg.label}  ({seg.mean_score:.0%})"  # the state, not a class
+        lines.append(f"  {format_time(seg.start_s)} – {format_time(seg.end_s)}  {said}")
     if len(shown) < len(segments):
         lines.append(f"  … and {len(segments) - len(shown)} shorter segments")
     top = timeline.top_segments(1, threshold=threshold)
