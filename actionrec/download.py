@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 from . import settings
 from .atomic import private_dir
 from .errors import ActionRecError, ChecksumMismatchError, DownloadError, OfflineError
+from .redact import redact_text, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,7 @@ def _check_base_url(base_url: str, what: str) -> None:
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise DownloadError(
-            f"{what} is {base_url!r}, which is not an http(s) URL; give the mirror's root, e.g. http://127.0.0.1:8000/"
+            f"{what} is {redact_url(base_url)!r}, which is not an http(s) URL; give the mirror's root, e.g. http://127.0.0.1:8000/"
         )
 
 
@@ -190,22 +191,23 @@ def fetch_file(
         os.replace(final, aside)
         log.warning("%s failed verification; moved to %s and downloading again", final, aside)
     source = url or remote.url
+    shown = redact_url(source)  # mirrors may carry credentials: never in a message
     if offline:
         raise OfflineError(
             f"{remote.name} is not in the cache {Path(cache_dir)} and offline mode is on; "
-            f"run once with network access (it downloads {_human(remote.size_bytes)} from {source}) "
+            f"run once with network access (it downloads {_human(remote.size_bytes)} from {shown}) "
             "or point --model-dir / AR_MODEL_DIR at models already on disk"
         )
     scheme = urlsplit(source).scheme
     if scheme not in ("http", "https"):
-        raise DownloadError(f"cannot download {remote.name} from {source!r}: only http(s) URLs are supported")
+        raise DownloadError(f"cannot download {remote.name} from {shown!r}: only http(s) URLs are supported")
     _make_cache_dir(final.parent)
     part = final.with_name(final.name + ".part")
     _retrying(
         lambda: _stream(
             source, part, label=remote.name, expected_size=remote.size_bytes, progress=progress, timeout_s=timeout_s
         ),
-        what=f"{remote.name} from {source}",
+        what=f"{remote.name} from {shown}",
         part=part,
         advice="Check the network or the mirror (--base-url / AR_MODEL_BASE_URL), then run again",
         retries=retries,
@@ -315,6 +317,8 @@ def _stream(
     import requests
     from tqdm.auto import tqdm
 
+    shown = redact_url(url)  # the URL as messages show it (no credentials, no query)
+    origin = label if label in (url, shown) else f"{label} from {shown}"
     have = _own_part_size(part, label)
     if expected_size is not None and have >= expected_size:
         return True  # complete (or too long): verification decides
@@ -332,8 +336,8 @@ def _stream(
     except (requests.ConnectionError, requests.Timeout) as exc:
         raise _TransientError(f"cannot connect: {type(exc).__name__}") from None
     except requests.RequestException as exc:  # bad redirect chain, invalid URL or schema...
-        raise DownloadError(f"cannot download {label} from {url}: {type(exc).__name__}: {exc}") from None
-    who = "the server" if label == url else url
+        raise DownloadError(f"cannot download {origin}: {type(exc).__name__}: {redact_text(str(exc), url)}") from None
+    who = "the server" if label in (url, shown) else shown
     with response:
         status = response.status_code
         if status == 416:  # our offset is past the end: the part file is stale
@@ -418,7 +422,9 @@ def _stream(
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
             raise _TransientError(f"connection dropped after {_size_of(part)}: {type(exc).__name__}") from None
         except requests.RequestException as exc:  # e.g. a body that fails to decompress
-            raise DownloadError(f"cannot download {label} from {url}: {type(exc).__name__}: {exc}") from None
+            raise DownloadError(
+                f"cannot download {origin}: {type(exc).__name__}: {redact_text(str(exc), url)}"
+            ) from None
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
                 raise DownloadError(
@@ -530,7 +536,7 @@ def _verify_part(remote: RemoteFile, url: str, part: Path) -> None:
     part.unlink()
     what = "size and hash" if remote.size_bytes not in (None, got_size) else remote.algorithm
     raise ChecksumMismatchError(
-        f"{remote.name} from {url}: {what} mismatch: expected "
+        f"{remote.name} from {redact_url(url)}: {what} mismatch: expected "
         f"{_sized(remote.size_bytes)}{remote.algorithm} {remote.digest}, received "
         f"{_sized(got_size)}{remote.algorithm} {got}; the download was removed. The server or "
         "mirror holds other bytes than the pinned release: check the URL "
@@ -667,9 +673,13 @@ def download_url(
         >>> download_url("https://example.org/clip.mp4", dest_dir="data/downloads")  # doctest: +SKIP
         PosixPath('data/downloads/5d2b...e1.mp4')
     """
-    parts = urlsplit(url)
+    shown = redact_url(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. "Invalid IPv6 URL": an unclosed [
+        raise DownloadError(f"cannot download {shown!r}: it is not a valid URL ({exc}); check its spelling") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise DownloadError(f"cannot download {url!r}: only http:// and https:// URLs are supported")
+        raise DownloadError(f"cannot download {shown!r}: only http:// and https:// URLs are supported")
     limit = settings.max_download_bytes() if max_bytes is None else max_bytes
     suffix = Path(parts.path).suffix.lower()
     if not (2 <= len(suffix) <= 6 and suffix[1:].isalnum()):
@@ -687,7 +697,7 @@ def download_url(
             lambda: _stream(
                 url,
                 part,
-                label=url,
+                label=shown,
                 max_bytes=limit,
                 reject_html=True,
                 progress=progress,
@@ -695,7 +705,7 @@ def download_url(
                 http_advice="Check the URL (open it in a browser) or download the file yourself and pass its path",
                 validator=validator,
             ),
-            what=url,
+            what=shown,
             part=part,
             advice="Check the URL and the network, then run again",
             retries=retries,

@@ -13,12 +13,15 @@ Example:
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from numbers import Integral
 
 import numpy as np
 
-UNCERTAIN = "uncertain"
+from .redact import redact_url
+
+UNCERTAIN = "uncertain"  # the word displays show for the uncertain state; never a label (a class may have this name)
 # What a re-ranked or smoothed window keeps from the one it was made from (all but its classes).
 _CARRIED = ("coverage_s", "duplicated", "missing", "timings", "crop_xywh")
 
@@ -180,24 +183,31 @@ def _checked_crop(crop_xywh: object) -> tuple[int, int, int, int]:
 
 @dataclass(frozen=True)
 class Segment:
-    """Consecutive windows with the same (smoothed) top-1 class, merged."""
+    """Consecutive windows with the same (smoothed) top-1 class, merged.
+
+    Attributes:
+        label: the windows' top-1 class; for an uncertain segment, the top-1 class most of its
+            windows had (the earliest of those tied), still a real class name.
+        start_s, end_s: the span it covers (seconds of source time).
+        mean_score: mean top-1 probability of its windows.
+        windows: how many windows it merges.
+        uncertain: its windows were below the threshold (consecutive uncertain windows form one
+            segment, whatever their top-1 class). A flag, not a label: a class may be called
+            ``"uncertain"`` and is then an ordinary, certain segment.
+    """
 
     label: str
     start_s: float
     end_s: float
     mean_score: float
     windows: int
+    uncertain: bool = False
 
     def __post_init__(self) -> None:
         if not self.end_s > self.start_s:
             raise ValueError(f"segment end_s ({self.end_s}) must be after start_s ({self.start_s})")
         if self.windows < 1:
             raise ValueError("a segment holds at least one window")
-
-    @property
-    def uncertain(self) -> bool:
-        """True for a span whose windows were below the threshold."""
-        return self.label == UNCERTAIN
 
     @property
     def duration_s(self) -> float:
@@ -210,7 +220,8 @@ class Timeline:
     """All windows of one video, with how they were made.
 
     Attributes:
-        source: what was analysed (path, URL or a description).
+        source: what was analysed (path, URL or a description); a URL is kept without its
+            credentials, query string and fragment (:func:`actionrec.redact.redact_url`).
         labels: all class names in model order.
         predictions: windows in time order.
         window_s, stride_s, step_s: requested window, effective stride, grid step (seconds).
@@ -241,6 +252,7 @@ class Timeline:
     duration_s: float = 0.0
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "source", redact_url(self.source))  # exported and shown: no secrets
         if self.clip_len < 1 or self.top_k < 1 or self.smoothing < 1:
             raise ValueError("clip_len, top_k and smoothing must be >= 1")
         if not (self.window_s > 0 and self.stride_s > 0 and self.step_s > 0):
@@ -300,26 +312,29 @@ class Timeline:
     def segments(self, *, threshold: float = 0.0) -> tuple[Segment, ...]:
         """Merge consecutive windows with the same top-1 class.
 
-        Windows whose top-1 probability is below ``threshold`` become :data:`UNCERTAIN`. Windows
-        overlap, so a segment runs from its first window's start to the next segment's first
-        window's start (the last one to its own last window's end).
+        Consecutive windows whose top-1 probability is below ``threshold`` form one segment with
+        ``uncertain=True`` (labelled with their most frequent top-1 class). Windows overlap, so a
+        segment runs from its first window's start to the next segment's first window's start
+        (the last one to its own last window's end).
         """
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold must be a probability in 0..1, got {threshold}")
         runs: list[list[Prediction]] = []
-        names: list[str] = []
+        keys: list[str | None] = []  # the top-1 class of a certain run, None for an uncertain one
         for p in self.predictions:
-            name = p.label if p.is_certain(threshold) else UNCERTAIN
-            if names and names[-1] == name:
+            key = p.label if p.is_certain(threshold) else None
+            if keys and keys[-1] == key:
                 runs[-1].append(p)
             else:
                 runs.append([p])
-                names.append(name)
+                keys.append(key)
         segments = []
-        for i, (name, run) in enumerate(zip(names, runs, strict=True)):
+        for i, (key, run) in enumerate(zip(keys, runs, strict=True)):
             end = runs[i + 1][0].start_s if i + 1 < len(runs) else run[-1].end_s
             mean = float(np.mean([p.score for p in run]))
-            segments.append(Segment(name, run[0].start_s, end, mean, len(run)))
+            counts = Counter(p.label for p in run)  # in order of first appearance
+            label = key if key is not None else max(counts, key=counts.__getitem__)  # ties: the earliest
+            segments.append(Segment(label, run[0].start_s, end, mean, len(run), uncertain=key is None))
         return tuple(segments)
 
     def top_segments(self, n: int = 3, *, threshold: float = 0.0) -> tuple[Segment, ...]:

@@ -45,7 +45,7 @@ def test_analyze_writes_all_formats_and_summary(tiny_model_dir, tiny_labels_file
     assert "red clip.mp4: 5 windows over 3.0 s" in r.stdout
     assert "red " in r.stdout and "0.0–" in r.stdout
     doc = json.loads((out / "red clip.json").read_text())
-    assert doc["schema"] == "actionrec.timeline/1" and len(doc["windows"]) == 5
+    assert doc["schema"] == "actionrec.timeline/2" and len(doc["windows"]) == 5
     rows = list(csv.DictReader((out / "red clip.csv").open()))
     assert len(rows) == 5 and rows[0]["label_1"] == "red" and "score_3" in rows[0]
     assert (out / "red clip.vtt").read_text().startswith("WEBVTT")

@@ -19,6 +19,7 @@ from actionrec.atomic import atomic_write
 from actionrec.errors import ExportError
 from actionrec.export import (
     AnnotatedVideoWriter,
+    csv_text,
     export_timeline,
     read_json,
     schema_text,
@@ -80,13 +81,14 @@ def test_json_validates_against_the_published_schema_and_round_trips(tmp_path):
     jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is in requirements-dev.txt")
     tl = make_timeline()
     path = write_json(tl, tmp_path / "out" / "t.json", threshold=0.5, extra={"argv": ["--top-k", "3"]})
-    schema = json.loads(resources.files("actionrec").joinpath("schemas/timeline-v1.schema.json").read_text())
-    assert json.loads(schema_text()) == schema
+    schema = json.loads(resources.files("actionrec").joinpath("schemas/timeline-v2.schema.json").read_text())
+    assert json.loads(schema_text()) == schema == json.loads(schema_text(2))
     jsonschema.Draft202012Validator.check_schema(schema)
     doc = read_json(path)
     jsonschema.Draft202012Validator(schema).validate(doc)
     assert doc == timeline_to_dict(tl, threshold=0.5, extra={"argv": ["--top-k", "3"]})
-    assert doc["schema"] == "actionrec.timeline/1" and doc["threshold"] == 0.5 and doc["num_classes"] == 4
+    assert doc["schema"] == "actionrec.timeline/2" and doc["threshold"] == 0.5 and doc["num_classes"] == 4
+    assert [w["uncertain"] for w in doc["windows"]] == [False] * 6 + [True, False]
     w = doc["windows"][4]
     assert (w["index"], w["start_s"], w["end_s"], w["missing"], w["duplicated"]) == (4, 2.0, 3.0, 1, 0)
     assert [c["label"] for c in w["top_k"]] == ["a <b> & c", "yawning", "dancing, ballet"]
@@ -96,9 +98,22 @@ def test_json_validates_against_the_published_schema_and_round_trips(tmp_path):
     assert labels == [
         ("arm wrestling", 0.0, 1.5, False),
         ("a <b> & c", 1.5, 3.0, False),
-        ("uncertain", 3.0, 3.5, True),
+        ("a <b> & c", 3.0, 3.5, True),  # v2: the real top label, the state in "uncertain"
         ("a <b> & c", 3.5, 4.5, False),
     ]
+
+
+def test_schema_v1_stays_published_and_readable(tmp_path):
+    jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is in requirements-dev.txt")
+    v1 = json.loads(schema_text(1))
+    assert v1["properties"]["schema"]["const"] == "actionrec.timeline/1"
+    assert v1 == json.loads(resources.files("actionrec").joinpath("schemas/timeline-v1.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(v1)
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"schema": "actionrec.timeline/1", "windows": [], "segments": []}))
+    assert read_json(old)["schema"] == "actionrec.timeline/1"
+    with pytest.raises(ValueError, match=r"no timeline schema version 3; published: \(1, 2\)"):
+        schema_text(3)
 
 
 def test_schema_rejects_a_broken_document():
@@ -111,8 +126,11 @@ def test_schema_rejects_a_broken_document():
 
 def test_read_json_names_unknown_versions_and_non_exports(tmp_path):
     future = tmp_path / "future.json"
-    future.write_text(json.dumps({"schema": "actionrec.timeline/2", "windows": [], "segments": []}))
-    with pytest.raises(ExportError, match=r"schema 'actionrec.timeline/2'.*reads 'actionrec.timeline/1'.*upgrade"):
+    future.write_text(json.dumps({"schema": "actionrec.timeline/3", "windows": [], "segments": []}))
+    with pytest.raises(
+        ExportError,
+        match=r"schema 'actionrec.timeline/3'.*reads 'actionrec.timeline/1' and 'actionrec.timeline/2' only.*upgrade",
+    ):
         read_json(future)
     other = tmp_path / "other.json"
     other.write_text("[1, 2]")
@@ -140,11 +158,66 @@ def test_csv_has_the_documented_header_and_one_row_per_window(tmp_path):
     with open(write_csv(tl, tmp_path / "t.csv"), newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f))
     header = "window,start_s,end_s,coverage_s,duplicated,missing,label_1,score_1,label_2,score_2,label_3,score_3"
-    assert ",".join(rows[0]) == header
+    assert ",".join(rows[0]) == header + ",uncertain"
     assert len(rows) == 1 + len(tl)
     assert rows[1][:9] == ["0", "0", "1", "0.9375", "0", "0", "arm wrestling", rows[1][7], "dancing, ballet"]
     assert abs(float(rows[1][7]) - tl.predictions[0].scores[0]) < 1e-6
     assert rows[5][5] == "1" and rows[5][6] == "a <b> & c"
+    assert [r[-1] for r in rows[1:]] == ["false"] * 8, "threshold 0: every window is certain"
+    with open(write_csv(tl, tmp_path / "u.csv", threshold=0.5), newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    assert [r[-1] for r in rows[1:]] == ["false"] * 6 + ["true", "false"]
+    assert rows[7][6] == "a <b> & c", "an uncertain window keeps its real labels"
+
+
+def labelled_timeline(labels, rows, *, top_k=2):
+    preds = [
+        Prediction.from_logits(
+            np.array(r, float), labels=labels, top_k=top_k, window_index=i, start_s=0.5 * i, end_s=0.5 * i + 1.0
+        )
+        for i, r in enumerate(rows)
+    ]
+    return Timeline("clip.mp4", labels, tuple(preds), window_s=1, stride_s=0.5, step_s=0.0625, clip_len=16, top_k=top_k)
+
+
+def test_csv_cells_never_start_a_spreadsheet_formula(tmp_path):
+    labels = ('=HYPERLINK("http://evil","x")', "+1+1", "-2", "@SUM(A1)", "\tcmd", "\uff1d1", "a=b", "'quoted")
+    rows = [[5.0 if j == i else 0.0 for j in range(len(labels))] for i in range(len(labels))]
+    tl = labelled_timeline(labels, rows, top_k=1)
+    with open(write_csv(tl, tmp_path / "t.csv"), newline="", encoding="utf-8") as f:
+        cells = [r[6] for r in list(csv.reader(f))[1:]]
+    assert cells == ["'" + x for x in labels[:6]] + ["a=b", "'quoted"]
+    assert not any(c[:1] in ("=", "+", "-", "@", "\t", "\r", "\uff1d") for c in cells)
+    assert csv_text("arm wrestling") == "arm wrestling" and csv_text("") == ""
+
+
+def test_a_class_named_uncertain_is_exported_as_a_class(tmp_path):
+    tl = labelled_timeline(("uncertain", "walk"), [[5, 0], [5, 0], [0.1, 0], [0, 5]])
+    paths = export_timeline(tl, tmp_path, formats="json,csv,vtt", threshold=0.6)
+    doc = read_json(paths["json"])
+    assert [(s["label"], s["uncertain"]) for s in doc["segments"]] == [
+        ("uncertain", False),
+        ("uncertain", True),
+        ("walk", False),
+    ]
+    with open(paths["csv"], newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["label_1"], r["uncertain"]) for r in rows] == [
+        ("uncertain", "false"),
+        ("uncertain", "false"),
+        ("uncertain", "true"),
+        ("walk", "false"),
+    ]
+    cues = parse_vtt(paths["vtt"].read_text(encoding="utf-8"))
+    assert [(s, e, t.split(" (")[0]) for s, e, t in cues] == [(0.0, 1.0, "uncertain"), (1.5, 2.5, "walk")]
+
+
+def test_the_notebook_summary_tells_the_uncertain_state_from_a_class_named_uncertain():
+    from actionrec.notebook.session import describe_timeline
+
+    tl = labelled_timeline(("uncertain", "walk"), [[5, 0], [5, 0], [0.1, 0], [0, 5]])
+    lines = describe_timeline(tl, threshold=0.6).splitlines()[1:4]
+    assert [line.split("  ", 2)[-1] for line in lines] == ["uncertain  (99%)", "uncertain", "walk  (99%)"]
 
 
 def parse_vtt(text: str) -> list[tuple[float, float, str]]:
@@ -192,6 +265,20 @@ def test_vtt_is_strictly_valid_and_skips_uncertain_segments(tmp_path):
     all_cues = parse_vtt(write_vtt(tl, tmp_path / "all.vtt").read_text())
     assert [c[:2] for c in all_cues] == [(0.0, 1.5), (1.5, 4.5)], "threshold 0: the unsure window merges"
     assert vtt_time(3723.25) == "01:02:03.250" and vtt_time(0.0004) == "00:00:00.000"
+
+
+def test_vtt_cue_text_stays_one_escaped_line_whatever_the_label(tmp_path):
+    labels = ("two\nlines", "blank\n\nline", "x --> y", "<c.red>&amp</c>", "u\u2028v")  # labels from the API
+    rows = [[5.0 if j == i else 0.0 for j in range(len(labels))] for i in range(len(labels))]
+    tl = labelled_timeline(labels, rows, top_k=1)
+    cues = parse_vtt(write_vtt(tl, tmp_path / "t.vtt").read_text(encoding="utf-8"))
+    assert [t.rsplit(" (", 1)[0] for _, _, t in cues] == [
+        "two lines",
+        "blank line",
+        "x --&gt; y",
+        "&lt;c.red&gt;&amp;amp&lt;/c&gt;",
+        "u v",
+    ]
 
 
 def test_vtt_of_an_empty_timeline_is_just_the_header(tmp_path):

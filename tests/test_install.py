@@ -84,7 +84,7 @@ def test_declared_dependencies_and_package_data(installed, outside):
     names = {req.split(">")[0].split("=")[0].split(";")[0].strip() for req in found["requires"]}
     assert {"openvino", "numpy", "opencv-python-headless", "av", "requests", "tqdm", "platformdirs"} <= names
     assert {"matplotlib", "ipywidgets", "anywidget"} <= names  # the notebook extra
-    assert "timeline-v1.schema.json" in found["data"]
+    assert "timeline-v1.schema.json" in found["data"] and "timeline-v2.schema.json" in found["data"]
     assert {"player/player.js", "upload.js", "browser_camera.js"} <= set(found["data"])
 
 
@@ -105,6 +105,6 @@ def test_console_script_api_and_analysis_outside_the_checkout(installed, outside
         "install_clip.vtt",
     ]
     doc = json.loads((work / "out" / "install_clip.json").read_text())
-    assert doc["schema"] == "actionrec.timeline/1" and len(doc["windows"]) == 2  # 31 grid samples in 1.93 s
+    assert doc["schema"] == "actionrec.timeline/2" and len(doc["windows"]) == 2  # 31 grid samples in 1.93 s
     # the embedding cache went to the per-user cache folder, not into a checkout
     assert list((Path(env["XDG_CACHE_HOME"]) / "actionrec" / "data" / "cache").glob("*.npz"))

@@ -79,12 +79,34 @@ def test_smoothing_is_a_centred_mean_of_probabilities():
 def test_segments_merge_and_threshold_gives_uncertain():
     tl = timeline([[5, 0, 0, 0], [5, 0, 0, 0], [0.1, 0, 0, 0], [0, 5, 0, 0]])
     segs = tl.segments(threshold=0.5)
-    assert [s.label for s in segs] == ["run", UNCERTAIN, "walk"]
+    assert [(s.label, s.uncertain) for s in segs] == [("run", False), ("run", True), ("walk", False)]
     assert (segs[0].start_s, segs[0].end_s, segs[0].windows) == (0.0, 1.0, 2)
     assert segs[1].uncertain and (segs[1].start_s, segs[1].end_s) == (1.0, 1.5)
     assert segs[-1].end_s == 2.5
     assert [s.label for s in tl.segments()] == ["run", "walk"]  # no threshold: argmax wins
     assert tl.top_segments(1)[0].label == "run"
+
+
+def test_a_class_named_uncertain_is_a_class_and_the_uncertain_state_a_flag():
+    labels = (UNCERTAIN, "walk", "jump")
+    rows = [[5, 0, 0], [5, 0, 0], [0.2, 0, 0.1], [0, 0.1, 0.2], [0, 0.2, 0.1], [0, 5, 0]]
+    preds = [
+        Prediction.from_logits(
+            np.array(r, float), labels=labels, top_k=2, window_index=w, start_s=w * 0.5, end_s=w * 0.5 + 1
+        )
+        for w, r in enumerate(rows)
+    ]
+    tl = Timeline("x.mp4", labels, tuple(preds), window_s=1, stride_s=0.5, step_s=0.0625, clip_len=16, top_k=2)
+    segs = tl.segments(threshold=0.6)
+    # the certain class "uncertain", then one uncertain span of three windows (tops: uncertain, jump,
+    # walk: the earliest of the tied wins), then walk
+    assert [(s.label, s.uncertain, s.windows) for s in segs] == [
+        (UNCERTAIN, False, 2),
+        (UNCERTAIN, True, 3),
+        ("walk", False, 1),
+    ]
+    assert [s.label for s in tl.top_segments(3, threshold=0.6)] == [UNCERTAIN, "walk"]
+    assert Segment("uncertain", 0.0, 1.0, 0.9, 1).uncertain is False
 
 
 def test_with_top_k_reranks_without_inference():

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .. import settings
 from ..errors import ActionRecError
+from ..redact import redact_text, redact_url
 from .common import add_model_args, resolve_from_args
 
 FORMATS = ("json", "csv", "vtt", "mp4")
@@ -110,11 +111,12 @@ def run_analyze(args: argparse.Namespace) -> int:
     failed = 0
     used_stems: set[str] = set()
     for item in expand_inputs(args.inputs):
+        shown = redact_url(item)  # an input URL's credentials and query never reach the output
         try:
             timeline = recognizer.analyze(
                 item, progress=not args.no_progress, cache=not args.no_cache, max_download_mb=args.max_download_mb
             )
-            stem = _unique_stem(item, used_stems)
+            stem = _unique_stem(shown, used_stems)
             formats = tuple("webm" if (f == "mp4" and args.webm) else f for f in args.formats)
             written = export_source(
                 timeline,
@@ -128,11 +130,11 @@ def run_analyze(args: argparse.Namespace) -> int:
             )
         except Exception as exc:  # one input's failure never ends the batch; Ctrl+C (not an Exception) does
             failed += 1
-            print(f"FAILED {item}: {failure_line(exc)}", file=sys.stderr)
+            print(f"FAILED {shown}: {redact_text(failure_line(exc))}", file=sys.stderr)
             if getattr(args, "verbose", False):
                 traceback.print_exc()
             continue
-        print(summary(item, timeline, written, threshold=args.threshold))
+        print(summary(shown, timeline, written, threshold=args.threshold))
     if failed:
         print(f"{failed} of {len(expand_inputs(args.inputs))} input(s) failed", file=sys.stderr)
     return 1 if failed else 0
@@ -164,7 +166,14 @@ def _unique_stem(item: str, used: set[str]) -> str:
 
 
 def summary(item: str, timeline, written: dict, *, threshold: float = 0.0) -> str:
-    """A short per-file summary: windows, the top segments and the files written."""
+    """A short per-file summary: windows, the top segments and the files written.
+
+    Args:
+        item: the input's name as shown (a URL through :func:`actionrec.redact.redact_url`).
+        timeline: its analysis.
+        written: ``{format: path}`` of the exports.
+        threshold: top-1 probability below which a segment is uncertain.
+    """
     head = (
         f"{item}: {len(timeline)} windows over {timeline.duration_s:.1f} s "
         f"(window {timeline.window_s:g} s, stride {timeline.stride_s:g} s, {timeline.frames_decoded} frames"

@@ -1,12 +1,15 @@
 """Exports of a :class:`~actionrec.results.Timeline`: JSON, CSV, WebVTT and an annotated video.
 
-- :mod:`~actionrec.export.timeline`: JSON (schema ``actionrec.timeline/1``), CSV, WebVTT, :func:`export_timeline`
+- :mod:`~actionrec.export.timeline`: JSON (schema ``actionrec.timeline/2``; ``/1`` stays published), CSV,
+  WebVTT, :func:`export_timeline`
 - :mod:`~actionrec.export.video`: the browser-playable annotated video (H.264 MP4 or VP9 WebM)
 """
 
 from .timeline import (
     FORMATS,
     SCHEMA_ID,
+    SCHEMA_VERSIONS,
+    csv_text,
     export_source,
     export_timeline,
     read_json,
@@ -22,9 +25,11 @@ from .video import VIDEO_CODECS, AnnotatedVideoWriter, CropFn, write_annotated_v
 __all__ = [
     "FORMATS",
     "SCHEMA_ID",
+    "SCHEMA_VERSIONS",
     "VIDEO_CODECS",
     "AnnotatedVideoWriter",
     "CropFn",
+    "csv_text",
     "export_source",
     "export_timeline",
     "read_json",

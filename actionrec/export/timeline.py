@@ -3,7 +3,11 @@
 Every file is written to a temporary name in its destination folder and renamed over the final
 name only once it is complete (:func:`atomic_write`), so an interrupted export (an error, Ctrl+C,
 a full disk) never leaves a half-written file under its final name. The formats are described in
-``docs/export-formats.md``; the JSON schema ships as ``actionrec/schemas/timeline-v1.schema.json``.
+``docs/export-formats.md``; the JSON schema ships as ``actionrec/schemas/timeline-v2.schema.json``
+(version 1, where the uncertain state was the label ``"uncertain"``, stays published beside it).
+
+Labels are text from the user: CSV cells that a spreadsheet would run as a formula get a leading
+``'``, WebVTT cue text is escaped and kept on one line.
 
 Example:
     >>> paths = export_timeline(timeline, "data/out", formats=("json", "csv", "vtt"))  # doctest: +SKIP
@@ -31,25 +35,41 @@ from .video import CropFn, write_annotated_video
 if TYPE_CHECKING:
     from ..video.open import SourceLike
 
-SCHEMA_ID = "actionrec.timeline/1"
-SCHEMA_RESOURCE = "schemas/timeline-v1.schema.json"
+SCHEMA_VERSION = 2
+SCHEMA_ID = f"actionrec.timeline/{SCHEMA_VERSION}"
+SCHEMA_RESOURCE = f"schemas/timeline-v{SCHEMA_VERSION}.schema.json"
+SCHEMA_VERSIONS = (1, 2)  # every schema published in actionrec/schemas/; read_json reads them all
+# A cell starting with one of these is a formula to Excel, LibreOffice or Sheets (OWASP CSV injection).
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+_LINE_BREAKS = re.compile(r"[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+")
 FORMATS = ("json", "csv", "vtt", "mp4", "webm")
 
 
 # -- JSON --------------------------------------------------------------------------------------
 
 
-def schema_text() -> str:
-    """The published JSON Schema (draft 2020-12) of the JSON export, as text."""
-    return resources.files(__package__.partition(".")[0]).joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8")
+def schema_text(version: int = SCHEMA_VERSION) -> str:
+    """A published JSON Schema (draft 2020-12) of the JSON export, as text.
+
+    Args:
+        version: ``2`` (what :func:`write_json` writes) or ``1`` (the previous version).
+
+    Raises:
+        ValueError: no schema of that version is published.
+    """
+    if version not in SCHEMA_VERSIONS:
+        raise ValueError(f"no timeline schema version {version!r}; published: {SCHEMA_VERSIONS}")
+    resource = f"schemas/timeline-v{version}.schema.json"
+    return resources.files(__package__.partition(".")[0]).joinpath(resource).read_text(encoding="utf-8")
 
 
 def timeline_to_dict(timeline: Timeline, *, threshold: float = 0.0, extra: dict | None = None) -> dict[str, Any]:
-    """The JSON document of ``timeline`` (schema ``actionrec.timeline/1``), as plain Python data.
+    """The JSON document of ``timeline`` (schema ``actionrec.timeline/2``), as plain Python data.
 
     Args:
         timeline: the analysed video.
-        threshold: top-1 probability below which segments are ``"uncertain"``.
+        threshold: top-1 probability below which windows (and their segments) are
+            ``"uncertain": true``; labels stay the real class names.
         extra: free-form JSON-serialisable data stored under ``"extra"``.
     """
     return {
@@ -79,6 +99,7 @@ def timeline_to_dict(timeline: Timeline, *, threshold: float = 0.0, extra: dict 
                 "coverage_s": p.coverage_s,
                 "duplicated": p.duplicated,
                 "missing": p.missing,
+                "uncertain": not p.is_certain(threshold),
                 "top_k": [
                     {"label": lbl, "class_id": cid, "score": s}
                     for lbl, cid, s in zip(p.labels, p.class_ids, p.scores, strict=True)
@@ -108,12 +129,12 @@ def timeline_to_dict(timeline: Timeline, *, threshold: float = 0.0, extra: dict 
 def write_json(
     timeline: Timeline, path: str | os.PathLike[str], *, threshold: float = 0.0, extra: dict | None = None
 ) -> Path:
-    """Write the timeline as JSON (schema ``actionrec.timeline/1``, see ``docs/export-formats.md``).
+    """Write the timeline as JSON (schema ``actionrec.timeline/2``, see ``docs/export-formats.md``).
 
     Args:
         timeline: the analysed video.
         path: the ``.json`` file to write (atomically).
-        threshold: top-1 probability below which segments are ``"uncertain"``.
+        threshold: top-1 probability below which windows and segments are ``"uncertain": true``.
         extra: free-form JSON-serialisable data stored under ``"extra"`` (e.g. the CLI arguments).
 
     Returns:
@@ -138,20 +159,25 @@ def read_json(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a JSON export back, checking its schema version.
 
     Returns:
-        The document as a dict (see :func:`timeline_to_dict`).
+        The document as a dict (see :func:`timeline_to_dict`): version 2, or a version 1 file as
+        it was written (its ``"schema"`` says which; in version 1 an uncertain segment's label is
+        ``"uncertain"`` and windows have no ``"uncertain"`` field).
 
     Raises:
-        ExportError: the file is missing, not JSON, or not an ``actionrec.timeline/1`` document.
+        ExportError: the file is missing, not JSON, or not an ``actionrec.timeline/1`` or ``/2``
+            document.
     """
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ExportError(f"cannot read {path} as a timeline JSON export: {exc}") from exc
     version = doc.get("schema") if isinstance(doc, dict) else None
-    if version != SCHEMA_ID:
+    readable = [f"actionrec.timeline/{v}" for v in SCHEMA_VERSIONS]
+    if version not in readable:
         hint = "upgrade actionrec to read it" if str(version).startswith("actionrec.timeline/") else "not an export"
         raise ExportError(
-            f"{path} has schema {version!r}; this actionrec {__version__} reads {SCHEMA_ID!r} only ({hint})"
+            f"{path} has schema {version!r}; this actionrec {__version__} reads "
+            f"{' and '.join(map(repr, readable))} only ({hint})"
         )
     for key in ("windows", "segments"):
         if not isinstance(doc.get(key), list):
@@ -166,11 +192,26 @@ def _num(x: float) -> str:
     return f"{float(x):.6f}".rstrip("0").rstrip(".")  # 0.0625, 1, 0.000003: no exponent, no noise
 
 
-def write_csv(timeline: Timeline, path: str | os.PathLike[str]) -> Path:
-    r"""One row per window: ``window,start_s,end_s,coverage_s,duplicated,missing,label_1,score_1,...``.
+def csv_text(text: str) -> str:
+    """A text cell a spreadsheet shows as text: a leading ``'`` when it would start a formula.
 
-    There are ``timeline.top_k`` label/score pairs (empty cells when a window holds fewer);
-    scores are probabilities 0..1; lines end with ``\n``.
+    ``=``, ``+``, ``-``, ``@`` (and their full-width forms), a tab or a carriage return at the start
+    make Excel, LibreOffice and Google Sheets evaluate the cell (OWASP "CSV injection").
+
+    Example:
+        >>> print(csv_text("=1+2"), csv_text("-x"), csv_text("arm wrestling"), sep=" | ")
+        '=1+2 | '-x | arm wrestling
+    """
+    return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
+
+
+def write_csv(timeline: Timeline, path: str | os.PathLike[str], *, threshold: float = 0.0) -> Path:
+    r"""One row per window: ``window,start_s,end_s,coverage_s,duplicated,missing,label_1,score_1,...,uncertain``.
+
+    There are ``timeline.top_k`` label/score pairs (empty cells when a window holds fewer), the
+    real class names even for an uncertain window; scores are probabilities 0..1; the last column
+    ``uncertain`` is ``true`` when the top-1 probability is below ``threshold``, else ``false``.
+    Labels pass through :func:`csv_text` (no cell starts a formula); lines end with ``\n``.
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
@@ -180,15 +221,15 @@ def write_csv(timeline: Timeline, path: str | os.PathLike[str]) -> Path:
     """
     k = timeline.top_k
     header = ["window", "start_s", "end_s", "coverage_s", "duplicated", "missing"]
-    header += [f"{name}_{i}" for i in range(1, k + 1) for name in ("label", "score")]
+    header += [f"{name}_{i}" for i in range(1, k + 1) for name in ("label", "score")] + ["uncertain"]
     with atomic_write(path, "w", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(header)
         for p in timeline.predictions:
             row = [p.window_index, _num(p.start_s), _num(p.end_s), _num(p.coverage_s), p.duplicated, p.missing]
             for i in range(k):
-                row += [p.labels[i], _num(p.scores[i])] if i < len(p.labels) else ["", ""]
-            writer.writerow(row)
+                row += [csv_text(p.labels[i]), _num(p.scores[i])] if i < len(p.labels) else ["", ""]
+            writer.writerow([*row, "false" if p.is_certain(threshold) else "true"])
     return Path(path)
 
 
@@ -203,9 +244,11 @@ def vtt_time(seconds: float) -> str:
 def write_vtt(timeline: Timeline, path: str | os.PathLike[str], *, threshold: float = 0.0) -> Path:
     """WebVTT subtitles: one cue per segment, e.g. ``arm wrestling (87%)``.
 
-    Segments whose windows are below ``threshold`` ("uncertain") get **no cue**: the caption
-    disappears while the model is unsure. Cue times are the segments' source times (what happens
-    when), contiguous and never overlapping.
+    Segments whose windows are below ``threshold`` (uncertain) get **no cue**: the caption
+    disappears while the model is unsure (a class named "uncertain" is a class: it gets its cue).
+    Cue times are the segments' source times (what happens when), contiguous and never
+    overlapping. Cue text escapes ``&``, ``<`` and ``>`` (so no ``-->`` either) and line breaks
+    become spaces: a label can never end a cue or start another.
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
@@ -213,20 +256,25 @@ def write_vtt(timeline: Timeline, path: str | os.PathLike[str], *, threshold: fl
     Raises:
         ExportError: the file cannot be written.
     """
-    made_by = " ".join(x for x in (f"actionrec {__version__}", timeline.model, timeline.precision) if x)
+    made_by = _one_line(" ".join(x for x in (f"actionrec {__version__}", timeline.model, timeline.precision) if x))
     lines = ["WEBVTT", "", f"NOTE {made_by}", ""]
     n = 0
     for seg in timeline.segments(threshold=threshold):
         if seg.uncertain:
             continue
         start_ms, end_ms = round(seg.start_s * 1000), round(seg.end_s * 1000)
-        text = f"{seg.label} ({round(seg.mean_score * 100)}%)"
+        text = _one_line(f"{seg.label} ({round(seg.mean_score * 100)}%)")
         text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         n += 1
         lines += [str(n), f"{vtt_time(start_ms / 1000)} --> {vtt_time(max(end_ms, start_ms + 1) / 1000)}", text, ""]
     with atomic_write(path, "w", newline="\n") as f:
         f.write("\n".join(lines))
     return Path(path)
+
+
+def _one_line(text: str) -> str:
+    """``text`` with every line break (and run of them) as one space: a WebVTT line stays one line."""
+    return _LINE_BREAKS.sub(" ", text)
 
 
 # -- all at once -------------------------------------------------------------------------------
@@ -287,7 +335,7 @@ def export_timeline(
         if name == "json":
             written[name] = write_json(timeline, out / f"{stem}.json", threshold=threshold)
         elif name == "csv":
-            written[name] = write_csv(timeline, out / f"{stem}.csv")
+            written[name] = write_csv(timeline, out / f"{stem}.csv", threshold=threshold)
         elif name == "vtt":
             written[name] = write_vtt(timeline, out / f"{stem}.vtt", threshold=threshold)
         else:

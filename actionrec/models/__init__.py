@@ -1,11 +1,13 @@
 """The models: what to download (registry), the files on disk and their labels, the OpenVINO runtime.
 
 - :mod:`~actionrec.models.registry`: every model file's URL, size and SHA-384; pinned labels and clips
-- :mod:`~actionrec.models.files`: :func:`resolve_model` (verified cache or ``--model-dir``), labels
+- :mod:`~actionrec.models.files`: :func:`resolve_model` (verified cache or ``--model-dir``), labels files
+- :mod:`~actionrec.models.labels`: :func:`load_labels`, :func:`check_labels` (one printable line per class)
 - :mod:`~actionrec.models.runtime`: one cached ``openvino.Core``, :func:`compile_models`
 """
 
-from .files import ModelFiles, fetch_labels, fetch_sample, load_labels, resolve_model
+from .files import ModelFiles, fetch_labels, fetch_sample, resolve_model
+from .labels import check_labels, load_labels
 from .registry import DEFAULT_SAMPLE, MODELS, PRECISIONS, SAMPLE_CLIPS, ModelSpec, get_model, get_sample
 from .runtime import FILE_BATCH, HINTS, ActionModels, available_devices, check_device, compile_models, get_core
 
@@ -21,6 +23,7 @@ __all__ = [
     "ModelSpec",
     "available_devices",
     "check_device",
+    "check_labels",
     "compile_models",
     "fetch_labels",
     "fetch_sample",

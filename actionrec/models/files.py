@@ -1,20 +1,20 @@
-"""Find the model files (verified cache or a local folder) and load the labels.
+"""Find the model files (verified cache or a local folder) and their labels file.
 
 Example:
     >>> files = resolve_model("action-recognition-0001", precision="FP16")  # doctest: +SKIP
-    >>> labels = load_labels(files.labels_path)                              # doctest: +SKIP
+    >>> files.labels_path                                                  # doctest: +SKIP
+    PosixPath('data/labels/kinetics400-id2label.json')
 """
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import settings
 from ..download import RemoteFile, fetch_file, fetch_files, mirror_url
-from ..errors import LabelsError, ModelNotFoundError
+from ..errors import ModelNotFoundError
 from .registry import PRECISIONS, get_model, get_sample
 
 
@@ -133,54 +133,6 @@ def _fetch_data(remote: RemoteFile, *, data_base_url: str | None, offline: bool,
         offline=offline,
         progress=progress,
     )
-
-
-def load_labels(path: str | os.PathLike[str], *, num_classes: int | None = None) -> tuple[str, ...]:
-    """Read labels in model output order.
-
-    Accepts JSON ``{"0": "abseiling", "1": ...}`` (keys must be 0..N-1), a JSON list, or plain
-    text with one label per line.
-
-    Args:
-        path: the labels file.
-        num_classes: when given, the decoder's output size; the label count must match.
-
-    Raises:
-        LabelsError: unreadable, malformed, or the wrong number of labels.
-    """
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LabelsError(f"cannot read labels file {p}: {exc}") from None
-    labels: list[str]
-    if p.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise LabelsError(f"labels file {p} is not valid JSON ({exc})") from None
-        if isinstance(data, list):
-            labels = [str(x) for x in data]
-        elif isinstance(data, dict):
-            try:
-                keys = sorted(int(k) for k in data)
-            except ValueError:
-                raise LabelsError(f'labels file {p}: keys must be class indices like "0"') from None
-            if keys != list(range(len(keys))):
-                raise LabelsError(f"labels file {p}: keys must be 0..{len(keys) - 1} without gaps")
-            labels = [str(data[str(k)]) for k in keys]
-        else:
-            raise LabelsError(f"labels file {p}: expected a JSON object or list, got {type(data).__name__}")
-    else:
-        labels = [line.strip() for line in text.splitlines() if line.strip()]
-    if not labels:
-        raise LabelsError(f"labels file {p} holds no labels")
-    if num_classes is not None and len(labels) != num_classes:
-        raise LabelsError(
-            f"labels file {p} holds {len(labels)} labels but the decoder outputs {num_classes} "
-            "classes; use the labels of this model (--labels / AR_LABELS) or the matching model"
-        )
-    return tuple(labels)
 
 
 def _xml(model: str, part: str, precision: str) -> str:

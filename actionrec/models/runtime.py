@@ -18,7 +18,8 @@ from typing import Any
 from .. import settings
 from ..atomic import private_dir
 from ..errors import DeviceNotAvailableError, LabelsError, ModelNotFoundError
-from .files import ModelFiles, load_labels
+from .files import ModelFiles
+from .labels import check_labels, load_labels
 
 HINTS = ("LATENCY", "THROUGHPUT")
 FILE_BATCH = 8  # encoder samples per request for files on a CPU (measured: see actionrec.pipeline.encoders)
@@ -180,8 +181,10 @@ def compile_models(
                 f'{num_classes} labels, one per line or JSON {{"0": "name", ...}}'
             )
         labels = load_labels(files.labels_path, num_classes=num_classes)
-    elif len(labels) != num_classes:
-        raise LabelsError(f"{len(labels)} labels given but the decoder outputs {num_classes} classes")
+    else:
+        labels = check_labels(labels, origin="labels")
+        if len(labels) != num_classes:
+            raise LabelsError(f"{len(labels)} labels given but the decoder outputs {num_classes} classes")
     import openvino as ov
 
     precision_used, devices_used = encoder_facts(core, encoder, requested_precision=inference_precision)

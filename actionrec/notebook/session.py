@@ -27,7 +27,7 @@ import numpy as np
 from .. import settings
 from ..errors import ClipTooShortError, VideoOpenError
 from ..pipeline.options import RecognizerOptions
-from ..results import Prediction, Timeline
+from ..results import UNCERTAIN, Prediction, Timeline
 
 VIDEO_FORMATS = ("json", "csv", "vtt", "mp4")
 
@@ -63,9 +63,11 @@ def clip_for(
         DownloadError: the sample clip cannot be downloaded or fails verification.
     """
     from ..download import DEFAULT_RETRIES
+    from ..redact import redact_url
     from ..video.open import resolve_source
 
     text = str(video).strip() if video is not None else ""
+    shown = redact_url(text)  # a URL's credentials and query never reach the notebook's output
     if not text or text.isdigit():
         from ..models.files import fetch_sample
 
@@ -74,16 +76,16 @@ def clip_for(
     try:
         found = resolve_source(text, fetch=False)
     except VideoOpenError as exc:
-        raise VideoOpenError(f"AR_VIDEO={text!r} is not a file: {exc}; {fix}") from exc
+        raise VideoOpenError(f"AR_VIDEO={shown!r} is not a file: {exc}; {fix}") from exc
     if found.kind == "url":
         try:
             found = resolve_source(
                 text, progress=progress, download_retries=DEFAULT_RETRIES, max_download_mb=max_download_mb
             )
         except VideoOpenError as exc:
-            raise VideoOpenError(f"AR_VIDEO={text!r} could not be downloaded: {exc}") from exc
+            raise VideoOpenError(f"AR_VIDEO={shown!r} could not be downloaded: {exc}") from exc
     if found.kind != "file" or not isinstance(found.value, Path):
-        raise VideoOpenError(f"AR_VIDEO={text!r} is a {found.kind} ({found.display}), not a video file; {fix}")
+        raise VideoOpenError(f"AR_VIDEO={shown!r} is a {found.kind} ({found.display}), not a video file; {fix}")
     return found.value
 
 
@@ -285,8 +287,8 @@ def describe_timeline(timeline: Timeline, *, threshold: float = 0.0, max_segment
         lines.append(f"  note: {timeline.frames_corrupt} corrupt frames skipped; truncated: {timeline.truncated}")
     shown = sorted(sorted(segments, key=lambda s: -s.duration_s)[:max_segments], key=lambda s: s.start_s)
     for seg in shown:
-        score = "" if seg.uncertain else f"  ({seg.mean_score:.0%})"
-        lines.append(f"  {format_time(seg.start_s)} – {format_time(seg.end_s)}  {seg.label}{score}")
+        said = UNCERTAIN if seg.uncertain else f"{seg.label}  ({seg.mean_score:.0%})"  # the state, not a class
+        lines.append(f"  {format_time(seg.start_s)} – {format_time(seg.end_s)}  {said}")
     if len(shown) < len(segments):
         lines.append(f"  … and {len(segments) - len(shown)} shorter segments")
     top = timeline.top_segments(1, threshold=threshold)

@@ -42,6 +42,7 @@ from .. import settings
 from ..atomic import atomic_write
 from ..download import download_url
 from ..errors import DownloadError, UploadError, VideoOpenError
+from ..redact import redact_url
 from .core import CaptureFactory, Frame, FrameFilter, LiveFrameSource, VideoSource
 from .files import open_file
 from .frames import open_async_iterable, open_folder, open_iterable
@@ -87,8 +88,9 @@ class ResolvedSource:
             arrays, not consumed). Only with ``fetch=False``: ``"url"`` (an http(s) URL, not
             downloaded) and ``"upload"`` (the bytes or binary file object, not read).
         value: what to open (see ``kind``); not shown in the ``repr``.
-        display: the name shown in :attr:`VideoInfo.source`: the path, the URL (stream URLs with
-            their credentials hidden), ``"camera 0"``, ``"upload (N bytes)"``, ``"frames"``.
+        display: the name shown in :attr:`VideoInfo.source`: the path, the URL (credentials
+            masked, query string and fragment dropped: :func:`actionrec.redact.redact_url`),
+            ``"camera 0"``, ``"upload (N bytes)"``, ``"frames"``.
 
     Example:
         >>> resolve_source(0)
@@ -161,14 +163,15 @@ def resolve_source(
     if isinstance(source, str) and (match := _SCHEME.match(source.strip())):
         url, scheme = source.strip(), match.group(1).lower()
         if scheme in LIVE_SCHEMES:
-            return ResolvedSource("stream", url, re.sub(r"//[^/@]*@", "//***@", url))  # never display credentials
+            return ResolvedSource("stream", url, redact_url(url))  # never display credentials or queries
         if scheme not in ("http", "https"):
             raise VideoOpenError(
-                f"unsupported URL scheme {scheme}:// in {url!r}; valid: http:// and https:// (downloaded first), "
-                f"rtsp:// (live stream), or a local path (for file:// pass the path itself, e.g. /videos/clip.mp4)"
+                f"unsupported URL scheme {scheme}:// in {redact_url(url)!r}; valid: http:// and https:// "
+                "(downloaded first), rtsp:// (live stream), or a local path (for file:// pass the path itself, "
+                "e.g. /videos/clip.mp4)"
             )
         if not fetch:
-            return ResolvedSource("url", url, url)
+            return ResolvedSource("url", url, redact_url(url))
         folder = Path(download_dir) if download_dir is not None else settings.data_dir("downloads")
         limit = settings.max_download_bytes(max_download_mb)
         try:
@@ -177,7 +180,7 @@ def resolve_source(
             )
         except DownloadError as exc:
             raise VideoOpenError(str(exc)) from exc
-        return ResolvedSource("file", path, url)
+        return ResolvedSource("file", path, redact_url(url))
     if isinstance(source, (str, os.PathLike)):
         path = _find_path(source)
         return ResolvedSource("folder" if path.is_dir() else "file", path, str(path))
