@@ -4,18 +4,15 @@ Seeded in the suite (seconds); a campaign with ``FUZZ_SECONDS=600`` (see tests/s
 """
 
 import json
-import os
 import unicodedata
 
-import pytest
 from hypothesis import strategies as st
 
 from actionrec.errors import LabelsError
 from actionrec.models import load_labels
-from tests.support.fuzz import fuzz
+from tests.support.fuzz import fuzz, timeout_mark
 
-# A campaign runs FUZZ_SECONDS: past the suite's per-test timeout.
-pytestmark = pytest.mark.timeout(float(os.environ.get("FUZZ_SECONDS") or 0) + 300)
+pytestmark = timeout_mark()  # a campaign runs past the suite's per-test timeout
 ENCODINGS = ("utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "latin-1", "cp1252")
 # Text rich in what breaks exports and parsers: controls, line breaks, bidi marks, BOMs, surrogates.
 NASTY = st.sampled_from(

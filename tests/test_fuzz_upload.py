@@ -22,7 +22,9 @@ from pathlib import Path
 from hypothesis import strategies as st
 
 from actionrec.notebook.upload import ChunkedUpload
-from tests.support.fuzz import fuzz
+from tests.support.fuzz import fuzz, timeout_mark
+
+pytestmark = timeout_mark()  # a campaign runs past the suite's per-test timeout
 
 CHUNK = 2048
 

@@ -22,11 +22,10 @@ import traceback
 from pathlib import Path
 
 import numpy as np
-import pytest
 from hypothesis import strategies as st
 
 from tests.conftest import shared_path
-from tests.support.fuzz import fuzz
+from tests.support.fuzz import campaign_seconds, fuzz, timeout_mark
 
 CLIPS = (
     "phone_keyboard_rot90_568x320_30fps_3frames.mov",
@@ -175,11 +174,10 @@ class Isolated:
                 self._proc.join()
 
 
-# A campaign outlasts the suite's 300 s per test; its batches stop once FUZZ_SECONDS are up.
-@pytest.mark.timeout(300 + 2 * int(float(os.environ.get("FUZZ_SECONDS") or 0)))
+@timeout_mark()  # a campaign outlasts the suite's 300 s per test; its batches stop once FUZZ_SECONDS are up
 def test_open_video_on_mutated_real_clips(tmp_path):
     clips = {name: shared_path("media", name).read_bytes() for name in CLIPS}
-    campaign = float(os.environ.get("FUZZ_SECONDS") or 0) > 0
+    campaign = campaign_seconds() > 0
     isolated = Isolated() if campaign else None
     outcomes: dict[str, int] = {}
 

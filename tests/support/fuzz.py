@@ -15,9 +15,21 @@ import os
 import time
 from collections.abc import Callable
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
+
+
+def campaign_seconds() -> float:
+    """``FUZZ_SECONDS`` (0 in the suite)."""
+    return float(os.environ.get("FUZZ_SECONDS") or 0)
+
+
+def timeout_mark() -> pytest.MarkDecorator:
+    """A per-test timeout that lets a campaign run its ``FUZZ_SECONDS`` (the suite's is 300 s)."""
+    return pytest.mark.timeout(300 + 2 * int(campaign_seconds()))
+
 
 SUITE_EXAMPLES = 60  # per target in the suite: a few seconds each
 _BATCH = 500
@@ -44,7 +56,7 @@ def fuzz(check: Callable[..., object], *strategies: SearchStrategy, name: str, e
         check(*case)
 
     common = {"deadline": None, "database": None, "suppress_health_check": list(HealthCheck)}
-    seconds = float(os.environ.get("FUZZ_SECONDS") or 0)
+    seconds = campaign_seconds()
     if seconds <= 0:
         settings(max_examples=examples, derandomize=True, **common)(given(st.tuples(*strategies))(counted))()
         return calls
