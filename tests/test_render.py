@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -188,16 +187,34 @@ def test_prediction_at_matches_a_linear_scan():
         assert prediction_at(tl, t) is expected
 
 
-def test_save_renders_for_a_human_look():
-    """Writes PNGs to <artifacts>/render/ (tests.support.artifacts); look at them after changing the style."""
+def save_and_read_back(name: str, image: np.ndarray) -> np.ndarray:
+    """Write ``image`` as ``<artifacts>/render/<name>.png`` and read the file back."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    assert cv2.imwrite(str(path), image)
+    return cv2.imread(str(path))
+
+
+def test_save_renders_for_a_human_look():
+    """Writes PNGs to <artifacts>/render/ (tests.support.artifacts); look at them after changing the style.
+
+    What is saved is what annotate drew (PNG is lossless), with the crop box where it was asked for
+    and an uncertain state that looks different from the confident one.
+    """
     p = make_prediction()
     for name, (h, w) in {"synthetic_340x256": (256, 340), "synthetic_1920x1080": (1080, 1920)}.items():
         img = busy_frame(h, w)
-        out = annotate(img, prediction=p, crop_xywh=(w // 4, 0, h, h), timestamp_s=62.5, fps=27.3, timings=p.timings)
-        assert cv2.imwrite(str(ARTIFACTS / f"{name}.png"), out)
-        out = annotate(img, prediction=p, timestamp_s=62.5, top_k=3, threshold=0.9)
-        assert cv2.imwrite(str(ARTIFACTS / f"{name}_uncertain.png"), out)
+        crop = ((w - h) // 2, 0, h, h)  # the centre square, as the model sees it
+        sure = annotate(img, prediction=p, crop_xywh=crop, timestamp_s=62.5, fps=27.3, timings=p.timings)
+        unsure = annotate(img, prediction=p, crop_xywh=crop, timestamp_s=62.5, top_k=3, threshold=0.9)
+        assert np.array_equal(save_and_read_back(name, sure), sure)
+        assert np.array_equal(save_and_read_back(f"{name}_uncertain", unsure), unsure)
+        mask = changed(img, sure)
+        row = h * 3 // 4  # below the label and stats panels, above the time
+        assert mask[row, crop[0]] and mask[row, crop[0] + crop[2] - 1], "the crop's sides are not drawn"
+        assert not mask[row, crop[0] + 8 : crop[0] + crop[2] - 8].any(), "the crop's interior was painted over"
+        assert label_text(p, top_k=3, threshold=0.9)[0] != label_text(p)[0]
+        assert changed(sure, unsure).any(), "an uncertain window renders like a confident one"
 
 
 @pytest.mark.shared
@@ -210,6 +227,7 @@ def test_render_on_the_real_sample_clip():
         cap.release()
     assert ok
     out = annotate(frame, prediction=make_prediction(), crop_xywh=(58, 0, 256, 256), timestamp_s=0.0, top_k=3)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    assert cv2.imwrite(str(Path(ARTIFACTS, "arm_wrestling_first_frame.png")), out)
-    assert out.shape == frame.shape
+    assert out.shape == frame.shape and np.array_equal(save_and_read_back("arm_wrestling_first_frame", out), out)
+    mask = changed(frame, out)
+    assert mask[128, 58] and mask[128, 58 + 255], "the crop's sides are not drawn on the real frame"
+    assert mask[:60, :120].any(), "no label panel in the top-left corner"
