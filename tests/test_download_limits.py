@@ -268,7 +268,7 @@ def test_cli_analyze_max_download_mb_fails_that_input_in_one_line(
     assert r.returncode == 1, r.stderr
     failed = [line for line in r.stderr.splitlines() if line.startswith("FAILED ")]
     assert failed == [line for line in r.stderr.splitlines() if "limit" in line]
-    assert failed[0].startswith(f"FAILED {url}: cannot download {url}: it is over the limit of 1.0 MB")
+    assert failed[0].startswith(f"FAILED {url}: VideoOpenError: cannot download {url}: it is over the limit of 1.0 MB")
     assert "Traceback" not in r.stderr and files_in(tmp_path / "downloads") == []
 
     r = run_cli("analyze", url, *model, "--max-download-mb", "0", data_dir=tmp_path)

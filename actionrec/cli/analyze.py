@@ -130,7 +130,7 @@ def run_analyze(args: argparse.Namespace) -> int:
             )
         except Exception as exc:  # one input's failure never ends the batch; Ctrl+C (not an Exception) does
             failed += 1
-            print(f"FAILED {shown}: {redact_text(failure_line(exc))}", file=sys.stderr)
+            print(f"FAILED {shown}: {redact_text(failure_line(exc), str(item))}", file=sys.stderr)
             if getattr(args, "verbose", False):
                 traceback.print_exc()
             continue
