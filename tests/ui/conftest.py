@@ -211,9 +211,6 @@ def _start_lab(base: Path, env: Mapping[str, str]) -> LabServer:
         IPYTHONDIR=str(dirs["ipython"]),
         PYTHONPATH=os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]),
         PYTHONUNBUFFERED="1",
-        # The kernels import the checkout: their data and models go to this server's folders.
-        AR_DATA_DIR=str(base / "ar-data"),
-        AR_CACHE_DIR=str(base / "ar-model"),
     )
     proc_env.update(env)
     port, token = _free_port(), secrets.token_hex(16)
