@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # for readers, IDEs and type checkers; a test keeps it equal 
     from actionrec import (
         ActionModels,
         ActionRecError,
+        AnalysisCancelledError,
         AnnotatedVideoWriter,
         Check,
         ChecksumMismatchError,

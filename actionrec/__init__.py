@@ -41,6 +41,7 @@ EXPORTS: dict[str, str] = {
             "ModelOutputError",
             "OfflineError",
             "UploadError",
+            "AnalysisCancelledError",
             "VideoDecodeError",
             "VideoOpenError",
         ),
@@ -103,6 +104,7 @@ if TYPE_CHECKING:  # what a type checker and an IDE see; at run time the names l
     from .doctor import Check, DoctorReport, run_doctor
     from .errors import (
         ActionRecError,
+        AnalysisCancelledError,
         ChecksumMismatchError,
         ClipTooShortError,
         DeviceNotAvailableError,

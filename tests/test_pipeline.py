@@ -237,7 +237,9 @@ def test_embedding_cache_reuses_encoder_work(models, video_factory, monkeypatch,
         assert by_start[p.start_s].labels == p.labels[:2]
 
 
-def test_interrupt_stops_reader_and_writes_no_cache(models, tmp_path):
+def test_interrupt_stops_the_reader_thread(models, tmp_path):
+    """(That an interrupted analysis writes no embedding cache is test_interrupts.py's.)"""
+
     def frames():
         for i in range(200):
             if i == 40:

@@ -54,8 +54,16 @@ def test_no_downloaded_data_or_weights_tracked():
     assert not bad, f"downloaded or generated data is tracked: {bad}"
 
 
-def test_python_version_supported():
-    assert sys.version_info >= (3, 11)
+def test_the_declared_python_version_is_the_one_the_code_is_checked_for():
+    """pyproject's requires-python, ruff's target version and the interpreter running us agree."""
+    import re
+    import tomllib
+
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())
+    floor = re.fullmatch(r">=\s*3\.(\d+)", config["project"]["requires-python"])
+    assert floor, f"requires-python should be a floor like '>=3.11', got {config['project']['requires-python']!r}"
+    assert config["tool"]["ruff"]["target-version"] == f"py3{floor[1]}"
+    assert sys.version_info >= (3, int(floor[1])), "the suite runs on a Python the package says it does not support"
 
 
 def test_cli_runs_as_the_suite_starts_them_leave_the_checkout_unchanged(tiny_model_dir, tiny_labels_file, tmp_path):

@@ -75,6 +75,13 @@ def test_a_video_arrives_in_chunks_byte_identical(upload_dir, video_bytes):
     assert "clip.mp4 uploaded" in widget.message
 
 
+@pytest.mark.skipif(os.name != "posix", reason="folder modes are POSIX")
+def test_the_uploads_folder_the_widget_creates_is_private(tmp_path, video_bytes):
+    folder = tmp_path / "data" / "uploads"
+    Page(ChunkedUpload(upload_dir=folder)).upload("clip.mp4", video_bytes)
+    assert folder.stat().st_mode & 0o777 == 0o700 and (folder / "clip.mp4").read_bytes() == video_bytes
+
+
 def test_progress_and_part_file_while_uploading(upload_dir, video_bytes):
     widget = ChunkedUpload(upload_dir=upload_dir)
     page = Page(widget)

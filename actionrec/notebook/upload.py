@@ -49,6 +49,7 @@ import anywidget
 import traitlets
 
 from .. import settings
+from ..atomic import private_dir
 from ..errors import UploadError
 
 # The limit is defined once, in settings (the doctor reports it too); re-exported here for callers.
@@ -274,7 +275,7 @@ class ChunkedUpload(anywidget.AnyWidget):
                 f"{shown} is {format_size(size)}; the upload limit is {format_size(self._max_bytes)}; set "
                 f"{ENV_MAX_UPLOAD_MB} or pick a shorter clip"
             )
-        self.upload_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.upload_dir)  # uploads are the user's: mode 0700 on POSIX, as downloads
         free = shutil.disk_usage(self.upload_dir).free
         if size > free:
             raise UploadError(
