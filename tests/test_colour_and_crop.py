@@ -20,8 +20,8 @@ decoder that ignores or inverts the rotation metadata fails.
 
 from __future__ import annotations
 
-import io
 import re
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -151,12 +151,18 @@ def test_pyav_for_a_file_opencv_cannot_open_keeps_bgr_and_the_label_red(file_mod
 
 def page_jpeg(rgb: tuple[int, int, int], size_wh: tuple[int, int] = (160, 120)) -> bytes:
     """A JPEG as the page makes it: a canvas holds RGB(A) pixels and ``toBlob("image/jpeg")``
-    encodes them. Pillow takes RGB too, so no OpenCV channel convention goes into the bytes."""
-    from PIL import Image
+    encodes them. FFmpeg's MJPEG encoder is given RGB too, so no OpenCV channel convention goes
+    into the bytes."""
+    import av
 
-    buf = io.BytesIO()
-    Image.new("RGB", size_wh, rgb).save(buf, format="JPEG", quality=80)
-    return buf.getvalue()
+    w, h = size_wh
+    codec = av.CodecContext.create("mjpeg", "w")
+    codec.width, codec.height, codec.pix_fmt, codec.time_base = w, h, "yuvj420p", Fraction(1, 30)
+    rgb_frame = av.VideoFrame.from_ndarray(np.full((h, w, 3), rgb, np.uint8), format="rgb24")
+    packet, *_ = [*codec.encode(rgb_frame.reformat(format="yuvj420p")), *codec.encode(None)]
+    data = bytes(packet)
+    assert data[:2] == b"\xff\xd8"  # a JPEG (SOI marker)
+    return data
 
 
 def page_says(camera: BrowserCamera, content: dict, buffers: list | None = None) -> None:
