@@ -195,45 +195,44 @@ def test_real_requests_completing_out_of_order_still_give_windows_in_grid_order(
         np.testing.assert_allclose(p.probs, expected[w], atol=1e-6, err_msg=f"window {w}")
 
 
-class BusyQueue:
-    """An encoder queue whose requests never complete until released: every new sample is dropped."""
+@pytest.fixture
+def held(models, monkeypatch):
+    """The tiny encoder behind a gate: the request for a frame painted ``held.bgr`` waits for ``held.log.release()``.
 
-    last = None  # the newest instance (the recognizer wraps it)
-
-    def __init__(self, compiled, jobs):
-        self.request = compiled.create_infer_request()
-        self.held = []
-        BusyQueue.last = self
-
-    def set_callback(self, cb):
-        self.cb = cb
-
-    def start_async(self, inputs, k):
-        self.request.infer(inputs)
-        out = self.request.get_output_tensor(0).data.copy()
-        self.held.append((out, k))
-
-    def release(self):
-        for out, k in self.held:
-            self.cb(SimpleNamespace(get_output_tensor=lambda i, o=out: SimpleNamespace(data=o)), k)
-        self.held = []
-
-    def wait_all(self):
-        self.release()
-
-
-def test_overload_drops_samples_as_missing_instead_of_queueing(models, monkeypatch):
+    Real requests on OpenVINO's threads; with one request in flight at most, every sample that comes
+    while it is held is dropped.
+    """
     import openvino
 
-    monkeypatch.setattr(openvino, "AsyncInferQueue", BusyQueue)
-    live = LiveRecognizer(models, max_in_flight=1)
-    for i in range(40):  # 1.3 s at 30 fps while the single request stays busy
-        live.push(frame(i, i / 30))
-    assert live.samples_encoded == 0 and live.samples_missing >= 15
-    assert len(BusyQueue.last.held) == 1  # never more in flight than allowed
-    BusyQueue.last.release()
-    p = live.poll()
-    assert p is not None and p.missing == 15 and p.label == "red"
+    from tests.support.held_requests import CompletionLog, gated_models
+
+    log = CompletionLog()
+    green = log.hold_until_released()
+    monkeypatch.setattr(openvino, "AsyncInferQueue", log.queue_class())
+    yield SimpleNamespace(models=gated_models(models, log), log=log, bgr=(0, green, 200))
+    log.release()
+
+
+def next_prediction(live):
+    """Poll until a prediction arrives (the held request completes on OpenVINO's threads)."""
+    got = []
+    wait_for(lambda: got.append(live.poll()) or got[-1] is not None, "a prediction")
+    return got[-1]
+
+
+def test_overload_drops_samples_as_missing_instead_of_queueing(held):
+    with LiveRecognizer(held.models, max_in_flight=1) as live:
+        try:
+            for i in range(40):  # 1.3 s at 30 fps while the single request stays busy
+                live.push(frame(i, i / 30, held.bgr if i == 0 else (0, 0, 200)))
+            assert live.samples_encoded == 0 and live.samples_missing == 20
+            assert live.poll() is None and live.latest is None
+            assert held.log.held == 1 and held.log.completed == []  # never more in flight than allowed
+        finally:
+            held.log.release()
+        p = next_prediction(live)
+    assert p.missing == 15 and p.label == "red" and held.log.completed == [0]
+    assert (live.samples_encoded, live.samples_missing) == (1, 20)
 
 
 def test_each_window_carries_the_crop_of_its_last_encoded_sample(models):
@@ -249,16 +248,16 @@ def test_each_window_carries_the_crop_of_its_last_encoded_sample(models):
     assert not hasattr(live, "crop_xywh")  # the crop arrives with the prediction, not as live state
 
 
-def test_a_window_whose_last_samples_were_dropped_keeps_the_crop_of_its_last_encoded_one(models, monkeypatch):
-    import openvino
-
-    monkeypatch.setattr(openvino, "AsyncInferQueue", BusyQueue)
-    live = LiveRecognizer(models, max_in_flight=1)
-    for i in range(40):  # only sample 0 (landscape) is encoded; the portrait ones are dropped
-        live.push(frame(i, i / 30, size_wh=(160, 120) if i == 0 else (120, 160)))
-    BusyQueue.last.release()
-    p = live.poll()
-    assert p is not None and p.missing == 15
+def test_a_window_whose_last_samples_were_dropped_keeps_the_crop_of_its_last_encoded_one(held):
+    with LiveRecognizer(held.models, max_in_flight=1) as live:
+        try:
+            live.push(frame(0, 0.0, held.bgr, size_wh=(160, 120)))  # only sample 0 (landscape) is encoded
+            for i in range(1, 40):  # the portrait ones are dropped
+                live.push(frame(i, i / 30, size_wh=(120, 160)))
+        finally:
+            held.log.release()
+        p = next_prediction(live)
+    assert p.missing == 15
     assert p.crop_xywh == LANDSCAPE_CROP
 
 
@@ -313,20 +312,19 @@ def test_live_defaults_differ_from_the_file_defaults_only_in_top_k():
     assert (live.window_s, live.stride_s, live.smoothing) == (files.window_s, files.stride_s, files.smoothing)
 
 
-def test_a_sample_reusing_the_frame_of_a_dropped_sample_is_missing_not_duplicated(models, monkeypatch):
-    import openvino
-
-    monkeypatch.setattr(openvino, "AsyncInferQueue", BusyQueue)
-    live = LiveRecognizer(models, max_in_flight=1)
+def test_a_sample_reusing_the_frame_of_a_dropped_sample_is_missing_not_duplicated(held):
     # 10 frames/s after the first: slower than the 16/s grid, so frames serve two grid points. Frame 0
     # serves samples 0 and 1 (sample 0 is encoded: 1 is a real duplicate); the single request stays
     # busy, so every later sample is dropped, and a frame serving two of them has nothing to reuse.
     times = [0.0, *(0.15 + i / 10 for i in range(15))]
-    for i, t in enumerate(times):
-        live.push(frame(i, t))
-    BusyQueue.last.release()
-    p = live.poll()
-    assert p is not None and (p.duplicated, p.missing) == (1, 14)
+    with LiveRecognizer(held.models, max_in_flight=1) as live:
+        try:
+            for i, t in enumerate(times):
+                live.push(frame(i, t, held.bgr if i == 0 else (0, 0, 200)))
+        finally:
+            held.log.release()
+        p = next_prediction(live)
+    assert (p.duplicated, p.missing) == (1, 14)
     assert (live.samples_duplicated, live.samples_encoded) == (1, 1)
 
 

@@ -41,7 +41,8 @@ class CompletionLog:
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._release: dict[int, Callable[[Any], bool]] = {}  # green mark -> "this userdata releases it"
+        self._release: dict[int, Callable[[list[Any]], bool]] = {}  # green mark -> "released yet?"
+        self._released = False
         self.completed: list[Any] = []  # userdata, in the order callbacks finished
         self.held = 0
         self.timed_out = 0
@@ -51,8 +52,21 @@ class CompletionLog:
 
         ``released_by`` is asked about the userdata of each callback that has run.
         """
+        return self._mark(lambda done: any(released_by(u) for u in done))
+
+    def hold_until_released(self) -> int:
+        """A new green mark: a request carrying a sample of that green waits for :meth:`release`."""
+        return self._mark(lambda done: self._released)
+
+    def release(self) -> None:
+        """Let the requests held by :meth:`hold_until_released` marks go on."""
+        with self._cond:
+            self._released = True
+            self._cond.notify_all()
+
+    def _mark(self, rule: Callable[[list[Any]], bool]) -> int:
         mark = MARK_G + len(self._release)
-        self._release[mark] = released_by
+        self._release[mark] = rule
         return mark
 
     def hold_if_marked(self, batch: np.ndarray) -> None:
@@ -63,9 +77,7 @@ class CompletionLog:
             return
         with self._cond:
             self.held += 1
-            if not self._cond.wait_for(
-                lambda: all(any(rule(u) for u in self.completed) for rule in rules), timeout=HOLD_LIMIT_S
-            ):
+            if not self._cond.wait_for(lambda: all(rule(self.completed) for rule in rules), timeout=HOLD_LIMIT_S):
                 self.timed_out += 1
 
     def _completed(self, userdata: Any) -> None:
