@@ -51,7 +51,7 @@ class PacedCamera:
 
     Between two frames the camera sleeps until the next frame's time: its clock jumps there. A
     machine fast enough for the frame rate finishes the encoder requests in flight during that
-    sleep; the camera models it by waiting (hang guard only) until fewer than ``max_in_flight`` of
+    sleep; the camera models it by waiting (hang guard only) until fewer than ``in_flight`` of
     the grid samples its frames decided are unresolved, read from the recognizer's public counters
     (``samples_encoded + samples_missing + samples_duplicated``). So no sample is dropped for lack
     of time, and every request still completes asynchronously, on OpenVINO's threads.
