@@ -146,6 +146,33 @@ def test_embeddings_in_frame_order_under_out_of_order_completion(models, monkeyp
     np.testing.assert_allclose(scrambled.embeddings[:, 0], shades[:, 0] / 255, atol=0.01)
 
 
+def test_embeddings_land_in_grid_order_when_real_requests_complete_out_of_order(models, monkeypatch):
+    """OpenVINO's own queue and threads; the batches of samples 0-7 and 16-23 finish after the next batch."""
+    import openvino
+
+    from actionrec.pipeline import preprocess
+    from tests.support.held_requests import MARK_G, CompletionLog, gated_models
+
+    log = CompletionLog()
+    rng = np.random.default_rng(1)
+    shades = np.column_stack([rng.integers(0, 255, 40), rng.integers(0, MARK_G, 40), rng.integers(0, 255, 40)])
+    # Marked samples: the request carrying sample 0 finishes after the one carrying 8, 16's after 24's.
+    shades[0, 1] = log.hold_until(lambda userdata: userdata[0][0] == 8)
+    shades[16, 1] = log.hold_until(lambda userdata: userdata[0][0] == 24)
+    frames = frames_of((np.full((64, 64, 3), s, np.uint8), i / 16) for i, s in enumerate(shades))  # one per sample
+    monkeypatch.setattr(openvino, "AsyncInferQueue", log.queue_class())
+    gated = gated_models(models, log)
+    encoded = encode(frames, gated, Recognizer(gated).grid)
+    first_samples = [ks[0] for ks, _started in log.completed]
+    assert (log.held, log.timed_out) == (2, 0)
+    assert sorted(first_samples) == [0, 8, 16, 24, 32]
+    assert first_samples.index(8) < first_samples.index(0) and first_samples.index(24) < first_samples.index(16)
+    # independent: each frame through the encoder on its own, in frame order
+    one_by_one = np.stack([models.encoder(preprocess(f.image_bgr).tensor)[0].reshape(-1) for f in frames])
+    np.testing.assert_allclose(encoded.embeddings, one_by_one, atol=1e-5)
+    np.testing.assert_allclose(encoded.embeddings[:, 0], shades[:, 0] / 255, atol=0.01)  # frame k's B
+
+
 @pytest.mark.parametrize("count", [1, 5, 50])  # one sample, one padded batch, 6 full batches + a padded one
 def test_batched_embeddings_equal_one_sample_at_a_time(models, count):
     rng = np.random.default_rng(count)

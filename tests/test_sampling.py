@@ -12,6 +12,11 @@ from tests.oracle import expected_window_count, oracle_windows
 VFR_TIMES = list(np.cumsum(np.random.default_rng(7).uniform(0.025, 0.06, 120)) - 0.025)  # phone-like 17-40 fps
 
 
+def window_coverage(grid, samples, ks):
+    """What the recognizers report for a window: the implementation's coverage of its chosen frames."""
+    return grid.coverage_s(samples[ks[0]].frame.timestamp_s, samples[ks[-1]].frame.timestamp_s)
+
+
 def run_sampler(times, step):
     sampler = GridSampler(step_s=step)
     out = []
@@ -34,8 +39,10 @@ def test_windows_match_oracle_constant_rate(fps, stride_s):
         assert [samples[k].frame.index for k in ks] == exp["frames"]
         assert grid.time_of(ks[0]) == pytest.approx(exp["start_s"])
         assert grid.time_of(ks[-1]) + grid.step_s == pytest.approx(exp["end_s"])
+        coverage_s = window_coverage(grid, samples, ks)
+        assert coverage_s == pytest.approx(exp["coverage_s"], abs=1e-9)
         # coverage within one sample interval of window_s, whatever the frame rate
-        assert abs(exp["coverage_s"] - 1.0) <= grid.step_s + 1e-9
+        assert abs(coverage_s - 1.0) <= grid.step_s + 1e-9
 
 
 def test_variable_rate_matches_oracle_and_coverage():
@@ -48,7 +55,11 @@ def test_variable_rate_matches_oracle_and_coverage():
         chosen = [samples[k].frame.index for k in ks]
         assert chosen == exp["frames"]
         assert sum(samples[k].duplicated for k in ks[1:]) == exp["duplicated"]
-        assert abs(exp["coverage_s"] - 1.0) <= grid.step_s + 1e-9
+        coverage_s = window_coverage(grid, samples, ks)
+        assert coverage_s == pytest.approx(exp["coverage_s"], abs=1e-9)
+        assert abs(coverage_s - 1.0) <= grid.step_s + 1e-9
+    # Variable rate: windows really cover different spans (a constant, e.g. window_s, would not do)
+    assert len({round(e["coverage_s"], 6) for e in expected}) > 1
 
 
 def test_slow_source_duplicates_frames_and_counts_them():
