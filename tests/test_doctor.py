@@ -368,6 +368,7 @@ def test_openvino_that_cannot_be_imported_fails_with_the_install_fix(tmp_path):
         ("certifi", "cannot import certifi (libcertifi.so.1: cannot open", FIXES["install"]),
         ("_ssl", "cannot import ssl (lib_ssl.so.1: cannot open", FIXES["ssl"]),  # a Python built without OpenSSL
     ],
+    ids=["requests", "urllib3", "certifi", "_ssl"],
 )
 def test_https_stack_that_cannot_be_imported_fails_naming_the_module(tmp_path, broken, detail, fix):
     rows = doctor_rows(tmp_path, "--codecs", "", broken=(broken,))

@@ -30,6 +30,11 @@ def _result(text: str) -> dict:
     return json.loads(re.search(r"^RESULT (.*)$", text, re.MULTILINE).group(1))
 
 
+def _doctor_rows(text: str) -> dict[str, list[str]]:
+    """The doctor's browser rows the notebook printed: ``{name: [name, verdict, detail, fix]}``."""
+    return {row[0]: row for row in map(json.loads, re.findall(r"^ROW (.*)$", text, re.MULTILINE))}
+
+
 def _status_line(page) -> str:
     return page.locator(".ar-browser-camera-status").first.inner_text()
 
@@ -81,6 +86,9 @@ def test_denied_permission_is_explained(lab_server, chromium_factory, page_facto
     assert "the browser denied camera access (NotAllowedError" in text
     assert "allow the camera for this page" in text
     assert re.match(r"camera: denied — the browser denied camera access", _status_line(page))
+    rows = _doctor_rows(text)
+    assert rows["browser camera"][1:] == ["FAIL", "camera permission denied for this page", FIXES["denied"]]
+    assert rows["secure context"][1] == "OK"
 
 
 def test_missing_camera_is_explained(lab_server, browser, page_factory):
@@ -95,6 +103,10 @@ def test_missing_camera_is_explained(lab_server, browser, page_factory):
     assert "the browser found no usable camera (NotFoundError" in text
     assert "connect a camera" in text
     assert "camera_permission='granted'" in text
+    rows = _doctor_rows(text)
+    assert rows["browser camera"][:2] == ["browser camera", "FAIL"]
+    assert rows["browser camera"][2].startswith("getUserMedia failed: NotFoundError")
+    assert rows["browser camera"][3] == FIXES["camera_error"]
 
 
 def test_insecure_origin_says_how_to_fix_it(lab_server, chromium_factory, page_factory):
@@ -111,6 +123,17 @@ def test_insecure_origin_says_how_to_fix_it(lab_server, chromium_factory, page_f
     assert fix in text
     assert fix in _status_line(page)
     assert "secure_context=False, has_media_devices=False" in text
+    rows = _doctor_rows(text)
+    assert rows["secure context"][1:] == [
+        "FAIL",
+        "not a secure context (plain HTTP to a remote host)",
+        FIXES["insecure"],
+    ]
+    assert rows["browser camera"][1:] == [
+        "FAIL",
+        "navigator.mediaDevices is unavailable (insecure context)",
+        FIXES["insecure"],
+    ]
 
 
 # A browser without the camera API on a secure page (an old or locked-down browser, some embedded
@@ -130,7 +153,7 @@ def test_secure_page_without_media_devices_blames_the_browser(lab_server, chromi
     assert "STATE insecure" in text
     page_url = f"http://127.0.0.1:{lab_server.port}"
     assert f"{page_url} is a secure context, but this browser has no navigator.mediaDevices" in text
-    rows = {row[0]: row for row in map(json.loads, re.findall(r"^ROW (.*)$", text, re.MULTILINE))}
+    rows = _doctor_rows(text)
     assert rows["browser camera"] == [
         "browser camera",
         "FAIL",
