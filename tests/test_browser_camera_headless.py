@@ -184,6 +184,25 @@ def test_insecure_message_names_the_page():
     assert camera.error.startswith("http://gpu-box:8888 is not a secure context")
 
 
+def test_secure_page_without_media_devices_blames_the_browser_not_the_origin():
+    camera = BrowserCamera()
+    page_says(
+        camera,
+        {
+            "type": "status",
+            "state": "insecure",
+            "secure_context": True,
+            "has_media_devices": False,
+            "origin": "https://lab.example",
+        },
+    )
+    assert camera.error == (
+        "https://lab.example is a secure context, but this browser has no navigator.mediaDevices (no camera API): "
+        "use a current Chromium, Chrome, Edge or Firefox, or a video file instead"
+    )
+    assert "ssh -L" not in camera.error
+
+
 @pytest.mark.parametrize(("option", "value"), [("fps", 0), ("jpeg_quality", 101), ("width", 8)])
 def test_options_are_validated(option, value):
     with pytest.raises(ValueError, match=f"BrowserCamera {option}={value} is out of range; valid: "):

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
 import threading
 from collections import namedtuple
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -61,6 +63,30 @@ def run_cli(*args, env=None):
         text=True,
         timeout=60,
     )
+
+
+def doctor_rows(tmp_path, *args, broken=(), path_first=(), env=None) -> dict[str, dict]:
+    """``python -m actionrec doctor --json`` in a fresh interpreter; its rows by name.
+
+    Args:
+        broken: module names shadowed, ahead of site-packages, by a package whose import raises
+            ``ImportError`` as a wheel with a missing shared library does.
+        path_first: more folders put first on ``PYTHONPATH`` (e.g. an altered copy of a package).
+        env: extra environment variables.
+    """
+    site = tmp_path / "broken-site"
+    for name in broken:
+        (site / name).mkdir(parents=True)
+        (site / name / "__init__.py").write_text(
+            f"raise ImportError('lib{name}.so.1: cannot open shared object file: No such file or directory')\n"
+        )
+    pythonpath = os.pathsep.join([*map(str, path_first), str(site), *filter(None, [os.environ.get("PYTHONPATH")])])
+    r = run_cli("--no-cameras", "--json", *args, env={"PYTHONPATH": pythonpath, **(env or {})})
+    assert "Traceback" not in r.stderr, r.stderr
+    assert r.returncode in (0, 1), r.stdout + r.stderr
+    report = json.loads(r.stdout)
+    assert report["ok"] is (r.returncode == 0)
+    return {c["name"]: c for c in report["checks"]}
 
 
 def test_full_run_headless_names_every_check(tmp_path):
@@ -162,16 +188,10 @@ def test_no_cameras_requested_is_skip():
     assert check_cameras(()).verdict == "SKIP"
 
 
-def test_codec_only_pyav_decodes_is_ok_and_names_pyav(monkeypatch, tmp_path):
-    # The analysis falls back to PyAV when OpenCV cannot decode a file (actionrec.video.files).
-    monkeypatch.setattr(doctor_checks, "_opencv_frame_count", lambda path: 0)
-    check = doctor.check_codec("h264", workdir=tmp_path, required=True)
-    assert check == Check(
-        "decode H.264",
-        "OK",
-        "OpenCV decoded 0/8 frames, PyAV 8/8 (sample made with libx264); the analysis uses PyAV "
-        "(slower than OpenCV, same frames)",
-    )
+def test_codec_opencv_stops_early_is_ok_and_names_pyav(monkeypatch, tmp_path):
+    # The analysis continues with PyAV where OpenCV stops (actionrec.video.files). No sample clip
+    # makes OpenCV stop part-way for real, so its count is set here; OpenCV decoding nothing is
+    # real in test_opencv_without_ffmpeg_decodes_through_pyav.
     monkeypatch.setattr(doctor_checks, "_opencv_frame_count", lambda path: 5)
     assert doctor.check_codec("vp9", workdir=tmp_path).detail.endswith("the analysis uses PyAV where OpenCV stops")
 
@@ -328,6 +348,73 @@ def test_https_check_touches_no_network_and_catches_a_bad_ca_bundle(monkeypatch,
     assert bad.fix == "point REQUESTS_CA_BUNDLE at an existing PEM bundle, or unset it to use certifi's"
 
 
+def test_openvino_that_cannot_be_imported_fails_with_the_install_fix(tmp_path):
+    rows = doctor_rows(tmp_path, "--codecs", "", broken=("openvino",))
+    assert rows["OpenVINO"] == {
+        "name": "OpenVINO",
+        "verdict": "FAIL",
+        "detail": "cannot import openvino (libopenvino.so.1: cannot open shared object file: No such file or "
+        "directory)",
+        "fix": "pip install -r requirements.txt",
+    }
+    assert rows["https downloads"]["verdict"] == "OK"  # only the broken package's row fails
+
+
+@pytest.mark.parametrize(
+    ("broken", "detail", "fix"),
+    [
+        ("requests", "cannot import requests (librequests.so.1: cannot open", FIXES["install"]),
+        ("urllib3", "cannot import requests (liburllib3.so.1: cannot open", FIXES["install"]),  # requests' own import
+        ("certifi", "cannot import certifi (libcertifi.so.1: cannot open", FIXES["install"]),
+        ("_ssl", "cannot import ssl (lib_ssl.so.1: cannot open", FIXES["ssl"]),  # a Python built without OpenSSL
+    ],
+    ids=["requests", "urllib3", "certifi", "_ssl"],
+)
+def test_https_stack_that_cannot_be_imported_fails_naming_the_module(tmp_path, broken, detail, fix):
+    rows = doctor_rows(tmp_path, "--codecs", "", broken=(broken,))
+    https = rows["https downloads"]
+    assert https["verdict"] == "FAIL" and https["detail"].startswith(detail), https
+    assert https["fix"] == fix
+    assert rows["OpenVINO"]["verdict"] == "OK" and rows["upload limit"]["verdict"] in ("OK", "WARN")
+
+
+def test_missing_certifi_bundle_fails_with_the_reinstall_fix(tmp_path):
+    # certifi installed, its cacert.pem gone (a half-removed or stripped install): a copy without it.
+    import certifi
+
+    copy = tmp_path / "stripped-site"
+    shutil.copytree(Path(certifi.__file__).parent, copy / "certifi", ignore=shutil.ignore_patterns("cacert.pem"))
+    rows = doctor_rows(tmp_path, "--codecs", "", path_first=(copy,))
+    https = rows["https downloads"]
+    assert https["verdict"] == "FAIL"
+    assert https["detail"] == f"CA bundle {copy / 'certifi' / 'cacert.pem'} is missing or empty"
+    assert https["fix"] == "pip install --force-reinstall certifi"
+
+
+@pytest.mark.parametrize("var", ["SSL_CERT_FILE", "CURL_CA_BUNDLE"])
+def test_ca_bundle_variable_naming_a_missing_file_fails(tmp_path, var):
+    missing = tmp_path / "gone" / "corporate-ca.pem"
+    https = doctor_rows(tmp_path, "--codecs", "", env={var: str(missing)})["https downloads"]
+    assert https == {
+        "name": "https downloads",
+        "verdict": "FAIL",
+        "detail": f"{var}={missing} does not exist",
+        "fix": f"point {var} at an existing PEM bundle, or unset it to use certifi's",
+    }
+
+
+def test_opencv_without_ffmpeg_decodes_through_pyav(tmp_path):
+    # OPENCV_VIDEOIO_PRIORITY_FFMPEG=0 removes OpenCV's FFmpeg backend, as in a build without it.
+    rows = doctor_rows(tmp_path, "--codecs", "h264", env={"OPENCV_VIDEOIO_PRIORITY_FFMPEG": "0"})
+    assert rows["decode H.264"] == {
+        "name": "decode H.264",
+        "verdict": "OK",
+        "detail": "OpenCV decoded 0/8 frames, PyAV 8/8 (sample made with libx264); the analysis uses PyAV "
+        "(slower than OpenCV, same frames)",
+        "fix": "",
+    }
+
+
 def test_openvino_devices():
     class Core:
         def __init__(self, devices):
@@ -343,13 +430,19 @@ def test_openvino_devices():
     assert none.verdict == "FAIL" and none.fix == FIXES["openvino_cpu"]
 
 
-def test_a_crashing_check_becomes_a_fail_row(monkeypatch):
-    def crash():
-        raise OSError("disk on fire")
-
-    monkeypatch.setattr(doctor, "check_https", crash)
-    row = run_doctor(cameras=(), codecs=()).get("https downloads")
-    assert row.verdict == "FAIL" and row.detail == "the check crashed: OSError: disk on fire"
+def test_a_crashing_check_becomes_a_fail_row(tmp_path):
+    # An openvino whose import raises what check_openvino does not expect (not an ImportError).
+    site = tmp_path / "odd-site"
+    (site / "openvino").mkdir(parents=True)
+    (site / "openvino" / "__init__.py").write_text("raise OSError('disk on fire')\n")
+    rows = doctor_rows(tmp_path, "--codecs", "", path_first=(site,))
+    assert rows["OpenVINO"] == {
+        "name": "OpenVINO",
+        "verdict": "FAIL",
+        "detail": "the check crashed: OSError: disk on fire",
+        "fix": FIXES["crash"],
+    }
+    assert [name for name, row in rows.items() if row["verdict"] == "FAIL"] == ["OpenVINO"]  # the others still ran
 
 
 @pytest.mark.parametrize("first", ["actionrec.doctor", "actionrec.doctor.checks"])

@@ -11,9 +11,9 @@ looks for a check by its row name here.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import shutil
-import ssl
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -61,6 +61,8 @@ FIXES = {
     "convert": "convert such files: ffmpeg -i in.mp4 -c:v libx264 -pix_fmt yuv420p out.mp4",
     "ca_env": "point {var} at an existing PEM bundle, or unset it to use certifi's",
     "certifi": "pip install --force-reinstall certifi",
+    "ssl": "this Python has no working ssl module (built without OpenSSL): install a Python built with OpenSSL "
+    "(python.org, or your distribution's python3 and libssl), then recreate the virtual environment",
     "upload_env": f"set {ENV_MAX_UPLOAD_MB} to a positive number of megabytes (e.g. 500), or unset it for the "
     f"default ({settings.DEFAULT_MAX_UPLOAD_BYTES / 1024**3:g} GB)",
     "upload_disk": f"free disk under data/ or lower {ENV_MAX_UPLOAD_MB}",
@@ -334,11 +336,16 @@ def _quiet_native_output() -> Iterator[None]:
 
 def check_https() -> Check:
     """Check that https downloads can work: ssl, requests and a CA bundle (nothing is fetched)."""
-    try:
-        import certifi
-        import requests
-    except ImportError as exc:
-        return _row("https downloads", "FAIL", f"cannot import {exc.name}", FIXES["install"])
+    # One at a time, so the row names the module that failed: a broken package raising ImportError
+    # itself leaves ``exc.name`` unset. ssl is imported here too, not at module level: a Python
+    # without OpenSSL must still get its doctor table.
+    modules = {}
+    for module, fix in (("ssl", FIXES["ssl"]), ("certifi", FIXES["install"]), ("requests", FIXES["install"])):
+        try:
+            modules[module] = importlib.import_module(module)
+        except ImportError as exc:  # the module itself or one it imports (requests: urllib3, idna, ...)
+            return _row("https downloads", "FAIL", f"cannot import {module} ({exc})", fix)
+    ssl, certifi, requests = modules["ssl"], modules["certifi"], modules["requests"]
     for var in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"):
         value = os.environ.get(var)
         if value and not Path(value).exists():

@@ -53,8 +53,10 @@ TUNNEL_FIX = (
 )
 
 
-def _message(state: str, *, name: str = "", detail: str = "", origin: str = "", timeout_s: float = 0.0) -> str:
-    """The user-facing explanation and fix for a non-streaming ``state``."""
+def _message(
+    state: str, *, name: str = "", detail: str = "", origin: str = "", secure: bool = False, timeout_s: float = 0.0
+) -> str:
+    """The user-facing explanation and fix for a non-streaming ``state`` (``secure``: the page said so)."""
     found = f" ({name}: {detail})" if name or detail else ""
     if state == "denied":
         return (
@@ -65,6 +67,11 @@ def _message(state: str, *, name: str = "", detail: str = "", origin: str = "", 
         return (
             f"the browser found no usable camera{found}: connect a camera (or enable it in the system settings), "
             "then re-run the cell that displays the camera; or use a video file instead"
+        )
+    if state == "insecure" and secure:  # the page is secure: the browser itself lacks the camera API
+        return (
+            f"{origin or 'this page'} is a secure context, but this browser has no navigator.mediaDevices (no "
+            "camera API): use a current Chromium, Chrome, Edge or Firefox, or a video file instead"
         )
     if state == "insecure":
         page = origin or "this page"
@@ -178,7 +185,8 @@ class BrowserCamera(anywidget.AnyWidget):
             self.camera_permission = permission if permission in ("granted", "denied", "prompt") else None
             origin = str(content.get("origin") or "")
             failed = state in ("denied", "no-camera", "insecure", "error")  # idle/starting/streaming: no error
-            self.error = _message(state, name=name, detail=detail, origin=origin) if failed else ""
+            secure = content.get("secure_context") is True
+            self.error = _message(state, name=name, detail=detail, origin=origin, secure=secure) if failed else ""
             self.state = state
             self._cond.notify_all()
 

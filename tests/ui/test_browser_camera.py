@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from actionrec.doctor import FIXES
 from tests.ui.conftest import (
     FAKE_CAMERA_ARGS,
     INSECURE_HOST,
@@ -27,6 +28,11 @@ MIN_RATE_FPS = 20.0  # the fake camera runs at 30 frames/s; a loose floor, never
 
 def _result(text: str) -> dict:
     return json.loads(re.search(r"^RESULT (.*)$", text, re.MULTILINE).group(1))
+
+
+def _doctor_rows(text: str) -> dict[str, list[str]]:
+    """The doctor's browser rows the notebook printed: ``{name: [name, verdict, detail, fix]}``."""
+    return {row[0]: row for row in map(json.loads, re.findall(r"^ROW (.*)$", text, re.MULTILINE))}
 
 
 def _status_line(page) -> str:
@@ -80,6 +86,9 @@ def test_denied_permission_is_explained(lab_server, chromium_factory, page_facto
     assert "the browser denied camera access (NotAllowedError" in text
     assert "allow the camera for this page" in text
     assert re.match(r"camera: denied — the browser denied camera access", _status_line(page))
+    rows = _doctor_rows(text)
+    assert rows["browser camera"][1:] == ["FAIL", "camera permission denied for this page", FIXES["denied"]]
+    assert rows["secure context"][1] == "OK"
 
 
 def test_missing_camera_is_explained(lab_server, browser, page_factory):
@@ -94,6 +103,10 @@ def test_missing_camera_is_explained(lab_server, browser, page_factory):
     assert "the browser found no usable camera (NotFoundError" in text
     assert "connect a camera" in text
     assert "camera_permission='granted'" in text
+    rows = _doctor_rows(text)
+    assert rows["browser camera"][:2] == ["browser camera", "FAIL"]
+    assert rows["browser camera"][2].startswith("getUserMedia failed: NotFoundError")
+    assert rows["browser camera"][3] == FIXES["camera_error"]
 
 
 def test_insecure_origin_says_how_to_fix_it(lab_server, chromium_factory, page_factory):
@@ -110,3 +123,51 @@ def test_insecure_origin_says_how_to_fix_it(lab_server, chromium_factory, page_f
     assert fix in text
     assert fix in _status_line(page)
     assert "secure_context=False, has_media_devices=False" in text
+    rows = _doctor_rows(text)
+    assert rows["secure context"][1:] == [
+        "FAIL",
+        "not a secure context (plain HTTP to a remote host)",
+        FIXES["insecure"],
+    ]
+    assert rows["browser camera"][1:] == [
+        "FAIL",
+        "navigator.mediaDevices is unavailable (insecure context)",
+        FIXES["insecure"],
+    ]
+
+
+# A browser without the camera API on a secure page (an old or locked-down browser, some embedded
+# web views): the property is gone before any page script runs.
+NO_MEDIA_DEVICES_JS = "delete Navigator.prototype.mediaDevices;"
+
+
+def test_secure_page_without_media_devices_blames_the_browser(lab_server, chromium_factory, page_factory):
+    page = page_factory(chromium_factory(*FAKE_CAMERA_ARGS))
+    page.add_init_script(NO_MEDIA_DEVICES_JS)
+    open_notebook(page, lab_server, "browser_camera_doctor.ipynb")
+    assert page.evaluate("() => [window.isSecureContext, 'mediaDevices' in navigator]") == [True, False]
+    run_all(page, timeout_s=60)
+    screenshot(page, "browser_camera-no-media-devices")
+    text = cell_outputs_text(page)
+    assert error_outputs(page) == []
+    assert "STATE insecure" in text
+    page_url = f"http://127.0.0.1:{lab_server.port}"
+    assert f"{page_url} is a secure context, but this browser has no navigator.mediaDevices" in text
+    rows = _doctor_rows(text)
+    assert rows["browser camera"] == [
+        "browser camera",
+        "FAIL",
+        "this browser has no navigator.mediaDevices",
+        "use a current Chromium, Chrome, Edge or Firefox",
+    ]
+    assert rows["browser camera"][3] == FIXES["no_media"]
+    assert rows["secure context"][:2] == ["secure context", "OK"]
+    # The doctor's table as the user sees it, and the widget's own line: no advice to tunnel to a
+    # page that already is secure.
+    table = page.locator("table.actionrec-doctor")
+    expect(table.locator("tr", has_text="browser camera")).to_contain_text("FAIL")
+    expect(table.locator("tr", has_text="browser camera")).to_contain_text(FIXES["no_media"])
+    expect(table.locator("tr", has_text="secure context")).to_contain_text("OK")
+    status = _status_line(page)
+    assert "has no navigator.mediaDevices" in status and FIXES["no_media"] in status, status
+    assert "not a secure context" not in status and "ssh -L" not in status, status

@@ -7,9 +7,11 @@ import shutil
 import numpy as np
 import pytest
 
+from actionrec.notebook.upload import format_size
 from tests.support.videos import make_video
 from tests.ui.conftest import cell_outputs_text, error_outputs, open_notebook, run_all, screenshot
 
+expect = pytest.importorskip("playwright.sync_api", reason="UI tests need the playwright package").expect
 pytestmark = pytest.mark.timeout(120)
 
 NOTEBOOK = "chunked_upload.ipynb"
@@ -84,3 +86,25 @@ def test_a_text_file_named_mp4_is_refused_with_a_clear_message(lab_server, page,
     assert not uploads.exists() or list(uploads.iterdir()) == []
     assert "UPLOADED" not in cell_outputs_text(page)
     assert page.locator(".ar-upload-button").is_enabled()  # the user can pick another file
+
+
+def test_a_video_over_the_upload_limit_is_refused_before_any_byte_is_sent(lab_server_factory, page, big_video):
+    # A small limit from the environment the notebook's kernel sees, as a user would set it.
+    server = lab_server_factory(env={"AR_MAX_UPLOAD_MB": "5"})
+    uploads = _open(page, server)
+    status = page.locator(".ar-upload-status")
+    expect(status).to_have_text("pick a video file (up to 5.0 MB)")
+
+    _pick(page, big_video)
+    page.locator('.ar-upload-status[data-state="error"]').wait_for(timeout=30_000)
+    screenshot(page, "upload-over-the-limit")
+
+    size = format_size(big_video.stat().st_size)
+    assert size.endswith(" MB") and float(size.split()[0]) > 10, size  # the chunked path: over one message
+    assert status.inner_text() == (
+        f"{big_video.name} is {size}; the upload limit is 5.0 MB; set AR_MAX_UPLOAD_MB or pick a shorter clip"
+    )
+    assert not uploads.exists() or list(uploads.iterdir()) == []  # not even a .part
+    assert page.locator(".ar-upload-progress").evaluate("el => el.value") == 0  # refused before the first chunk
+    assert "UPLOADED" not in cell_outputs_text(page)
+    assert page.locator(".ar-upload-button").is_enabled()  # the user can pick a shorter clip
