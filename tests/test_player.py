@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import itertools
 import threading
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ from actionrec.notebook.player.playback import Playback
 from actionrec.pipeline import RecognizerOptions
 from actionrec.results import StageTimings
 from actionrec.video import Frame
+from tests.support.fake_time import FakeTime
 from tests.support.videos import solid
 
 pytestmark = pytest.mark.timeout(60)
@@ -337,18 +339,22 @@ class FakeSink:
         return []
 
 
-def test_playback_runs_on_narrow_controls_without_a_player(models, red_clip):
+def _settings(models, *, clock=time.perf_counter, sleep=asyncio.sleep, width_px=160) -> PlaybackSettings:
     options = RecognizerOptions.live()
-    settings = PlaybackSettings(
+    return PlaybackSettings(
         models=models,
         options=options,
         grid=options.grid(clip_len=models.clip_len),
         threshold=0.0,
         max_seconds=None,
-        width_px=160,
+        width_px=width_px,
         jpeg_quality=80,
-        clock=time.perf_counter,
+        clock=clock,
+        sleep=sleep,
     )
+
+
+def test_playback_runs_on_narrow_controls_without_a_player(models, red_clip):
     stop, sink, status = threading.Event(), FakeSink(), []
 
     def show(text: str) -> None:
@@ -357,13 +363,55 @@ def test_playback_runs_on_narrow_controls_without_a_player(models, red_clip):
             stop.set()
 
     controls = PlaybackControls(stop=stop, paused=threading.Event(), show=show, view=sink)
-    report = asyncio.run(Playback(red_clip, settings=settings, controls=controls).run())
+    report = asyncio.run(Playback(red_clip, settings=_settings(models), controls=controls).run())
     assert report.stopped_by == "stop" and 36 <= report.frames_source < 48
     assert report.frames_shown == len(sink.frames) and report.front_end is False
     assert status[0] == "playing red_30fps.mp4: collecting frames..."
     assert report.predictions and all(p.crop_xywh == (40, 0, 240, 240) for p in report.predictions)
     image = cv2.imdecode(np.frombuffer(sink.frames[-1], np.uint8), cv2.IMREAD_COLOR)
     assert image.shape == (120, 160, 3)
+
+
+# A variable-rate clip: 30 fps bursts around a 4 fps stretch and a 0.57 s hole. No constant rate
+# paces it: a player stepping by 1/fps sends the frames after the slow stretch early.
+VFR_TIMES_S = (
+    [i / 30 for i in range(10)]
+    + [0.3 + 0.25 * i for i in range(1, 5)]
+    + [1.3 + i / 30 for i in range(1, 11)]
+    + [2.2 + i / 30 for i in range(6)]
+)
+MIN_GAP_S = min(b - a for a, b in itertools.pairwise(VFR_TIMES_S))
+
+
+class TimedSink(FakeSink):
+    """A :class:`FakeSink` that records the clock when each frame is sent."""
+
+    def __init__(self, clock) -> None:
+        super().__init__()
+        self.clock, self.sent_at = clock, []
+
+    def send_frame(self, jpeg: bytes) -> int:
+        self.sent_at.append(self.clock())
+        return super().send_frame(jpeg)
+
+
+def test_each_frame_of_a_variable_rate_file_is_sent_at_its_source_time_never_early(models, video_factory):
+    clip = video_factory("player_vfr.mp4", timestamps_s=VFR_TIMES_S, paint=solid(RED_BGR))
+    fake = FakeTime()  # the clock moves only while the player sleeps: work costs no clock time
+    sink = TimedSink(fake)
+    controls = PlaybackControls(stop=threading.Event(), paused=threading.Event(), show=lambda _t: None, view=sink)
+    settings = _settings(models, clock=fake, sleep=fake.sleep)
+    report = asyncio.run(Playback(clip, settings=settings, controls=controls).run())
+    assert report.stopped_by == "end" and report.frames_source == len(VFR_TIMES_S)
+    assert len(sink.sent_at) == report.frames_shown == report.frames_shown_on_time == len(VFR_TIMES_S)
+    # Frame i is due at (first frame sent) + (t_i - t_0): the source's own timestamps.
+    due = [sink.sent_at[0] + t - VFR_TIMES_S[0] for t in VFR_TIMES_S]
+    offsets = [round(sent - d, 6) for sent, d in zip(sink.sent_at, due, strict=True)]
+    early = [(i, off) for i, off in enumerate(offsets) if off < 0]
+    late = [(i, off) for i, off in enumerate(offsets) if off >= MIN_GAP_S]
+    assert early == [], f"frames sent before their source time (index, seconds): {early}"
+    assert late == [], f"frames sent a frame interval or more after their source time: {late}"
+    assert report.wall_s == pytest.approx(VFR_TIMES_S[-1] - VFR_TIMES_S[0], abs=MIN_GAP_S)
 
 
 def test_the_frame_loop_never_reaches_into_the_player():
