@@ -219,6 +219,7 @@ def test_acks_limit_frames_in_flight_and_late_frames_are_skipped(models, red_cli
     report = asyncio.run(player.play(red_clip))
     assert report.front_end is True
     assert page.max_in_flight == MAX_UNACKED  # it reached the limit and never passed it
+    assert player.view.max_unacked == page.max_in_flight  # what the view reports (read by the UI test)
     assert report.frames_shown == len(page.frames)
     # At most MAX_UNACKED frames per 0.1 s: the rest are skipped to keep the source pace instead of lagging.
     assert 8 <= report.frames_shown <= 36 and report.frames_skipped_for_browser >= 48 - 36
