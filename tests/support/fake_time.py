@@ -61,3 +61,30 @@ class FakeTime:
             callback()
         self.now_s = target
         await asyncio.sleep(0)
+
+
+class ScriptedClock:
+    """A clock that returns ``readings`` in order, then repeats the last one; ``taken`` lists what was read.
+
+    For code that waits on a real ``threading.Condition`` between readings: the readings say how much
+    time has passed, so a test decides when a timeout falls due, and the real waits stay as short
+    as the gaps between readings.
+
+    Example::
+
+        clock = ScriptedClock(100.0, 101.999, 102.0, 109.0)
+        camera = BrowserCamera(clock=clock)
+        camera.wait_ready()             # gives up at 102.0: 2 s after it started waiting
+        assert clock.taken[-1] == 102.0
+    """
+
+    def __init__(self, *readings: float) -> None:
+        if not readings:
+            raise ValueError("ScriptedClock needs at least one reading")
+        self._left = list(readings)
+        self.taken: list[float] = []
+
+    def __call__(self) -> float:
+        value = self._left.pop(0) if len(self._left) > 1 else self._left[0]
+        self.taken.append(value)
+        return value
