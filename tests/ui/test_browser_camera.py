@@ -22,7 +22,9 @@ from tests.ui.conftest import (
 expect = pytest.importorskip("playwright.sync_api", reason="UI tests need the playwright package").expect
 pytestmark = pytest.mark.timeout(120)
 
-MIN_RATE_FPS = 20.0  # the fake camera runs at 30 frames/s; a loose floor, never a benchmark
+# A floor, never a benchmark: the fake camera runs at 30 frames/s and delivered 24-30 to the kernel
+# here with other work running (docs/browser-camera.md); a loaded 2-core machine never falls to a third.
+MIN_RATE_FPS = 10.0
 
 
 def _result(text: str) -> dict:
@@ -46,11 +48,7 @@ def test_fake_camera_frames_reach_the_kernel(lab_server, chromium_factory, page_
     result = _result(text)
     print(f"browser camera: {result['rate_fps']:.1f} frames/s received by the kernel; {result}")
     print(f"browser camera, first second after loading: {warm_up['rate_fps']:.1f} frames/s")
-    if result["rate_fps"] < MIN_RATE_FPS:
-        # One more measurement: on a shared 2-core machine a load spike can starve the pipeline.
-        result = _result(run_cell(page, 'print("RESULT", json.dumps(await measure(3.0)))', timeout_s=30))
-        print(f"browser camera, second measurement: {result['rate_fps']:.1f} frames/s; {result}")
-    assert result["rate_fps"] >= MIN_RATE_FPS
+    assert result["rate_fps"] >= MIN_RATE_FPS  # measured once: no second try to hide a slow run
     assert result["shapes"] == [[360, 640, 3]]
     assert result["dtypes"] == ["uint8"]
     assert result["timestamps_increasing"] and result["indices_increasing"]
