@@ -27,10 +27,15 @@ class FakeTime:
 
     Args:
         start_s: the clock's first reading (not 0, so code that treats 0 as "unset" is exercised).
+        real_sleep_ratio: each sleep also waits this fraction of its length in real time. The
+            clock stays exact either way; with 1.0 background threads (OpenVINO's encoder
+            callbacks) get the real time a real run gives them, so a test that checks labels does
+            not depend on how fast they run while the loop itself costs no clock time.
     """
 
-    def __init__(self, start_s: float = 1000.0) -> None:
+    def __init__(self, start_s: float = 1000.0, *, real_sleep_ratio: float = 0.0) -> None:
         self.start_s = self.now_s = start_s
+        self.real_sleep_ratio = real_sleep_ratio
         self.slept: list[float] = []  # every sleep asked for, in order
         self._due: list[tuple[float, int, Callable[[], object]]] = []
         self._order = itertools.count()
@@ -52,7 +57,7 @@ class FakeTime:
         self.at(self.elapsed_s + delay_s, callback)
 
     async def sleep(self, seconds: float) -> None:
-        """Advance the clock by ``seconds`` (negative counts as 0), fire due callbacks, yield once."""
+        """Advance the clock by ``seconds`` (negative counts as 0), fire due callbacks, yield to the loop."""
         self.slept.append(seconds)
         target = self.now_s + max(0.0, seconds)
         while self._due and self._due[0][0] <= target:  # callbacks see the clock at their own time
@@ -60,7 +65,7 @@ class FakeTime:
             self.now_s = max(self.now_s, when)
             callback()
         self.now_s = target
-        await asyncio.sleep(0)
+        await asyncio.sleep(max(0.0, seconds) * self.real_sleep_ratio)  # 0: yield once
 
 
 class ScriptedClock:
