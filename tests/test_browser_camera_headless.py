@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import itertools
 import threading
 import time
 
@@ -14,6 +13,7 @@ import pytest
 
 from actionrec.errors import VideoOpenError
 from actionrec.notebook.browser_camera import BrowserCamera
+from tests.support.fake_time import FakeTime, ScriptedClock
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -47,11 +47,12 @@ class FakeClock:
         return self.now_s
 
 
-def test_no_front_end_is_reported_within_two_seconds():
-    camera = BrowserCamera()
-    start = time.monotonic()
+def test_no_front_end_is_reported_after_two_seconds_of_clock_time():
+    # At 1.99 and 1.999 s it still waits; at 2.0 s it gives up and reads the clock no more (109.0 is never read).
+    clock = ScriptedClock(100.0, 101.99, 101.999, 102.0, 109.0)
+    camera = BrowserCamera(clock=clock)
     assert camera.wait_ready() == "no-front-end"
-    assert 1.9 <= time.monotonic() - start < 2.5
+    assert clock.taken[-1] == 102.0 and 101.999 in clock.taken
     assert camera.state == "no-front-end"
     assert "no browser front end answered within 2 s" in camera.error
     assert "headless run (nbclient, nbconvert, papermill)" in camera.error
@@ -59,13 +60,14 @@ def test_no_front_end_is_reported_within_two_seconds():
 
 
 def test_frames_without_front_end_raise_clearly():
-    camera = BrowserCamera()
-    start = time.monotonic()
+    clock = ScriptedClock(0.0, 0.299, 0.3, 9.0)
     with pytest.raises(VideoOpenError, match=r"not streaming \(state 'no-front-end'\).*use a video file instead"):
-        next(camera.frames(timeout_s=0.3))
+        next(BrowserCamera(clock=clock).frames(timeout_s=0.3))
+    assert clock.taken[-1] == 0.3  # it gave up after its own 0.3 s, not the default 2 s
+    clock = ScriptedClock(0.0, 0.299, 0.3, 9.0)
     with pytest.raises(VideoOpenError, match=r"no browser front end answered within 0\.3 s"):
-        run_async(anext(camera.aframes(timeout_s=0.3)))
-    assert time.monotonic() - start < 1.5
+        run_async(anext(BrowserCamera(clock=clock).aframes(timeout_s=0.3)))
+    assert clock.taken[-1] == 0.3
 
 
 def test_frames_are_decoded_bgr_with_indices_and_clock_timestamps(monkeypatch):
@@ -106,29 +108,34 @@ def test_frames_are_decoded_bgr_with_indices_and_clock_timestamps(monkeypatch):
     assert sent == [pull_on, *acks, {"type": "stop"}, pull_off, {"type": "start"}]
 
 
-def test_async_frames_stop_after_max_seconds():
+def test_async_frames_stop_after_max_seconds(monkeypatch):
     camera = BrowserCamera()
     page_says(camera, {"type": "status", "state": "streaming", **SECURE_PAGE})
+    fake = FakeTime(start_s=64.0)  # the frames' clock; the page's next frame comes 1/16 s of it later
+
+    def to_page(content: dict, buffers=None) -> None:
+        if content == {"type": "pull", "on": True}:  # the loop asks for frames: the page sends its first
+            page_says(camera, {"type": "frame", "seq": 0}, [jpeg((0, 0, 255))])
+
+    monkeypatch.setattr(camera, "send", to_page)
 
     async def run() -> list:
-        async def page() -> None:
-            for seq in range(1000):
-                page_says(camera, {"type": "frame", "seq": seq}, [jpeg((0, 0, 255))])
-                await asyncio.sleep(0.01)
-
-        task = asyncio.ensure_future(page())
-        frames = [frame async for frame in camera.aframes(max_seconds=0.3)]
-        task.cancel()
+        frames = []
+        async for frame in camera.aframes(max_seconds=6 / 16, clock=fake):
+            frames.append(frame)
+            fake.now_s += 1 / 16  # binary fractions: the sums are exact
+            page_says(camera, {"type": "frame", "seq": len(frames)}, [jpeg((0, 0, 255))])
         return frames
 
     frames = run_async(run())
-    assert 3 <= len(frames) <= 40
-    assert all(b.index > a.index and b.timestamp_s > a.timestamp_s for a, b in itertools.pairwise(frames))
-    assert frames[-1].timestamp_s < 0.3
+    # Frames at 0, 1/16, ..., 5/16 s; the one at 6/16 s is at max_seconds and ends the loop.
+    assert [f.index for f in frames] == list(range(6))
+    assert [f.timestamp_s for f in frames] == [i / 16 for i in range(6)]
 
 
 def test_stalled_stream_raises_with_the_async_advice():
-    camera = BrowserCamera()
+    # Each reading of these clocks is 0.1 s after the last: the stream stalls in clock time.
+    camera = BrowserCamera(clock=FakeClock())
     page_says(camera, {"type": "status", "state": "streaming", **SECURE_PAGE})
     advice = r"sent no frame for 0\.[2-4] s .*async for frame in camera\.aframes"
     with pytest.raises(VideoOpenError, match=advice):
@@ -137,7 +144,7 @@ def test_stalled_stream_raises_with_the_async_advice():
         run_async(anext(camera.aframes(timeout_s=0.2)))
     # A loop that ends by max_seconds without a single frame failed too (the notebook would show nothing).
     with pytest.raises(VideoOpenError, match=r"sent no frame for 0\.[1-3] s"):
-        list(camera.frames(timeout_s=5.0, max_seconds=0.15))
+        list(camera.frames(timeout_s=5.0, max_seconds=0.15, clock=FakeClock()))
 
 
 @pytest.mark.parametrize(

@@ -107,6 +107,10 @@ class BrowserCamera(anywidget.AnyWidget):
         jpeg_quality: JPEG quality of the frames sent, 1..100.
         preview: show a small local preview above the status line.
 
+    Args (not a trait):
+        clock: seconds, for how long :meth:`wait_ready` and the frame loops wait for the page
+            (default ``time.monotonic``; injected in tests).
+
     Read-only traits, reported by the page: ``state`` (one of :data:`STATES`), ``error`` (what
     went wrong and the fix, empty while fine), ``secure_context``, ``has_media_devices``,
     ``camera_permission`` (``None`` until the page has reported them).
@@ -128,8 +132,9 @@ class BrowserCamera(anywidget.AnyWidget):
     camera_permission = traitlets.Unicode(None, allow_none=True).tag(sync=True)
     _camera_id = traitlets.Unicode("").tag(sync=True)
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic, **kwargs: Any) -> None:
         super().__init__(_camera_id=uuid.uuid4().hex, **kwargs)
+        self._clock = clock  # seconds, for waiting: the page's answer, a stalled stream
         self._validate_options()
         # Comm handlers may run on a kernel subshell thread, concurrently with the cell: the
         # handler only stores the newest frame under this condition's lock and acks.
@@ -205,7 +210,7 @@ class BrowserCamera(anywidget.AnyWidget):
         if self._front_end and self._page_state not in ("starting",):
             return 0.0  # streaming, a failure, or idle after stop(): the page has decided
         limit = prompt_timeout_s if self._front_end else timeout_s
-        return max(0.0, start + limit - time.monotonic())
+        return max(0.0, start + limit - self._clock())
 
     def wait_ready(self, timeout_s: float = 2.0, *, prompt_timeout_s: float = 60.0) -> str:
         """Wait until the page has started the camera or said why not; returns :attr:`state`.
@@ -223,7 +228,7 @@ class BrowserCamera(anywidget.AnyWidget):
             ``"no-front-end"``, ``"error"``, ``"starting"`` after ``prompt_timeout_s``, ``"idle"``
             after :meth:`stop`), with the fix in :attr:`error`.
         """
-        start = time.monotonic()
+        start = self._clock()
         with self._cond:
             while (left := self._wait_left_s(start, timeout_s, prompt_timeout_s)) > 0:
                 self._cond.wait(left)
@@ -231,7 +236,7 @@ class BrowserCamera(anywidget.AnyWidget):
 
     async def await_ready(self, timeout_s: float = 2.0, *, prompt_timeout_s: float = 60.0) -> str:
         """:meth:`wait_ready` for ``async`` cells: awaits, so the kernel can receive the page's answer."""
-        start = time.monotonic()
+        start = self._clock()
         while True:
             with self._cond:
                 left = self._wait_left_s(start, timeout_s, prompt_timeout_s)
@@ -330,11 +335,11 @@ class BrowserCamera(anywidget.AnyWidget):
         self._begin(self.wait_ready(timeout_s))
         loop.start = clock()  # max_seconds counts from the first frame request, not from waiting
         try:
-            waiting_since = time.monotonic()  # no frame for timeout_s = stalled; consumer time not counted
+            waiting_since = self._clock()  # no frame for timeout_s = stalled; consumer time not counted
             while True:
                 with self._cond:
                     while self._latest is None and not self._stop_requested:
-                        wait_s = min(waiting_since + timeout_s - time.monotonic(), loop.remaining_s())
+                        wait_s = min(waiting_since + timeout_s - self._clock(), loop.remaining_s())
                         if wait_s <= 0:
                             break
                         self._cond.wait(wait_s)
@@ -343,7 +348,7 @@ class BrowserCamera(anywidget.AnyWidget):
                 if frame is None:
                     return
                 yield frame
-                waiting_since = time.monotonic()
+                waiting_since = self._clock()
         finally:
             self._end()
 
@@ -358,12 +363,12 @@ class BrowserCamera(anywidget.AnyWidget):
         self._begin(await self.await_ready(timeout_s))
         loop.start = clock()  # max_seconds counts from the first frame request, not from waiting
         try:
-            waiting_since = time.monotonic()
+            waiting_since = self._clock()
             while True:
                 with self._cond:
                     item, self._latest = self._latest, None
                 if item is None and not self._stop_requested and not loop.done():
-                    if (waited_s := time.monotonic() - waiting_since) >= timeout_s:
+                    if (waited_s := self._clock() - waiting_since) >= timeout_s:
                         raise self._stalled(waited_s)
                     await asyncio.sleep(POLL_S)
                     continue
@@ -371,7 +376,7 @@ class BrowserCamera(anywidget.AnyWidget):
                 if frame is None:
                     return
                 yield frame
-                waiting_since = time.monotonic()
+                waiting_since = self._clock()
         finally:
             self._end()
 
@@ -380,7 +385,7 @@ class BrowserCamera(anywidget.AnyWidget):
         if self._stop_requested:
             return None
         if item is None:
-            waited_s = time.monotonic() - waiting_since
+            waited_s = self._clock() - waiting_since
             if waited_s >= timeout_s or loop.yielded == 0:  # a loop that got no frame at all failed too
                 raise self._stalled(waited_s)
             return None  # max_seconds reached while waiting

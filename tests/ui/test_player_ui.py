@@ -86,3 +86,43 @@ def test_player_shows_labels_and_stops_on_stop(lab_server_factory, page, tiny_mo
     assert float(found.group(1)) >= MIN_SHOWN_RATIO
     assert page.locator(".ar-player-canvas").count() == 1  # one display area, updated in place
     assert page.locator(".jupyter-button", has_text="Stop").is_disabled()
+
+
+def _noise(index: int, t: float, img: np.ndarray) -> None:
+    img[:] = np.random.default_rng(index).integers(0, 256, img.shape, dtype=np.uint8)
+
+
+PAGE_SLOWDOWN = 4  # Chromium's CPU throttling of the page: it decodes and acks slower than 30 fps
+
+
+def test_a_slow_real_page_never_has_more_than_max_unacked_frames(
+    lab_server_factory, page, tiny_model_dir, tiny_labels_file, tmp_path
+):
+    """Real acks from player.js under a slow page: the kernel reaches MAX_UNACKED frames in flight, never more.
+
+    Noise frames make large JPEGs and the page's CPU is throttled, so the page, not the kernel, is
+    the bottleneck: flow control must hold frames back (and skip them) instead of queueing them.
+    """
+    server = lab_server_factory({"AR_MODEL_DIR": str(tiny_model_dir), "AR_LABELS": str(tiny_labels_file)})
+    clip = make_video(tmp_path / "in_flight_clip.mp4", fps=30, size_wh=(640, 360), duration_s=4.0, paint=_noise)
+    shutil.copyfile(clip, server.root_dir / "in_flight_clip.mp4")
+    open_notebook(page, server, "player_in_flight.ipynb")
+    page.context.new_cdp_session(page).send("Emulation.setCPUThrottlingRate", {"rate": PAGE_SLOWDOWN})
+    _start_run_all(page)
+    result = page.locator(".jp-OutputArea-output", has_text=re.compile(r"IN_FLIGHT \d"))  # not the clip name
+    result.wait_for(timeout=60_000)
+    screenshot(page, "player-in-flight")
+    assert error_outputs(page) == []
+    text = cell_outputs_text(page)
+    found = re.search(
+        r"IN_FLIGHT (\d+) MAX_UNACKED (\d+) ACKS (\d+) SHOWN (\d+) SKIPPED_FOR_BROWSER (\d+) FRONT_END (\w+)", text
+    )
+    assert found, text[-2000:]
+    in_flight, limit, acks, shown, skipped = (int(v) for v in found.group(1, 2, 3, 4, 5))
+    print(
+        f"slow page: at most {in_flight} frames un-acked (limit {limit}), {acks} acks, {shown} shown, {skipped} skipped"
+    )
+    assert found.group(6) == "True" and acks > 0 and shown > 0  # the page drew and acknowledged frames
+    assert limit == 2  # docs/live-player.md: the browser keeps at most 2 frames un-acknowledged
+    assert in_flight == limit  # the slow page made the kernel wait at the limit, and never pass it
+    assert skipped > 0  # frames the page could not take in time were skipped, not queued

@@ -59,7 +59,7 @@ class Playback:
 
     def __init__(self, source: Any, *, settings: PlaybackSettings, controls: PlaybackControls) -> None:
         self.source, self.settings, self.controls = source, settings, controls
-        self.clock = settings.clock
+        self.clock, self.sleep = settings.clock, settings.sleep
         self.name, self.is_live, self.step_s = "frames", True, None
         self.t0: float | None = None
         self.base = self.started = self.ended = self.paused_s = self.next_status = 0.0
@@ -155,7 +155,7 @@ class Playback:
         start = self.clock()
         self.controls.show(f"paused at {format_time(self.prev_t or 0.0)}: press Play to continue")
         while paused.is_set() and not stop.is_set():
-            await asyncio.sleep(0.05)
+            await self.sleep(0.05)
         self.paused_s += self.clock() - start
 
     async def _wait_until(self, rel: float) -> bool:
@@ -167,7 +167,7 @@ class Playback:
             left = self._due(rel) - self.clock()
             if left <= 0:
                 return True
-            await asyncio.sleep(min(left, 0.05))
+            await self.sleep(min(left, 0.05))
         return False
 
     # -- the loop --------------------------------------------------------------------------------
@@ -200,14 +200,14 @@ class Playback:
                 self._draw(frame, rec)  # warm-up (fonts, encoder tables): the first draw is slow
                 self.base = self.clock()  # the file's clock starts when its first frame is ready
             if self.clock() - self._due(rel) > self._interval():
-                await asyncio.sleep(0)  # behind: skip drawing it; let acks and clicks in
+                await self.sleep(0)  # behind: skip drawing it; let acks and clicks in
                 continue
             t = self.clock()
             jpeg = self._draw(frame, rec)
             self._add("draw", (self.clock() - t) * 1000)
             if not await self._wait_until(rel):
                 return "stop"
-            await asyncio.sleep(0)  # acks and button clicks get in even when running behind
+            await self.sleep(0)  # acks and button clicks get in even when running behind
             await self._show_frame(jpeg, rel)
             self._update_status(rel)
 
@@ -215,7 +215,7 @@ class Playback:
         """Send ``jpeg`` if the sink is ready within one frame interval of its due time, else skip it."""
         view, stop, due, step = self.controls.view, self.controls.stop, self._due(rel), self._interval()
         while not (ready := view.ready()) and self.clock() - due <= step and not stop.is_set():
-            await asyncio.sleep(0.002)
+            await self.sleep(0.002)
         if not ready or self.clock() - due > step:
             self.skipped_for_browser += not ready
             return  # it would be late: skip it so the display catches up (not shown on time)

@@ -8,8 +8,9 @@ writes a status line and sends JPEGs, and nothing else.
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -164,6 +165,8 @@ class PlaybackSettings:
         width_px: frames are downscaled to this width before drawing and JPEG encoding.
         jpeg_quality: 1..100.
         clock: seconds (pacing, timings).
+        sleep: awaited to wait ``seconds`` of ``clock`` time (``asyncio.sleep``; tests inject one
+            that advances a fake clock, so pacing is checked without wall-clock windows).
     """
 
     models: ActionModels
@@ -174,6 +177,7 @@ class PlaybackSettings:
     width_px: int
     jpeg_quality: int
     clock: Callable[[], float]
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
 
 @dataclass(frozen=True)

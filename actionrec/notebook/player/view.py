@@ -21,6 +21,13 @@ class FrameView(anywidget.AnyWidget):
     The kernel side keeps the flow-control state: :meth:`ready` says whether one more frame may be
     sent. Acknowledgements may arrive on a kernel subshell thread: the handler only updates
     counters under a lock.
+
+    Attributes:
+        front_end: a browser acknowledged at least one frame.
+        acks: acknowledgements received.
+        max_unacked: the most frames un-acknowledged at once (counted from the first
+            acknowledgement: before it the view may be headless and does not wait); flow control
+            keeps it at most :data:`MAX_UNACKED`.
     """
 
     _esm = Path(__file__).with_name("player.js")
@@ -37,6 +44,7 @@ class FrameView(anywidget.AnyWidget):
         self._not_shown: list[int] = []
         self.front_end = False  # a browser acknowledged at least one frame
         self.acks = 0
+        self.max_unacked = 0
         self.browser_error: str | None = None
         self.on_msg(self._on_page_msg)
 
@@ -80,6 +88,8 @@ class FrameView(anywidget.AnyWidget):
             self._sent_at[seq] = self._clock()
             if len(self._sent_at) > 64:  # never acked (no front end): keep the table small
                 del self._sent_at[min(self._sent_at)]
+            if self.front_end:
+                self.max_unacked = max(self.max_unacked, len(self._sent_at))
         self.send({"type": "frame", "seq": seq}, buffers=[jpeg])
         return seq
 

@@ -26,7 +26,7 @@ import html
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +56,7 @@ class LivePlayer:
         width_px: frames are downscaled to this width before drawing and JPEG encoding.
         jpeg_quality: 1..100.
         clock: seconds (pacing, timings); injected in tests.
+        sleep: awaited to wait ``clock`` seconds between frames; injected in tests with ``clock``.
 
     Attributes:
         widget: what to display: the canvas, Play / Pause / Stop and a status line.
@@ -77,6 +78,7 @@ class LivePlayer:
         width_px: int = 640,
         jpeg_quality: int = 80,
         clock: Callable[[], float] = time.perf_counter,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         import ipywidgets as widgets
 
@@ -101,6 +103,7 @@ class LivePlayer:
             width_px=width_px,
             jpeg_quality=jpeg_quality,
             clock=clock,
+            sleep=sleep,
         )
         self.last_report: PlayerReport | None = None
         self._lock = threading.Lock()
