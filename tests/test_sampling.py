@@ -208,6 +208,7 @@ def test_nearest_frame_filter_with_zero_tolerance_still_skips_and_needs_t0():
     keep.t0 = 0.0
     assert sum(keep(a, b) for a, b in itertools.pairwise(times)) < 0.5 * len(times)
     assert keep.constant_rate
+    assert keep(times[-1], times[-1] + 0.1) and keep.constant_rate is False  # a longer gap ends the skipping
     no_t0 = NearestFrameFilter(step_s=1 / 16)
     assert all(no_t0(a, b) for a, b in itertools.pairwise(times))  # without t0 nothing is skipped
 
