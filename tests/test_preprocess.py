@@ -80,7 +80,11 @@ def test_crop_of_an_empty_frame_is_a_clear_error(size_wh):
     ],
 )
 def test_bgra_and_float_frames_are_refused_saying_what_came(image, described):
-    with pytest.raises(ValueError, match=rf"^expected an H x W x 3 uint8 BGR image, got {described}; convert"):
+    with pytest.raises(
+        ValueError,
+        match=rf"^expected an H x W x 3 uint8 BGR image, got {described}; "
+        r"convert grey or BGRA frames with cv2\.cvtColor first$",
+    ):
         preprocess(image)
 
 
@@ -125,7 +129,14 @@ def _reference(image_bgr, input_hw=(224, 224)):
         ((1280, 720), (224, 224)),
         ((1920, 1080), (224, 224)),
         ((1280, 720), (112, 160)),
+        ((500, 1000), (224, 112)),  # portrait: halved while both sides are at least twice the input
         ((224, 224), (224, 224)),
+        # crops where rounding puts one side at twice the input and the other just below, or one side
+        # just above the input and the other at it: each side's own test decides
+        ((40, 19), (10, 3)),
+        ((19, 40), (3, 10)),
+        ((40, 11), (10, 3)),
+        ((11, 40), (3, 10)),
     ],
 )
 def test_resize_path_is_the_documented_one_exactly(size_wh, input_hw):
