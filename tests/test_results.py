@@ -315,3 +315,46 @@ def test_top_segments_longest_certain_first_ties_by_score():
         ("walk", 1.0),
         ("sit", 2.5),
     ]
+
+
+def test_softmax_is_per_row_float64_and_overflow_safe():
+    rows = softmax(np.array([[1.0, 2.0], [3.0, 5.0]]))
+    np.testing.assert_allclose(rows, [softmax(np.array([1.0, 2.0])), softmax(np.array([3.0, 5.0]))])
+    np.testing.assert_allclose(rows.sum(axis=-1), [1.0, 1.0])
+    big = softmax(np.array([1000.0, 1001.0]))
+    assert np.isfinite(big).all() and big[1] == pytest.approx(1 / (1 + np.exp(-1)))
+    assert softmax(np.array([1.0, 2.0], np.float32)).dtype == np.float64
+
+
+def test_ties_in_many_classes_keep_model_order_and_inputs_become_float64():
+    labels = tuple(f"c{i}" for i in range(20))
+    p = np.random.default_rng(0).integers(0, 3, 20) / 10  # many equal probabilities
+    pr = Prediction.from_probs(p / p.sum(), labels=labels, top_k=8, window_index=0, start_s=0, end_s=1)
+    assert pr.class_ids == tuple(int(i) for i in np.argsort(-p, kind="stable")[:8]) == (0, 9, 11, 14, 15, 19, 1, 2)
+    f32 = Prediction.from_probs(
+        np.array([0.25, 0.75], np.float32), labels=("a", "b"), top_k=1, window_index=0, start_s=0, end_s=1
+    )
+    assert f32.probs.dtype == np.float64 and type(f32.score) is float
+    column = Prediction.from_logits(
+        np.array([[0.0], [2.0], [1.0]]), labels=("a", "b", "c"), top_k=3, window_index=0, start_s=0, end_s=1
+    )
+    assert column.labels == ("b", "c", "a") and sum(column.scores) == pytest.approx(1.0)  # a column of logits
+
+
+def test_smallest_crop_and_scores_at_the_tolerance_are_valid():
+    assert Prediction(**BASE, crop_xywh=(0, 0, 1, 1)).crop_xywh == (0, 0, 1, 1)
+    assert Prediction(**(BASE | dict(scores=(1.0 + 1e-6, 0.0)))).score == 1.0 + 1e-6
+    with pytest.raises(ValueError, match=r"^crop_xywh must be 4 whole numbers"):
+        Prediction(**BASE, crop_xywh=range(1, 5))  # a tuple or a list, nothing else
+
+
+def test_zero_length_segment_unsorted_timeline_and_smoothing_state():
+    with pytest.raises(ValueError, match=r"^segment end_s \(1\.0\) must be after start_s \(1\.0\)$"):
+        Segment("x", 1.0, 1.0, 0.5, 1)
+    p0, p1 = pred(0, [1, 0, 0, 0]), pred(1, [1, 0, 0, 0])
+    with pytest.raises(ValueError, match=r"^predictions must be in time order$"):
+        Timeline("t", LABELS, (p1, p0), 1.0, 0.5, 0.0625, 16, 2)
+    tl = timeline([[5, 0, 0, 0], [0, 5, 0, 0], [5, 0, 0, 0]])
+    with pytest.raises(ValueError, match=r"already smoothed over 2 windows"):
+        tl.smoothed(2).smoothed(3)
+    assert tl.with_top_k(3).top_k == 3 and tl.with_top_k(1).top_k == 1
