@@ -53,7 +53,11 @@ TARGETS = (
     Target("sampling", "actionrec/pipeline/sampling.py", ("tests/test_sampling.py",)),
     Target("preprocess", "actionrec/pipeline/preprocess.py", ("tests/test_preprocess.py",)),
     Target("results", "actionrec/results.py", ("tests/test_results.py",)),
-    Target("timeline", "actionrec/export/timeline.py", ("tests/test_export.py",)),
+    Target(
+        "timeline",
+        "actionrec/export/timeline.py",
+        ("tests/test_export.py", "tests/test_download_limits.py::test_export_source_takes_the_limit"),
+    ),
     Target("files", "actionrec/pipeline/files.py", ("tests/test_pipeline.py",)),
     Target("stages", "actionrec/pipeline/stages.py", ("tests/test_pipeline.py",)),
     Target("live", "actionrec/pipeline/live.py", ("tests/test_live.py",)),

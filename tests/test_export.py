@@ -632,6 +632,8 @@ def test_json_file_is_readable_utf8_one_document_and_refuses_nan(tmp_path):
     path = write_json(two_window_timeline(), str(tmp_path / "t.json"))
     assert isinstance(path, type(tmp_path)) and path == tmp_path / "t.json"
     text = path.read_text(encoding="utf-8")
+    doc = read_json(path)
+    assert doc["threshold"] == 0.0 and [w["uncertain"] for w in doc["windows"]] == [False, False]  # default: none
     assert '"ä run"' in text and text.endswith("}\n") and text.count("\n") > 50  # indented, non-ASCII kept readable
     assert text.startswith('{\n "schema": "actionrec.timeline/2"')
     with pytest.raises(
@@ -652,8 +654,8 @@ def test_read_json_refusals_name_the_file_and_the_fault(tmp_path):
         ExportError, match=rf"^{re.escape(str(bad))} is malformed: 'segments' must be a list, got NoneType$"
     ):
         read_json(bad)
-    bad.write_text(json.dumps({"schema": "actionrec.timeline/2", "segments": []}))
-    with pytest.raises(ExportError, match=r"is malformed: 'windows' must be a list, got NoneType$"):
+    bad.write_text(json.dumps({"schema": "actionrec.timeline/2", "windows": "w", "segments": []}))
+    with pytest.raises(ExportError, match=r"is malformed: 'windows' must be a list, got str$"):
         read_json(bad)
     bad.write_text(json.dumps({"schema": "actionrec.timeline/9", "windows": [], "segments": []}))
     expected = (
@@ -723,6 +725,10 @@ def test_tiny_segment_still_gets_a_cue_that_ends_after_it_starts(tmp_path):
         ("", "timeline"),
         ("data/ä ö.mkv", "timeline"),
         ("._x_.mp4", "x"),
+        ("https://h/v/clip?sig=1.5", "clip"),  # the query is not part of the name, even with a dot in it
+        ("https://h/v/clip?a=1.x?b", "clip"),
+        ("/v/BOX", "BOX"),
+        ("/v/Xylo.mp4", "Xylo"),
     ],
 )
 def test_export_names_files_after_the_source(tmp_path, source, stem):
@@ -741,8 +747,35 @@ def test_export_format_names_are_forgiving_and_each_written_once(tmp_path):
 
     paths = export_timeline(two_window_timeline(), tmp_path, formats=" JSON,csv , json ")
     assert list(paths) == ["json", "csv"] and sorted(p.name for p in tmp_path.iterdir()) == ["clip.csv", "clip.json"]
+    with open(paths["csv"], newline="") as f:
+        assert [r[-1] for r in csv.reader(f)][1:] == ["false", "false"]  # default threshold 0: all certain
     out = export_source(two_window_timeline(), "/no/such/file.mp4", tmp_path / "s", formats="VTT", stem="x")
     assert {k: p.name for k, p in out.items()} == {"vtt": "x.vtt"}  # no video format: the source is not opened
     out = export_source(two_window_timeline(), "/no/such/file.mp4", tmp_path / "s", formats=["csv"], threshold=0.7)
     with open(out["csv"], newline="") as f:
         assert [r[-1] for r in csv.reader(f)][1:] == ["false", "true"]
+
+
+def test_export_source_reads_the_source_again_for_the_annotated_video(tmp_path, video_factory):
+    """The video formats re-open the source and outline the model crop for the given input size."""
+    from actionrec.export.timeline import export_source
+
+    src = video_factory("export_source_640x480.mp4", fps=10, size_wh=(640, 480), duration_s=2.0, stamp_index=False)
+    tl = make_timeline(3)
+    out = export_source(tl, src, tmp_path / "o", formats="json,mp4", stem="s", input_hw=(224, 448))
+    assert {k: p.name for k, p in out.items()} == {"json": "s.json", "mp4": "s.annotated.mp4"}
+    _, _, frames = decode(out["mp4"])
+    assert len(frames) == 20
+    img = frames[15].to_ndarray(format="bgr24")
+    # input 224 x 448 on 640 x 480: the crop is (0, 80, 640, 320); its top side is drawn in amber
+    top = img[80:82, 100:540].reshape(-1, 3).mean(axis=0)
+    assert top[2] > 180 and top[0] < 80, top
+    assert abs(img[240, 320].astype(int) - 128).max() < 12, "inside the crop the frame is untouched"
+    webm = export_source(tl, src, tmp_path / "w", formats=["webm"], threshold=0.99)
+    unsure = decode(webm["webm"])[2][15].to_ndarray(format="bgr24")
+    assert np.abs(unsure[:200, :400].astype(int) - img[:200, :400]).max() > 60, "threshold reaches the video"
+    with pytest.raises(ValueError, match=r"^mp4 and webm together need frames that can be iterated twice"):
+        export_timeline(tl, tmp_path, formats=("mp4", "webm"), frames=iter(frames_at([0.0])))
+    message = r"^mp4 and webm together need frames that can be iterated twice \(a list, not an iterator\)$"
+    with pytest.raises(ValueError, match=message):
+        export_timeline(tl, tmp_path, formats=("webm", "mp4"), frames=iter(frames_at([0.0])))
