@@ -779,3 +779,14 @@ def test_export_source_reads_the_source_again_for_the_annotated_video(tmp_path, 
     message = r"^mp4 and webm together need frames that can be iterated twice \(a list, not an iterator\)$"
     with pytest.raises(ValueError, match=message):
         export_timeline(tl, tmp_path, formats=("webm", "mp4"), frames=iter(frames_at([0.0])))
+
+
+def test_export_source_from_a_url_downloads_without_a_progress_bar(tmp_path, video_factory, http_server, capfd):
+    from actionrec.export.timeline import export_source
+
+    src = video_factory("export_source_url.mp4", fps=10, size_wh=(64, 48), duration_s=1.0)
+    url = http_server.add("v/export_source_url.mp4", src.read_bytes())
+    capfd.readouterr()
+    out = export_source(make_timeline(2), url, tmp_path / "o", formats="mp4")
+    assert out["mp4"].name == "My_Clip.annotated.mp4" and len(decode(out["mp4"])[2]) == 10
+    assert "%|" not in capfd.readouterr().err, "exports download without a progress bar"
