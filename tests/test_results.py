@@ -324,6 +324,8 @@ def test_softmax_is_per_row_float64_and_overflow_safe():
     big = softmax(np.array([1000.0, 1001.0]))
     assert np.isfinite(big).all() and big[1] == pytest.approx(1 / (1 + np.exp(-1)))
     assert softmax(np.array([1.0, 2.0], np.float32)).dtype == np.float64
+    far_apart = softmax(np.array([[1000.0, 1001.0], [0.0, 1.0]]))  # each row shifted by its own maximum
+    np.testing.assert_allclose(far_apart, [softmax(np.array([0.0, 1.0]))] * 2)
 
 
 def test_ties_in_many_classes_keep_model_order_and_inputs_become_float64():
