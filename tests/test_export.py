@@ -520,3 +520,276 @@ def test_export_timeline_rejects_bad_requests_before_writing(tmp_path):
     with pytest.raises(ValueError, match=r"iterated twice"):
         export_timeline(tl, tmp_path, formats=("mp4", "webm"), frames=iter(frames_at([0.0])))
     assert list(tmp_path.iterdir()) == []
+
+
+# -- what mutation testing (benchmarks/mutation.py) showed unchecked ---------------------------------
+
+
+def two_window_timeline(**kw) -> Timeline:
+    preds = tuple(
+        Prediction.from_probs(
+            np.array(p),
+            labels=("ä run", "walk"),
+            top_k=2,
+            window_index=i,
+            start_s=0.5 * i,
+            end_s=0.5 * i + 1.0,
+            coverage_s=0.9375,
+            duplicated=i,
+            missing=1 - i,
+            timings=StageTimings(1.0, 2.0, 3.0, 4.0, 5.0),
+        )
+        for i, p in enumerate(([0.75, 0.25], [0.375, 0.625]))
+    )
+    base = dict(
+        source="https://h.example/v/clip.mp4?sig=s",
+        labels=("ä run", "walk"),
+        predictions=preds,
+        window_s=1.0,
+        stride_s=0.5,
+        step_s=0.0625,
+        clip_len=16,
+        top_k=2,
+        model="m",
+        precision="FP16",
+        device="CPU",
+        smoothing=1,
+        frames_decoded=45,
+        frames_corrupt=2,
+        truncated=True,
+        duration_s=1.5,
+    )
+    return Timeline(**(base | kw))
+
+
+def test_the_json_document_field_by_field():
+    from actionrec.version import __version__
+
+    doc = timeline_to_dict(two_window_timeline(), threshold=0.7, extra={"k": [1]})
+    timings = {"decode": 1.0, "preprocess": 2.0, "encoder": 3.0, "decoder": 4.0, "draw": 5.0}
+    assert doc == {
+        "schema": "actionrec.timeline/2",
+        "generator": f"actionrec {__version__}",
+        "source": "https://h.example/v/clip.mp4",
+        "model": "m",
+        "precision": "FP16",
+        "device": "CPU",
+        "num_classes": 2,
+        "window_s": 1.0,
+        "stride_s": 0.5,
+        "step_s": 0.0625,
+        "clip_len": 16,
+        "top_k": 2,
+        "smoothing": 1,
+        "threshold": 0.7,
+        "frames_decoded": 45,
+        "frames_corrupt": 2,
+        "truncated": True,
+        "duration_s": 1.5,
+        "windows": [
+            {
+                "index": 0,
+                "start_s": 0.0,
+                "end_s": 1.0,
+                "coverage_s": 0.9375,
+                "duplicated": 0,
+                "missing": 1,
+                "uncertain": False,
+                "timings_ms": timings,
+                "top_k": [
+                    {"label": "ä run", "class_id": 0, "score": 0.75},
+                    {"label": "walk", "class_id": 1, "score": 0.25},
+                ],
+            },
+            {
+                "index": 1,
+                "start_s": 0.5,
+                "end_s": 1.5,
+                "coverage_s": 0.9375,
+                "duplicated": 1,
+                "missing": 0,
+                "uncertain": True,
+                "timings_ms": timings,
+                "top_k": [
+                    {"label": "walk", "class_id": 1, "score": 0.625},
+                    {"label": "ä run", "class_id": 0, "score": 0.375},
+                ],
+            },
+        ],
+        "segments": [
+            {"label": "ä run", "uncertain": False, "start_s": 0.0, "end_s": 0.5, "mean_score": 0.75, "windows": 1},
+            {"label": "walk", "uncertain": True, "start_s": 0.5, "end_s": 1.5, "mean_score": 0.625, "windows": 1},
+        ],
+        "extra": {"k": [1]},
+    }
+    assert (
+        timeline_to_dict(two_window_timeline())["extra"] == {}
+        and timeline_to_dict(two_window_timeline())["threshold"] == 0.0
+    )
+
+
+def test_json_file_is_readable_utf8_one_document_and_refuses_nan(tmp_path):
+    path = write_json(two_window_timeline(), str(tmp_path / "t.json"))
+    assert isinstance(path, type(tmp_path)) and path == tmp_path / "t.json"
+    text = path.read_text(encoding="utf-8")
+    doc = read_json(path)
+    assert doc["threshold"] == 0.0 and [w["uncertain"] for w in doc["windows"]] == [False, False]  # default: none
+    assert '"ä run"' in text and text.endswith("}\n") and text.count("\n") > 50  # indented, non-ASCII kept readable
+    assert text.startswith('{\n "schema": "actionrec.timeline/2"')
+    with pytest.raises(
+        ExportError,
+        match=r"^cannot write .*n\.json: Out of range float values are not JSON compliant.*; "
+        r"'extra' must hold only JSON data \(str, numbers, bool, None, lists, dicts\)$",
+    ):
+        write_json(two_window_timeline(), tmp_path / "n.json", extra={"x": float("nan")})
+    assert not (tmp_path / "n.json").exists()
+
+
+def test_read_json_refusals_name_the_file_and_the_fault(tmp_path):
+    from actionrec.version import __version__
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"schema": "actionrec.timeline/2", "windows": [], "segments": None}))
+    with pytest.raises(
+        ExportError, match=rf"^{re.escape(str(bad))} is malformed: 'segments' must be a list, got NoneType$"
+    ):
+        read_json(bad)
+    bad.write_text(json.dumps({"schema": "actionrec.timeline/2", "windows": "w", "segments": []}))
+    with pytest.raises(ExportError, match=r"is malformed: 'windows' must be a list, got str$"):
+        read_json(bad)
+    bad.write_text(json.dumps({"schema": "actionrec.timeline/9", "windows": [], "segments": []}))
+    expected = (
+        f"{bad} has schema 'actionrec.timeline/9'; this actionrec {__version__} reads 'actionrec.timeline/1' and "
+        "'actionrec.timeline/2' only (upgrade actionrec to read it)"
+    )
+    with pytest.raises(ExportError, match=f"^{re.escape(expected)}$"):
+        read_json(bad)
+    bad.write_text(json.dumps({"schema": "other/1"}))
+    with pytest.raises(
+        ExportError, match=r"reads 'actionrec.timeline/1' and 'actionrec.timeline/2' only \(not an export\)$"
+    ):
+        read_json(bad)
+    bad.write_bytes(b"\xff\xfe{")
+    with pytest.raises(ExportError, match=rf"^cannot read {re.escape(str(bad))} as a timeline JSON export: "):
+        read_json(bad)
+
+
+def test_csv_numbers_prefixes_and_short_windows(tmp_path):
+    preds = (
+        Prediction(0, 0.0000004, 1.0, ("a",), (1.0,), (0,), coverage_s=0.000003),
+        Prediction(1, 2.5, 3.25, ("b",), (0.1234567,), (1,), coverage_s=10.0),
+    )
+    tl = Timeline("s", ("a", "b", "c"), preds, window_s=1, stride_s=0.5, step_s=0.0625, clip_len=16, top_k=2)
+    with open(write_csv(tl, tmp_path / "t.csv"), newline="", encoding="utf-8") as f:
+        text = f.read()
+    assert text.splitlines()[1:] == ["0,0,1,0.000003,0,0,a,1,,,false", "1,2.5,3.25,10,0,0,b,0.123457,,,false"]
+    assert "\r" not in text and text.endswith("\n")
+    for prefix in ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20"):
+        assert csv_text(prefix + "x") == "'" + prefix + "x"
+    assert csv_text("x=1") == "x=1"
+
+
+def test_vtt_header_names_the_model_and_numbers_its_cues(tmp_path):
+    from actionrec.version import __version__
+
+    text = write_vtt(two_window_timeline(model="m\nodel"), tmp_path / "t.vtt").read_text(encoding="utf-8")
+    assert text.split("\n\n")[:2] == ["WEBVTT", f"NOTE actionrec {__version__} m odel FP16"]
+    cues = [b.strip("\n") for b in text.split("\n\n")[2:] if b]
+    assert cues == ["1\n00:00:00.000 --> 00:00:00.500\nä run (75%)", "2\n00:00:00.500 --> 00:00:01.500\nwalk (62%)"]
+    bare = write_vtt(two_window_timeline(model="", precision=""), tmp_path / "b.vtt").read_text(encoding="utf-8")
+    assert bare.split("\n\n")[1] == f"NOTE actionrec {__version__}"
+    assert write_vtt(two_window_timeline(), tmp_path / "u.vtt", threshold=0.7).read_text().count(" --> ") == 1
+
+
+def test_vtt_times_round_to_the_millisecond_and_never_go_negative():
+    assert [vtt_time(s) for s in (-1.0, 0.0014, 0.0016, 59.9996, 3600 * 100 + 0.001)] == [
+        "00:00:00.000",
+        "00:00:00.001",
+        "00:00:00.002",
+        "00:01:00.000",
+        "100:00:00.001",
+    ]
+
+
+def test_tiny_segment_still_gets_a_cue_that_ends_after_it_starts(tmp_path):
+    preds = (Prediction(0, 0.0, 0.0004, ("a",), (1.0,), (0,)),)
+    tl = Timeline("s", ("a",), preds, window_s=1, stride_s=0.5, step_s=0.0625, clip_len=16, top_k=1)
+    assert "00:00:00.000 --> 00:00:00.001" in write_vtt(tl, tmp_path / "t.vtt").read_text()
+
+
+@pytest.mark.parametrize(
+    ("source", "stem"),
+    [
+        ("https://h/x/My%20Clip.mp4?sig=1", "My_20Clip"),
+        ("/a/b/", "b"),
+        ("", "timeline"),
+        ("data/ä ö.mkv", "timeline"),
+        ("._x_.mp4", "x"),
+        ("/v/clip?sig=1.5", "clip"),  # from the first "?" on, not part of the name (URLs lose it earlier)
+        ("/v/clip?a=1.x?b", "clip"),
+        ("/v/BOX", "BOX"),
+        ("/v/Xylo.mp4", "Xylo"),
+    ],
+)
+def test_export_names_files_after_the_source(tmp_path, source, stem):
+    tl = replace_source(two_window_timeline(), source)
+    assert export_timeline(tl, tmp_path, formats="csv")["csv"].name == f"{stem}.csv"
+
+
+def replace_source(tl, source):
+    from dataclasses import replace
+
+    return replace(tl, source=source)
+
+
+def test_export_format_names_are_forgiving_and_each_written_once(tmp_path):
+    from actionrec.export.timeline import export_source
+
+    paths = export_timeline(two_window_timeline(), tmp_path, formats=" JSON,csv , json ")
+    assert list(paths) == ["json", "csv"] and sorted(p.name for p in tmp_path.iterdir()) == ["clip.csv", "clip.json"]
+    with open(paths["csv"], newline="") as f:
+        assert [r[-1] for r in csv.reader(f)][1:] == ["false", "false"]  # default threshold 0: all certain
+    out = export_source(two_window_timeline(), "/no/such/file.mp4", tmp_path / "s", formats="VTT", stem="x")
+    assert {k: p.name for k, p in out.items()} == {"vtt": "x.vtt"}  # no video format: the source is not opened
+    assert out["vtt"].read_text(encoding="utf-8").count(" --> ") == 2  # default threshold 0: every segment a cue
+    out = export_source(two_window_timeline(), "/no/such/file.mp4", tmp_path / "s", formats=["csv"], threshold=0.7)
+    with open(out["csv"], newline="") as f:
+        assert [r[-1] for r in csv.reader(f)][1:] == ["false", "true"]
+
+
+def test_export_source_reads_the_source_again_for_the_annotated_video(tmp_path, video_factory):
+    """The video formats re-open the source and outline the model crop for the given input size."""
+    from actionrec.export.timeline import export_source
+
+    src = video_factory("export_source_640x480.mp4", fps=10, size_wh=(640, 480), duration_s=2.0, stamp_index=False)
+    tl = make_timeline(3)
+    out = export_source(tl, src, tmp_path / "o", formats="json,mp4", stem="s", input_hw=(224, 448))
+    assert {k: p.name for k, p in out.items()} == {"json": "s.json", "mp4": "s.annotated.mp4"}
+    _, _, frames = decode(out["mp4"])
+    assert len(frames) == 20
+    img = frames[15].to_ndarray(format="bgr24")
+    # input 224 x 448 on 640 x 480: the crop is (0, 80, 640, 320); its top side is drawn in amber
+    top = img[80:82, 100:540].reshape(-1, 3).mean(axis=0)
+    assert top[2] > 180 and top[0] < 80, top
+    assert abs(img[240, 320].astype(int) - 128).max() < 12, "inside the crop the frame is untouched"
+    sure = export_source(tl, src, tmp_path / "w", formats=["webm"])["webm"]
+    unsure = export_source(tl, src, tmp_path / "u", formats=["webm"], threshold=0.99)["webm"]
+    sure_img, unsure_img = (decode(p)[2][15].to_ndarray(format="bgr24").astype(int) for p in (sure, unsure))
+    assert np.abs(unsure_img[:200, :400] - sure_img[:200, :400]).max() > 60, "the threshold reaches the video"
+    assert np.abs(unsure_img[200:] - sure_img[200:]).max() < 40, "only the label panel differs"
+    with pytest.raises(ValueError, match=r"^mp4 and webm together need frames that can be iterated twice"):
+        export_timeline(tl, tmp_path, formats=("mp4", "webm"), frames=iter(frames_at([0.0])))
+    message = r"^mp4 and webm together need frames that can be iterated twice \(a list, not an iterator\)$"
+    with pytest.raises(ValueError, match=message):
+        export_timeline(tl, tmp_path, formats=("webm", "mp4"), frames=iter(frames_at([0.0])))
+
+
+def test_export_source_from_a_url_downloads_without_a_progress_bar(tmp_path, video_factory, http_server, capfd):
+    from actionrec.export.timeline import export_source
+
+    src = video_factory("export_source_url.mp4", fps=10, size_wh=(64, 48), duration_s=1.0)
+    url = http_server.add("v/export_source_url.mp4", src.read_bytes())
+    capfd.readouterr()
+    out = export_source(make_timeline(2), url, tmp_path / "o", formats="mp4")
+    assert out["mp4"].name == "My_Clip.annotated.mp4" and len(decode(out["mp4"])[2]) == 10
+    assert "%|" not in capfd.readouterr().err, "exports download without a progress bar"

@@ -156,3 +156,207 @@ def test_crop_validation(crop, match):
     base = dict(window_index=0, start_s=0.0, end_s=1.0, labels=("a", "b"), scores=(0.6, 0.4), class_ids=(0, 1))
     with pytest.raises(ValueError, match=match):
         Prediction(**base, crop_xywh=crop)
+
+
+# -- what mutation testing (benchmarks/mutation.py) showed unchecked ---------------------------------
+
+BASE = dict(window_index=0, start_s=0.0, end_s=1.0, labels=("a", "b"), scores=(0.6, 0.4), class_ids=(0, 1))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (dict(window_index=-1), r"window_index must be >= 0, got -1"),
+        (dict(start_s=1.0, end_s=1.0), r"end_s \(1\.0\) must be after start_s \(1\.0\)"),
+        (
+            dict(labels=(), scores=(), class_ids=()),
+            r"labels, scores and class_ids must be non-empty and of equal length",
+        ),
+        (dict(class_ids=(0,)), r"labels, scores and class_ids must be non-empty and of equal length"),
+        (dict(scores=(0.6,)), r"labels, scores and class_ids must be non-empty and of equal length"),
+        (dict(scores=(1.5, 0.1)), r"scores must be probabilities in 0\.\.1, got \(1\.5, 0\.1\)"),
+        (dict(scores=(0.6, -0.1)), r"scores must be probabilities in 0\.\.1, got \(0\.6, -0\.1\)"),
+        (dict(scores=(0.2, 0.5)), r"scores must be sorted best first, got \(0\.2, 0\.5\)"),
+        (dict(duplicated=-1), r"duplicated and missing must be >= 0"),
+        (dict(missing=-1), r"duplicated and missing must be >= 0"),
+    ],
+)
+def test_prediction_refusals_say_exactly_why(kwargs, message):
+    with pytest.raises(ValueError, match=rf"^{message}$"):
+        Prediction(**(BASE | kwargs))
+
+
+def test_prediction_limits_that_are_valid():
+    assert Prediction(**(BASE | dict(scores=(1.0, 0.0)))).score == 1.0
+    assert Prediction(**(BASE | dict(scores=(0.5, 0.5)))).scores == (0.5, 0.5)  # ties keep their order
+    assert Prediction(**(BASE | dict(scores=(1.0 + 1e-7, 0.0)))).score > 1.0  # float noise is tolerated
+    p = Prediction(**(BASE | dict(duplicated=0, missing=0)))
+    assert (p.label, p.score, p.is_certain(0.6), p.is_certain(0.61)) == ("a", 0.6, True, False)
+
+
+@pytest.mark.parametrize("name", ["decode_ms", "preprocess_ms", "encoder_ms", "decoder_ms", "draw_ms"])
+def test_every_stage_timing_refuses_negative_or_nan(name):
+    assert getattr(StageTimings(**{name: 0.0}), name) == 0.0
+    with pytest.raises(ValueError, match=rf"^{name} must be a non-negative number of ms, got -1$"):
+        StageTimings(**{name: -1})
+    with pytest.raises(ValueError, match=rf"^{name} must be a non-negative number of ms, got nan$"):
+        StageTimings(**{name: float("nan")})
+
+
+def test_from_probs_checks_its_inputs_and_keeps_the_vector():
+    kw = dict(window_index=0, start_s=0, end_s=1)
+    with pytest.raises(ValueError, match=r"^3 labels for 4 classes$"):
+        Prediction.from_probs(np.full(4, 0.25), labels=("a", "b", "c"), top_k=1, **kw)
+    with pytest.raises(ValueError, match=r"^top_k must be >= 1, got 0$"):
+        Prediction.from_probs(np.full(4, 0.25), labels=LABELS, top_k=0, **kw)
+    p = Prediction.from_probs([[0.1, 0.4, 0.4, 0.1]], labels=LABELS, top_k=3, **kw)
+    assert p.labels == ("walk", "jump", "run") and p.class_ids == (1, 2, 0)  # ties: model order
+    assert type(p.start_s) is float and type(p.end_s) is float and type(p.class_ids[0]) is int
+    assert p.probs.shape == (4,) and p.probs.dtype == np.float64
+    with pytest.raises(ValueError, match=r"^this prediction has no probability vector to re-rank$"):
+        Prediction(**BASE).reranked(("a", "b"), 1)
+
+
+def test_reranking_and_smoothing_carry_every_per_window_field():
+    extra = dict(coverage_s=0.9, duplicated=2, missing=1, timings=StageTimings(decode_ms=3.0, draw_ms=1.0))
+    p = Prediction.from_logits(
+        np.array([0.0, 3.0, 1.0, 2.0]), labels=LABELS, top_k=2, window_index=4, start_s=2.0, end_s=3.0, **extra
+    )
+    for q in (p.reranked(LABELS, 3), Timeline("t", LABELS, (p,), 1.0, 0.5, 0.0625, 16, 2).smoothed(2).predictions[0]):
+        assert (q.coverage_s, q.duplicated, q.missing, q.timings) == (0.9, 2, 1, extra["timings"])
+        assert (q.window_index, q.start_s, q.end_s) == (4, 2.0, 3.0)
+
+
+def test_segment_refusals_and_duration():
+    with pytest.raises(ValueError, match=r"^segment end_s \(1\.0\) must be after start_s \(2\.0\)$"):
+        Segment("x", 2.0, 1.0, 0.5, 1)
+    with pytest.raises(ValueError, match=r"^a segment holds at least one window$"):
+        Segment("x", 0.0, 1.0, 0.5, 0)
+    assert Segment("x", 0.5, 2.0, 0.5, 1).duration_s == 1.5
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (dict(clip_len=0), r"clip_len, top_k and smoothing must be >= 1"),
+        (dict(top_k=0), r"clip_len, top_k and smoothing must be >= 1"),
+        (dict(smoothing=0), r"clip_len, top_k and smoothing must be >= 1"),
+        (dict(window_s=0.0), r"window_s, stride_s and step_s must be positive"),
+        (dict(stride_s=0.0), r"window_s, stride_s and step_s must be positive"),
+        (dict(step_s=0.0), r"window_s, stride_s and step_s must be positive"),
+    ],
+)
+def test_timeline_refusals_say_exactly_why(kwargs, message):
+    base = dict(
+        source="t", labels=LABELS, predictions=(), window_s=1.0, stride_s=0.5, step_s=0.0625, clip_len=16, top_k=2
+    )
+    assert len(Timeline(**(base | dict(clip_len=1, top_k=1, smoothing=1)))) == 0
+    with pytest.raises(ValueError, match=rf"^{message}$"):
+        Timeline(**(base | kwargs))
+
+
+def test_timeline_keeps_no_secret_of_its_source_and_counts_its_windows():
+    tl = replace(timeline([[1, 0, 0, 0]] * 3), source="https://u:p@h.example/x.mp4?sig=1#f")
+    assert tl.source == "https://***@h.example/x.mp4" and len(tl) == 3
+    assert timeline([[1, 0, 0, 0], [1, 0, 0, 0]]).predictions[1].start_s == 0.5  # equal order is fine
+
+
+@pytest.mark.parametrize(
+    ("windows", "spans"), [(2, [(0, 2), (1, 3), (2, 4), (3, 4)]), (4, [(0, 3), (0, 4), (1, 4), (2, 4)])]
+)
+def test_even_smoothing_widths_lean_forward(windows, spans):
+    rows = [[5, 0, 0, 0], [0, 5, 0, 0], [0, 0, 5, 0], [0, 0, 0, 5]]
+    sm = timeline(rows).smoothed(windows)
+    probs = softmax(np.array(rows, float))
+    for p, (lo, hi) in zip(sm.predictions, spans, strict=True):
+        np.testing.assert_allclose(p.probs, probs[lo:hi].mean(axis=0))
+    assert sm.top_k == 2 and all(len(p.labels) == 2 for p in sm.predictions)
+
+
+def test_smoothing_refusals_and_the_empty_timeline():
+    tl = timeline([[5, 0, 0, 0], [0, 5, 0, 0], [5, 0, 0, 0]])
+    with pytest.raises(ValueError, match=r"^smoothing must be >= 1 window, got 0$"):
+        tl.smoothed(0)
+    message = (
+        r"^this timeline is already smoothed over 3 windows; smooth the unsmoothed timeline over 2 windows instead$"
+    )
+    with pytest.raises(ValueError, match=message):
+        tl.smoothed(3).smoothed(2)
+    empty = timeline([])
+    assert empty.smoothed(5) is empty
+
+
+def test_segment_scores_spans_and_threshold_limits():
+    tl = timeline([[5, 0, 0, 0], [3, 0, 0, 0], [0, 5, 0, 0], [0, 0.2, 0, 0], [0.2, 0, 0, 0], [0.1, 0.2, 0, 0]])
+    segs = tl.segments(threshold=0.5)
+    p = [q.score for q in tl.predictions]
+    assert [(s.label, s.uncertain, s.windows) for s in segs] == [
+        ("run", False, 2),
+        ("walk", False, 1),
+        ("walk", True, 3),
+    ]
+    assert segs[0].mean_score == pytest.approx((p[0] + p[1]) / 2) and segs[1].mean_score == pytest.approx(p[2])
+    assert segs[2].mean_score == pytest.approx(np.mean(p[3:]))
+    assert [(s.start_s, s.end_s) for s in segs] == [(0.0, 1.0), (1.0, 1.5), (1.5, 3.5)]
+    assert all(s.uncertain for s in tl.segments(threshold=1.0))
+    for bad in (-0.1, 1.1):
+        with pytest.raises(ValueError, match=rf"^threshold must be a probability in 0\.\.1, got {bad}$"):
+            tl.segments(threshold=bad)
+
+
+def test_top_segments_longest_certain_first_ties_by_score():
+    # run 1.0 s (high score), walk 0.5 s, jump 1.0 s (lower), sit 0.5 s, walk 1.0 s (lowest, below 0.5)
+    tl = timeline([[5, 0, 0, 0], [5, 0, 0, 0], [0, 5, 0, 0], [0, 0, 2, 0], [0, 0, 2, 0], [0, 0, 0, 3], [0, 1, 0, 0]])
+    assert [s.label for s in tl.top_segments()] == ["run", "jump", "walk"]
+    assert [(s.label, s.start_s) for s in tl.top_segments(2)] == [("run", 0.0), ("jump", 1.5)]
+    assert [(s.label, s.start_s) for s in tl.top_segments(5, threshold=0.5)] == [
+        ("run", 0.0),
+        ("jump", 1.5),
+        ("walk", 1.0),
+        ("sit", 2.5),
+    ]
+
+
+def test_softmax_is_per_row_float64_and_overflow_safe():
+    rows = softmax(np.array([[1.0, 2.0], [3.0, 5.0]]))
+    np.testing.assert_allclose(rows, [softmax(np.array([1.0, 2.0])), softmax(np.array([3.0, 5.0]))])
+    np.testing.assert_allclose(rows.sum(axis=-1), [1.0, 1.0])
+    big = softmax(np.array([1000.0, 1001.0]))
+    assert np.isfinite(big).all() and big[1] == pytest.approx(1 / (1 + np.exp(-1)))
+    assert softmax(np.array([1.0, 2.0], np.float32)).dtype == np.float64
+    far_apart = softmax(np.array([[1000.0, 1001.0], [0.0, 1.0]]))  # each row shifted by its own maximum
+    np.testing.assert_allclose(far_apart, [softmax(np.array([0.0, 1.0]))] * 2)
+
+
+def test_ties_in_many_classes_keep_model_order_and_inputs_become_float64():
+    labels = tuple(f"c{i}" for i in range(20))
+    p = np.random.default_rng(0).integers(0, 3, 20) / 10  # many equal probabilities
+    pr = Prediction.from_probs(p / p.sum(), labels=labels, top_k=8, window_index=0, start_s=0, end_s=1)
+    assert pr.class_ids == tuple(int(i) for i in np.argsort(-p, kind="stable")[:8]) == (0, 9, 11, 14, 15, 19, 1, 2)
+    f32 = Prediction.from_probs(
+        np.array([0.25, 0.75], np.float32), labels=("a", "b"), top_k=1, window_index=0, start_s=0, end_s=1
+    )
+    assert f32.probs.dtype == np.float64 and type(f32.score) is float
+    column = Prediction.from_logits(
+        np.array([[0.0], [2.0], [1.0]]), labels=("a", "b", "c"), top_k=3, window_index=0, start_s=0, end_s=1
+    )
+    assert column.labels == ("b", "c", "a") and sum(column.scores) == pytest.approx(1.0)  # a column of logits
+
+
+def test_smallest_crop_and_scores_at_the_tolerance_are_valid():
+    assert Prediction(**BASE, crop_xywh=(0, 0, 1, 1)).crop_xywh == (0, 0, 1, 1)
+    assert Prediction(**(BASE | dict(scores=(1.0 + 1e-6, 0.0)))).score == 1.0 + 1e-6
+    with pytest.raises(ValueError, match=r"^crop_xywh must be 4 whole numbers"):
+        Prediction(**BASE, crop_xywh=range(1, 5))  # a tuple or a list, nothing else
+
+
+def test_zero_length_segment_unsorted_timeline_and_smoothing_state():
+    with pytest.raises(ValueError, match=r"^segment end_s \(1\.0\) must be after start_s \(1\.0\)$"):
+        Segment("x", 1.0, 1.0, 0.5, 1)
+    p0, p1 = pred(0, [1, 0, 0, 0]), pred(1, [1, 0, 0, 0])
+    with pytest.raises(ValueError, match=r"^predictions must be in time order$"):
+        Timeline("t", LABELS, (p1, p0), 1.0, 0.5, 0.0625, 16, 2)
+    tl = timeline([[5, 0, 0, 0], [0, 5, 0, 0], [5, 0, 0, 0]])
+    with pytest.raises(ValueError, match=r"already smoothed over 2 windows"):
+        tl.smoothed(2).smoothed(3)
+    assert tl.with_top_k(3).top_k == 3 and tl.with_top_k(1).top_k == 1

@@ -115,3 +115,118 @@ def test_nearest_frame_filter_stops_skipping_once_a_longer_gap_shows_up():
     times = [i / 30 for i in range(60)] + [2.0 + 0.05 * i for i in range(1, 40)]  # 30 fps, then 20 fps
     decisions = [keep(a, b) for a, b in itertools.pairwise(times)]
     assert not all(decisions[:58]) and all(decisions[59:]) and not keep.constant_rate
+
+
+# -- what mutation testing (benchmarks/mutation.py) showed unchecked ---------------------------------
+
+
+def nearest_frames(times, step_s):
+    """Independent oracle: the frames nearest to some grid point (ties to the earlier frame)."""
+    out, k = set(), 0
+    while times[0] + k * step_s <= times[-1] + 1e-9:
+        g = times[0] + k * step_s
+        out.add(min(range(len(times)), key=lambda i: (abs(times[i] - g), i)))
+        k += 1
+    return out
+
+
+def test_grid_rejects_bad_geometry_with_its_reason():
+    with pytest.raises(ValueError, match=r"window_s must be > 0 seconds, got 0"):
+        SamplingGrid(window_s=0, clip_len=16, stride_steps=1)
+    with pytest.raises(ValueError, match=r"clip_len must be >= 1, got 0"):
+        SamplingGrid(window_s=1.0, clip_len=0, stride_steps=1)
+    with pytest.raises(ValueError, match=r"stride must be at least one grid step \(62\.5 ms\)"):
+        SamplingGrid(window_s=1.0, clip_len=16, stride_steps=0)
+    one = SamplingGrid(window_s=1.0, clip_len=1, stride_steps=1)  # a one-sample window is valid
+    assert one.count_windows(3) == 3
+
+
+def test_window_count_span_coverage_and_samples_in():
+    grid = SamplingGrid(window_s=1.0, clip_len=16, stride_steps=8)
+    assert [grid.count_windows(n) for n in (0, 15, 16, 23, 24, 40)] == [0, 0, 1, 1, 2, 4]
+    assert grid.window_span(0) == (0.0, 1.0)
+    assert grid.window_span(3, t0=2.0) == (3.5, 4.5)
+    assert grid.coverage_s(1.25, 2.125) == pytest.approx(0.9375)
+    assert [grid.samples_in(s) for s in (0.0, 0.06, 0.0625, 0.999, 1.0)] == [1, 1, 2, 16, 17]
+
+
+def test_sampler_step_must_be_positive():
+    with pytest.raises(ValueError, match=r"step_s must be > 0, got 0"):
+        GridSampler(step_s=0)
+
+
+def test_sampler_emits_each_grid_point_on_the_frame_that_decides_it_with_its_grid_time():
+    sampler = GridSampler(step_s=0.1)
+    per_push = [
+        [(s.k, s.grid_time_s, s.frame.index) for s in sampler.push(SimpleNamespace(index=i, timestamp_s=i / 10))]
+        for i in range(8)
+    ]
+    # a frame exactly on its grid point decides it at once (3 * 0.1 != 0.3 in floating point)
+    assert per_push == [[(i, pytest.approx(i / 10), i)] for i in range(8)]
+
+
+def test_sampler_with_a_given_t0_starts_the_grid_there():
+    sampler = GridSampler(step_s=0.25, t0=-0.5)
+    out = list(sampler.push(SimpleNamespace(index=0, timestamp_s=0.0)))
+    assert [(s.k, s.grid_time_s) for s in out] == [(0, -0.5), (1, -0.25), (2, 0.0)]
+    assert [s.duplicated for s in out] == [False, True, True]
+
+
+def test_sampler_keeps_the_latest_of_equal_timestamps_and_ignores_backward_ones():
+    def picks(times):
+        sampler = GridSampler(step_s=0.1)
+        out = []
+        for i, t in enumerate(times):
+            out.extend(sampler.push(SimpleNamespace(index=i, timestamp_s=t)))
+        return [s.frame.index for s in out]
+
+    assert picks([0.0, 0.1, 0.1, 0.35]) == [0, 1, 2, 3]  # grid 0.2: the second frame at 0.1 is nearest
+    assert picks([0.0, 0.1, 0.05, 0.35]) == [0, 1, 1, 3]  # the backward frame is never used
+
+
+def test_finish_fills_the_grid_up_to_the_last_timestamp_exactly():
+    sampler = GridSampler(step_s=0.25)
+    for i, t in enumerate((0.0, 0.25)):
+        list(sampler.push(SimpleNamespace(index=i, timestamp_s=t)))
+    out = list(sampler.finish(0.75))  # 0.75 is a grid point: it is included
+    assert [(s.k, s.grid_time_s, s.frame.index, s.duplicated) for s in out] == [(2, 0.5, 1, True), (3, 0.75, 1, True)]
+    assert list(sampler.finish(None)) == []
+    assert list(GridSampler(step_s=0.25, t0=0.0).finish(1.0)) == []  # nothing pushed: nothing to repeat
+
+
+@pytest.mark.parametrize(
+    ("fps", "first_kept"),
+    [(50, [1, 2, 3, 6, 9, 12, 13, 16]), (60, [1, 2, 3, 4, 7, 8, 11, 15])],
+)
+def test_nearest_frame_filter_keeps_the_warmup_then_only_frames_that_may_be_nearest(fps, first_kept):
+    from actionrec.pipeline import NearestFrameFilter
+
+    times = [i / fps for i in range(int(fps * 3))]
+    keep = NearestFrameFilter(step_s=1 / 16)  # the default warmup: 3 gaps, so frames 1-3 are kept
+    keep.t0 = 0.0
+    kept = [i for i in range(1, len(times)) if keep(times[i - 1], times[i])]
+    assert set(kept) >= nearest_frames(times, 1 / 16) - {0}
+    # frames 4.. that are nobody's nearest (50 fps: 4, 5; 60 fps: 5, 6) are passed over from the warmup's end
+    assert kept[: len(first_kept)] == first_kept
+    assert len(kept) < 0.75 * len(times)
+
+
+def test_nearest_frame_filter_with_zero_tolerance_still_skips_and_needs_t0():
+    from actionrec.pipeline import NearestFrameFilter
+
+    times = [i / 60 for i in range(120)]
+    keep = NearestFrameFilter(step_s=1 / 16, tolerance=0.0)
+    keep.t0 = 0.0
+    assert sum(keep(a, b) for a, b in itertools.pairwise(times)) < 0.5 * len(times)
+    assert keep.constant_rate
+    assert keep(times[-1], times[-1] + 0.1) and keep.constant_rate is False  # a longer gap ends the skipping
+    no_t0 = NearestFrameFilter(step_s=1 / 16)
+    assert all(no_t0(a, b) for a, b in itertools.pairwise(times))  # without t0 nothing is skipped
+
+
+@pytest.mark.parametrize(("step_s", "tolerance"), [(0, 0.05), (-1, 0.05), (0.1, 1.0), (0.1, 1.5), (0.1, -0.1)])
+def test_nearest_frame_filter_rejects_bad_settings(step_s, tolerance):
+    from actionrec.pipeline import NearestFrameFilter
+
+    with pytest.raises(ValueError, match=r"^step_s must be > 0 and tolerance in \[0, 1\)$"):
+        NearestFrameFilter(step_s=step_s, tolerance=tolerance)

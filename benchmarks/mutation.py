@@ -1,0 +1,237 @@
+#!/usr/bin/env python3
+"""Mutation testing of the core: how many planted bugs the tests of each module kill.
+
+Runs mutmut (requirements-dev.txt) once per module, with only that module mutated and only the
+test files that exercise it selected, so each mutant runs in seconds. It is slow overall (minutes
+per module) and stays out of CI: run it by hand after changing a core module or its tests.
+
+Every run happens in a temporary copy of this checkout (the files git tracks plus new, not ignored
+ones), so the checkout is never touched: mutmut's ``mutants/`` folder and its caches live and die in
+that copy. ``../shared`` is linked beside the copy, so tests needing it run as they do here.
+
+Prints, per module: killed / total, the score, and every surviving mutant with its diff line.
+Mutants listed in ``benchmarks/mutation-equivalent.txt`` (module, mutant name, the mutated line,
+reason) are equivalent (no test can tell them from the original): they are reported apart and the
+score without them is printed too. Target: at least 85 % killed per module.
+
+Usage:
+    python benchmarks/mutation.py                  # every module, smallest first
+    python benchmarks/mutation.py sampling results # some of them
+    python benchmarks/mutation.py --list           # the module -> tests table
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+EQUIVALENT_FILE = Path(__file__).with_name("mutation-equivalent.txt")
+TARGET = 0.85
+
+
+@dataclass(frozen=True)
+class Target:
+    """One module to mutate and the test files that exercise it."""
+
+    name: str
+    source: str
+    tests: tuple[str, ...]
+
+
+# Smallest and fastest first. The test files are the ones written for each module; other files
+# touch the module too, but selecting them would make every mutant cost minutes.
+TARGETS = (
+    Target("sampling", "actionrec/pipeline/sampling.py", ("tests/test_sampling.py",)),
+    Target("preprocess", "actionrec/pipeline/preprocess.py", ("tests/test_preprocess.py",)),
+    Target("results", "actionrec/results.py", ("tests/test_results.py",)),
+    Target(
+        "timeline",
+        "actionrec/export/timeline.py",
+        ("tests/test_export.py", "tests/test_download_limits.py::test_export_source_takes_the_limit"),
+    ),
+    Target("files", "actionrec/pipeline/files.py", ("tests/test_pipeline.py",)),
+    Target("stages", "actionrec/pipeline/stages.py", ("tests/test_pipeline.py",)),
+    Target("live", "actionrec/pipeline/live.py", ("tests/test_live.py",)),
+    Target("pyav", "actionrec/video/pyav.py", ("tests/test_video.py",)),
+    Target("download", "actionrec/download.py", ("tests/test_download.py", "tests/test_download_limits.py")),
+)
+
+
+def copy_checkout(dest: Path) -> None:
+    """The checkout as it is now (tracked files and new unignored ones), without .git or caches."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
+    for raw in listed:
+        if not raw:
+            continue
+        rel = raw.decode()
+        src = REPO / rel
+        if not src.is_file():  # deleted in the working tree
+            continue
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, target)
+
+
+def write_config(root: Path, target: Target) -> None:
+    """Append mutmut's settings for this module to the copy's pyproject.toml."""
+    lines = [
+        "",
+        "[tool.mutmut]",
+        'source_paths = ["actionrec"]',
+        f'only_mutate = ["{target.source}"]',
+        f"pytest_add_cli_args_test_selection = {json.dumps(list(target.tests))}",
+        # no test-order plugin; the per-test timeout stays as the suite sets it
+        'pytest_add_cli_args = ["-p", "no:randomly", "-q", "-x"]',
+        'also_copy = ["notebook_utils.py"]',
+        # the copy is not a git checkout: no change detection
+        "use_git_change_detection = false",
+        # workers fork from mutmut's process (the fast way); its "forkserver" mode reported mutants
+        # that loop forever as survivors here (mutmut 3.8.1), so it is not used
+        'process_isolation = "fork"',
+    ]
+    with (root / "pyproject.toml").open("a") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def load_equivalents() -> dict[tuple[str, str], tuple[str, str]]:
+    """``(module, mutant name) -> (mutated line, reason)`` from the equivalent-mutant list."""
+    out = {}
+    if not EQUIVALENT_FILE.exists():
+        return out
+    for n, line in enumerate(EQUIVALENT_FILE.read_text().splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.split("\t")
+        if len(parts) != 4:
+            raise SystemExit(f"{EQUIVALENT_FILE.name}:{n}: want 4 tab-separated fields, got {len(parts)}: {line!r}")
+        module, name, mutated, reason = (p.strip() for p in parts)
+        out[(module, name)] = (mutated, reason)
+    return out
+
+
+def mutated_line(root: Path, name: str, env: dict) -> str:
+    """The ``+`` line of ``mutmut show NAME`` (what the mutant changed), stripped."""
+    shown = subprocess.run(
+        [sys.executable, "-m", "mutmut", "show", name], cwd=root, capture_output=True, text=True, env=env
+    ).stdout
+    plus = [ln[1:].strip() for ln in shown.splitlines() if ln.startswith("+") and not ln.startswith("+++")]
+    minus = [ln[1:].strip() for ln in shown.splitlines() if ln.startswith("-") and not ln.startswith("---")]
+    if plus:
+        return plus[0]
+    return f"(removed) {minus[0]}" if minus else "?"
+
+
+def run_target(target: Target, *, workers: int, keep: bool, equivalents: dict) -> dict:
+    """Mutate one module in a fresh copy; returns its counts and survivors."""
+    tmp = Path(tempfile.mkdtemp(prefix=f"mutation-{target.name}-"))
+    root = tmp / "repo"
+    try:
+        copy_checkout(root)
+        shared = REPO.parent / "shared"
+        if shared.exists():
+            # tests find ../shared from the folder the tests run in: mutmut runs them in repo/mutants
+            (root / "shared").symlink_to(shared.resolve())
+        write_config(root, target)
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        started = time.monotonic()
+        cmd = ["nice", "-n", "10", sys.executable, "-m", "mutmut", "run", "--max-children", str(workers)]
+        proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=env)
+        elapsed = time.monotonic() - started
+        meta = root / "mutants" / (target.source + ".meta")
+        if not meta.exists():
+            tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
+            raise SystemExit(f"{target.name}: mutmut produced no results (exit {proc.returncode}):\n{tail}")
+        exit_codes = json.loads(meta.read_text())["exit_code_by_key"]
+        from mutmut.stats import status_by_exit_code
+
+        status = {name: status_by_exit_code[code] for name, code in exit_codes.items()}
+        killed = sorted(n for n, s in status.items() if s in ("killed", "timeout", "caught by type check"))
+        survivors = sorted(set(status) - set(killed))
+        rows = []
+        for name in survivors:
+            line = mutated_line(root, name, env)
+            eq = equivalents.get((target.name, name))
+            if eq is not None and eq[0] != line:
+                eq = None  # the list is stale for this mutant: the line it names is not this mutant's
+            rows.append({"name": name, "status": status[name], "line": line, "equivalent": eq[1] if eq else None})
+        return {"module": target.name, "total": len(status), "killed": len(killed), "survivors": rows, "s": elapsed}
+    finally:
+        if keep:
+            print(f"  (kept {tmp})")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def report(res: dict, *, details: bool = True) -> bool:
+    total, killed = res["total"], res["killed"]
+    equivalent = [r for r in res["survivors"] if r["equivalent"]]
+    live = [r for r in res["survivors"] if not r["equivalent"]]
+    score = killed / total if total else 1.0
+    counted = total - len(equivalent)
+    score_eq = killed / counted if counted else 1.0
+    ok = score_eq >= TARGET and not live
+    print(
+        f"{res['module']:<11} killed {killed:>4} / {total:<4} {100 * score:5.1f} %   "
+        f"equivalent {len(equivalent):>3}   without them {100 * score_eq:5.1f} %   "
+        f"surviving {len(live):>3}   ({res['s']:.0f} s)  {'OK' if ok else 'BELOW TARGET / SURVIVORS'}"
+    )
+    if not details:
+        return ok
+    for r in live:
+        print(f"    survived  {r['name']}  [{r['status']}]  {r['line']}")
+    for r in equivalent:
+        print(f"    equivalent {r['name']}  {r['line']}  ({r['equivalent']})")
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("modules", nargs="*", help="module names (default: all): " + ", ".join(t.name for t in TARGETS))
+    parser.add_argument("--workers", type=int, default=1, help="mutants run at once (default 1: shared machines)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary copy (to run `mutmut show` in it)")
+    parser.add_argument("--list", action="store_true", help="print the module -> tests table and exit")
+    parser.add_argument("--json", type=Path, help="also write the results to this file")
+    args = parser.parse_args(argv)
+    by_name = {t.name: t for t in TARGETS}
+    if args.list:
+        for t in TARGETS:
+            print(f"{t.name:<11} {t.source:<34} {' '.join(t.tests)}")
+        return 0
+    unknown = [m for m in args.modules if m not in by_name]
+    if unknown:
+        parser.error(f"unknown module(s) {unknown}; valid: {', '.join(by_name)}")
+    chosen = [by_name[m] for m in args.modules] if args.modules else list(TARGETS)
+    equivalents = load_equivalents()
+    results, all_ok = [], True
+    for t in chosen:
+        print(f"mutating {t.source} against {' '.join(t.tests)} ...", flush=True)
+        res = run_target(t, workers=args.workers, keep=args.keep, equivalents=equivalents)
+        results.append(res)
+        all_ok &= report(res)
+        sys.stdout.flush()
+    if len(results) > 1:
+        print("\nsummary")
+        for res in results:
+            report(res, details=False)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0 if all_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
