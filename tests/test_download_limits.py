@@ -248,7 +248,7 @@ def test_clip_for_takes_the_limit(http_server, monkeypatch):
 
 
 def run_cli(*args, data_dir, **env):
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("AR_")}
+    clean = dict(os.environ)  # conftest: only temporary AR_DATA_DIR/AR_CACHE_DIR
     return subprocess.run(
         [sys.executable, "-m", "actionrec", *args],
         cwd=REPO,

@@ -55,7 +55,7 @@ def clip(tmp_path_factory):
 
 
 def run(args, tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AR_")}
+    env = dict(os.environ)  # conftest: only temporary AR_DATA_DIR/AR_CACHE_DIR
     env["PYTHONPATH"] = str(REPO)
     env["AR_DATA_DIR"] = str(tmp_path / "data")
     return subprocess.run([sys.executable, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)

@@ -89,7 +89,7 @@ def test_cli_analyze_of_a_url_with_credentials_and_token_shows_and_exports_neith
     good = f"{base}/clips/red.mp4?token=s3cr3tTOKEN#fragSECRET"
     bad = f"{base}/clips/missing.mp4?token=s3cr3tTOKEN"
     out, data = tmp_path / "out", tmp_path / "data"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AR_")} | {"AR_DATA_DIR": str(data)}
+    env = dict(os.environ) | {"AR_DATA_DIR": str(data)}  # conftest: a temporary AR_CACHE_DIR
     flags = ["--model-dir", str(tiny_model_dir), "--labels", str(tiny_labels_file), "--out", str(out), "--no-progress"]
     r = subprocess.run(
         [sys.executable, "-m", "actionrec", "analyze", good, bad, *flags, "--formats", "json,csv,vtt,mp4"],

@@ -343,7 +343,7 @@ def test_an_unfinished_upload_is_deleted_when_the_kernel_exits(upload_dir, tmp_p
         "widget._on_page_msg(widget, {'type': 'chunk', 'id': 'u1', 'seq': 0, 'offset': 0}, [b'x' * 1000])\n"
         "print(len(list(widget.upload_dir.iterdir())), 'file(s)', flush=True)\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AR_")}
+    env = dict(os.environ)  # conftest: only temporary AR_DATA_DIR/AR_CACHE_DIR
     env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parent.parent), env.get("PYTHONPATH", "")])
     done = subprocess.run(
         [sys.executable, str(script), str(upload_dir)], capture_output=True, text=True, env=env, timeout=120
