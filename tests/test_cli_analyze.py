@@ -9,16 +9,14 @@ import sys
 import cv2
 import pytest
 
-from tests.conftest import REPO, shared_path
+from tests.conftest import shared_path
 from tests.support.chromium import CHROMIUM, NO_CHROMIUM, probe_videos, serve_dir
+from tests.support.cli import run_actionrec
 from tests.support.videos import make_video
 
 
 def run_cli(*args, timeout=300):
-    env = dict(os.environ)  # conftest's AR_* only: temporary data/ and model/
-    return subprocess.run(
-        [sys.executable, "-m", "actionrec", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
-    )
+    return run_actionrec(*args, timeout=timeout)
 
 
 def tiny_args(tiny_model_dir, tiny_labels_file, out):

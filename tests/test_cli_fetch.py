@@ -1,19 +1,13 @@
 """``python -m actionrec fetch`` as a user runs it."""
 
 import hashlib
-import os
-import subprocess
-import sys
 
 from actionrec.models import get_model
-from tests.conftest import REPO
+from tests.support.cli import run_actionrec
 
 
 def run_cli(*args, env=None):
-    env = dict(os.environ) | (env or {})  # conftest's AR_* only: temporary data/ and model/
-    return subprocess.run(
-        [sys.executable, "-m", "actionrec", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
-    )
+    return run_actionrec(*args, env=env, timeout=120)
 
 
 def test_fetch_wrong_bytes_exits_nonzero_names_file_and_hashes(http_server, tmp_path):

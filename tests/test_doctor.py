@@ -20,6 +20,7 @@ from actionrec.doctor import FIXES, BrowserStatus, Check, DoctorReport, check_br
 from actionrec.doctor import checks as doctor_checks
 from actionrec.doctor import run as doctor
 from tests.conftest import REPO
+from tests.support.cli import run_actionrec
 
 NAMES = (
     "OpenVINO",
@@ -54,15 +55,7 @@ class FakeCapture:
 
 
 def run_cli(*args, env=None):
-    env = dict(os.environ) | (env or {})  # conftest's AR_* only: temporary data/ and model/
-    return subprocess.run(
-        [sys.executable, "-m", "actionrec", "doctor", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_actionrec("doctor", *args, env=env, timeout=60)
 
 
 def doctor_rows(tmp_path, *args, broken=(), path_first=(), env=None) -> dict[str, dict]:

@@ -10,15 +10,13 @@ import collections
 import os
 import re
 import shutil
-import subprocess
-import sys
 
 import pytest
 
 from actionrec import settings
 from actionrec.errors import VideoOpenError
 from actionrec.video import open_video
-from tests.conftest import REPO
+from tests.support.cli import run_actionrec
 
 MB = 1024**2
 NOISE = os.urandom(3 * MB)  # not a video; 3 MB, over a 1 MB limit
@@ -248,15 +246,7 @@ def test_clip_for_takes_the_limit(http_server, monkeypatch):
 
 
 def run_cli(*args, data_dir, **env):
-    clean = dict(os.environ)  # conftest: only temporary AR_DATA_DIR/AR_CACHE_DIR
-    return subprocess.run(
-        [sys.executable, "-m", "actionrec", *args],
-        cwd=REPO,
-        env=clean | {"AR_DATA_DIR": str(data_dir)} | env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_actionrec(*args, env={"AR_DATA_DIR": str(data_dir)} | env, timeout=120)
 
 
 def test_cli_analyze_max_download_mb_fails_that_input_in_one_line(

@@ -1,9 +1,5 @@
 """Secrets in source names: credentials and query strings never reach outputs, exports or errors."""
 
-import os
-import subprocess
-import sys
-
 import pytest
 
 from actionrec.download import download_url
@@ -11,7 +7,7 @@ from actionrec.errors import DownloadError, VideoOpenError
 from actionrec.redact import redact_text, redact_url
 from actionrec.results import Timeline
 from actionrec.video import resolve_source
-from tests.conftest import REPO
+from tests.support.cli import run_actionrec
 from tests.support.videos import make_video
 
 SECRETS = ("viewer", "hunter2pw", "s3cr3tTOKEN", "fragSECRET")
@@ -89,15 +85,9 @@ def test_cli_analyze_of_a_url_with_credentials_and_token_shows_and_exports_neith
     good = f"{base}/clips/red.mp4?token=s3cr3tTOKEN#fragSECRET"
     bad = f"{base}/clips/missing.mp4?token=s3cr3tTOKEN"
     out, data = tmp_path / "out", tmp_path / "data"
-    env = dict(os.environ) | {"AR_DATA_DIR": str(data)}  # conftest: a temporary AR_CACHE_DIR
     flags = ["--model-dir", str(tiny_model_dir), "--labels", str(tiny_labels_file), "--out", str(out), "--no-progress"]
-    r = subprocess.run(
-        [sys.executable, "-m", "actionrec", "analyze", good, bad, *flags, "--formats", "json,csv,vtt,mp4"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    r = run_actionrec(
+        "analyze", good, bad, *flags, "--formats", "json,csv,vtt,mp4", env={"AR_DATA_DIR": str(data)}, timeout=300
     )
     assert r.returncode == 1, r.stderr
     shown = f"{http_server.url.replace('http://', 'http://***@')}/clips/red.mp4"
