@@ -63,3 +63,11 @@ class UploadError(ActionRecError):
 
 class AnalysisCancelledError(ActionRecError):
     """An analysis or export was stopped on request (a Cancel button, a newer upload); nothing was kept."""
+
+
+class HeadError(ActionRecError):
+    """A label-groups, custom-actions or event-rules file (or value) is malformed or names an unknown label."""
+
+
+class HeadMismatchError(HeadError):
+    """A head cannot read these models' outputs (e.g. custom actions trained on another decoder)."""

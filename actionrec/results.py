@@ -232,6 +232,8 @@ class Timeline:
         frames_decoded: source frames read; ``frames_corrupt``: frames skipped as undecodable;
         truncated: the source ended before its container said it would.
         duration_s: media time covered by the decoded frames.
+        head: what the classes are when they are not the model's own: a label-groups or
+            custom-actions head's name (:mod:`actionrec.heads`); ``""`` for the model's classes.
     """
 
     source: str
@@ -250,6 +252,7 @@ class Timeline:
     frames_corrupt: int = 0
     truncated: bool = False
     duration_s: float = 0.0
+    head: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "source", redact_url(self.source))  # exported and shown: no secrets

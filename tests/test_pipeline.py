@@ -250,8 +250,10 @@ def test_too_short_clip_is_a_clear_error(models, video_factory):
 def test_embedding_cache_reuses_encoder_work(models, video_factory, monkeypatch, tmp_path):
     path = video_factory("cache.mp4", fps=30, duration_s=3.0, size_wh=(96, 64))
     first = Recognizer(models, options=RecognizerOptions(stride_s=0.5)).analyze(path, progress=False)
-    cached = list((tmp_path / "repo" / "data" / "cache").glob("*.npz"))
-    assert len(cached) == 1
+    cache_dir = tmp_path / "repo" / "data" / "cache"
+    embeddings = [f for f in cache_dir.glob("*.npz") if not f.name.endswith(".decoded.npz")]
+    assert len(embeddings) == 1
+    assert [f.name for f in cache_dir.glob("*.decoded.npz")] == [f"{embeddings[0].stem}.s8.decoded.npz"]
 
     def no_encoding(*a, **k):
         raise AssertionError("the encoder ran although the embeddings are cached")

@@ -89,6 +89,13 @@ class ActionModels:
         execution_devices: the real devices behind the encoder (``AUTO`` resolves to e.g.
             ``("CPU",)``); ``()`` when not read.
         openvino_version: the OpenVINO build that compiled them (``openvino.get_version()``).
+        feature_dim: values of the decoder's pooled feature per window (the tensor feeding its
+            classifier, averaged over time: :func:`feature_output`), the decoder's second output;
+            0 when the decoder has no such tensor (custom-action heads then cannot be used).
+        feature_name: that tensor's name in the decoder graph (``"670"`` in the OMZ decoders).
+        decoder_id: identifies the decoder IR (a BLAKE2b of its ``.xml`` and ``.bin``), so decoder
+            outputs cached for one decoder are never used for another, and a custom-action head
+            trained on one decoder's features is refused on another.
     """
 
     encoder: Any = field(repr=False)
@@ -106,6 +113,9 @@ class ActionModels:
     inference_precision: str = ""
     execution_devices: tuple[str, ...] = ()
     openvino_version: str = ""
+    feature_dim: int = 0
+    feature_name: str = ""
+    decoder_id: str = ""
 
     @property
     def num_classes(self) -> int:
@@ -169,6 +179,12 @@ def compile_models(
     encoder = core.compile_model(encoder_model, device, config)
     if batch > 1 and not _per_sample(encoder, batch):
         batch, encoder = 1, core.compile_model(_read(core, files.encoder_xml), device, config)
+    # The pooled feature before the classifier becomes the decoder's second output (custom heads).
+    feature = feature_output(decoder_model)
+    feature_dim = 0
+    if feature is not None:
+        decoder_model.add_outputs([feature])
+        feature_dim = int(feature.get_partial_shape()[-1].get_length())
     # Same hint for the decoder: files decode many windows through an AsyncInferQueue (throughput),
     # live sources one window at a time (latency).
     decoder = core.compile_model(decoder_model, device, config)
@@ -204,7 +220,50 @@ def compile_models(
         inference_precision=precision_used,
         execution_devices=devices_used,
         openvino_version=ov.get_version(),
+        feature_dim=feature_dim,
+        feature_name=feature.get_node().get_friendly_name() if feature is not None else "",
+        decoder_id=_content_id(files.decoder_xml),
     )
+
+
+_PASS_THROUGH = {"FakeQuantize", "Convert"}  # quantization wrappers around the real feature tensor
+
+
+def feature_output(model: Any) -> Any | None:
+    """The decoder's pooled-feature tensor: the input of the last ``MatMul`` before its output.
+
+    Found by graph structure, not by name, so any decoder of this shape works: from the output,
+    walk back through non-constant inputs to the nearest ``MatMul`` (in the OMZ decoders ``672``,
+    before the bias ``Add`` and the ``ReduceMean`` over time), take its non-constant input, and
+    step back over quantization wrappers (``FakeQuantize``, ``Convert`` in the INT8 IR) to the
+    tensor they quantize (``Add`` ``670``, ``[1, 16, 512]``).
+
+    Args:
+        model: an ``openvino.Model`` (not compiled).
+
+    Returns:
+        That tensor (an ``openvino.Output``) when it is static and ``[1, F]`` or ``[1, T, F]``,
+        else ``None``.
+    """
+    seen: set[str] = set()
+    frontier = [model.output(0).get_node()]
+    while frontier:
+        node = frontier.pop(0)
+        if node.get_friendly_name() in seen:
+            continue
+        seen.add(node.get_friendly_name())
+        inputs = [node.input_value(i) for i in range(node.get_input_size())]
+        live = [v for v in inputs if v.get_node().get_type_name() != "Constant"]
+        if node.get_type_name() == "MatMul" and len(live) == 1:
+            value = live[0]
+            while value.get_node().get_type_name() in _PASS_THROUGH:
+                value = value.get_node().input_value(0)
+            shape = value.get_partial_shape()
+            if shape.is_static and len(shape) in (2, 3) and shape[0].get_length() == 1:
+                return value
+            return None
+        frontier.extend(v.get_node() for v in live)
+    return None
 
 
 def encoder_facts(core: Any, compiled: Any, *, requested_precision: str | None = None) -> tuple[str, tuple[str, ...]]:
@@ -300,6 +359,20 @@ def _numel(shape) -> int:
     for d in shape:
         n *= int(d)
     return n
+
+
+def _content_id(xml: Path) -> str:
+    """BLAKE2b-160 of an IR's ``.xml`` and ``.bin`` bytes (``""`` when a file is missing)."""
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=20)
+    for f in (xml, xml.with_suffix(".bin")):
+        if not f.is_file():
+            return ""
+        with open(f, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+    return h.hexdigest()
 
 
 def _file_id(xml: Path) -> str:

@@ -7,7 +7,11 @@ really computes in (bf16 on CPUs that default to it, else f32), the performance 
 batch, the OpenVINO version, the preprocessing version, the input size, the embedding size and
 the sampling grid (window length and samples per window), plus the file format's version. The
 stride, smoothing, threshold and top-k are not part of the key: every grid sample is stored, and
-they only change the decoder pass or the post-processing. Files are written atomically; an entry
+they only change the decoder pass or the post-processing. Beside each entry, the decoder's outputs
+(logits and pooled features per window, :class:`~actionrec.pipeline.decoded.DecodedWindows`) are
+stored per stride, keyed also by the decoder IR's content and its feature tensor, so a head, top-k,
+smoothing or threshold change runs no inference and a new stride only the decoder.
+Files are written atomically; an entry
 that is damaged (a wrong shape, dtype or field type, NaN, lengths that differ), of another format
 version or stored under other facts is refused by the one loader
 (:meth:`~actionrec.pipeline.EncodedVideo.from_npz`), logged with the reason and rebuilt.
@@ -24,6 +28,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +36,7 @@ from .. import settings
 from ..errors import VideoOpenError
 from ..models.runtime import ActionModels
 from ..video.open import SourceLike, resolve_source
+from .decoded import DECODED_FORMAT_VERSION, DecodedWindows
 from .encoded import FORMAT_VERSION, EncodedVideo, UnusableEntryError
 from .preprocess import PREPROCESS_VERSION
 from .sampling import SamplingGrid
@@ -38,13 +44,40 @@ from .sampling import SamplingGrid
 log = logging.getLogger(__name__)
 
 
+_KNOWN_KEYS: dict[tuple, str] = {}  # (path, device, inode, size, mtime_ns) -> content key, this process
+_KNOWN_LOCK = threading.Lock()
+
+
 def file_key(path: Path) -> str:
-    """BLAKE2b-160 of the file's bytes (content, not name or mtime)."""
+    """BLAKE2b-160 of the file's bytes (content, not name or mtime).
+
+    Remembered for this process while the file's inode, size and modification time stay the same
+    (as ``git`` trusts its index), so a re-analysis of a long file does not read it again.
+    """
+    st = os.stat(path)
+    stamp = (str(Path(path).resolve()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    with _KNOWN_LOCK:
+        known = _KNOWN_KEYS.get(stamp)
+    if known is not None:
+        return known
     h = hashlib.blake2b(digest_size=20)
     with open(path, "rb") as f:
         while chunk := f.read(1 << 20):
             h.update(chunk)
+    with _KNOWN_LOCK:
+        _KNOWN_KEYS[stamp] = h.hexdigest()
     return h.hexdigest()
+
+
+def decoded_key(meta: dict[str, Any], models: ActionModels, grid: SamplingGrid) -> dict[str, Any]:
+    """The facts a decoder-output entry is keyed by: its embeddings' key, the decoder and the stride."""
+    return {
+        **meta,
+        "decoded_version": DECODED_FORMAT_VERSION,
+        "decoder": models.decoder_id,
+        "feature": [models.feature_name, models.feature_dim],
+        "stride_steps": grid.stride_steps,
+    }
 
 
 def cache_key(models: ActionModels, grid: SamplingGrid, *, content: str) -> dict[str, Any]:
@@ -162,3 +195,26 @@ class EmbeddingCache:
             ExportError: the cache folder cannot be written (read-only, disk full).
         """
         return encoded.to_npz(self.path, key=self.meta)
+
+    def decoded_path(self, grid: SamplingGrid) -> Path:
+        """Where this entry's decoder outputs for ``grid``'s stride live (beside the embeddings)."""
+        return self.path.with_name(f"{self.path.stem}.s{grid.stride_steps}.decoded.npz")
+
+    def load_decoded(self, *, models: ActionModels, grid: SamplingGrid) -> DecodedWindows | None:
+        """The cached decoder outputs for this stride and decoder, or ``None`` (absent/unusable: logged)."""
+        path = self.decoded_path(grid)
+        if not path.is_file():
+            return None
+        try:
+            return DecodedWindows.from_npz(path, source=self.source, key=decoded_key(self.meta, models, grid))
+        except (OSError, UnusableEntryError) as exc:
+            log.warning("ignoring decoder-output cache entry %s (%s); it will be rebuilt", path, exc)
+            return None
+
+    def save_decoded(self, decoded: DecodedWindows, *, models: ActionModels, grid: SamplingGrid) -> Path:
+        """Write ``decoded`` beside the embeddings, atomically.
+
+        Raises:
+            ExportError: the cache folder cannot be written.
+        """
+        return decoded.to_npz(self.decoded_path(grid), key=decoded_key(self.meta, models, grid))

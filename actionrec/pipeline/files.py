@@ -23,13 +23,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import ClipTooShortError
+from ..errors import ClipTooShortError, ModelOutputError
 from ..models.runtime import ActionModels
-from ..results import Prediction, Timeline
+from ..results import Prediction, Timeline, softmax
 from ..video.open import SourceLike, open_video
 from .cache import EmbeddingCache
+from .decoded import DecodedWindows, Head
 from .encoded import EncodedVideo
-from .jobs import InferJobs, logits_of
+from .jobs import InferJobs, logits_of, pooled_of
 from .options import RecognizerOptions
 from .sampling import SamplingGrid
 from .stages import FileEncoder
@@ -46,12 +47,24 @@ class Recognizer:
     Args:
         models: compiled encoder/decoder (use ``hint="THROUGHPUT"`` for files).
         options: window, stride, top-k and (centred) smoothing; default :class:`RecognizerOptions`.
+        head: what the timeline's classes are: ``None`` for the model's own (Kinetics-400), or a
+            :class:`~actionrec.pipeline.decoded.Head` (label groups, custom actions:
+            :mod:`actionrec.heads`), applied to the decoder's outputs.
+
+    Raises:
+        HeadMismatchError: ``head`` cannot read these models' outputs (e.g. a custom-action head
+            trained on another decoder).
     """
 
-    def __init__(self, models: ActionModels, *, options: RecognizerOptions | None = None) -> None:
+    def __init__(
+        self, models: ActionModels, *, options: RecognizerOptions | None = None, head: Head | None = None
+    ) -> None:
         self.models = models
         self.options = options if options is not None else RecognizerOptions()
         self.grid = self.options.grid(clip_len=models.clip_len)
+        if head is not None:
+            head.check_models(models)
+        self.head = head
 
     # -- public verbs -------------------------------------------------------------------------
     def analyze(
@@ -92,9 +105,39 @@ class Recognizer:
             ModelOutputError: the encoder's or decoder's output does not fit its pair or the labels.
             ExportError: the embedding cache cannot be written.
         """
+        return self.timeline(
+            self.analyze_windows(
+                source,
+                progress=progress,
+                cache=cache,
+                max_seconds=max_seconds,
+                max_download_mb=max_download_mb,
+                on_progress=on_progress,
+            )
+        )
+
+    def analyze_windows(
+        self,
+        source: SourceLike,
+        *,
+        progress: bool = True,
+        cache: bool = True,
+        max_seconds: float | None = None,
+        max_download_mb: float | None = None,
+        on_progress: ProgressFn | None = None,
+    ) -> DecodedWindows:
+        """:meth:`analyze` up to the decoder's outputs: what :meth:`timeline` turns into a timeline.
+
+        With ``cache`` the decoder's outputs are stored beside the embeddings (keyed also by the
+        decoder and the stride), so another head, top-k, smoothing or threshold on an analysed
+        file runs no inference, and another stride runs only the decoder. Same arguments and
+        errors as :meth:`analyze`.
+        """
         # A bounded analysis (max_seconds) neither reads nor writes the cache of the whole file.
         use_cache = cache and max_seconds is None
         store = EmbeddingCache.for_source(source, models=self.models, grid=self.grid) if use_cache else None
+        if store is not None and (decoded := store.load_decoded(models=self.models, grid=self.grid)) is not None:
+            return decoded
         encoded = store.load() if store is not None else None
         if encoded is None:
             encoded = self.encode(
@@ -106,7 +149,10 @@ class Recognizer:
             )
             if store is not None and not encoded.truncated:
                 store.save(encoded)
-        return self.decode(encoded)
+        decoded = self.decode_windows(encoded)
+        if store is not None and not encoded.truncated:
+            store.save_decoded(decoded, models=self.models, grid=self.grid)
+        return decoded
 
     def encode(
         self,
@@ -152,6 +198,15 @@ class Recognizer:
             ClipTooShortError: fewer grid samples than one window needs.
             ModelOutputError: the decoder's output does not hold one value per label.
         """
+        return self.timeline(self.decode_windows(encoded))
+
+    def decode_windows(self, encoded: EncodedVideo) -> DecodedWindows:
+        """Run the decoder over every window of ``encoded``: logits and pooled features per window.
+
+        Raises:
+            ClipTooShortError: fewer grid samples than one window needs.
+            ModelOutputError: the decoder's output does not hold one value per label.
+        """
         grid, n = self.grid, encoded.num_samples
         windows = grid.count_windows(n)
         if windows == 0:
@@ -161,72 +216,131 @@ class Recognizer:
                 f"one window needs {grid.clip_len} samples {grid.step_s * 1000:.1f} ms apart "
                 f"({(grid.clip_len - 1) * grid.step_s:.2f} s of video); use a longer clip"
             )
-        logits, decoder_ms = run_decoder(self.models, encoded.embeddings, grid, windows)
-        timings = dataclasses.replace(encoded.timings, decoder_ms=decoder_ms)
-        predictions = []
+        logits, features, decoder_ms = run_decoder(self.models, encoded.embeddings, grid, windows)
         times = encoded.frame_times_s
+        spans = np.array([grid.window_span(w, encoded.t0_s) for w in range(windows)], np.float64)
+        coverage = np.empty(windows, np.float64)
+        duplicated = np.empty(windows, np.int64)
         for w in range(windows):
             ks = grid.window_samples(w)
             first, last = ks[0], ks[-1]
-            start_s, end_s = grid.window_span(w, encoded.t0_s)
-            predictions.append(
-                Prediction.from_logits(
-                    logits[w],
-                    labels=self.models.labels,
-                    top_k=self.options.top_k,
-                    window_index=w,
-                    start_s=start_s,
-                    end_s=end_s,
-                    coverage_s=grid.coverage_s(float(times[first]), float(times[last])),
-                    duplicated=int(encoded.duplicated[first + 1 : last + 1].sum()),
-                    missing=0,
-                    timings=timings,
-                    crop_xywh=encoded.crop_xywh,
-                )
-            )
-        timeline = Timeline(
+            coverage[w] = grid.coverage_s(float(times[first]), float(times[last]))
+            duplicated[w] = int(encoded.duplicated[first + 1 : last + 1].sum())
+        return DecodedWindows(
             source=encoded.source,
-            labels=self.models.labels,
-            predictions=tuple(predictions),
+            logits=logits,
+            features=features,
+            starts_s=spans[:, 0],
+            ends_s=spans[:, 1],
+            coverage_s=coverage,
+            duplicated=duplicated,
             window_s=grid.window_s,
             stride_s=grid.stride_s,
             step_s=grid.step_s,
             clip_len=grid.clip_len,
-            top_k=self.options.top_k,
-            model=self.models.model,
-            precision=self.models.precision,
-            device=self.models.device,
             frames_decoded=encoded.frames_decoded,
             frames_corrupt=encoded.frames_corrupt,
             truncated=encoded.truncated,
             duration_s=encoded.duration_s,
+            timings=dataclasses.replace(encoded.timings, decoder_ms=decoder_ms),
+            crop_xywh=encoded.crop_xywh,
         )
-        smoothing = self.options.smoothing
+
+    def timeline(
+        self,
+        decoded: DecodedWindows,
+        *,
+        head: Head | str | None = "same",
+        top_k: int | None = None,
+        smoothing: int | None = None,
+    ) -> Timeline:
+        """The timeline of ``decoded`` through a head, with a top-k and smoothing: no inference.
+
+        Args:
+            decoded: from :meth:`analyze_windows` or :meth:`decode_windows`.
+            head: the classes (default: this recognizer's head; ``None``: the model's own).
+            top_k: classes kept per window (default: the options').
+            smoothing: windows averaged per prediction, centred (default: the options').
+
+        Raises:
+            HeadMismatchError: ``head`` cannot read these models' outputs.
+            ValueError: ``top_k`` or ``smoothing`` below 1.
+        """
+        head = self.head if isinstance(head, str) else head
+        top_k = self.options.top_k if top_k is None else top_k
+        smoothing = self.options.smoothing if smoothing is None else smoothing
+        if head is not None and head is not self.head:
+            head.check_models(self.models)
+        labels = head.labels if head is not None else self.models.labels
+        probs = head.probabilities(decoded.logits, decoded.features) if head is not None else softmax(decoded.logits)
+        if probs.shape != (decoded.num_windows, len(labels)):
+            raise ModelOutputError(
+                f"head {head.name if head else 'model'} gave probabilities of shape {list(probs.shape)}, "
+                f"expected [{decoded.num_windows}, {len(labels)}]"
+            )
+        predictions = tuple(
+            Prediction.from_probs(
+                probs[w],
+                labels=labels,
+                top_k=top_k,
+                window_index=w,
+                start_s=float(decoded.starts_s[w]),
+                end_s=float(decoded.ends_s[w]),
+                coverage_s=float(decoded.coverage_s[w]),
+                duplicated=int(decoded.duplicated[w]),
+                missing=0,
+                timings=decoded.timings,
+                crop_xywh=decoded.crop_xywh,
+            )
+            for w in range(decoded.num_windows)
+        )
+        timeline = Timeline(
+            source=decoded.source,
+            labels=tuple(labels),
+            predictions=predictions,
+            window_s=decoded.window_s,
+            stride_s=decoded.stride_s,
+            step_s=decoded.step_s,
+            clip_len=decoded.clip_len,
+            top_k=top_k,
+            model=self.models.model,
+            precision=self.models.precision,
+            device=self.models.device,
+            frames_decoded=decoded.frames_decoded,
+            frames_corrupt=decoded.frames_corrupt,
+            truncated=decoded.truncated,
+            duration_s=decoded.duration_s,
+            head=head.name if head is not None else "",
+        )
         return timeline.smoothed(smoothing) if smoothing > 1 else timeline
 
 
 def run_decoder(
     models: ActionModels, embeddings: np.ndarray, grid: SamplingGrid, windows: int
-) -> tuple[np.ndarray, float]:
+) -> tuple[np.ndarray, np.ndarray, float]:
     """Run the decoder over every window, asynchronously.
 
     Args:
-        models: the compiled decoder and its output size.
+        models: the compiled decoder, its output size and its pooled-feature size.
         embeddings: ``[N, D]`` per-grid-sample embeddings.
         grid: which samples each window takes.
         windows: how many windows (:meth:`SamplingGrid.count_windows`).
 
     Returns:
-        Logits ``[windows, C]``, and the mean decoder milliseconds per window.
+        Logits ``[windows, C]``, pooled features ``[windows, F]`` (``F`` =
+        ``models.feature_dim``, 0 without them), and the mean decoder milliseconds per window.
 
     Raises:
         ModelOutputError: the decoder's output does not hold one value per label.
     """
     out = np.empty((windows, models.num_classes), np.float32)
+    feats = np.empty((windows, models.feature_dim), np.float32)
     t_start = time.perf_counter()
 
     def done(request: ov.InferRequest, w: int) -> None:
         out[w] = logits_of(request.get_output_tensor(0).data, num_classes=models.num_classes)
+        if models.feature_dim:
+            feats[w] = pooled_of(request.get_output_tensor(1).data, feature_dim=models.feature_dim)
 
     optimal = int(models.decoder.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
     jobs = InferJobs(models.decoder, max(1, min(windows, optimal)), done)
@@ -237,4 +351,4 @@ def run_decoder(
         jobs.wait_all()  # raises what a callback raised, once
     finally:
         jobs.drain()  # never free a queue with requests running (OpenVINO aborts or hangs)
-    return out, (time.perf_counter() - t_start) * 1000 / max(windows, 1)
+    return out, feats, (time.perf_counter() - t_start) * 1000 / max(windows, 1)

@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..models.runtime import ActionModels
-from ..results import Prediction, StageTimings
-from .jobs import InferJobs, embeddings_of, logits_of
+from ..results import Prediction, StageTimings, softmax
+from .decoded import Head
+from .jobs import InferJobs, embeddings_of, logits_of, pooled_of
 from .options import RecognizerOptions
 from .preprocess import preprocess
 from .sampling import GridSampler
@@ -47,6 +48,9 @@ class LiveRecognizer:
             unknown); default :class:`RecognizerOptions`.
         max_in_flight: encoder requests running at once (default: the plugin's optimal number).
         clock: injected time source for timings.
+        head: what the predictions' classes are: ``None`` for the model's own, or a
+            :class:`~actionrec.pipeline.decoded.Head` (label groups, custom actions:
+            :mod:`actionrec.heads`); smoothing averages the head's probabilities.
 
     Attributes:
         latest: the newest prediction, or ``None`` while the first window is collecting frames.
@@ -68,7 +72,12 @@ class LiveRecognizer:
         options: RecognizerOptions | None = None,
         max_in_flight: int | None = None,
         clock: Callable[[], float] = time.perf_counter,
+        head: Head | None = None,
     ) -> None:
+        if head is not None:
+            head.check_models(models)
+        self.head = head
+        self.labels: tuple[str, ...] = head.labels if head is not None else models.labels
         self.models = models
         self.options = options if options is not None else RecognizerOptions()
         self.grid = self.options.grid(clip_len=models.clip_len)
@@ -198,16 +207,20 @@ class LiveRecognizer:
             self._forget_before(ks.start + self.grid.stride_steps)
             return None
         t = self.clock()
-        out = self._decoder.infer({0: np.stack(vectors)[None]})[0]
-        logits = logits_of(out, num_classes=self.models.num_classes)
+        outputs = self._decoder.infer({0: np.stack(vectors)[None]})
+        logits = logits_of(outputs[0], num_classes=self.models.num_classes)
         self._dec_ms.append((self.clock() - t) * 1000)
-        probs = np.exp(logits - logits.max())
-        self._recent.append(probs / probs.sum())
+        if self.head is None:
+            self._recent.append(softmax(logits))
+        else:
+            dim = self.models.feature_dim
+            features = pooled_of(outputs[1], feature_dim=dim) if dim else np.zeros(0, np.float32)
+            self._recent.append(self.head.probabilities(logits[None], features[None])[0])
         first, last = ks[0], ks[-1]
         start_s, end_s = self.grid.window_span(w, self._sampler.t0 or 0.0)
         prediction = Prediction.from_probs(
             np.mean(self._recent, axis=0),
-            labels=self.models.labels,
+            labels=self.labels,
             top_k=self.options.top_k,
             window_index=w,
             start_s=start_s,

@@ -5,7 +5,8 @@ holds the mean of each channel over the four quadrants of the crop, divided by 2
 ``emb[c*4 + q]`` (c: 0=B, 1=G, 2=R; q: 0=top-left, 1=top-right, 2=bottom-left, 3=bottom-right);
 the other 500 features are zero.
 
-Decoder: input ``"0"`` ``[1,16,512]`` -> output ``[1,N]`` logits:
+Decoder: input ``"0"`` ``[1,16,512]`` -> output ``[1,N]`` logits (through the real decoder's tail,
+a per-time hidden state feeding the last ``MatMul``: see :func:`build_decoder`):
 - class 0 ("blue"), 1 ("green"), 2 ("red"): 10 x the mean of that channel over the whole crop and
   all 16 embeddings, minus 5 x the mean of the other two channels;
 - class 3 ("brightening"): 40 x (mean brightness of the last 8 embeddings - of the first 8), so a
@@ -63,31 +64,41 @@ def build_encoder(
 
 
 def build_decoder(*, clip_len: int = 16, embedding_dim: int = 512, num_classes: int = 400, output_rows: int = 1):
-    """The tiny decoder; ``output_rows`` > 1 gives ``[rows, num_classes / rows]`` (a broken IR whose
-    last dimension, read as the class count, is not the number of values it outputs per window).
+    """The tiny decoder, with the real decoder's tail: a per-time hidden state ``Add`` (named
+    ``"670"``, ``[1, T, 2D]``) -> ``MatMul`` -> bias ``Add`` -> ``ReduceMean`` over time -> ``[1, C]``.
+
+    The hidden state is ``[x_t, s_t * x_t]`` with ``s_t = -1`` over the first half of the window
+    and ``+1`` over the second, so its mean over time (the pooled feature the custom-action heads
+    read) holds each window's colours and their change over time.
+
+    ``output_rows`` > 1 gives ``[rows, num_classes / rows]`` (a broken IR whose last dimension,
+    read as the class count, is not the number of values it outputs per window).
     """
     import openvino as ov
     import openvino.opset13 as ops
 
     x = ops.parameter([1, clip_len, embedding_dim], ov.Type.f32, name="0")
-    flat = ops.reshape(x, ops.constant(np.array([1, clip_len * embedding_dim], np.int64)), False)
-    w = np.zeros((clip_len, embedding_dim, num_classes), np.float32)
-    per_t = 1.0 / clip_len
     half = clip_len // 2
+    sign = np.where(np.arange(clip_len) < half, -1.0, 1.0).astype(np.float32).reshape(1, clip_len, 1)
+    signed = ops.multiply(x, ops.constant(sign))
+    hidden = ops.add(ops.concat([x, signed], 2), ops.constant(np.zeros((1, 1, 2 * embedding_dim), np.float32)))
+    hidden.set_friendly_name("670")
+    # logits = mean over t of (hidden_t @ w + bias): per-time weights shared over t, as in the real graph.
+    w = np.zeros((2 * embedding_dim, num_classes), np.float32)
     for c in range(3):
         for q in range(4):
             f = c * 4 + q
-            w[:, f, c] += 10.0 * per_t / 4
+            w[f, c] += 10.0 / 4
             for other in range(3):
                 if other != c:
-                    w[:, f, other] -= 5.0 * per_t / 4
-            # brightness = mean over channels and quadrants
-            w[:half, f, 3] -= 40.0 / (12 * half)
-            w[half:, f, 3] += 40.0 / (12 * (clip_len - half))
-            w[:, f, 4] += (10.0 if q < 2 else -10.0) * per_t / 6
-    bias = np.full((1, num_classes), -5.0, np.float32)
-    bias[0, :5] = 0.0
-    logits = ops.add(ops.matmul(flat, ops.constant(w.reshape(-1, num_classes)), False, False), ops.constant(bias))
+                    w[f, other] -= 5.0 / 4
+            # class 3: 40 x (mean brightness of the second half - of the first); mean_t(s_t * b_t) is half that
+            w[embedding_dim + f, 3] += 80.0 / 12
+            w[f, 4] += (10.0 if q < 2 else -10.0) / 6
+    bias = np.full((1, 1, num_classes), -5.0, np.float32)
+    bias[..., :5] = 0.0
+    per_t = ops.add(ops.matmul(hidden, ops.constant(w), False, False), ops.constant(bias))
+    logits = ops.reduce_mean(per_t, ops.constant(np.array([1], np.int64)), False)
     if output_rows > 1:
         logits = ops.reshape(logits, ops.constant(np.array([output_rows, num_classes // output_rows], np.int64)), False)
     model = ov.Model([logits], [x], "tiny-decoder")

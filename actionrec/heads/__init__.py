@@ -1,0 +1,8 @@
+"""What is applied to the decoder's outputs: label groups, custom actions, action events.
+
+A head (:class:`~actionrec.pipeline.decoded.Head`) turns a window's decoder outputs (logits and
+the pooled feature) into probabilities over its own classes; the recognizers
+(:class:`~actionrec.pipeline.Recognizer`, :class:`~actionrec.pipeline.LiveRecognizer`) take one
+with ``head=``, and everything after them (top-k, smoothing, thresholds, segments, exports, the
+player) reads those classes like the model's own. Events are found on any timeline's scores.
+"""
