@@ -233,7 +233,8 @@ def feature_output(model: Any) -> Any | None:
     """The decoder's pooled-feature tensor: the input of the last ``MatMul`` before its output.
 
     Found by graph structure, not by name, so any decoder of this shape works: from the output,
-    walk back through non-constant inputs to the nearest ``MatMul`` (in the OMZ decoders ``672``,
+    walk back through non-constant inputs (a ``Convert`` of compressed weights counts as constant)
+    to the nearest ``MatMul`` (in the OMZ decoders ``672``,
     before the bias ``Add`` and the ``ReduceMean`` over time), take its non-constant input, and
     step back over quantization wrappers (``FakeQuantize``, ``Convert`` in the INT8 IR) to the
     tensor they quantize (``Add`` ``670``, ``[1, 16, 512]``).
@@ -245,6 +246,21 @@ def feature_output(model: Any) -> Any | None:
         That tensor (an ``openvino.Output``) when it is static and ``[1, F]`` or ``[1, T, F]``,
         else ``None``.
     """
+    constant: dict[str, bool] = {}
+
+    def is_constant(node: Any, depth: int = 0) -> bool:
+        """A ``Constant``, or an op on constants only (a decompressing ``Convert`` of FP16 weights...)."""
+        name = node.get_friendly_name()
+        if name not in constant:
+            if node.get_type_name() == "Constant":
+                constant[name] = True
+            elif node.get_type_name() == "Parameter" or node.get_input_size() == 0 or depth > 8:
+                constant[name] = False
+            else:
+                ins = (node.input_value(i).get_node() for i in range(node.get_input_size()))
+                constant[name] = all(is_constant(n, depth + 1) for n in ins)
+        return constant[name]
+
     seen: set[str] = set()
     frontier = [model.output(0).get_node()]
     while frontier:
@@ -253,7 +269,7 @@ def feature_output(model: Any) -> Any | None:
             continue
         seen.add(node.get_friendly_name())
         inputs = [node.input_value(i) for i in range(node.get_input_size())]
-        live = [v for v in inputs if v.get_node().get_type_name() != "Constant"]
+        live = [v for v in inputs if not is_constant(v.get_node())]
         if node.get_type_name() == "MatMul" and len(live) == 1:
             value = live[0]
             while value.get_node().get_type_name() in _PASS_THROUGH:
