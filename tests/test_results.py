@@ -360,3 +360,38 @@ def test_zero_length_segment_unsorted_timeline_and_smoothing_state():
     with pytest.raises(ValueError, match=r"already smoothed over 2 windows"):
         tl.smoothed(2).smoothed(3)
     assert tl.with_top_k(3).top_k == 3 and tl.with_top_k(1).top_k == 1
+
+
+def test_vectorised_ranking_gives_the_predictions_of_row_by_row_ranking():
+    from actionrec.results import predictions_from_probs
+
+    rng = np.random.default_rng(3)
+    probs = rng.dirichlet(np.ones(6), size=20)
+    probs[4] = [0.25, 0.25, 0.1, 0.25, 0.05, 0.1]  # ties: the lower class id first, as from_probs ranks them
+    labels = tuple("abcdef")
+    starts = [0.5 * w for w in range(20)]
+    fast = predictions_from_probs(
+        probs,
+        labels=labels,
+        top_k=3,
+        window_index=list(range(20)),
+        start_s=starts,
+        end_s=[s + 1 for s in starts],
+        coverage_s=1.0,
+        crop_xywh=(1, 2, 3, 4),
+    )
+    slow = tuple(
+        Prediction.from_probs(
+            probs[w],
+            labels=labels,
+            top_k=3,
+            window_index=w,
+            start_s=starts[w],
+            end_s=starts[w] + 1,
+            coverage_s=1.0,
+            crop_xywh=(1, 2, 3, 4),
+        )
+        for w in range(20)
+    )
+    assert fast == slow
+    assert fast[4].labels == ("a", "b", "d")
