@@ -5,6 +5,9 @@ modified and nothing is kept between calls. Text and line sizes follow the frame
 an overlay reads the same on a 340x256 clip and on a 1920x1080 one. OpenCV's Hershey fonts only
 draw ASCII, so every text drawn here is ASCII.
 
+Not split: one family of pure drawing functions sharing the private sizing and panel helpers
+(``_Style``, ``_fit``, ``_panel``, ``_text``); a second module would have to make them public.
+
 Example:
     >>> import numpy as np
     >>> from actionrec.results import Prediction

@@ -9,6 +9,10 @@ a full disk) never leaves a half-written file under its final name. The formats 
 Labels are text from the user: CSV cells that a spreadsheet would run as a formula get a leading
 ``'``, WebVTT cue text is escaped and kept on one line.
 
+Not split: the three text formats of one timeline share their cell and time helpers and one
+``export_timeline``/``export_source`` front; the annotated video (:mod:`.video`) and the events
+table (:mod:`.events`) live beside it.
+
 Example:
     >>> paths = export_timeline(timeline, "data/out", formats=("json", "csv", "vtt"))  # doctest: +SKIP
     >>> paths["json"]  # doctest: +SKIP

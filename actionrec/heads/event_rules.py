@@ -176,13 +176,16 @@ def parse_rule(text: str) -> EventRule:
             fields[word], rest = _take(_PROB, rest, text, "a probability after 'until' (e.g. 'until < 0.4')")
         else:
             fields[word], rest = _take(_DURATION, rest, text, f"a duration after '{word}' (e.g. '{word} 1.5s')")
-    return EventRule(
-        label=label,
-        enter=enter,
-        exit=fields.get("until"),
-        min_duration_s=fields.get("for", 0.0),
-        min_gap_s=fields.get("gap", 0.0),
-    )
+    try:
+        return EventRule(
+            label=label,
+            enter=enter,
+            exit=fields.get("until"),
+            min_duration_s=fields.get("for", 0.0),
+            min_gap_s=fields.get("gap", 0.0),
+        )
+    except HeadError as exc:
+        raise _bad(text, str(exc).removeprefix(f"event rule for {label!r}: ")) from None
 
 
 def _take(pattern: re.Pattern[str], rest: str, text: str, what: str) -> tuple[float, str]:
