@@ -339,6 +339,10 @@ def test_events_table_thumbnails_show_the_frame_at_the_peak(models, colour_clip,
     # A re-export with fewer events leaves no stale thumbnail behind.
     export_events(events[:1], tmp_path / "out", stem="clip", source=colour_clip)
     assert sorted(p.name for p in (tmp_path / "out" / "clip.events").iterdir()) == ["1.jpg"]
+    # Without a stem, the files are named after the source, like the other exports.
+    assert (
+        export_events(events, tmp_path / "named", source=colour_clip)["events.csv"].name == "blue_red_blue.events.csv"
+    )
 
 
 def test_a_source_that_cannot_be_read_again_gets_no_thumbnails_and_says_so(tmp_path):

@@ -36,7 +36,7 @@ from ..atomic import atomic_write
 from ..errors import ExportError, VideoDecodeError, VideoOpenError
 from ..redact import redact_url
 from ..version import __version__
-from .timeline import _num, csv_text
+from .timeline import _num, _stem_of, csv_text
 
 if TYPE_CHECKING:
     from ..heads.events import ActionEvent
@@ -269,7 +269,7 @@ def export_events(
     events: Sequence[ActionEvent],
     out_dir: str | os.PathLike[str],
     *,
-    stem: str,
+    stem: str | None = None,
     source: SourceLike | None = None,
     thumbnails: bool = True,
     max_download_mb: float | None = None,
@@ -279,7 +279,8 @@ def export_events(
     Args:
         events: from :func:`actionrec.heads.detect_events` (table order: as given).
         out_dir: destination folder (created when missing).
-        stem: file name stem, as for the other exports.
+        stem: file name stem, as for the other exports (default: from ``source`` when it is a path
+            or URL, as :func:`~actionrec.export.export_timeline` names its files; else ``"events"``).
         source: the analysed source again, for the thumbnails (see :func:`write_event_thumbnails`).
         thumbnails: ``False``: write none (the tables say so).
         max_download_mb: for a URL source not downloaded yet.
@@ -291,6 +292,8 @@ def export_events(
     Raises:
         ExportError: a file cannot be written.
     """
+    if stem is None:
+        stem = _stem_of(redact_url(os.fspath(source))) if isinstance(source, (str, os.PathLike)) else "events"
     out = Path(out_dir)
     folder = out / f"{stem}.events"
     if thumbnails:
