@@ -7,7 +7,7 @@ matplotlib load only when they are needed.
 
 One folder per concern, lowest layer first: ``errors``, ``settings``; ``atomic``, ``results``;
 ``download``, ``render``; :mod:`actionrec.models` and :mod:`actionrec.video`;
-:mod:`actionrec.pipeline`; :mod:`actionrec.export`; :mod:`actionrec.doctor` and ``bench``;
+:mod:`actionrec.pipeline`; :mod:`actionrec.heads`; :mod:`actionrec.export`; :mod:`actionrec.doctor` and ``bench``;
 :mod:`actionrec.cli`; :mod:`actionrec.notebook` (widgets, not imported here).
 
 Example:
@@ -90,6 +90,11 @@ EXPORTS: dict[str, str] = {
         ("AnnotatedVideoWriter", "export_source", "export_timeline", "read_json", "write_annotated_video"),
         "actionrec.export",
     ),
+    **dict.fromkeys(
+        ("ActionEvent", "EventRule", "EventTracker", "detect_events", "load_rules", "parse_rule"), "actionrec.heads"
+    ),
+    "export_events": "actionrec.export",
+    "HeadError": "actionrec.errors",
     **dict.fromkeys(("Check", "DoctorReport", "run_doctor"), "actionrec.doctor"),
     "main": "actionrec.cli",
 }
@@ -110,6 +115,7 @@ if TYPE_CHECKING:  # what a type checker and an IDE see; at run time the names l
         DeviceNotAvailableError,
         DownloadError,
         ExportError,
+        HeadError,
         LabelsError,
         ModelNotFoundError,
         ModelOutputError,
@@ -118,7 +124,15 @@ if TYPE_CHECKING:  # what a type checker and an IDE see; at run time the names l
         VideoDecodeError,
         VideoOpenError,
     )
-    from .export import AnnotatedVideoWriter, export_source, export_timeline, read_json, write_annotated_video
+    from .export import (
+        AnnotatedVideoWriter,
+        export_events,
+        export_source,
+        export_timeline,
+        read_json,
+        write_annotated_video,
+    )
+    from .heads import ActionEvent, EventRule, EventTracker, detect_events, load_rules, parse_rule
     from .models import (
         ActionModels,
         ModelFiles,

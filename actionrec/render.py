@@ -1,9 +1,12 @@
-"""Pure drawing functions: the model crop, top-k labels with bars, the time and the stats.
+"""Pure drawing functions: the model crop, top-k labels with bars, the time, the stats, a banner.
 
 Every ``draw_*`` function takes a BGR image and returns a **new** image; the input is never
 modified and nothing is kept between calls. Text and line sizes follow the frame's short side, so
 an overlay reads the same on a 340x256 clip and on a 1920x1080 one. OpenCV's Hershey fonts only
 draw ASCII, so every text drawn here is ASCII.
+
+Not split: one family of pure drawing functions sharing the private sizing and panel helpers
+(``_Style``, ``_fit``, ``_panel``, ``_text``); a second module would have to make them public.
 
 Example:
     >>> import numpy as np
@@ -34,6 +37,7 @@ MUTED_BGR = (190, 190, 190)
 TOP_BAR_BGR = (90, 200, 60)  # green: the certain top-1 class
 BAR_BGR = (200, 150, 70)  # blue: the runners-up
 UNCERTAIN_BGR = (40, 160, 255)  # orange: below the threshold
+BANNER_BGR = (150, 40, 190)  # magenta: an open action event (unlike any label or crop colour)
 PANEL_BGR = (0, 0, 0)
 PANEL_ALPHA = 0.6
 LABELS_MAX_W_FRAC = 0.6
@@ -290,6 +294,39 @@ def draw_time(image_bgr: np.ndarray, timestamp_s: float) -> np.ndarray:
     _check_image(image_bgr)
     out = image_bgr.copy()
     _text_panel(out, [(format_time(timestamp_s), TEXT_BGR)], corner="bl")
+    return out
+
+
+def draw_banner(
+    image_bgr: np.ndarray, lines: Sequence[str], *, color_bgr: tuple[int, int, int] = BANNER_BGR
+) -> np.ndarray:
+    """A solid banner at the bottom right, one line of text each (e.g. an open action event).
+
+    Args:
+        image_bgr: ``H x W x 3`` uint8 frame (not modified).
+        lines: the text lines (ASCII; shortened with ``..`` to fit the frame); none: no banner.
+        color_bgr: the banner's fill.
+
+    Returns:
+        A new image; an unchanged copy when ``lines`` is empty.
+
+    Raises:
+        ValueError: a malformed image.
+    """
+    _check_image(image_bgr)
+    out = image_bgr.copy()
+    if not lines:
+        return out
+    style = _Style.for_image(out)
+    h, w = out.shape[:2]
+    max_w = max(1, w - 2 * style.margin - 2 * style.pad)
+    texts = [_fit(t, max_w, style) for t in lines]
+    panel_w = max(_text_w(t, style) for t in texts) + 2 * style.pad
+    panel_h = len(texts) * (style.line_h + style.pad) + style.pad
+    x0, y0 = max(0, w - style.margin - panel_w), max(0, h - style.margin - panel_h)
+    out[y0 : min(h, y0 + panel_h), x0 : min(w, x0 + panel_w)] = color_bgr
+    for i, t in enumerate(texts):
+        _text(out, t, x0 + style.pad, y0 + style.pad + i * (style.line_h + style.pad), style, TEXT_BGR)
     return out
 
 

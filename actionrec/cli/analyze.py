@@ -69,12 +69,49 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--formats", type=parse_formats, default=("json", "csv", "vtt"), help="any of json,csv,vtt,mp4")
     p.add_argument("--webm", action="store_true", help="annotated video as VP9 WebM instead of H.264 MP4")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
+    add_events_arg(p)
     p.add_argument(
         "--max-download-mb",
         type=_megabytes,
         help="refuse URL inputs larger than this many MB, counted on the bytes received "
         "(env AR_MAX_DOWNLOAD_MB; default: the upload limit AR_MAX_UPLOAD_MB, 2048)",
     )
+
+
+def add_events_arg(p: argparse.ArgumentParser) -> None:
+    """``--events RULES`` (repeatable): an event rule or a rules file (docs/events.md)."""
+    p.add_argument(
+        "--events",
+        action="append",
+        metavar="RULES",
+        help="an event rule, e.g. 'clapping > 0.6 for 1.5s', or a rules file (JSON or one rule per line); "
+        "repeatable; writes STEM.events.csv/.json and thumbnails, and lists the events (docs/events.md)",
+    )
+
+
+def event_rules(args: argparse.Namespace) -> tuple | None:
+    """The ``--events`` rules (``None`` without ``--events``); read before any model is loaded.
+
+    Raises:
+        HeadError: a malformed rule or rules file.
+    """
+    if not getattr(args, "events", None):
+        return None
+    from ..heads.event_rules import load_rules
+
+    return load_rules(args.events)
+
+
+def check_event_labels(rules: tuple | None, labels: tuple[str, ...]) -> None:
+    """Every ``--events`` rule names one of the timeline's classes (the head's, else the model's).
+
+    Raises:
+        HeadError: a class the timeline does not have (the closest names given).
+    """
+    if rules is not None:
+        from ..heads.event_rules import check_rule_labels
+
+        check_rule_labels(rules, labels)
 
 
 def _megabytes(text: str) -> float:
@@ -98,6 +135,7 @@ def run_analyze(args: argparse.Namespace) -> int:
         settings.max_download_bytes(args.max_download_mb)
     except ValueError as exc:
         raise ActionRecError(str(exc)) from None
+    rules = event_rules(args)  # a malformed rule is one clear line before any work
     files = resolve_from_args(args)
     models = compile_models(files, device=args.device, hint="THROUGHPUT", cache_dir=args.cache_dir)
     try:
@@ -107,6 +145,7 @@ def run_analyze(args: argparse.Namespace) -> int:
         recognizer = Recognizer(models, options=options)
     except ValueError as exc:
         raise ActionRecError(str(exc)) from None
+    check_event_labels(rules, recognizer.head.labels if recognizer.head is not None else models.labels)
     out_dir = settings.resolve_path(args.out) if args.out else settings.data_dir("out")
     failed = 0
     used_stems: set[str] = set()
@@ -117,6 +156,7 @@ def run_analyze(args: argparse.Namespace) -> int:
                 item, progress=not args.no_progress, cache=not args.no_cache, max_download_mb=args.max_download_mb
             )
             stem = _unique_stem(shown, used_stems)
+            events = _detect(timeline, rules)
             formats = tuple("webm" if (f == "mp4" and args.webm) else f for f in args.formats)
             written = export_source(
                 timeline,
@@ -127,17 +167,37 @@ def run_analyze(args: argparse.Namespace) -> int:
                 input_hw=models.input_size_hw,
                 threshold=args.threshold,
                 max_download_mb=args.max_download_mb,
+                events=events,
             )
+            written |= _export_events(events, out_dir, stem=stem, source=item, args=args)
         except Exception as exc:  # one input's failure never ends the batch; Ctrl+C (not an Exception) does
             failed += 1
             print(f"FAILED {shown}: {redact_text(failure_line(exc), str(item))}", file=sys.stderr)
             if getattr(args, "verbose", False):
                 traceback.print_exc()
             continue
-        print(summary(shown, timeline, written, threshold=args.threshold))
+        print(summary(shown, timeline, written, threshold=args.threshold, events=events))
     if failed:
         print(f"{failed} of {len(expand_inputs(args.inputs))} input(s) failed", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _detect(timeline, rules) -> tuple | None:
+    """The events of ``timeline`` under ``rules`` (``None`` without ``--events``)."""
+    if rules is None:
+        return None
+    from ..heads.events import detect_events
+
+    return detect_events(timeline, rules)
+
+
+def _export_events(events, out_dir: Path, *, stem: str, source: str, args: argparse.Namespace) -> dict:
+    """``STEM.events.csv``, ``STEM.events.json`` and the peak thumbnails (``{}`` without ``--events``)."""
+    if events is None:
+        return {}
+    from ..export.events import export_events
+
+    return export_events(events, out_dir, stem=stem, source=source, max_download_mb=args.max_download_mb)
 
 
 def failure_line(exc: BaseException) -> str:
@@ -165,14 +225,15 @@ def _unique_stem(item: str, used: set[str]) -> str:
     return stem
 
 
-def summary(item: str, timeline, written: dict, *, threshold: float = 0.0) -> str:
-    """A short per-file summary: windows, the top segments and the files written.
+def summary(item: str, timeline, written: dict, *, threshold: float = 0.0, events=None) -> str:
+    """A short per-file summary: windows, the top segments, the events and the files written.
 
     Args:
         item: the input's name as shown (a URL through :func:`actionrec.redact.redact_url`).
         timeline: its analysis.
         written: ``{format: path}`` of the exports.
         threshold: top-1 probability below which a segment is uncertain.
+        events: action events (one line each); ``None``: no events section.
     """
     head = (
         f"{item}: {len(timeline)} windows over {timeline.duration_s:.1f} s "
@@ -186,5 +247,12 @@ def summary(item: str, timeline, written: dict, *, threshold: float = 0.0) -> st
     lines += [f"  {s.label:<32} {s.start_s:6.1f}–{s.end_s:6.1f} s  mean {s.mean_score:.0%}" for s in tops] or [
         "  (no segment above the threshold)"
     ]
+    if events is not None:
+        lines.append(f"  {len(events)} event(s)" + (":" if events else ""))
+        lines += [
+            f"    {e.label:<30} {e.start_s:6.1f}–{e.end_s:6.1f} s  peak {e.peak_score:.0%} at {e.peak_s:.1f} s  "
+            f"mean {e.mean_score:.0%}  ({e.rule})"
+            for e in events
+        ]
     lines += [f"  wrote {fmt}: {path}" for fmt, path in written.items()]
     return "\n".join(lines)

@@ -3,8 +3,18 @@
 - :mod:`~actionrec.export.timeline`: JSON (schema ``actionrec.timeline/2``; ``/1`` stays published), CSV,
   WebVTT, :func:`export_timeline`
 - :mod:`~actionrec.export.video`: the browser-playable annotated video (H.264 MP4 or VP9 WebM)
+- :mod:`~actionrec.export.events`: the action events table (CSV, JSON) and its peak thumbnails
 """
 
+from .events import (
+    EVENTS_SCHEMA_ID,
+    EventThumbnail,
+    events_to_dicts,
+    export_events,
+    write_event_thumbnails,
+    write_events_csv,
+    write_events_json,
+)
 from .timeline import (
     FORMATS,
     SCHEMA_ID,
@@ -23,13 +33,17 @@ from .timeline import (
 from .video import VIDEO_CODECS, AnnotatedVideoWriter, CropFn, write_annotated_video
 
 __all__ = [
+    "EVENTS_SCHEMA_ID",
     "FORMATS",
     "SCHEMA_ID",
     "SCHEMA_VERSIONS",
     "VIDEO_CODECS",
     "AnnotatedVideoWriter",
     "CropFn",
+    "EventThumbnail",
     "csv_text",
+    "events_to_dicts",
+    "export_events",
     "export_source",
     "export_timeline",
     "read_json",
@@ -38,6 +52,9 @@ __all__ = [
     "vtt_time",
     "write_annotated_video",
     "write_csv",
+    "write_event_thumbnails",
+    "write_events_csv",
+    "write_events_json",
     "write_json",
     "write_vtt",
 ]

@@ -9,6 +9,10 @@ a full disk) never leaves a half-written file under its final name. The formats 
 Labels are text from the user: CSV cells that a spreadsheet would run as a formula get a leading
 ``'``, WebVTT cue text is escaped and kept on one line.
 
+Not split: the three text formats of one timeline share their cell and time helpers and one
+``export_timeline``/``export_source`` front; the annotated video (:mod:`.video`) and the events
+table (:mod:`.events`) live beside it.
+
 Example:
     >>> paths = export_timeline(timeline, "data/out", formats=("json", "csv", "vtt"))  # doctest: +SKIP
     >>> paths["json"]  # doctest: +SKIP
@@ -33,6 +37,7 @@ from ..version import __version__
 from .video import CropFn, write_annotated_video
 
 if TYPE_CHECKING:
+    from ..heads.events import ActionEvent
     from ..video.open import SourceLike
 
 SCHEMA_VERSION = 2
@@ -63,7 +68,13 @@ def schema_text(version: int = SCHEMA_VERSION) -> str:
     return resources.files(__package__.partition(".")[0]).joinpath(resource).read_text(encoding="utf-8")
 
 
-def timeline_to_dict(timeline: Timeline, *, threshold: float = 0.0, extra: dict | None = None) -> dict[str, Any]:
+def timeline_to_dict(
+    timeline: Timeline,
+    *,
+    threshold: float = 0.0,
+    extra: dict | None = None,
+    events: Sequence[ActionEvent] | None = None,
+) -> dict[str, Any]:
     """The JSON document of ``timeline`` (schema ``actionrec.timeline/2``), as plain Python data.
 
     Args:
@@ -71,8 +82,10 @@ def timeline_to_dict(timeline: Timeline, *, threshold: float = 0.0, extra: dict 
         threshold: top-1 probability below which windows (and their segments) are
             ``"uncertain": true``; labels stay the real class names.
         extra: free-form JSON-serialisable data stored under ``"extra"``.
+        events: action events (:func:`actionrec.heads.detect_events`) stored under ``"events"``;
+            ``None``: no ``"events"`` key (an empty sequence gives ``"events": []``).
     """
-    return {
+    doc = {
         "schema": SCHEMA_ID,
         "generator": f"actionrec {__version__}",
         "source": timeline.source,
@@ -124,10 +137,18 @@ def timeline_to_dict(timeline: Timeline, *, threshold: float = 0.0, extra: dict 
         ],
         "extra": dict(extra or {}),
     }
+    if events is not None:
+        doc["events"] = [e.to_dict() for e in events]
+    return doc
 
 
 def write_json(
-    timeline: Timeline, path: str | os.PathLike[str], *, threshold: float = 0.0, extra: dict | None = None
+    timeline: Timeline,
+    path: str | os.PathLike[str],
+    *,
+    threshold: float = 0.0,
+    extra: dict | None = None,
+    events: Sequence[ActionEvent] | None = None,
 ) -> Path:
     """Write the timeline as JSON (schema ``actionrec.timeline/2``, see ``docs/export-formats.md``).
 
@@ -136,6 +157,7 @@ def write_json(
         path: the ``.json`` file to write (atomically).
         threshold: top-1 probability below which windows and segments are ``"uncertain": true``.
         extra: free-form JSON-serialisable data stored under ``"extra"`` (e.g. the CLI arguments).
+        events: action events stored under ``"events"`` (``None``: no such key).
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
@@ -143,7 +165,7 @@ def write_json(
     Raises:
         ExportError: ``extra`` is not JSON-serialisable, or the file cannot be written.
     """
-    doc = timeline_to_dict(timeline, threshold=threshold, extra=extra)
+    doc = timeline_to_dict(timeline, threshold=threshold, extra=extra, events=events)
     try:
         text = json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
@@ -294,6 +316,7 @@ def export_timeline(
     frames: Iterable[Any] | None = None,
     crop_fn: CropFn | None = None,
     threshold: float = 0.0,
+    events: Sequence[ActionEvent] | None = None,
 ) -> dict[str, Path]:
     """Write the requested formats into ``out_dir``.
 
@@ -309,6 +332,8 @@ def export_timeline(
         frames: the source frames again, needed by ``mp4``/``webm``.
         crop_fn: for the video, see :func:`write_annotated_video`.
         threshold: top-1 probability below which windows count as uncertain.
+        events: action events for the JSON's ``"events"`` (the events table itself:
+            :func:`actionrec.export.export_events`).
 
     Returns:
         ``{format name: path written}``.
@@ -333,7 +358,7 @@ def export_timeline(
     written: dict[str, Path] = {}
     for name in names:
         if name == "json":
-            written[name] = write_json(timeline, out / f"{stem}.json", threshold=threshold)
+            written[name] = write_json(timeline, out / f"{stem}.json", threshold=threshold, events=events)
         elif name == "csv":
             written[name] = write_csv(timeline, out / f"{stem}.csv", threshold=threshold)
         elif name == "vtt":
@@ -354,6 +379,7 @@ def export_source(
     input_hw: tuple[int, int] = (224, 224),
     threshold: float = 0.0,
     max_download_mb: float | None = None,
+    events: Sequence[ActionEvent] | None = None,
 ) -> dict[str, Path]:
     """:func:`export_timeline` for an analysed ``source``, re-reading its frames for a video format.
 
@@ -368,6 +394,7 @@ def export_source(
         threshold: top-1 probability below which windows are uncertain.
         max_download_mb: a URL not downloaded yet is refused beyond this many megabytes
             (default ``AR_MAX_DOWNLOAD_MB``, else the upload limit, 2 GB).
+        events: action events for the JSON's ``"events"`` (see :func:`export_timeline`).
 
     Returns:
         ``{format: path}`` of every file written.
@@ -379,7 +406,7 @@ def export_source(
     """
     names = [f.strip().lower() for f in formats.split(",")] if isinstance(formats, str) else list(formats)
     if not {"mp4", "webm"} & set(names):
-        return export_timeline(timeline, out_dir, formats=names, stem=stem, threshold=threshold)
+        return export_timeline(timeline, out_dir, formats=names, stem=stem, threshold=threshold, events=events)
     from ..pipeline.preprocess import crop_rect
     from ..video.open import open_video
 
@@ -392,4 +419,5 @@ def export_source(
             frames=frames,
             crop_fn=lambda img: crop_rect((img.shape[1], img.shape[0]), input_hw=input_hw),
             threshold=threshold,
+            events=events,
         )

@@ -41,6 +41,7 @@ EXPORTS: dict[str, str] = {
     ),
     **dict.fromkeys(("ModelChoice", "UploadPanel", "choose_live_source", "doctor"), "actionrec.notebook.panels"),
     **dict.fromkeys(("LivePlayer", "PlayerReport"), "actionrec.notebook.player"),
+    **dict.fromkeys(("draw_event_markers", "events_table"), "actionrec.notebook.events_view"),
     "ChunkedUpload": "actionrec.notebook.upload",
     "BrowserCamera": "actionrec.notebook.browser_camera",
 }
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
         video_html,
         window_strip,
     )
+    from .events_view import draw_event_markers, events_table
     from .panels import ModelChoice, UploadPanel, choose_live_source, doctor
     from .player import LivePlayer, PlayerReport
     from .session import (

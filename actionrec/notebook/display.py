@@ -21,6 +21,7 @@ import io
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 import numpy as np
@@ -29,6 +30,9 @@ from matplotlib.patches import Rectangle
 
 from ..pipeline.preprocess import crop_rect
 from ..results import UNCERTAIN, Prediction, Timeline
+
+if TYPE_CHECKING:
+    from ..heads.events import ActionEvent
 
 CROP_COLOR = "#ffb000"  # amber: the model crop, the same hue as the video overlay
 TOP_COLOR = "#2e9e44"  # green: a certain top-1 class
@@ -256,7 +260,9 @@ def _fits(text: str, width_s: float, *, axis_width_in: float, axis_span_s: float
     return len(text) * char_in + 0.08 <= width_s / axis_span_s * axis_width_in
 
 
-def plot_timeline(timeline: Timeline, *, top_n: int = 5, threshold: float = 0.0) -> NotebookFigure:
+def plot_timeline(
+    timeline: Timeline, *, top_n: int = 5, threshold: float = 0.0, events: Sequence[ActionEvent] = ()
+) -> NotebookFigure:
     """What happens when: the top classes' probabilities over time, and the merged segments.
 
     Top panel: the probability of the ``top_n`` classes (ranked by their highest probability in
@@ -268,6 +274,8 @@ def plot_timeline(timeline: Timeline, *, top_n: int = 5, threshold: float = 0.0)
         timeline: from :meth:`actionrec.pipeline.Recognizer.analyze`.
         top_n: classes drawn in the top panel.
         threshold: top-1 probability below which a window is uncertain.
+        events: action events (:func:`actionrec.heads.detect_events`) to mark on the top panel:
+            their spans shaded, a triangle at each peak (:func:`~actionrec.notebook.events_view.draw_event_markers`).
 
     Returns:
         A two-panel figure sharing the time axis.
@@ -306,6 +314,10 @@ def plot_timeline(timeline: Timeline, *, top_n: int = 5, threshold: float = 0.0)
         )
     if threshold > 0:
         top.axhline(threshold, color=MUTED, linestyle="--", linewidth=1, label=f"threshold {threshold:.0%}")
+    if events:
+        from .events_view import draw_event_markers
+
+        draw_event_markers(top, events)
     top.set_ylim(0, 1.02)
     top.set_ylabel("probability")
     top.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=9)

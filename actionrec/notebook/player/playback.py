@@ -13,6 +13,11 @@ is the floor). A frame that cannot be sent within one frame interval of its due 
 behind, or the browser has :data:`~actionrec.notebook.player.MAX_UNACKED` frames un-acknowledged)
 is skipped and counted as not shown on time; the recognizer still receives it.
 
+Action events: with ``events=`` rules, each new prediction also goes to an
+:class:`~actionrec.heads.EventTracker` (``on_event`` fires once per final event, the last ones when
+playback ends) and, while an event is open and certain to be kept, a banner is drawn over the frame
+(:func:`~actionrec.render.draw_banner`).
+
 The loop is handed a :class:`~actionrec.notebook.player.report.PlaybackSettings` (what it reads) and
 a :class:`~actionrec.notebook.player.report.PlaybackControls` (the Stop and Pause events, the
 status line, the frame sink): never the player itself.
@@ -30,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ...heads.events import ActionEvent, EventTracker
 from ...pipeline.live import LiveRecognizer
 from ...pipeline.preprocess import crop_rect
 from ...results import Prediction, StageTimings
@@ -70,6 +76,7 @@ class Playback:
         self.recent = {"decode": deque(maxlen=32), "draw": deque(maxlen=32)}
         self.totals = {"decode": [0.0, 0], "draw": [0.0, 0]}
         self.latest: Prediction | None = None  # the newest prediction: what the overlay shows
+        self.tracker: EventTracker | None = None  # the action events of settings.events
         self.predictions: list[Prediction] = []
         self.unshown: list[Prediction] = []
         self.latencies: list[float] = []
@@ -92,6 +99,8 @@ class Playback:
             rec = stack.enter_context(
                 LiveRecognizer(self.settings.models, options=self.settings.options, clock=self.clock)
             )
+            if self.settings.events:  # a rule naming another class fails here, before any frame
+                self.tracker = EventTracker(self.settings.events, labels=rec.labels, on_event=self.settings.on_event)
             self.controls.show(f"playing {self._short_name()}: collecting frames...")
             try:
                 stopped_by = await self._loop(next_frame, rec)
@@ -104,6 +113,8 @@ class Playback:
                 stopped_by = "interrupt"
             self.ended = self.clock()
             timings = rec.timings()
+            if self.tracker is not None:
+                self.tracker.close()  # events still open end with the last window (on_event fires)
         return self._report(stopped_by, timings)
 
     async def _open(self, stack: contextlib.AsyncExitStack) -> NextFrame:
@@ -196,6 +207,8 @@ class Playback:
                 self.latest = prediction
                 self.predictions.append(prediction)
                 self.unshown.append(prediction)
+                if self.tracker is not None:
+                    self.tracker.push(prediction)
             if self.frames_source == 1 and not self.is_live:
                 self._draw(frame, rec)  # warm-up (fonts, encoder tables): the first draw is slow
                 self.base = self.clock()  # the file's clock starts when its first frame is ready
@@ -273,6 +286,10 @@ class Playback:
             timings=timings,
             coverage_s=prediction.coverage_s if prediction is not None else None,
         )
+        if self.tracker is not None and (open_events := self.tracker.open_events):
+            from ...render import draw_banner
+
+            out = draw_banner(out, [_banner_line(e) for e in open_events])
         ok, jpeg = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, settings.jpeg_quality])
         if not ok:
             raise RuntimeError(f"OpenCV could not JPEG-encode a {out.shape} frame")
@@ -343,7 +360,13 @@ class Playback:
             stage_ms=stage_ms,
             wall_s=wall_s,
             frames_skipped_for_browser=self.skipped_for_browser,
+            events=tuple(self.tracker.events) if self.tracker is not None else (),
         )
+
+
+def _banner_line(event: ActionEvent) -> str:
+    """The banner's line for an open event, e.g. ``"EVENT clapping  82%  for 2.5 s"``."""
+    return f"EVENT {event.label}  {round(event.peak_score * 100)}%  for {event.duration_s:.1f} s"
 
 
 def _mean(values: deque[float]) -> float:

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ...results import Prediction, StageTimings
 
 if TYPE_CHECKING:
+    from ...heads.event_rules import EventRule
+    from ...heads.events import ActionEvent
     from ...models.runtime import ActionModels
     from ...pipeline.options import RecognizerOptions
     from ...pipeline.sampling import SamplingGrid
@@ -54,6 +56,8 @@ class PlayerReport:
         wall_s: playback wall time, pauses excluded.
         frames_skipped_for_browser: frames skipped because the browser had not acknowledged
             earlier ones in time (the rest of the skipped frames: the kernel fell behind).
+        events: the action events of the player's ``events=`` rules, in the order they became
+            final (each was passed to ``on_event`` once); ``()`` without rules.
     """
 
     source: str
@@ -69,6 +73,7 @@ class PlayerReport:
     stage_ms: StageTimings
     wall_s: float
     frames_skipped_for_browser: int = 0
+    events: tuple[ActionEvent, ...] = ()
 
     def __post_init__(self) -> None:
         if self.stopped_by not in STOP_REASONS:
@@ -167,6 +172,8 @@ class PlaybackSettings:
         clock: seconds (pacing, timings).
         sleep: awaited to wait ``seconds`` of ``clock`` time (``asyncio.sleep``; tests inject one
             that advances a fake clock, so pacing is checked without wall-clock windows).
+        events: action event rules (:mod:`actionrec.heads.events`); ``()``: none.
+        on_event: called once with each final :class:`~actionrec.heads.ActionEvent`.
     """
 
     models: ActionModels
@@ -178,6 +185,8 @@ class PlaybackSettings:
     jpeg_quality: int
     clock: Callable[[], float]
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    events: tuple[EventRule, ...] = ()
+    on_event: Callable[[ActionEvent], object] | None = None
 
 
 @dataclass(frozen=True)

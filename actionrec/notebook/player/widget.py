@@ -38,6 +38,7 @@ from .view import FrameView
 if TYPE_CHECKING:
     from collections.abc import AsyncIterable
 
+    from ...heads.events import ActionEvent, RulesLike
     from ...models.runtime import ActionModels
     from ...pipeline.sampling import SamplingGrid
     from ...video.core import Frame
@@ -57,6 +58,11 @@ class LivePlayer:
         jpeg_quality: 1..100.
         clock: seconds (pacing, timings); injected in tests.
         sleep: awaited to wait ``clock`` seconds between frames; injected in tests with ``clock``.
+        events: action event rules (rule texts, rules files, :class:`~actionrec.heads.EventRule`;
+            docs/events.md): while an event is open (and certain to be kept) a banner is drawn on
+            the video; the events are in :attr:`PlayerReport.events`.
+        on_event: called with each :class:`~actionrec.heads.ActionEvent` once it is final (closed
+            and its merge gap passed, or playback ended); on the playing cell's thread.
 
     Attributes:
         widget: what to display: the canvas, Play / Pause / Stop and a status line.
@@ -66,6 +72,8 @@ class LivePlayer:
 
     Raises:
         ValueError: an option out of range (the message says the valid range).
+        HeadError: a malformed event rule (one naming a class the recognizer lacks fails at
+            :meth:`play`).
     """
 
     def __init__(
@@ -79,8 +87,12 @@ class LivePlayer:
         jpeg_quality: int = 80,
         clock: Callable[[], float] = time.perf_counter,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        events: RulesLike | None = None,
+        on_event: Callable[[ActionEvent], object] | None = None,
     ) -> None:
         import ipywidgets as widgets
+
+        from ...heads.event_rules import load_rules
 
         ranges = (
             ("width_px", width_px, 16, 8192),
@@ -104,6 +116,8 @@ class LivePlayer:
             jpeg_quality=jpeg_quality,
             clock=clock,
             sleep=sleep,
+            events=load_rules(events) if events is not None else (),
+            on_event=on_event,
         )
         self.last_report: PlayerReport | None = None
         self._lock = threading.Lock()
@@ -202,6 +216,7 @@ class LivePlayer:
         Raises:
             RuntimeError: this player is already playing.
             VideoOpenError, VideoDecodeError: the source cannot be opened or decoded.
+            HeadError: an event rule names a class the recognizer does not have.
         """
         with self._lock:
             if self._playing:
