@@ -443,9 +443,10 @@ def test_live_player_fires_on_event_once_per_event_and_shows_a_banner_while_open
     with_banner = [i for i, f in enumerate(frames) if banner_share(f) > 0.02]
     assert with_banner, "no frame showed the event banner"
     assert with_banner == list(range(with_banner[0], with_banner[-1] + 1))  # one stretch, while it was open
-    # A window is known when it ends (1 s after its start), and the banner waits until the open event is
-    # certain to last 1 s: not before its start + 1 s + 1 s; gone once the window that closed it is known.
-    assert with_banner[0] / 30 >= event.start_s + 2.0 - 1e-6
+    # A window is known once the frame nearest its last grid sample arrives (15/16 s after its start,
+    # less half a frame), and the banner waits until the open event is certain to last 1 s: not before
+    # its start + 1 s + that; gone once the window that closed it is known.
+    assert with_banner[0] / 30 >= event.start_s + 1.0 + 15 / 16 - 1 / 60 - 1e-6
     assert with_banner[-1] / 30 < event.end_s + 1.0 + 1e-6
 
 
