@@ -36,6 +36,8 @@ EXPORTS: dict[str, str] = {
             "DeviceNotAvailableError",
             "DownloadError",
             "ExportError",
+            "HeadError",
+            "HeadMismatchError",
             "LabelsError",
             "ModelNotFoundError",
             "ModelOutputError",
@@ -90,6 +92,7 @@ EXPORTS: dict[str, str] = {
         ("AnnotatedVideoWriter", "export_source", "export_timeline", "read_json", "write_annotated_video"),
         "actionrec.export",
     ),
+    **dict.fromkeys(("LabelGroups", "example_groups", "load_groups"), "actionrec.heads"),
     **dict.fromkeys(("Check", "DoctorReport", "run_doctor"), "actionrec.doctor"),
     "main": "actionrec.cli",
 }
@@ -110,6 +113,8 @@ if TYPE_CHECKING:  # what a type checker and an IDE see; at run time the names l
         DeviceNotAvailableError,
         DownloadError,
         ExportError,
+        HeadError,
+        HeadMismatchError,
         LabelsError,
         ModelNotFoundError,
         ModelOutputError,
@@ -119,6 +124,7 @@ if TYPE_CHECKING:  # what a type checker and an IDE see; at run time the names l
         VideoOpenError,
     )
     from .export import AnnotatedVideoWriter, export_source, export_timeline, read_json, write_annotated_video
+    from .heads import LabelGroups, example_groups, load_groups
     from .models import (
         ActionModels,
         ModelFiles,

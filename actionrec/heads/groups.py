@@ -84,7 +84,7 @@ class LabelGroups:
 
     def __post_init__(self) -> None:
         if not self.groups:
-            raise HeadError(f"{self.name}: no group given; name at least one, e.g. {{\"sports\": [\"bowling\"]}}")
+            raise HeadError(f'{self.name}: no group given; name at least one, e.g. {{"sports": ["bowling"]}}')
         index = {label: i for i, label in enumerate(self.model_labels)}
         columns = np.full(len(self.model_labels), len(self.groups), dtype=np.intp)  # default: other
         owner: dict[str, str] = {}
@@ -138,10 +138,10 @@ class LabelGroups:
         if not isinstance(mapping, Mapping):
             raise HeadError(
                 f"{name}: expected groups as an object of group name -> list of labels, got a "
-                f"{type(mapping).__name__}; e.g. {{\"racket sports\": [\"playing tennis\"]}}"
+                f'{type(mapping).__name__}; e.g. {{"racket sports": ["playing tennis"]}}'
             )
         if not mapping:
-            raise HeadError(f"{name}: holds no group; name at least one, e.g. {{\"racket sports\": [\"playing tennis\"]}}")
+            raise HeadError(f'{name}: holds no group; name at least one, e.g. {{"racket sports": ["playing tennis"]}}')
         resolve = _resolver(labels)
         groups = []
         for group, members in mapping.items():
@@ -303,13 +303,15 @@ def load_groups(path_or_name: str | os.PathLike[str], *, labels: Sequence[str]) 
         True
     """
     p = Path(path_or_name)
-    if p.exists() or p.suffix.lower() in SUFFIXES and p.parent != Path("."):
+    if p.exists() or (p.suffix.lower() in SUFFIXES and p.parent != Path(".")):
         return LabelGroups.from_file(p, labels=labels)
     stem = p.stem if p.suffix.lower() in SUFFIXES else p.name
     if stem in example_groups():
         with resources.as_file(resources.files(__package__).joinpath("examples", f"{stem}.json")) as shipped:
             return LabelGroups.from_file(shipped, labels=labels)
-    raise HeadError(f"groups {str(path_or_name)!r}: no such file and no shipped example of that name; {_examples_hint()}")
+    raise HeadError(
+        f"groups {str(path_or_name)!r}: no such file and no shipped example of that name; {_examples_hint()}"
+    )
 
 
 def unknown_label_message(label: str, labels: Sequence[str]) -> str:

@@ -42,6 +42,7 @@ EXPORTS: dict[str, str] = {
     **dict.fromkeys(("ModelChoice", "UploadPanel", "choose_live_source", "doctor"), "actionrec.notebook.panels"),
     **dict.fromkeys(("LivePlayer", "PlayerReport"), "actionrec.notebook.player"),
     "ChunkedUpload": "actionrec.notebook.upload",
+    "GroupEditor": "actionrec.notebook.groups_editor",
     "BrowserCamera": "actionrec.notebook.browser_camera",
 }
 
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
         video_html,
         window_strip,
     )
+    from .groups_editor import GroupEditor
     from .panels import ModelChoice, UploadPanel, choose_live_source, doctor
     from .player import LivePlayer, PlayerReport
     from .session import (

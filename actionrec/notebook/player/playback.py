@@ -90,7 +90,9 @@ class Playback:
         async with contextlib.AsyncExitStack() as stack:
             next_frame = await self._open(stack)
             rec = stack.enter_context(
-                LiveRecognizer(self.settings.models, options=self.settings.options, clock=self.clock)
+                LiveRecognizer(
+                    self.settings.models, options=self.settings.options, clock=self.clock, head=self.settings.head
+                )
             )
             self.controls.show(f"playing {self._short_name()}: collecting frames...")
             try:

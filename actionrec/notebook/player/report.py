@@ -19,6 +19,7 @@ from ...results import Prediction, StageTimings
 
 if TYPE_CHECKING:
     from ...models.runtime import ActionModels
+    from ...pipeline.decoded import Head
     from ...pipeline.options import RecognizerOptions
     from ...pipeline.sampling import SamplingGrid
 
@@ -167,6 +168,8 @@ class PlaybackSettings:
         clock: seconds (pacing, timings).
         sleep: awaited to wait ``seconds`` of ``clock`` time (``asyncio.sleep``; tests inject one
             that advances a fake clock, so pacing is checked without wall-clock windows).
+        head: the classes shown (label groups, custom actions: :mod:`actionrec.heads`); ``None``:
+            the model's own.
     """
 
     models: ActionModels
@@ -178,6 +181,7 @@ class PlaybackSettings:
     jpeg_quality: int
     clock: Callable[[], float]
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    head: Head | None = None
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterable
 
     from ...models.runtime import ActionModels
+    from ...pipeline.decoded import Head
     from ...pipeline.sampling import SamplingGrid
     from ...video.core import Frame
     from ...video.open import SourceLike
@@ -57,6 +58,8 @@ class LivePlayer:
         jpeg_quality: 1..100.
         clock: seconds (pacing, timings); injected in tests.
         sleep: awaited to wait ``clock`` seconds between frames; injected in tests with ``clock``.
+        head: the classes the overlay shows: label groups or custom actions (:mod:`actionrec.heads`);
+            ``None`` for the model's own. Smoothing averages the head's probabilities.
 
     Attributes:
         widget: what to display: the canvas, Play / Pause / Stop and a status line.
@@ -66,6 +69,7 @@ class LivePlayer:
 
     Raises:
         ValueError: an option out of range (the message says the valid range).
+        HeadMismatchError: ``head`` cannot read these models' outputs.
     """
 
     def __init__(
@@ -79,6 +83,7 @@ class LivePlayer:
         jpeg_quality: int = 80,
         clock: Callable[[], float] = time.perf_counter,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        head: Head | None = None,
     ) -> None:
         import ipywidgets as widgets
 
@@ -93,6 +98,8 @@ class LivePlayer:
             raise ValueError(f"LivePlayer threshold={threshold} is not a probability; valid: 0..1")
         if max_seconds is not None and not max_seconds > 0:
             raise ValueError(f"LivePlayer max_seconds={max_seconds} must be > 0 seconds, or None for no limit")
+        if head is not None:
+            head.check_models(models)  # before any playback: a mismatch is the caller's mistake
         options = options if options is not None else RecognizerOptions.live()
         self.settings = PlaybackSettings(
             models=models,
@@ -104,6 +111,7 @@ class LivePlayer:
             jpeg_quality=jpeg_quality,
             clock=clock,
             sleep=sleep,
+            head=head,
         )
         self.last_report: PlayerReport | None = None
         self._lock = threading.Lock()
