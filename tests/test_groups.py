@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from types import SimpleNamespace
@@ -132,7 +133,7 @@ def test_json_and_toml_files_read_the_same_and_round_trip(tmp_path):
         ("bad.json", '{"warm": ["red",]}', r"bad.json is not valid JSON: .*line 1 column"),
         ("bad.toml", "warm = [red]\n", r"bad.toml is not valid TOML: .*line 1"),
         ("dup.toml", 'warm = ["red"]\nwarm = ["blue"]\n', r"dup.toml is not valid TOML"),
-        ("table.toml", '[warm]\nred = 1\n', r"group 'warm' must be a list of labels, got a dict"),
+        ("table.toml", "[warm]\nred = 1\n", r"group 'warm' must be a list of labels, got a dict"),
         ("empty.json", "  \n", r"empty.json is empty"),
         ("groups.yaml", "warm: [red]", r"unknown suffix '.yaml'; write it as .json or .toml"),
         ("number.json", "3", r"expected groups as an object .* got a int"),
@@ -192,7 +193,9 @@ def example_file(name):
 
 
 def test_a_shipped_example_against_other_labels_names_the_label():
-    with pytest.raises(HeadError, match=r"groups: sports.json: group 'ball sports': unknown label 'dribbling basketball'"):
+    with pytest.raises(
+        HeadError, match=r"groups: sports.json: group 'ball sports': unknown label 'dribbling basketball'"
+    ):
         load_groups("sports", labels=tiny_labels(400))
 
 
@@ -240,7 +243,7 @@ def test_the_recognizer_timeline_shows_groups_summed_from_the_model_probabilitie
         best_group.append(max(warm, cool, 1 - warm - cool))
     # The uncertain threshold applies to the group scores: a window is uncertain when its best group is below it.
     ranked = sorted(best_group)
-    gaps = [(b - a, (a + b) / 2) for a, b in zip(ranked, ranked[1:], strict=False)]
+    gaps = [(b - a, (a + b) / 2) for a, b in itertools.pairwise(ranked)]
     threshold = max(gaps)[1]  # midway across the widest gap: no window sits near it
     doc = timeline_to_dict(grouped, threshold=threshold)
     assert [w["uncertain"] for w in doc["windows"]] == [b < threshold for b in best_group]
@@ -249,5 +252,5 @@ def test_the_recognizer_timeline_shows_groups_summed_from_the_model_probabilitie
 
 def test_a_recognizer_refuses_groups_of_other_labels(models):
     groups = LabelGroups.from_mapping({"warm": ["red"]}, labels=LABELS)
-    with pytest.raises(HeadMismatchError, match="groups does not fit these models|read against 8 labels"):
+    with pytest.raises(HeadMismatchError, match=r"read against 8 labels in another order than these models' 400"):
         Recognizer(models, head=groups)

@@ -9,11 +9,12 @@ from importlib import resources
 import numpy as np
 import pytest
 
-from actionrec.export import export_source, read_json
+from actionrec.export import export_source, head_to_dict, read_json
 from actionrec.heads import OTHER, LabelGroups
 from actionrec.models import compile_models, resolve_model
 from actionrec.pipeline import Recognizer, RecognizerOptions
 from actionrec.render import annotate, prediction_at
+from actionrec.results import Timeline
 from actionrec.video import open_video
 from tests.support.cli import run_actionrec
 
@@ -100,7 +101,9 @@ def test_analyze_groups_end_to_end(tiny_model_dir, tiny_labels_file, clip, group
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert "classes: groups: colours.json (3)" in r.stdout
-    summary_labels = [line.split()[0] for line in r.stdout.splitlines() if line.startswith("  ") and " s  mean " in line]
+    summary_labels = [
+        line.split()[0] for line in r.stdout.splitlines() if line.startswith("  ") and " s  mean " in line
+    ]
     assert sorted(summary_labels) == ["cool", "warm"], r.stdout
     doc = json.loads((out / "groups_red_then_blue.json").read_text())
     assert doc["head"]["kind"] == "groups" and doc["head"]["labels"] == ["warm", "cool", OTHER]
@@ -109,12 +112,34 @@ def test_analyze_groups_end_to_end(tiny_model_dir, tiny_labels_file, clip, group
 
 
 def test_analyze_groups_errors_are_one_line(tiny_model_dir, tiny_labels_file, clip, tmp_path):
-    r = run_actionrec("analyze", str(clip), *tiny_args(tiny_model_dir, tiny_labels_file, tmp_path), "--groups", "sports")
+    r = run_actionrec(
+        "analyze", str(clip), *tiny_args(tiny_model_dir, tiny_labels_file, tmp_path), "--groups", "sports"
+    )
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert "error: groups: sports.json: group 'ball sports': unknown label 'dribbling basketball'" in r.stderr
-    r = run_actionrec("analyze", str(clip), *tiny_args(tiny_model_dir, tiny_labels_file, tmp_path), "--groups", "x.json")
+    r = run_actionrec(
+        "analyze", str(clip), *tiny_args(tiny_model_dir, tiny_labels_file, tmp_path), "--groups", "x.json"
+    )
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert "'x.json': no such file and no shipped example of that name" in r.stderr and "household-chores" in r.stderr
     assert not list(tmp_path.glob("*.json")), "nothing exported"
     r = run_actionrec("analyze", "--help")
     assert "--groups FILE" in r.stdout and "sports" in r.stdout
+
+
+@pytest.mark.parametrize(
+    ("head", "kind", "name"),
+    [
+        ("", "model", "m"),
+        ("groups: colours.json", "groups", "groups: colours.json"),
+        ("actions: mine.json", "actions", "actions: mine.json"),
+        ("my head", "custom", "my head"),
+        (": x", "custom", ": x"),
+    ],
+)
+def test_the_json_head_kind_comes_from_the_head_name(head, kind, name):
+    timeline = Timeline(
+        source="v.mp4", labels=("a", "b"), predictions=(), window_s=1.0, stride_s=0.5, step_s=0.0625,
+        clip_len=16, top_k=1, model="m", head=head,
+    )  # fmt: skip
+    assert head_to_dict(timeline) == {"kind": kind, "name": name, "labels": ["a", "b"]}

@@ -130,25 +130,12 @@ def timeline_to_dict(timeline: Timeline, *, threshold: float = 0.0, extra: dict 
 def head_to_dict(timeline: Timeline) -> dict[str, Any]:
     """The JSON export's ``"head"``: what the classes are, and all of them in ``class_id`` order.
 
-    ``kind`` is ``"model"`` for the decoder's own classes (``name``: the model), else the part of
-    the head's name before ``": "`` (``"groups: sports.json"`` -> ``"groups"``; ``"actions"`` for
-    custom actions), or ``"custom"`` for a head whose name has no such prefix.
-
-    Example:
-        >>> from actionrec.results import Timeline
-        >>> t = Timeline(source="v.mp4", labels=("warm", "other"), predictions=(), window_s=1.0,
-        ...              stride_s=0.5, step_s=0.0625, clip_len=16, top_k=1, head="groups: colours.json")
-        >>> head_to_dict(t)
-        {'kind': 'groups', 'name': 'groups: colours.json', 'labels': ['warm', 'other']}
+    ``kind``: ``"model"`` for the decoder's own classes (``name`` is then the model), else the
+    head's name up to ``": "`` (``"groups: sports.json"`` -> ``"groups"``), or ``"custom"``.
     """
-    if not timeline.head:
-        return {"kind": "model", "name": timeline.model, "labels": list(timeline.labels)}
     kind, sep, _ = timeline.head.partition(": ")
-    return {
-        "kind": kind.strip() if sep and kind.strip() else "custom",
-        "name": timeline.head,
-        "labels": list(timeline.labels),
-    }
+    kind = "model" if not timeline.head else kind.strip() if sep and kind.strip() else "custom"
+    return {"kind": kind, "name": timeline.head or timeline.model, "labels": list(timeline.labels)}
 
 
 def write_json(

@@ -74,8 +74,9 @@ def add_group(draft: Mapping[str, Sequence[str]], name: str) -> Draft:
         raise HeadError("a group needs a name: type one, then Add")
     if name.casefold() == OTHER:
         raise HeadError(f"{OTHER!r} is added automatically and holds every label in no group: pick another name")
-    if any(name.casefold() == g.casefold() for g in draft):
-        raise HeadError(f"group {name!r} already exists: pick another name")
+    same = [g for g in draft if g.casefold() == name.casefold()]
+    if same:
+        raise HeadError(f"group {same[0]!r} already exists: pick another name than {name!r}")
     return {**{g: list(m) for g, m in draft.items()}, name: []}
 
 
@@ -185,7 +186,7 @@ class GroupEditor:
         self._add = widgets.Button(description="Add group", icon="plus")
         self._remove = widgets.Button(description="Remove group", icon="trash")
         self._search = widgets.Text(placeholder="search labels, e.g. 'playing'", description="labels")
-        self._ticks = widgets.VBox(layout=layout(max_height="260px", overflow_y="auto"))
+        self._ticks = widgets.VBox(layout=layout(max_height="260px", overflow="auto"))
         self._members = widgets.HTML()
         self._path = widgets.Text(
             placeholder="groups file (.json) or shipped example name", layout=layout(width="320px")
