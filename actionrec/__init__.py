@@ -36,6 +36,8 @@ EXPORTS: dict[str, str] = {
             "DeviceNotAvailableError",
             "DownloadError",
             "ExportError",
+            "HeadError",
+            "HeadMismatchError",
             "LabelsError",
             "ModelNotFoundError",
             "ModelOutputError",
@@ -91,10 +93,20 @@ EXPORTS: dict[str, str] = {
         "actionrec.export",
     ),
     **dict.fromkeys(
-        ("ActionEvent", "EventRule", "EventTracker", "detect_events", "load_rules", "parse_rule"), "actionrec.heads"
+        (
+            "ActionEvent",
+            "EventRule",
+            "EventTracker",
+            "LabelGroups",
+            "detect_events",
+            "example_groups",
+            "load_groups",
+            "load_rules",
+            "parse_rule",
+        ),
+        "actionrec.heads",
     ),
     "export_events": "actionrec.export",
-    "HeadError": "actionrec.errors",
     **dict.fromkeys(("Check", "DoctorReport", "run_doctor"), "actionrec.doctor"),
     "main": "actionrec.cli",
 }
@@ -116,6 +128,7 @@ if TYPE_CHECKING:  # what a type checker and an IDE see; at run time the names l
         DownloadError,
         ExportError,
         HeadError,
+        HeadMismatchError,
         LabelsError,
         ModelNotFoundError,
         ModelOutputError,
@@ -132,7 +145,17 @@ if TYPE_CHECKING:  # what a type checker and an IDE see; at run time the names l
         read_json,
         write_annotated_video,
     )
-    from .heads import ActionEvent, EventRule, EventTracker, detect_events, load_rules, parse_rule
+    from .heads import (
+        ActionEvent,
+        EventRule,
+        EventTracker,
+        LabelGroups,
+        detect_events,
+        example_groups,
+        load_groups,
+        load_rules,
+        parse_rule,
+    )
     from .models import (
         ActionModels,
         ModelFiles,

@@ -586,6 +586,7 @@ def test_the_json_document_field_by_field():
         "frames_corrupt": 2,
         "truncated": True,
         "duration_s": 1.5,
+        "head": {"kind": "model", "name": "m", "labels": ["ä run", "walk"]},
         "windows": [
             {
                 "index": 0,

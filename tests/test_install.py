@@ -76,7 +76,8 @@ def test_declared_dependencies_and_package_data(installed, outside):
         "print(json.dumps({'requires': m.requires('actionrec'), "
         "'data': [str(p.name) for p in (r.files('actionrec') / 'schemas').iterdir()] + "
         "[f for f in ('player/player.js', 'upload.js', 'browser_camera.js', 'browser_camera.css', 'upload.css') "
-        "if (r.files('actionrec') / 'notebook' / f).is_file()]}))"
+        "if (r.files('actionrec') / 'notebook' / f).is_file()], "
+        "'groups': sorted(p.name for p in (r.files('actionrec') / 'heads' / 'examples').iterdir())}))"
     )
     r = run(installed, "python", "-c", code, cwd=work, env=env)
     assert r.returncode == 0, r.stderr
@@ -86,6 +87,9 @@ def test_declared_dependencies_and_package_data(installed, outside):
     assert {"matplotlib", "ipywidgets", "anywidget"} <= names  # the notebook extra
     assert "timeline-v1.schema.json" in found["data"] and "timeline-v2.schema.json" in found["data"]
     assert {"player/player.js", "upload.js", "browser_camera.js"} <= set(found["data"])
+    assert found["groups"] == [
+        f"{n}.json" for n in ("eating-and-drinking", "exercise", "household-chores", "music", "sports")
+    ]
 
 
 def test_console_script_api_and_analysis_outside_the_checkout(installed, outside, tiny_model_dir, tiny_labels_file,

@@ -70,6 +70,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--webm", action="store_true", help="annotated video as VP9 WebM instead of H.264 MP4")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
     add_events_arg(p)
+    add_groups_arg(p)
     p.add_argument(
         "--max-download-mb",
         type=_megabytes,
@@ -114,6 +115,31 @@ def check_event_labels(rules: tuple | None, labels: tuple[str, ...]) -> None:
         check_rule_labels(rules, labels)
 
 
+def add_groups_arg(p: argparse.ArgumentParser) -> None:
+    """``--groups FILE``: label groups instead of the model's classes (docs/groups.md)."""
+    from ..heads.groups import example_groups
+
+    p.add_argument(
+        "--groups",
+        metavar="FILE",
+        help="sum the model's classes into label groups plus 'other': a .json/.toml groups file or a "
+        f"shipped example ({', '.join(example_groups())}); see docs/groups.md",
+    )
+
+
+def groups_head(args: argparse.Namespace, models):
+    """The :class:`~actionrec.heads.LabelGroups` of ``--groups`` read against ``models``' labels, or ``None``.
+
+    Raises:
+        HeadError: the file is missing or malformed, or names a label the model does not have.
+    """
+    if not getattr(args, "groups", None):
+        return None
+    from ..heads.groups import load_groups
+
+    return load_groups(args.groups, labels=models.labels)
+
+
 def _megabytes(text: str) -> float:
     """``--max-download-mb``: a positive number of megabytes (``argparse.ArgumentTypeError`` otherwise)."""
     try:
@@ -142,7 +168,7 @@ def run_analyze(args: argparse.Namespace) -> int:
         options = RecognizerOptions(
             window_s=args.window_s, stride_s=args.stride_s, top_k=args.top_k, smoothing=args.smooth
         )
-        recognizer = Recognizer(models, options=options)
+        recognizer = Recognizer(models, options=options, head=groups_head(args, models))
     except ValueError as exc:
         raise ActionRecError(str(exc)) from None
     check_event_labels(rules, recognizer.head.labels if recognizer.head is not None else models.labels)
@@ -243,7 +269,7 @@ def summary(item: str, timeline, written: dict, *, threshold: float = 0.0, event
         + ")"
     )
     tops = timeline.top_segments(3, threshold=threshold)
-    lines = [head]
+    lines = [head] + ([f"  classes: {timeline.head} ({len(timeline.labels)})"] if timeline.head else [])
     lines += [f"  {s.label:<32} {s.start_s:6.1f}–{s.end_s:6.1f} s  mean {s.mean_score:.0%}" for s in tops] or [
         "  (no segment above the threshold)"
     ]

@@ -104,6 +104,7 @@ def timeline_to_dict(
         "frames_corrupt": timeline.frames_corrupt,
         "truncated": timeline.truncated,
         "duration_s": timeline.duration_s,
+        "head": head_to_dict(timeline),
         "windows": [
             {
                 "index": p.window_index,
@@ -140,6 +141,17 @@ def timeline_to_dict(
     if events is not None:
         doc["events"] = [e.to_dict() for e in events]
     return doc
+
+
+def head_to_dict(timeline: Timeline) -> dict[str, Any]:
+    """The JSON export's ``"head"``: what the classes are, and all of them in ``class_id`` order.
+
+    ``kind``: ``"model"`` for the decoder's own classes (``name`` is then the model), else the
+    head's name up to ``": "`` (``"groups: sports.json"`` -> ``"groups"``), or ``"custom"``.
+    """
+    kind, sep, _ = timeline.head.partition(": ")
+    kind = "model" if not timeline.head else kind.strip() if sep and kind.strip() else "custom"
+    return {"kind": kind, "name": timeline.head or timeline.model, "labels": list(timeline.labels)}
 
 
 def write_json(

@@ -43,6 +43,7 @@ EXPORTS: dict[str, str] = {
     **dict.fromkeys(("LivePlayer", "PlayerReport"), "actionrec.notebook.player"),
     **dict.fromkeys(("draw_event_markers", "events_table"), "actionrec.notebook.events_view"),
     "ChunkedUpload": "actionrec.notebook.upload",
+    "GroupEditor": "actionrec.notebook.groups_editor",
     "BrowserCamera": "actionrec.notebook.browser_camera",
 }
 
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
         window_strip,
     )
     from .events_view import draw_event_markers, events_table
+    from .groups_editor import GroupEditor
     from .panels import ModelChoice, UploadPanel, choose_live_source, doctor
     from .player import LivePlayer, PlayerReport
     from .session import (

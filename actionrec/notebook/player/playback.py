@@ -97,7 +97,9 @@ class Playback:
         async with contextlib.AsyncExitStack() as stack:
             next_frame = await self._open(stack)
             rec = stack.enter_context(
-                LiveRecognizer(self.settings.models, options=self.settings.options, clock=self.clock)
+                LiveRecognizer(
+                    self.settings.models, options=self.settings.options, clock=self.clock, head=self.settings.head
+                )
             )
             if self.settings.events:  # a rule naming another class fails here, before any frame
                 self.tracker = EventTracker(self.settings.events, labels=rec.labels, on_event=self.settings.on_event)

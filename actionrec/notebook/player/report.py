@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ...heads.event_rules import EventRule
     from ...heads.events import ActionEvent
     from ...models.runtime import ActionModels
+    from ...pipeline.decoded import Head
     from ...pipeline.options import RecognizerOptions
     from ...pipeline.sampling import SamplingGrid
 
@@ -174,6 +175,8 @@ class PlaybackSettings:
             that advances a fake clock, so pacing is checked without wall-clock windows).
         events: action event rules (:mod:`actionrec.heads.events`); ``()``: none.
         on_event: called once with each final :class:`~actionrec.heads.ActionEvent`.
+        head: the classes shown (label groups, custom actions: :mod:`actionrec.heads`); ``None``:
+            the model's own.
     """
 
     models: ActionModels
@@ -187,6 +190,7 @@ class PlaybackSettings:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     events: tuple[EventRule, ...] = ()
     on_event: Callable[[ActionEvent], object] | None = None
+    head: Head | None = None
 
 
 @dataclass(frozen=True)

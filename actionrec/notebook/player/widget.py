@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
     from ...heads.events import ActionEvent, RulesLike
     from ...models.runtime import ActionModels
+    from ...pipeline.decoded import Head
     from ...pipeline.sampling import SamplingGrid
     from ...video.core import Frame
     from ...video.open import SourceLike
@@ -63,6 +64,8 @@ class LivePlayer:
             the video; the events are in :attr:`PlayerReport.events`.
         on_event: called with each :class:`~actionrec.heads.ActionEvent` once it is final (closed
             and its merge gap passed, or playback ended); on the playing cell's thread.
+        head: the classes the overlay shows: label groups or custom actions (:mod:`actionrec.heads`);
+            ``None`` for the model's own. Smoothing averages the head's probabilities.
 
     Attributes:
         widget: what to display: the canvas, Play / Pause / Stop and a status line.
@@ -74,6 +77,7 @@ class LivePlayer:
         ValueError: an option out of range (the message says the valid range).
         HeadError: a malformed event rule (one naming a class the recognizer lacks fails at
             :meth:`play`).
+        HeadMismatchError: ``head`` cannot read these models' outputs.
     """
 
     def __init__(
@@ -89,6 +93,7 @@ class LivePlayer:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         events: RulesLike | None = None,
         on_event: Callable[[ActionEvent], object] | None = None,
+        head: Head | None = None,
     ) -> None:
         import ipywidgets as widgets
 
@@ -105,6 +110,8 @@ class LivePlayer:
             raise ValueError(f"LivePlayer threshold={threshold} is not a probability; valid: 0..1")
         if max_seconds is not None and not max_seconds > 0:
             raise ValueError(f"LivePlayer max_seconds={max_seconds} must be > 0 seconds, or None for no limit")
+        if head is not None:
+            head.check_models(models)  # before any playback: a mismatch is the caller's mistake
         options = options if options is not None else RecognizerOptions.live()
         self.settings = PlaybackSettings(
             models=models,
@@ -118,6 +125,7 @@ class LivePlayer:
             sleep=sleep,
             events=load_rules(events) if events is not None else (),
             on_event=on_event,
+            head=head,
         )
         self.last_report: PlayerReport | None = None
         self._lock = threading.Lock()
