@@ -90,10 +90,7 @@ class PacedCamera:
     def finish(self):
         """After the last frame: wait until every decided sample is resolved; the last predictions."""
         wait_for(lambda: self.unresolved() == 0, "the last samples")
-        got = []
-        while (p := self.live.poll()) is not None:
-            got.append(p)
-        return got
+        return list(self.live.poll_all())
 
 
 def run_camera(live, camera):
@@ -101,8 +98,7 @@ def run_camera(live, camera):
     got = []
     for f in camera:
         live.push(f)
-        while (p := live.poll()) is not None:
-            got.append(p)
+        got += live.poll_all()
     return got + camera.finish()
 
 
@@ -140,6 +136,22 @@ def test_live_windows_match_the_file_oracle_when_not_overloaded(models, times):
     assert all(p.missing == 0 and p.label == "red" for p in got)
     assert live.samples_missing == 0 and live.latest is got[-1]
     assert any(abs(e["coverage_s"] - (e["end_s"] - e["start_s"])) > 1e-3 for e in expected)  # not the grid span
+
+
+def test_windows_completing_between_two_polls_are_all_returned_in_order(models):
+    """A slow consumer polls rarely: poll_all() gives every window since the last call, poll() the newest."""
+    times = [i / 30 for i in range(100)]
+    with LiveRecognizer(models, options=RecognizerOptions(stride_s=0.5)) as live:
+        camera = PacedCamera(live, times)
+        for f in camera:
+            live.push(f)  # no poll while the frames come
+        wait_for(lambda: camera.unresolved() == 0, "the last samples")
+        got = live.poll_all()
+        assert live.poll_all() == () and live.poll() is None  # nothing new since
+    expected = oracle_windows(times, window_s=1.0, clip_len=16, stride_s=0.5)
+    assert [p.window_index for p in got] == list(range(len(expected))) and len(got) >= 4
+    assert [p.start_s for p in got] == pytest.approx([e["start_s"] for e in expected], abs=1e-9)
+    assert live.latest is got[-1]
 
 
 def ramp_bgr(i, t):

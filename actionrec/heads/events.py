@@ -144,7 +144,7 @@ class EventTracker:
         tracker = EventTracker(["clapping > 0.6 for 1.5s"], labels=live.labels, on_event=print)
         for frame in camera:
             live.push(frame)
-            if (p := live.poll()) is not None:
+            for p in live.poll_all():  # every new window (poll() returns only the newest)
                 tracker.push(p)
         tracker.close()
     """

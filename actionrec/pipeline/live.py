@@ -179,20 +179,33 @@ class LiveRecognizer:
 
         Returns:
             The newest new prediction (also kept in :attr:`latest`), or ``None`` when no window
-            completed since the last call.
+            completed since the last call. Several windows may complete at once (a slow consumer,
+            a burst of encoder callbacks): :meth:`poll_all` returns each of them.
+
+        Raises:
+            ModelOutputError: an encoder or decoder output does not fit its pair or the labels.
+        """
+        new = self.poll_all()
+        return new[-1] if new else None
+
+    def poll_all(self) -> tuple[Prediction, ...]:
+        """Decode every window whose samples are resolved, and return each new prediction in order.
+
+        What an event tracker or a recording needs: no window is skipped when several complete
+        between two calls. Windows whose samples were all dropped give no prediction.
 
         Raises:
             ModelOutputError: an encoder or decoder output does not fit its pair or the labels.
         """
         self._jobs.check()
-        newest = None
+        new: list[Prediction] = []
         while (result := self._try_window(self._next_window)) is not _PENDING:
             self._next_window += 1
             if result is not None:
-                newest = result
-        if newest is not None:
-            self.latest = newest
-        return newest
+                new.append(result)
+        if new:
+            self.latest = new[-1]
+        return tuple(new)
 
     def _try_window(self, w: int) -> Prediction | object | None:
         """The window's prediction; ``None`` when all its samples were dropped; ``_PENDING``."""

@@ -205,7 +205,7 @@ class Playback:
             self._add("decode", (self.clock() - t) * 1000)
             self.frames_source += 1
             rec.push(frame)  # never blocks: the recognizer drops samples while the encoder is busy
-            if (prediction := rec.poll()) is not None:
+            for prediction in rec.poll_all():  # every new window: none skipped for the events and the report
                 self.latest = prediction
                 self.predictions.append(prediction)
                 self.unshown.append(prediction)
