@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.notebooks import tiny_parameters, with_parameters
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOK = REPO / "action_recognition.ipynb"
@@ -86,7 +87,7 @@ def runs(tmp_path_factory, tiny_model_dir, tiny_labels_file, video_factory):
         HTTPS_PROXY="http://127.0.0.1:9",
         NO_PROXY="",
     )
-    nb = nbformat.read(project / NOTEBOOK.name, as_version=4)
+    nb = with_parameters(nbformat.read(project / NOTEBOOK.name, as_version=4), tiny_parameters(project))
     client = NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(project)}})
     done = []
     with client.setup_kernel(env=env, cwd=str(project)):
@@ -108,11 +109,12 @@ def test_notebook_runs_headless_and_shows_results(runs, run):
             assert err == "", f"error output in cell {cell.source[:60]!r}:\n{err}"
 
     assert "top-1: red (" in _texts(_cell(nb, "nu.decode_window"))[0]
-    summary = _texts(_cell(nb, "recognizer.analyze"))[0]
+    summary = _texts(_cell(nb, "recognizer.analyze(clip)"))[0]
     assert re.search(r"blue\s+\(\d+%\)[\s\S]*red\s+\(\d+%\)", summary), summary
     assert "Longest certain segment" in summary
 
-    for snippet in ("show_frame_with_crop", "window_strip", "embedding_heatmap", "topk_bars", "plot_timeline"):
+    timeline_plot = "plot_timeline(timeline, top_n=5, threshold=THRESHOLD)"
+    for snippet in ("show_frame_with_crop", "window_strip", "embedding_heatmap", "topk_bars", timeline_plot):
         outputs = _cell(nb, f"nu.{snippet}").outputs
         assert any("image/png" in o.get("data", {}) for o in outputs), f"{snippet} shows no picture"
 
@@ -127,6 +129,21 @@ def test_notebook_runs_headless_and_shows_results(runs, run):
     assert '<video class="actionrec-video" src="data/out/blue_then_red.annotated.mp4"' in "".join(
         _texts(_cell(nb, "nu.video_html"))[2]
     )
+
+    # Step 9: the colour groups of the injected parameters, from the cached decoder outputs
+    grouped = _texts(_cell(nb, "nu.load_groups"))
+    assert "groups: colours.json -> cool, warm, other" in grouped[0], grouped[0]
+    assert re.search(r"cool\s+\(\d+%\)[\s\S]*warm\s+\(\d+%\)", grouped[0]), grouped[0]
+    assert any("image/png" in o.get("data", {}) for o in _cell(nb, "nu.load_groups").outputs)
+    widget = "application/vnd.jupyter.widget-view+json"
+    assert any(widget in o.get("data", {}) for o in _cell(nb, "nu.GroupEditor").outputs)
+    # Step 11: the red event (red from 2 s to 4 s), its thumbnail, the markers
+    table = "".join(_texts(_cell(nb, "nu.detect_events"))[2])
+    assert "red" in table and "data:image/jpeg;base64," in table, table[:500]
+    rows = (out / "blue_then_red.events.csv").read_text().splitlines()[1:]
+    assert [r.split(",")[1:4] for r in rows] == [["red", "2", "4"]], rows  # red from 2 s to the end
+    assert (out / "blue_then_red.events" / "1.jpg").stat().st_size > 500
+    assert any("image/png" in o.get("data", {}) for o in _cell(nb, "events=events)").outputs)
 
     choice = _texts(_cell(nb, "nu.choose_live_source"))[0]
     assert "Live source: the video file blue_then_red.mp4, played in real time." in choice
@@ -145,7 +162,7 @@ def test_notebook_runs_headless_and_shows_results(runs, run):
 @pytest.mark.timeout(240)
 def test_run_all_twice_gives_the_same_answers(runs):
     first, second, _ = runs
-    for snippet in ("nu.decode_window", "recognizer.analyze", "nu.video_summary"):
+    for snippet in ("nu.decode_window", "recognizer.analyze(clip)", "nu.video_summary"):
         assert _texts(_cell(first, snippet))[0] == _texts(_cell(second, snippet))[0]
 
 

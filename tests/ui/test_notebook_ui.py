@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import re
 import secrets
-import shutil
 
 import numpy as np
 import pytest
 
+from tests.support.notebooks import tiny_parameters, write_with_parameters
 from tests.test_notebook_headless import NOTEBOOK, blue_then_red, copy_project
 from tests.ui.conftest import (
     FAKE_CAMERA_ARGS,
@@ -70,7 +70,8 @@ def _open(page, lab) -> None:
     """Open a pristine copy of the notebook in the project folder, with an idle kernel."""
     server, folder = lab
     name = f"action_recognition-{secrets.token_hex(3)}.ipynb"  # autosave writes outputs into the file
-    shutil.copyfile(NOTEBOOK, server.root_dir / folder / name)
+    project = server.root_dir / folder
+    write_with_parameters(NOTEBOOK, project / name, tiny_parameters(project))  # groups and rules of the tiny classes
     page.goto(server.notebook_url(f"{folder}/{name}"), wait_until="domcontentloaded")
     page.locator(f"{VISIBLE_PANEL} .jp-Cell").first.wait_for(timeout=60_000)
     page.locator(".jp-StatusBar-TextItem", has_text=re.compile(KERNEL_IDLE_RE)).first.wait_for(timeout=60_000)
@@ -116,7 +117,9 @@ def test_notebook_in_jupyterlab(lab, page, video_factory, tmp_path):
     assert "Live source: the video file ui_blue_then_red.mp4, played in real time." in text
     _shot(page, _cell(page, "nu.ModelChoice"), "model-choice")
     _shot(page, _cell(page, "nu.window_strip"), "window")
-    _shot(page, _cell(page, "nu.plot_timeline"), "timeline")
+    _shot(page, _cell(page, "nu.plot_timeline(timeline, top_n=5, threshold=THRESHOLD)"), "timeline")
+    _shot(page, _cell(page, "nu.GroupEditor"), "group-editor")
+    _shot(page, _cell(page, "nu.detect_events"), "events")
     _shot(page, _cell(page, "nu.doctor"), "doctor")
     assert "browser camera" in _cell(page, "nu.doctor").text_content()
 
