@@ -38,7 +38,6 @@ class ContainerFacts:
 
     Attributes:
         streams: e.g. ``"video h264, audio aac"``.
-        has_video: at least one video stream.
         nb_frames: declared frame count of the video stream, ``None`` when not stored.
         stream_duration_s: the video stream's declared duration.
         container_duration_s: the container's duration (over all streams).
@@ -46,7 +45,6 @@ class ContainerFacts:
     """
 
     streams: str
-    has_video: bool
     nb_frames: int | None
     stream_duration_s: float | None
     container_duration_s: float | None
@@ -93,13 +91,12 @@ def _facts(container) -> ContainerFacts:
     streams = ", ".join(f"{s.type} {_codec_name(s)}" for s in container.streams) or "no streams"
     videos = container.streams.video
     if not videos:
-        return ContainerFacts(streams, False, None, None, None, None)
+        return ContainerFacts(streams, None, None, None, None)
     v = videos[0]
     tb = float(v.time_base) if v.time_base else None
     rate = v.average_rate or v.guessed_rate
     return ContainerFacts(
         streams=streams,
-        has_video=True,
         nb_frames=v.frames or None,
         stream_duration_s=v.duration * tb if v.duration and tb else None,
         container_duration_s=container.duration / 1e6 if container.duration else None,
