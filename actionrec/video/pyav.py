@@ -272,12 +272,11 @@ def no_frames_error(display: str, facts: ContainerFacts | None, report: DecodeRe
     )
 
 
-def unopenable_error(path: Path, display: str, exc: Exception | None = None) -> VideoOpenError:
-    """A :class:`VideoOpenError` saying what the file looks like and what to do."""
+def unopenable_error(path: Path, display: str, exc: Exception) -> VideoOpenError:
+    """A :class:`VideoOpenError` saying what the file looks like, why PyAV refused it (``exc``) and what to do."""
     found = describe_file(path)
-    detail = f" (PyAV: {exc})" if exc is not None else ""
     return VideoOpenError(
-        f"cannot open {display} as a video: neither OpenCV nor FFmpeg/PyAV can read it{detail}. "
+        f"cannot open {display} as a video: neither OpenCV nor FFmpeg/PyAV can read it (PyAV: {exc}). "
         f"Found: {found}. Valid inputs are video files (MP4, MKV, WebM, AVI, MOV, GIF). "
         "Copy or download the file again, or convert it: ffmpeg -i IN -c:v libx264 -pix_fmt yuv420p OUT.mp4"
     )
