@@ -60,6 +60,9 @@ TARGETS = (
     ),
     Target("files", "actionrec/pipeline/files.py", ("tests/test_pipeline.py",)),
     Target("stages", "actionrec/pipeline/stages.py", ("tests/test_pipeline.py",)),
+    # live: fork mode works with the OpenVINO tests (kills checked by hand without fork), but slowly:
+    # a mutant that keeps a window from resolving waits out test_live's 60 s hang guard, or loops
+    # until mutmut's CPU limit ((test time + 1 s) x 15 x 2). 17 of 338 mutants took 5 min here.
     Target("live", "actionrec/pipeline/live.py", ("tests/test_live.py",)),
     # pyav: the real clips of ../shared/media carry what synthetic files lack (corrupt packets mid-file,
     # a cut-off MP4, containers that state no duration); 15 s more per surviving mutant.
