@@ -9,8 +9,10 @@ import io
 import itertools
 import re
 import shutil
+import struct
 import threading
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -50,11 +52,11 @@ def assert_exact(frames, times_s):
 
 
 class Capture:
-    """A real OpenCV capture that can refuse to open, stop early or lie about POS_MSEC."""
+    """A real OpenCV capture that can refuse to open, stop early or lie about POS_MSEC or its fps."""
 
-    def __init__(self, path, *, opened=True, stop_after=None, times_ms=None):
+    def __init__(self, path, *, opened=True, stop_after=None, times_ms=None, fps=None):
         self.cap = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
-        self.opened, self.stop_after, self.times_ms = opened, stop_after, times_ms
+        self.opened, self.stop_after, self.times_ms, self.fps = opened, stop_after, times_ms, fps
         self.reads = self.releases = 0
 
     def isOpened(self):  # noqa: N802 (OpenCV's name)
@@ -69,6 +71,8 @@ class Capture:
     def get(self, prop):
         if prop == cv2.CAP_PROP_POS_MSEC and self.times_ms is not None:
             return self.times_ms[self.reads - 1]
+        if prop == cv2.CAP_PROP_FPS and self.fps is not None:
+            return self.fps
         return self.cap.get(prop)
 
     def release(self):
@@ -171,6 +175,111 @@ def test_truncated_file_decodes_what_is_there_and_says_so(video_factory, tmp_pat
     )
 
 
+def cut_inside_packet(path: Path, out: Path, n: int) -> Path:
+    """``path`` cut one byte before the end of its ``n``-th video packet (a copy interrupted there)."""
+    import av
+
+    with av.open(str(path)) as container:
+        ends = [p.pos + p.size for p in container.demux(video=0) if p.size]
+    out.write_bytes(path.read_bytes()[: ends[n - 1] - 1])
+    return out
+
+
+@pytest.mark.parametrize(
+    ("fps", "duration_s", "kept", "truncated"),
+    [
+        (2, 5.0, 1, True),  # packets end at 0.5 s of 5 s
+        (2, 5.0, 7, True),  # they end at 3.5 s: more than two frames (1 s) short of the end
+        (2, 5.0, 8, False),  # at 4.0 s: exactly two frames short is within the tolerance
+        (10, 5.0, 22, True),  # at 4.4 s of 5 s: at 10 frames/s the tolerance is 0.25 s
+        (10, 1.0, 5, True),  # at 0.5 s of 1 s: a short file
+    ],
+)
+@pytest.mark.parametrize("decoder", ["opencv", "pyav"])
+def test_a_file_is_truncated_when_its_packets_end_over_two_frames_early(
+    video_factory, tmp_path, fps, duration_s, kept, truncated, decoder
+):
+    whole = video_factory(f"f{fps}-{duration_s:g}s.mkv", fps=fps, duration_s=duration_s)
+    cut = cut_inside_packet(whole, tmp_path / f"cut{kept}.mkv", kept + 1)  # the packets before it remain
+    factory = factory_of([], opened=decoder == "opencv")
+    video, frames = decode_all(cut, capture_factory=factory)
+    assert [f.index for f in frames] == [read_stamp(f.image_bgr) for f in frames] == list(range(len(frames)))
+    if decoder == "opencv" and not truncated:
+        return  # OpenCV reached what the tolerance calls the end: PyAV is not asked (no verdict)
+    assert video.stats.truncated is truncated
+    says = [w for w in video.stats.warnings if "is truncated" in w]
+    assert says == (
+        [
+            f"{cut} is truncated: its packets end at {kept / fps:.2f} s but the container says {duration_s:.2f} s (an "
+            f"interrupted download, copy or recording); {len(frames)} frames decoded and analysed. Get the "
+            "complete file for the rest"
+        ]
+        if truncated
+        else []
+    )
+
+
+@pytest.mark.parametrize(
+    ("cv_fps", "fps", "frame_count"),
+    [
+        (25.0, 25.0, 50),  # OpenCV's rate, and the stored count agreeing with 2 s x 25
+        (12.5, 12.5, None),  # OpenCV's rate wins over the container's; 2 s x 12.5 = 25 is far from 50: dropped
+        (0.0, 25.0, 50),  # OpenCV has no rate: the container's
+        (1000.0, 25.0, 50),  # nor one up to 1000 frames/s
+        (26.5, 26.5, 50),  # 53 expected, 50 stored: within 10 % of the count (5 frames)
+        (27.6, 27.6, None),  # 55.2 expected: more than 5 frames off
+    ],
+)
+def test_frame_rate_and_count_are_kept_only_when_plausible(video_factory, cv_fps, fps, frame_count):
+    path = video_factory("f25-2s.mp4", fps=25, duration_s=2.0)
+    with open_video(path, capture_factory=factory_of([], fps=cv_fps)) as video:
+        assert (video.info.fps, video.info.frame_count, video.info.duration_s) == (fps, frame_count, 2.0)
+
+
+@pytest.mark.parametrize(("cv_fps", "frame_count"), [(12.0, 10), (13.0, None)])
+def test_a_short_files_count_may_be_two_frames_off(video_factory, cv_fps, frame_count):
+    path = video_factory("f10.mp4", fps=10, duration_s=1.0)
+    with open_video(path, capture_factory=factory_of([], fps=cv_fps)) as video:
+        assert video.info.frame_count == frame_count
+
+
+def test_a_one_frame_file_has_a_frame_count_of_one(video_factory):
+    video, frames = decode_all(video_factory("one.mp4", fps=10, duration_s=0.1))
+    assert len(frames) == 1 and video.info.frame_count == 1
+
+
+@pytest.mark.parametrize("capture", [{}, {"stop_after": 3}], ids=["opencv", "opencv-then-pyav"])
+@pytest.mark.parametrize(
+    ("suffix", "duration_s"),
+    [(".mp4", 1.0), (".mkv", 2.0)],  # MKV states only the container's duration (the longer sound's)
+)
+def test_a_video_track_shorter_than_its_sound_is_not_truncated(tmp_path, capture, suffix, duration_s):
+    import av
+
+    path = tmp_path / f"talk{suffix}"
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=10)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        sound = container.add_stream("aac", rate=8000)
+        for i in range(10):
+            container.mux(video.encode(av.VideoFrame.from_ndarray(np.full((48, 64, 3), 20 * i, np.uint8), "bgr24")))
+        container.mux(video.encode())
+        for i in range(16):  # 2 s of sound
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 8000, i * 1024
+            container.mux(sound.encode(frame))
+        container.mux(sound.encode())
+    video, frames = decode_all(path, capture_factory=factory_of([], **capture))
+    assert len(frames) == 10 and video.info.duration_s == pytest.approx(duration_s, abs=0.2)  # AAC pads its end
+    assert not video.stats.truncated and not [w for w in video.stats.warnings if "truncated" in w]
+
+
+def test_a_container_duration_is_read_in_seconds(video_factory):
+    # MKV states no per-track duration: the container's (in microseconds) is the one
+    video, _ = decode_all(video_factory("f25-1s.mkv", fps=25, duration_s=1.0))
+    assert video.info.duration_s == pytest.approx(1.0, abs=1e-9)
+
+
 @pytest.mark.parametrize(("size_wh", "n"), [((16, 16), 3), ((7680, 4320), 2)])
 def test_tiny_and_8k_frames_decode(video_factory, size_wh, n):
     path = video_factory(f"size{size_wh[0]}.mp4", fps=10, duration_s=n / 10, size_wh=size_wh, stamp_index=n == 2)
@@ -187,7 +296,10 @@ def test_path_with_spaces_and_non_ascii_characters(video_factory, tmp_path):
     assert video.info.source == str(path) and len(frames) == 10
 
 
-def test_a_file_whose_metadata_is_not_utf8_opens(tmp_path):
+@pytest.mark.parametrize(
+    "capture", [{}, {"opened": False}, {"stop_after": 2}], ids=["opencv", "pyav", "opencv-then-pyav"]
+)
+def test_a_file_whose_metadata_is_not_utf8_opens(tmp_path, capture):
     # Found by tests/test_fuzz_video.py: old AVI/MKV tools store Latin-1 tags (an "é" as one byte
     # 0xE9); PyAV decoded them strictly and open_video raised a bare UnicodeDecodeError.
     import av
@@ -203,7 +315,7 @@ def test_a_file_whose_metadata_is_not_utf8_opens(tmp_path):
     data = path.read_bytes()
     assert data.count(b"MARK") == 1
     path.write_bytes(data.replace(b"MARK", b"\xe9\xe9\xe9\xe9"))
-    video, frames = decode_all(path)
+    video, frames = decode_all(path, capture_factory=factory_of([], **capture))
     assert len(frames) == 5 and video.info.duration_s == pytest.approx(0.5, abs=0.11)
 
 
@@ -611,19 +723,37 @@ def test_unsupported_url_schemes_list_the_valid_ones(url):
 # -- bad files ----------------------------------------------------------------------------------------
 
 
-def audio_only(path: Path) -> Path:
+def audio_only(path: Path, streams: int = 1) -> Path:
     import av
 
     with av.open(str(path), "w") as container:
-        stream = container.add_stream("aac", rate=8000)
-        for i in range(4):
-            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-            frame.sample_rate, frame.pts = 8000, i * 1024
-            for packet in stream.encode(frame):
+        for stream in [container.add_stream("aac", rate=8000) for _ in range(streams)]:
+            for i in range(4):
+                frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+                frame.sample_rate, frame.pts = 8000, i * 1024
+                for packet in stream.encode(frame):
+                    container.mux(packet)
+            for packet in stream.encode():
                 container.mux(packet)
-        for packet in stream.encode():
+    return path
+
+
+def data_only(path: Path) -> Path:
+    """An MPEG-TS holding only a data stream (telemetry): no decoder exists for it."""
+    import av
+
+    with av.open(str(path), "w", format="mpegts") as container:
+        data = container.add_data_stream()
+        for i in range(5):
+            packet = av.Packet(b"klv")
+            packet.stream, packet.pts, packet.dts, packet.time_base = data, i * 9000, i * 9000, Fraction(1, 90000)
             container.mux(packet)
     return path
+
+
+def box(kind: bytes, payload: bytes = b"") -> bytes:
+    """One MP4 box: 32-bit size, 4-letter type, payload."""
+    return struct.pack(">I4s", 8 + len(payload), kind) + payload
 
 
 @pytest.mark.parametrize(
@@ -637,7 +767,88 @@ def audio_only(path: Path) -> Path:
             "Found: 1992 bytes of unrecognised binary data (starting with 07 08 09 0a 0b 0c 0d 0e)",
         ),
         ("page.mp4", lambda p: p.write_text("<!DOCTYPE html><p>hi"), "Found: an HTML/XML page of 20 bytes"),
-        ("sound.mp4", audio_only, "{p} holds no video stream (found: audio aac); this looks like an audio-only file"),
+        ("spaced.mp4", lambda p: p.write_text("  \n<HTML><body>x</body>"), "Found: an HTML/XML page of 23 bytes"),
+        ("feed.mp4", lambda p: p.write_text("<?xml version='1.0'?><a/>"), "Found: an HTML/XML page of 25 bytes"),
+        ("login.mp4", lambda p: p.write_text("<head></head>"), "Found: an HTML/XML page of 13 bytes, not a video"),
+        (
+            "tabs.mp4",
+            lambda p: p.write_bytes(b"a\tb\r\nc" * 20),
+            "Found: a text file of 120 bytes starting with 'a\\tb\\r\\nca\\tb\\r\\nca\\tb\\r\\nca\\tb\\r\\nca\\tb"
+            "\\r\\nca\\tb\\r\\nca\\tb\\r', not a video. Valid inputs",
+        ),
+        (  # only the first 4096 bytes are looked at: a NUL after them does not make the text binary
+            "long.mp4",
+            lambda p: p.write_bytes((b"hello, not a video\n" * 300)[:4096] + b"\0" * 10),
+            "Found: a text file of 4106 bytes starting with 'hello, not a video\\nhello, not a video\\nhe', not a ",
+        ),
+        (
+            "damaged.mkv",
+            lambda p: p.write_bytes(b"\x1a\x45\xdf\xa3" + bytes(range(256)) * 2),
+            "Found: a Matroska/WebM file of 516 bytes whose content is damaged or incomplete. Valid inputs",
+        ),
+        (
+            "damaged.avi",
+            lambda p: p.write_bytes(b"RIFF\x00\x01\x00\x00AV\xffI" + bytes(range(256)) * 2),
+            "Found: a RIFF (AV\ufffdI) file of 524 bytes that has no readable video. Valid inputs",
+        ),
+        (
+            "picture.mp4",
+            lambda p: p.write_bytes(b"\x89PNG" + b"hello" * 50),
+            "Found: a PNG image, not a video (put images in a folder and pass the folder). Valid inputs",
+        ),
+        (
+            "photo.mp4",
+            lambda p: p.write_bytes(b"\xff\xd8\xff" + b"hello" * 50),
+            "Found: a JPEG image, not a video (put images in a folder and pass the folder). Valid inputs",
+        ),
+        (
+            "no-index.mp4",
+            lambda p: p.write_bytes(
+                box(b"ftyp", b"isom\0\0\0\0") + box(b"free") + box(b"mdat", bytes(32)) + box(b"free")
+            ),
+            "Found: an MP4/MOV file of 72 bytes without its index (moov box; boxes found: ftyp, free, mdat, free). "
+            "Valid inputs",
+        ),
+        (  # a box size of 1: the real size follows as 64 bits
+            "large-box.mp4",
+            lambda p: p.write_bytes(
+                box(b"ftyp", b"isom\0\0\0\0") + struct.pack(">I4sQ", 1, b"wide", 24) + bytes(8) + box(b"free")
+            ),
+            "Found: an MP4/MOV file of 48 bytes without its index (moov box; boxes found: ftyp, wide, free). Valid",
+        ),
+        (  # a box size of 0: the box runs to the end of the file
+            "open-box.mp4",
+            lambda p: p.write_bytes(
+                box(b"ftyp", b"isom\0\0\0\0") + box(b"free") + struct.pack(">I4s", 0, b"mdat") + bytes(20)
+            ),
+            "Found: an MP4/MOV file of 52 bytes without its index (moov box; boxes found: ftyp, free, mdat). Valid",
+        ),
+        (  # the walk stops after 64 boxes
+            "many-boxes.mp4",
+            lambda p: p.write_bytes(box(b"ftyp", b"isom\0\0\0\0") + box(b"free") * 70),
+            f"(moov box; boxes found: ftyp, {', '.join(['free'] * 63)}). Valid inputs",
+        ),
+        (
+            "empty-index.mp4",
+            lambda p: p.write_bytes(box(b"ftyp", b"isom\0\0\0\0") + box(b"moov", b"\x01" * 40)),
+            "{p} holds no video stream (found: no streams); this looks like an audio-only file",
+        ),
+        (
+            "sound.mp4",
+            audio_only,
+            "{p} holds no video stream (found: audio aac); this looks like an audio-only file. Pass a file with a "
+            "video track (MP4, MKV, WebM, AVI, MOV or GIF)",
+        ),
+        (
+            "two-sounds.mkv",
+            lambda p: audio_only(p, streams=2),
+            "{p} holds no video stream (found: audio aac, audio aac); this looks like an audio-only file",
+        ),
+        (
+            "telemetry.ts",
+            data_only,
+            "{p} holds no video stream (found: data (no decoder)); this looks like an audio-only file",
+        ),
         ("missing.mp4", lambda p: None, "no such file or folder: '{p}' (looked for {p}). Check the spelling"),
         ("folder", lambda p: (p.mkdir(), (p / "a.txt").write_text("x")), "folder {p} holds no images (found: a.txt)"),
     ],
@@ -648,6 +859,75 @@ def test_bad_files_say_what_was_found_and_what_to_do(tmp_path, name, make, messa
     error = VideoOpenError
     with pytest.raises(error, match=re.escape(message.format(p=path))):
         open_video(path)
+
+
+def test_an_unreadable_file_names_both_decoders_what_it_holds_and_the_fix(tmp_path):
+    path = tmp_path / "notes.mp4"
+    path.write_text("hello, not a video\n")
+    with pytest.raises(VideoOpenError) as caught:
+        open_video(path)
+    assert re.fullmatch(
+        rf"cannot open {re.escape(str(path))} as a video: neither OpenCV nor FFmpeg/PyAV can read it "
+        r"\(PyAV: \[Errno \d+\] Invalid data found when processing input: .+\)\. "
+        r"Found: a text file of 19 bytes starting with 'hello, not a video\\n', not a video\. "
+        r"Valid inputs are video files \(MP4, MKV, WebM, AVI, MOV, GIF\)\. Copy or download the file again, "
+        r"or convert it: ffmpeg -i IN -c:v libx264 -pix_fmt yuv420p OUT\.mp4",
+        str(caught.value),
+    )
+
+
+def test_a_file_that_opens_but_decodes_no_frame_says_it_is_damaged(tmp_path):
+    path = tmp_path / "photo.mp4"
+    path.write_bytes(b"\xff\xd8\xff")  # FFmpeg opens a JPEG start as a one-frame video, then cannot decode it
+    with pytest.raises(VideoDecodeError) as caught:
+        open_video(path)
+    assert str(caught.value) == (
+        f"{path} opened (video mjpeg) but no frame could be decoded (1 undecodable packets): the file is damaged "
+        "or its codec is not available here. Re-encode it, e.g. ffmpeg -i IN -c:v libx264 -pix_fmt yuv420p "
+        "OUT.mp4, or copy it again"
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "found"),
+    [
+        (b"", "an empty file (0 bytes)"),
+        (  # PyAV opens a file with an index (its streams are then judged); the words still say what is there
+            box(b"ftyp", b"isom\0\0\0\0") + struct.pack(">I4s", 1000, b"moov") + bytes(40),
+            "an MP4/MOV file of 64 bytes cut off inside its 'moov' box: an incomplete download, copy or recording",
+        ),
+        (
+            box(b"ftyp", b"isom\0\0\0\0") + box(b"moov", bytes(40)) + struct.pack(">I4s", 4, b"mdat"),
+            "an MP4/MOV file of 72 bytes cut off inside its 'mdat' box: an incomplete download, copy or recording",
+        ),
+        (
+            box(b"ftyp", b"isom\0\0\0\0") + box(b"moov", bytes(40)) + box(b"mdat", bytes(8)),
+            "an MP4/MOV file of 80 bytes whose video track cannot be decoded",
+        ),
+    ],
+)
+def test_describe_file_says_what_an_unreadable_file_holds(tmp_path, data, found):
+    from actionrec.video.pyav import describe_file
+
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(data)
+    assert describe_file(path) == found
+
+
+def test_describe_file_reads_mp4_box_sizes_as_unsigned(tmp_path):
+    # A 2 GiB+ media box (a long recording) whose 32-bit size has its top bit set: a sparse file
+    # (no 2 GiB written), the walk skips the box and finds the one after it.
+    path = tmp_path / "long.mp4"
+    big = 2**31 + 16
+    with open(path, "wb") as f:
+        f.write(box(b"ftyp", b"isom\0\0\0\0") + struct.pack(">I4s", big, b"mdat"))
+        f.seek(16 + big)
+        f.write(box(b"free"))
+    from actionrec.video.pyav import describe_file
+
+    assert describe_file(path) == (
+        f"an MP4/MOV file of {16 + big + 8} bytes without its index (moov box; boxes found: ftyp, mdat, free)"
+    )
 
 
 def test_mp4_cut_before_its_index_is_explained(video_factory, tmp_path):

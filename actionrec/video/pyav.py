@@ -38,7 +38,6 @@ class ContainerFacts:
 
     Attributes:
         streams: e.g. ``"video h264, audio aac"``.
-        has_video: at least one video stream.
         nb_frames: declared frame count of the video stream, ``None`` when not stored.
         stream_duration_s: the video stream's declared duration.
         container_duration_s: the container's duration (over all streams).
@@ -46,7 +45,6 @@ class ContainerFacts:
     """
 
     streams: str
-    has_video: bool
     nb_frames: int | None
     stream_duration_s: float | None
     container_duration_s: float | None
@@ -93,13 +91,12 @@ def _facts(container) -> ContainerFacts:
     streams = ", ".join(f"{s.type} {_codec_name(s)}" for s in container.streams) or "no streams"
     videos = container.streams.video
     if not videos:
-        return ContainerFacts(streams, False, None, None, None, None)
+        return ContainerFacts(streams, None, None, None, None)
     v = videos[0]
     tb = float(v.time_base) if v.time_base else None
     rate = v.average_rate or v.guessed_rate
     return ContainerFacts(
         streams=streams,
-        has_video=True,
         nb_frames=v.frames or None,
         stream_duration_s=v.duration * tb if v.duration and tb else None,
         container_duration_s=container.duration / 1e6 if container.duration else None,
@@ -275,12 +272,11 @@ def no_frames_error(display: str, facts: ContainerFacts | None, report: DecodeRe
     )
 
 
-def unopenable_error(path: Path, display: str, exc: Exception | None = None) -> VideoOpenError:
-    """A :class:`VideoOpenError` saying what the file looks like and what to do."""
+def unopenable_error(path: Path, display: str, exc: Exception) -> VideoOpenError:
+    """A :class:`VideoOpenError` saying what the file looks like, why PyAV refused it (``exc``) and what to do."""
     found = describe_file(path)
-    detail = f" (PyAV: {exc})" if exc is not None else ""
     return VideoOpenError(
-        f"cannot open {display} as a video: neither OpenCV nor FFmpeg/PyAV can read it{detail}. "
+        f"cannot open {display} as a video: neither OpenCV nor FFmpeg/PyAV can read it (PyAV: {exc}). "
         f"Found: {found}. Valid inputs are video files (MP4, MKV, WebM, AVI, MOV, GIF). "
         "Copy or download the file again, or convert it: ffmpeg -i IN -c:v libx264 -pix_fmt yuv420p OUT.mp4"
     )
