@@ -6,3 +6,32 @@ the pooled feature) into probabilities over its own classes; the recognizers
 with ``head=``, and everything after them (top-k, smoothing, thresholds, segments, exports, the
 player) reads those classes like the model's own. Events are found on any timeline's scores.
 """
+
+from .actions import (
+    ACTIONS_FORMAT,
+    ActionsEvaluation,
+    CustomActions,
+    ExampleFeatures,
+    ExampleResult,
+    TrainedOn,
+    collect_features,
+    fit_actions,
+    train_actions,
+)
+from .examples import UNKNOWN, ActionExample, examples_from_folder, parse_example
+
+__all__ = [
+    "ACTIONS_FORMAT",
+    "UNKNOWN",
+    "ActionExample",
+    "ActionsEvaluation",
+    "CustomActions",
+    "ExampleFeatures",
+    "ExampleResult",
+    "TrainedOn",
+    "collect_features",
+    "examples_from_folder",
+    "fit_actions",
+    "parse_example",
+    "train_actions",
+]
