@@ -69,12 +69,41 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--formats", type=parse_formats, default=("json", "csv", "vtt"), help="any of json,csv,vtt,mp4")
     p.add_argument("--webm", action="store_true", help="annotated video as VP9 WebM instead of H.264 MP4")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
+    add_actions_arg(p)
     p.add_argument(
         "--max-download-mb",
         type=_megabytes,
         help="refuse URL inputs larger than this many MB, counted on the bytes received "
         "(env AR_MAX_DOWNLOAD_MB; default: the upload limit AR_MAX_UPLOAD_MB, 2048)",
     )
+
+
+def add_actions_arg(p: argparse.ArgumentParser) -> None:
+    """``--actions FILE``: custom actions (``python -m actionrec learn``) instead of the model's classes."""
+    p.add_argument(
+        "--actions",
+        metavar="FILE",
+        help="classify into the custom actions of FILE (from `python -m actionrec learn`) plus unknown",
+    )
+
+
+def actions_head(args: argparse.Namespace, models):
+    """The custom-action head of ``--actions`` (checked against ``models``), or ``None`` without it.
+
+    Raises:
+        HeadError: the file is missing or malformed, or ``--groups`` is given too.
+        HeadMismatchError: it was trained on other models.
+    """
+    from ..errors import HeadError
+    from ..heads import CustomActions
+
+    if not getattr(args, "actions", None):
+        return None
+    if getattr(args, "groups", None):
+        raise HeadError("--actions and --groups cannot be combined: a timeline has one set of classes; give one")
+    head = CustomActions.load(settings.resolve_path(args.actions))
+    head.check_models(models)
+    return head
 
 
 def _megabytes(text: str) -> float:
@@ -100,11 +129,12 @@ def run_analyze(args: argparse.Namespace) -> int:
         raise ActionRecError(str(exc)) from None
     files = resolve_from_args(args)
     models = compile_models(files, device=args.device, hint="THROUGHPUT", cache_dir=args.cache_dir)
+    head = actions_head(args, models)
     try:
         options = RecognizerOptions(
             window_s=args.window_s, stride_s=args.stride_s, top_k=args.top_k, smoothing=args.smooth
         )
-        recognizer = Recognizer(models, options=options)
+        recognizer = Recognizer(models, options=options, head=head)
     except ValueError as exc:
         raise ActionRecError(str(exc)) from None
     out_dir = settings.resolve_path(args.out) if args.out else settings.data_dir("out")

@@ -13,11 +13,13 @@ weighs the same, however many windows it has):
    feature's, so a feature that barely varied among the examples cannot dominate a distance);
 2. **classify**: scikit-learn's ``LogisticRegression`` (L2, ``C`` = :data:`DEFAULT_C`) on the
    standardised features gives each action's probability;
-3. **unknown**: a window's distance to each action's centroid (the mean standardised feature of
-   that action's windows; RMS over the features), in units of that action's radius. Each radius is
-   calibrated by leave-one-example-out: each example's windows are measured against its action's
-   centroid of the *other* examples (how far a new example of that action falls), and the radius
-   is :data:`RADIUS_MARGIN` × the 95th percentile of those distances (so an action whose examples
+3. **unknown**: a window's distance to each action, the RMS distance (over the standardised
+   features) to that action's nearest training window, in units of that action's radius. Nearest
+   windows rather than a centroid, so an action whose examples spread along one direction (a
+   scene getting brighter) does not claim everything around its middle. Each radius is
+   calibrated by leave-one-example-out: each example's windows are measured against the windows of
+   its action's *other* examples (how far a new example of that action falls), and the radius is
+   :data:`RADIUS_MARGIN` × the 95th percentile of those distances (so an action whose examples
    vary more gets a wider radius). With ``ratio`` the smallest distance / radius over the actions,
    a window's *unknown* share is ``sigmoid((ratio - 1) / SOFTNESS)`` (half at the radius, under 1 %
    at half of it), and the actions share the rest in the classifier's proportions, so every row
@@ -228,9 +230,10 @@ class CustomActions:
         examples: what it was trained on, with each example's window count.
         mean, scale: ``[F]`` standardisation.
         coef, intercept: ``[A, F]`` and ``[A]`` of the multinomial logistic regression.
-        centroids: ``[A, F]`` each action's mean standardised feature.
-        radii: ``[A]`` each action's radius: the RMS distance to its centroid at which a window
-            (not nearer another action in radius units) is half *unknown*.
+        windows: ``[N, F]`` the training windows, standardised (rounded to 4 decimals).
+        window_actions: ``[N]`` each training window's action (an index into ``actions``).
+        radii: ``[A]`` each action's radius: the RMS distance to its nearest training window at
+            which a window (not nearer another action in radius units) is half *unknown*.
         evaluation: the leave-one-example-out evaluation.
         c: the regression's ``C``.
     """
@@ -243,7 +246,8 @@ class CustomActions:
     scale: np.ndarray = field(repr=False)
     coef: np.ndarray = field(repr=False)
     intercept: np.ndarray = field(repr=False)
-    centroids: np.ndarray = field(repr=False)
+    windows: np.ndarray = field(repr=False)
+    window_actions: np.ndarray = field(repr=False)
     radii: np.ndarray = field(repr=False)
     evaluation: ActionsEvaluation
     c: float = DEFAULT_C
@@ -254,12 +258,15 @@ class CustomActions:
             raise HeadError(f"custom actions need at least two distinct actions, got {list(self.actions)}")
         for action in self.actions:
             check_action_name(action)
-        shapes = {"mean": (f,), "scale": (f,), "coef": (a, f), "intercept": (a,), "centroids": (a, f), "radii": (a,)}
+        n = len(self.window_actions) if isinstance(self.window_actions, np.ndarray) else -1
+        shapes = {"mean": (f,), "scale": (f,), "coef": (a, f), "intercept": (a,), "windows": (n, f), "radii": (a,)}
         for name, shape in shapes.items():
             array = getattr(self, name)
             if not isinstance(array, np.ndarray) or array.shape != shape or not np.isfinite(array).all():
                 got = getattr(array, "shape", type(array).__name__)
                 raise HeadError(f"custom actions: {name} must be finite numbers of shape {list(shape)}, got {got}")
+        if not set(np.unique(self.window_actions).tolist()) == set(range(a)):
+            raise HeadError(f"custom actions: window_actions must name each of the {a} actions, got {n} windows")
         if not (self.scale > 0).all() or not (self.radii > 0).all():
             raise HeadError("custom actions: the scale and the radii must be positive")
 
@@ -309,15 +316,18 @@ class CustomActions:
                 f"of shape {list(features.shape)}; analyse with {self.trained_on.describe()}"
             )
         z = _standardise(features, self.mean, self.scale)
-        return _with_unknown(_class_probs(z, self.coef, self.intercept), _distances(z, self.centroids), self.radii)
+        return _with_unknown(_class_probs(z, self.coef, self.intercept), self._distances(z), self.radii)
 
     def radius_ratios(self, features: np.ndarray) -> np.ndarray:
-        """``[W]`` each window's smallest distance to an action's centroid in units of its radius.
+        """``[W]`` each window's smallest distance to an action in units of its radius.
 
         Below 1: like some action's examples; above 1: mostly *unknown*.
         """
         z = _standardise(np.asarray(features), self.mean, self.scale)
-        return (_distances(z, self.centroids) / self.radii).min(axis=1)
+        return (self._distances(z) / self.radii).min(axis=1)
+
+    def _distances(self, z: np.ndarray) -> np.ndarray:
+        return _distances(z, self.windows, self.window_actions, len(self.actions))
 
     # -- the file -----------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -347,8 +357,9 @@ class CustomActions:
                 "intercept": self.intercept.tolist(),
             },
             "unknown": {
-                "kind": "centroid_rms_distance",
-                "centroids": self.centroids.tolist(),
+                "kind": "nearest_window_rms_distance",
+                "windows": self.windows.tolist(),
+                "window_actions": self.window_actions.tolist(),
                 "radii": self.radii.tolist(),
                 "softness": SOFTNESS,
                 "margin": RADIUS_MARGIN,
@@ -446,10 +457,11 @@ class CustomActions:
                 "scale": doc["scaler"]["scale"],
                 "coef": doc["classifier"]["coef"],
                 "intercept": doc["classifier"]["intercept"],
-                "centroids": doc["unknown"]["centroids"],
+                "windows": doc["unknown"]["windows"],
                 "radii": doc["unknown"]["radii"],
             }
             arrays = {k: np.asarray(v, np.float64) for k, v in arrays.items()}
+            arrays["window_actions"] = np.asarray(doc["unknown"]["window_actions"], np.int64)
             return cls(
                 name=name,
                 actions=actions,
@@ -592,13 +604,13 @@ def _fit_and_evaluate(
     name: str | None,
     c: float,
 ) -> CustomActions:
-    # per example: class probabilities and distances to every centroid, from a fit without it
+    # per example: class probabilities and distances to every action, from a fit without it
     held: list[tuple[np.ndarray, np.ndarray]] = []
     for i in range(len(examples)):
         rest = [j for j in range(len(examples)) if j != i]
         fold = _fit([x[j] for j in rest], [y[j] for j in rest], len(actions), c=c)
         z = _standardise(x[i], fold["mean"], fold["scale"])
-        held.append((_class_probs(z, fold["coef"], fold["intercept"]), _distances(z, fold["centroids"])))
+        held.append((_class_probs(z, fold["coef"], fold["intercept"]), _distances(z, fold["windows"], fold["window_actions"], len(actions))))
     own = [actions.index(e.example.action) for e in examples]
     results = []
     classes = (*actions, UNKNOWN)
@@ -645,7 +657,7 @@ def _check_counts(examples: Sequence[ActionExample]) -> None:
 
 
 def _fit(x: Sequence[np.ndarray], y: Sequence[np.ndarray], num_actions: int, *, c: float) -> dict[str, np.ndarray]:
-    """Scaler, logistic regression and centroids on the examples ``x`` (each example weighs the same)."""
+    """Scaler, logistic regression and standardised windows of the examples ``x`` (each example weighs the same)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
@@ -671,14 +683,15 @@ def _fit(x: Sequence[np.ndarray], y: Sequence[np.ndarray], num_actions: int, *, 
     intercept = np.asarray(model.intercept_, np.float64)
     if coef.shape[0] == 1:  # two classes: scikit-learn keeps one row; softmax of [-z/2, z/2] is its sigmoid
         coef, intercept = np.vstack([-coef / 2, coef / 2]), np.array([-intercept[0] / 2, intercept[0] / 2])
-    centroids = np.stack([np.average(z[labels == k], axis=0, weights=weights[labels == k]) for k in range(num_actions)])
-    return {"mean": mean, "scale": scale, "coef": coef, "intercept": intercept, "centroids": centroids}
+    # rounded as the file keeps them, so a loaded head computes exactly what the trained one does
+    windows = np.round(z, 4)
+    return {"mean": mean, "scale": scale, "coef": coef, "intercept": intercept, "windows": windows, "window_actions": labels}
 
 
 def _radii(
     held: Sequence[tuple[np.ndarray, np.ndarray]], own: Sequence[int], num_actions: int, *, leave_out: int = -1
 ) -> np.ndarray:
-    """Each action's radius from its held-out examples' distances to its centroid (``leave_out`` excluded)."""
+    """Each action's radius from its held-out examples' distances to it (``leave_out`` excluded)."""
     radii = np.empty(num_actions)
     for a in range(num_actions):
         d = [held[i][1][:, a] for i in range(len(held)) if own[i] == a and i != leave_out]
@@ -697,10 +710,15 @@ def _class_probs(z: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> np.n
     return e / e.sum(axis=1, keepdims=True)
 
 
-def _distances(z: np.ndarray, centroids: np.ndarray) -> np.ndarray:
-    """``[W, A]`` RMS distance of each window to each centroid."""
-    sq = (z**2).mean(axis=1)[:, None] - 2 * (z @ centroids.T) / z.shape[1] + (centroids**2).mean(axis=1)[None, :]
-    return np.sqrt(np.maximum(sq, 0.0))
+def _distances(z: np.ndarray, windows: np.ndarray, window_actions: np.ndarray, num_actions: int) -> np.ndarray:
+    """``[W, A]`` RMS distance of each window to the nearest training window of each action."""
+    f = max(z.shape[1], 1)
+    sq = (z**2).sum(axis=1)[:, None] - 2 * (z @ windows.T) + (windows**2).sum(axis=1)[None, :]
+    d = np.sqrt(np.maximum(sq, 0.0) / f)
+    out = np.empty((len(z), num_actions))
+    for a in range(num_actions):
+        out[:, a] = d[:, window_actions == a].min(axis=1) if len(z) else 0.0
+    return out
 
 
 def _with_unknown(probs: np.ndarray, distances: np.ndarray, radii: np.ndarray) -> np.ndarray:
