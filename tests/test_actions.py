@@ -32,7 +32,6 @@ from actionrec.pipeline import LiveRecognizer, Recognizer, RecognizerOptions
 from tests.conftest import shared_path
 from tests.support.cli import run_actionrec
 from tests.support.tiny_models import write_model_dir
-from tests.support.videos import make_video
 
 
 def solid(bgr):
@@ -69,7 +68,8 @@ def models(tiny_model_dir, tiny_labels_file, tmp_path_factory):
 def clip(video_factory):
     def make(kind, shade, duration_s=2.5):
         paint = KINDS[kind](shade) if kind in KINDS else solid((10 + 4 * shade, 170 + 10 * shade, 20))  # green
-        return video_factory(f"act-{kind}-{shade}-{duration_s}.mp4", fps=30, duration_s=duration_s, size_wh=(160, 120), paint=paint)
+        name = f"act-{kind}-{shade}-{duration_s}.mp4"
+        return video_factory(name, fps=30, duration_s=duration_s, size_wh=(160, 120), paint=paint)
 
     return make
 
@@ -281,7 +281,7 @@ def test_the_file_round_trips_with_the_same_probabilities(models, head, clip, tm
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda d: d.update(format="actionrec.actions/0"), r"is format 'actionrec.actions/0', not 'actionrec.actions/1'"),
+        (lambda d: d.update(format="actionrec.actions/0"), r"format 'actionrec.actions/0', not 'actionrec.actions/1'"),
         (lambda d: d["scaler"].update(mean=[0.0] * 3), r"mean must be finite numbers of shape \[1024\]"),
         (lambda d: d["unknown"].update(radii=[1.0, -1.0, 1.0]), "radii must be positive"),
         (lambda d: d.pop("classifier"), "malformed custom-actions file"),

@@ -65,5 +65,6 @@ def run_learn(args: argparse.Namespace) -> int:
     )
     print(head.evaluation)
     path = head.save(out)
-    print(f"wrote {path} ({path.stat().st_size / 1024:.0f} kB): use it with python -m actionrec analyze --actions {path}")
+    size_kb = path.stat().st_size / 1024
+    print(f"wrote {path} ({size_kb:.0f} kB): use it with python -m actionrec analyze --actions {path}")
     return 0

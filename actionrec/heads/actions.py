@@ -191,7 +191,9 @@ class ActionsEvaluation:
             " " * (width + 2) + "  ".join(f"{c:>{max(len(c), 3)}}" for c in classes),
         ]
         for action, row in zip(self.actions, self.confusion, strict=True):
-            lines.append(f"  {action:<{width}}" + "".join(f"  {n:>{max(len(c), 3)}}" for c, n in zip(classes, row)))
+            lines.append(
+                f"  {action:<{width}}" + "".join(f"  {n:>{max(len(c), 3)}}" for c, n in zip(classes, row, strict=True))
+            )
         lines += [f"  missed: {r.example.describe()} -> {r.predicted} ({r.score:.0%})" for r in self.missed]
         return "\n".join(lines)
 
@@ -610,7 +612,8 @@ def _fit_and_evaluate(
         rest = [j for j in range(len(examples)) if j != i]
         fold = _fit([x[j] for j in rest], [y[j] for j in rest], len(actions), c=c)
         z = _standardise(x[i], fold["mean"], fold["scale"])
-        held.append((_class_probs(z, fold["coef"], fold["intercept"]), _distances(z, fold["windows"], fold["window_actions"], len(actions))))
+        distances = _distances(z, fold["windows"], fold["window_actions"], len(actions))
+        held.append((_class_probs(z, fold["coef"], fold["intercept"]), distances))
     own = [actions.index(e.example.action) for e in examples]
     results = []
     classes = (*actions, UNKNOWN)
@@ -685,7 +688,14 @@ def _fit(x: Sequence[np.ndarray], y: Sequence[np.ndarray], num_actions: int, *, 
         coef, intercept = np.vstack([-coef / 2, coef / 2]), np.array([-intercept[0] / 2, intercept[0] / 2])
     # rounded as the file keeps them, so a loaded head computes exactly what the trained one does
     windows = np.round(z, 4)
-    return {"mean": mean, "scale": scale, "coef": coef, "intercept": intercept, "windows": windows, "window_actions": labels}
+    return {
+        "mean": mean,
+        "scale": scale,
+        "coef": coef,
+        "intercept": intercept,
+        "windows": windows,
+        "window_actions": labels,
+    }
 
 
 def _radii(

@@ -115,6 +115,10 @@ def parse_example(text: str) -> ActionExample:
     return ActionExample(action=action, source=source.strip(), start_s=float(m.group(1)), end_s=float(m.group(2)))
 
 
+def _is_video(path: Path) -> bool:
+    return path.is_file() and not path.name.startswith(".") and path.suffix.lower() in VIDEO_SUFFIXES
+
+
 def examples_from_folder(folder: str | os.PathLike[str]) -> tuple[ActionExample, ...]:
     """One whole-clip example per video file in each sub-folder of ``folder`` (the action's name).
 
@@ -139,9 +143,7 @@ def examples_from_folder(folder: str | os.PathLike[str]) -> tuple[ActionExample,
         raise HeadError(f"--examples {root} has no sub-folder; make one per action (e.g. {root}/waving/) with clips")
     examples: list[ActionExample] = []
     for sub in subfolders:
-        videos = sorted(
-            p for p in sub.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in VIDEO_SUFFIXES
-        )
+        videos = sorted(p for p in sub.iterdir() if _is_video(p))
         if not videos:
             raise HeadError(
                 f"--examples {sub} holds no video ({', '.join(VIDEO_SUFFIXES)}); add clips of {sub.name!r} or remove it"

@@ -230,9 +230,11 @@ _PASS_THROUGH = {"FakeQuantize", "Convert"}  # quantization wrappers around the 
 
 
 def _is_constant(node: Any, known: dict[str, bool]) -> bool:
-    """``node`` computes from constants only: a ``Constant``, or e.g. ``Convert(Constant)`` as
-    ``openvino.save_model`` writes FP16-compressed weights (``compress_to_fp16``, its default), or a
-    dequantizing ``Multiply(Convert(Constant), Constant)``."""
+    """``node`` computes from constants only.
+
+    A ``Constant``, or e.g. ``Convert(Constant)`` as ``openvino.save_model`` writes FP16-compressed
+    weights (``compress_to_fp16``, its default), or a dequantizing ``Multiply(Convert(Constant), Constant)``.
+    """
     name = node.get_friendly_name()
     if name not in known:
         known[name] = False  # a cycle cannot be constant
