@@ -417,7 +417,7 @@ def proxy_models(tmp_path_factory):
     script = shared_path("proxy", "make_proxy_models.py")
     out = tmp_path_factory.mktemp("proxy")
     subprocess.run(
-        [sys.executable, str(script), "--out", str(out), "--precisions", "FP16"],
+        [sys.executable, str(script), "--out", str(out), "--precisions", "FP32,FP16"],
         check=True,
         capture_output=True,
         timeout=600,
