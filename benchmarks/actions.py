@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 
 def paint_for(kind: str, k: int):
@@ -30,7 +30,8 @@ def paint_for(kind: str, k: int):
         if kind == "brightening":
             img[:] = min(255, round(40 + 2 * k + (30 + k) * t))
         else:
-            img[:] = {"red": (20, 10, 150 + 14 * k), "blue": (150 + 14 * k, 20, 10), "green": (10, 150 + 14 * k, 20)}[kind]
+            level = 150 + 14 * k
+            img[:] = {"red": (20, 10, level), "blue": (level, 20, 10), "green": (10, level, 20)}[kind]
 
     return paint
 

@@ -7,18 +7,10 @@ with ``head=``, and everything after them (top-k, smoothing, thresholds, segment
 player) reads those classes like the model's own. Events are found on any timeline's scores.
 """
 
-from .actions import (
-    ACTIONS_FORMAT,
-    ActionsEvaluation,
-    CustomActions,
-    ExampleFeatures,
-    ExampleResult,
-    TrainedOn,
-    collect_features,
-    fit_actions,
-    train_actions,
-)
+from .actions import ACTIONS_FORMAT, CustomActions
+from .evaluation import ActionsEvaluation, ExampleResult, TrainedOn
 from .examples import UNKNOWN, ActionExample, examples_from_folder, parse_example
+from .training import ExampleFeatures, collect_features, fit_actions, train_actions
 
 __all__ = [
     "ACTIONS_FORMAT",

@@ -1,13 +1,13 @@
 """Few-shot custom actions: a head trained in seconds on a handful of clips, with an *unknown* state.
 
-Training (:func:`train_actions`) reads each example's windows from
+Training (:func:`~actionrec.heads.training.train_actions`) reads each example's windows from
 :meth:`Recognizer.analyze_windows <actionrec.pipeline.Recognizer.analyze_windows>`: the decoder's
 pooled feature per window (the tensor feeding its classifier, averaged over time), cached on disk
 beside the embeddings, so only clips never analysed before touch the encoder. An example's windows
 are those whose **centre** lies inside its time range (every window of a whole clip).
 
-Then (:func:`fit_actions`), in three parts, each fitted on the examples' windows (every example
-weighs the same, however many windows it has):
+Then (:func:`~actionrec.heads.training.fit_actions`), in three parts, each fitted on the examples'
+windows (every example weighs the same, however many windows it has):
 
 1. **standardise**: scikit-learn's ``StandardScaler`` (the scale floored at 1 % of the median
    feature's, so a feature that barely varied among the examples cannot dominate a distance);
@@ -46,9 +46,7 @@ Example:
 from __future__ import annotations
 
 import json
-import math
 import os
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,8 +55,8 @@ import numpy as np
 
 from ..atomic import atomic_write
 from ..errors import HeadError, HeadMismatchError
-from ..redact import redact_url
-from .examples import UNKNOWN, ActionExample, check_action_name, parse_example
+from .evaluation import ActionsEvaluation, ExampleResult, TrainedOn
+from .examples import UNKNOWN, ActionExample, check_action_name
 
 ACTIONS_FORMAT = "actionrec.actions/1"
 """The custom-actions file format written by :meth:`CustomActions.save` (JSON)."""
@@ -70,152 +68,6 @@ RADIUS_MARGIN = 1.5
 RADIUS_QUANTILE = 0.95
 SOFTNESS = 0.1
 """Width of the unknown ramp around the radius, in radius units."""
-RANGE_SLACK_S = 0.25
-"""How far a range may end past a clip's last frame (rounding: ``@5-10`` on a 9.96 s clip)."""
-_SCALE_FLOOR = 0.01
-_MIN_RADIUS = 1e-3
-
-
-@dataclass(frozen=True)
-class TrainedOn:
-    """What a custom-action head was trained on: its features only mean something there.
-
-    Attributes:
-        model, precision: the model name and precision (``action-recognition-0001``, ``FP16``).
-        decoder_id: the decoder IR's content id (:attr:`ActionModels.decoder_id`).
-        feature_name, feature_dim: the pooled-feature tensor's name and size.
-        window_s, stride_s: how the training windows were cut.
-    """
-
-    model: str
-    precision: str
-    decoder_id: str
-    feature_name: str
-    feature_dim: int
-    window_s: float
-    stride_s: float
-
-    @classmethod
-    def from_models(cls, models: Any, *, window_s: float, stride_s: float) -> TrainedOn:
-        """The facts of compiled models (:class:`~actionrec.models.ActionModels`)."""
-        return cls(
-            model=str(models.model),
-            precision=str(models.precision),
-            decoder_id=str(models.decoder_id),
-            feature_name=str(models.feature_name),
-            feature_dim=int(models.feature_dim),
-            window_s=float(window_s),
-            stride_s=float(stride_s),
-        )
-
-    def describe(self) -> str:
-        """E.g. ``action-recognition-0001 FP16 (decoder 1a2b3c4d5e6f, feature '670' of 512 values)``."""
-        return (
-            f"{self.model} {self.precision} (decoder {self.decoder_id[:12] or '?'}, "
-            f"feature {self.feature_name!r} of {self.feature_dim} values)"
-        )
-
-    def _key(self) -> tuple[str, str, str, str, int]:
-        return (self.model, self.precision, self.decoder_id, self.feature_name, self.feature_dim)
-
-
-@dataclass(frozen=True)
-class ExampleResult:
-    """How one example fared when left out of training.
-
-    Attributes:
-        example: the example.
-        windows: its windows.
-        predicted: the class its windows' mean probabilities pick (an action or ``"unknown"``).
-        score: that mean probability.
-    """
-
-    example: ActionExample
-    windows: int
-    predicted: str
-    score: float
-
-    @property
-    def correct(self) -> bool:
-        """Predicted as its own action."""
-        return self.predicted == self.example.action
-
-
-@dataclass(frozen=True)
-class ActionsEvaluation:
-    """Leave-one-example-out evaluation of a custom-action head.
-
-    Attributes:
-        actions: the actions, in the head's column order.
-        results: one per example, in training order.
-
-    Raises:
-        HeadError: a result's action or prediction is not one of ``actions`` (or ``unknown``).
-    """
-
-    actions: tuple[str, ...]
-    results: tuple[ExampleResult, ...]
-
-    def __post_init__(self) -> None:
-        classes = (*self.actions, UNKNOWN)
-        for r in self.results:
-            if r.example.action not in self.actions or r.predicted not in classes:
-                raise HeadError(f"evaluation result {r.example.describe()} -> {r.predicted!r} is not among {classes}")
-
-    @property
-    def accuracy(self) -> float:
-        """Examples predicted as their own action / examples (``nan`` with none)."""
-        return sum(r.correct for r in self.results) / len(self.results) if self.results else math.nan
-
-    @property
-    def confusion(self) -> np.ndarray:
-        """``[A, A + 1]`` example counts: rows the true action, columns the predicted one, then *unknown*."""
-        classes = (*self.actions, UNKNOWN)
-        matrix = np.zeros((len(self.actions), len(classes)), np.int64)
-        for r in self.results:
-            matrix[self.actions.index(r.example.action), classes.index(r.predicted)] += 1
-        return matrix
-
-    @property
-    def missed(self) -> tuple[ExampleResult, ...]:
-        """The examples predicted as something else."""
-        return tuple(r for r in self.results if not r.correct)
-
-    def __str__(self) -> str:
-        classes = (*self.actions, UNKNOWN)
-        right = len(self.results) - len(self.missed)
-        width = max(len(c) for c in classes)
-        lines = [
-            f"leave-one-example-out: {right} of {len(self.results)} examples right (accuracy {self.accuracy:.0%})",
-            "confusion (rows: the example's action; columns: predicted)",
-            " " * (width + 2) + "  ".join(f"{c:>{max(len(c), 3)}}" for c in classes),
-        ]
-        for action, row in zip(self.actions, self.confusion, strict=True):
-            lines.append(
-                f"  {action:<{width}}" + "".join(f"  {n:>{max(len(c), 3)}}" for c, n in zip(classes, row, strict=True))
-            )
-        lines += [f"  missed: {r.example.describe()} -> {r.predicted} ({r.score:.0%})" for r in self.missed]
-        return "\n".join(lines)
-
-
-@dataclass(frozen=True)
-class ExampleFeatures:
-    """One example's windows: their pooled decoder features and spans.
-
-    Attributes:
-        example: the example.
-        features: ``[n, F]`` float32, one row per window whose centre lies inside the range.
-        starts_s, ends_s: those windows' spans.
-    """
-
-    example: ActionExample
-    features: np.ndarray = field(repr=False)
-    starts_s: np.ndarray = field(repr=False)
-    ends_s: np.ndarray = field(repr=False)
-
-    def __post_init__(self) -> None:
-        if self.features.ndim != 2 or not len(self.features) == len(self.starts_s) == len(self.ends_s):
-            raise ValueError(f"features must be [n, F] with n spans, got {self.features.shape}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -317,19 +169,19 @@ class CustomActions:
                 f"{self.name} reads features of {self.trained_on.feature_dim} values per window, got an array "
                 f"of shape {list(features.shape)}; analyse with {self.trained_on.describe()}"
             )
-        z = _standardise(features, self.mean, self.scale)
-        return _with_unknown(_class_probs(z, self.coef, self.intercept), self._distances(z), self.radii)
+        z = standardise(features, self.mean, self.scale)
+        return with_unknown(class_probabilities(z, self.coef, self.intercept), self._distances(z), self.radii)
 
     def radius_ratios(self, features: np.ndarray) -> np.ndarray:
         """``[W]`` each window's smallest distance to an action in units of its radius.
 
         Below 1: like some action's examples; above 1: mostly *unknown*.
         """
-        z = _standardise(np.asarray(features), self.mean, self.scale)
+        z = standardise(np.asarray(features), self.mean, self.scale)
         return (self._distances(z) / self.radii).min(axis=1)
 
     def _distances(self, z: np.ndarray) -> np.ndarray:
-        return _distances(z, self.windows, self.window_actions, len(self.actions))
+        return nearest_distances(z, self.windows, self.window_actions, len(self.actions))
 
     # -- the file -----------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -479,248 +331,23 @@ class CustomActions:
             raise HeadError(f"{where} is a malformed custom-actions file ({type(exc).__name__}: {exc})") from None
 
 
-# -- training ---------------------------------------------------------------------------------
+# -- the arithmetic the head and its training share ----------------------------------------------
 
 
-def train_actions(
-    recognizer: Any,
-    examples: Iterable[ActionExample | str],
-    *,
-    progress: bool = False,
-    cache: bool = True,
-    name: str | None = None,
-    c: float = DEFAULT_C,
-) -> CustomActions:
-    """Train a custom-action head on ``examples`` with ``recognizer``'s models and windows.
-
-    Args:
-        recognizer: a :class:`~actionrec.pipeline.Recognizer`: its models and options (window,
-            stride) cut the training windows; the head is valid for those models only.
-        examples: :class:`~actionrec.heads.ActionExample` s or ``--example`` texts
-            (``"waving=clip.mp4"``, ``"clapping=long.mp4@12.5-18"``); at least two actions, each
-            with at least two examples (the leave-one-example-out evaluation needs them).
-        progress: show progress bars while a clip is encoded.
-        cache: read and write the embedding and decoder-output cache (a clip analysed before
-            runs no inference).
-        name: the head's display name (default ``"actions: A, B, ..."``).
-        c: the logistic regression's inverse L2 strength.
-
-    Returns:
-        The head, with its :attr:`~CustomActions.evaluation`.
-
-    Raises:
-        HeadError: malformed examples, too few of them, a range outside its clip or holding no
-            window, or models without a pooled feature.
-        VideoOpenError, VideoDecodeError, ClipTooShortError: an example's video cannot be analysed.
-    """
-    parsed = [e if isinstance(e, ActionExample) else parse_example(e) for e in examples]
-    _check_counts(parsed)
-    models = recognizer.models
-    if not getattr(models, "feature_dim", 0):
-        raise HeadError(
-            f"{models.model} {models.precision}: its decoder has no pooled feature (the input of its last MatMul), "
-            "so custom actions cannot be trained on it; use a decoder of the OMZ action-recognition shape"
-        )
-    trained_on = TrainedOn.from_models(models, window_s=recognizer.grid.window_s, stride_s=recognizer.grid.stride_s)
-    features = collect_features(recognizer, parsed, progress=progress, cache=cache)
-    return fit_actions(features, trained_on=trained_on, name=name, c=c)
-
-
-def collect_features(
-    recognizer: Any, examples: Sequence[ActionExample], *, progress: bool = False, cache: bool = True
-) -> tuple[ExampleFeatures, ...]:
-    """Each example's windows (centre inside its range) from :meth:`Recognizer.analyze_windows`.
-
-    A clip named by several examples is analysed once.
-
-    Raises:
-        HeadError: a range outside its clip, or holding no window centre.
-    """
-    decoded: dict[str, Any] = {}
-    out = []
-    for example in examples:
-        if example.source not in decoded:
-            decoded[example.source] = recognizer.analyze_windows(example.source, progress=progress, cache=cache)
-        d = decoded[example.source]
-        centres = (d.starts_s + d.ends_s) / 2
-        if example.start_s is None or example.end_s is None:
-            keep = np.ones(len(centres), bool)
-        else:
-            t0 = float(d.starts_s[0]) if d.num_windows else 0.0
-            clip_end = max(float(d.ends_s.max()) if d.num_windows else 0.0, t0 + d.duration_s)
-            if example.start_s >= clip_end or example.end_s > clip_end + RANGE_SLACK_S:
-                raise HeadError(
-                    f"example {example.describe()}: the range is outside the clip, which spans "
-                    f"{t0:.2f}-{clip_end:.2f} s; give a range within it"
-                )
-            keep = (centres >= example.start_s) & (centres <= example.end_s)
-        if not keep.any():
-            raise HeadError(
-                f"example {example.describe()} holds no window centre (windows are {d.window_s:g} s long, "
-                f"{d.stride_s:g} s apart); make the range at least {d.window_s:g} s long"
-            )
-        out.append(
-            ExampleFeatures(
-                example=example,
-                features=np.asarray(d.features[keep], np.float32),
-                starts_s=d.starts_s[keep],
-                ends_s=d.ends_s[keep],
-            )
-        )
-    return tuple(out)
-
-
-def fit_actions(
-    examples: Sequence[ExampleFeatures], *, trained_on: TrainedOn, name: str | None = None, c: float = DEFAULT_C
-) -> CustomActions:
-    """Fit the head on examples' features and evaluate it leave-one-example-out (no inference).
-
-    Raises:
-        HeadError: fewer than two actions, an action with fewer than two examples, or features
-            that are not ``[n, trained_on.feature_dim]``.
-    """
-    _check_counts([e.example for e in examples])
-    actions = tuple(dict.fromkeys(e.example.action for e in examples))
-    for e in examples:
-        if e.features.shape[1] != trained_on.feature_dim:
-            raise HeadError(
-                f"example {e.example.describe()} has {e.features.shape[1]} features per window, "
-                f"but the models give {trained_on.feature_dim}"
-            )
-    x = [np.asarray(e.features, np.float64) for e in examples]
-    y = [np.full(len(f), actions.index(e.example.action)) for e, f in zip(examples, x, strict=True)]
-    from threadpoolctl import threadpool_limits
-
-    # These matrices are small: BLAS threads only contend (measured 20x slower on a loaded 2-core machine).
-    with threadpool_limits(limits=1):
-        return _fit_and_evaluate(examples, x, y, actions, trained_on=trained_on, name=name, c=c)
-
-
-def _fit_and_evaluate(
-    examples: Sequence[ExampleFeatures],
-    x: list[np.ndarray],
-    y: list[np.ndarray],
-    actions: tuple[str, ...],
-    *,
-    trained_on: TrainedOn,
-    name: str | None,
-    c: float,
-) -> CustomActions:
-    # per example: class probabilities and distances to every action, from a fit without it
-    held: list[tuple[np.ndarray, np.ndarray]] = []
-    for i in range(len(examples)):
-        rest = [j for j in range(len(examples)) if j != i]
-        fold = _fit([x[j] for j in rest], [y[j] for j in rest], len(actions), c=c)
-        z = _standardise(x[i], fold["mean"], fold["scale"])
-        distances = _distances(z, fold["windows"], fold["window_actions"], len(actions))
-        held.append((_class_probs(z, fold["coef"], fold["intercept"]), distances))
-    own = [actions.index(e.example.action) for e in examples]
-    results = []
-    classes = (*actions, UNKNOWN)
-    for i, e in enumerate(examples):
-        radii = _radii(held, own, len(actions), leave_out=i)
-        probs = _with_unknown(held[i][0], held[i][1], radii).mean(axis=0)
-        k = int(np.argmax(probs))
-        shown = _shown(e.example)
-        results.append(ExampleResult(example=shown, windows=len(x[i]), predicted=classes[k], score=float(probs[k])))
-    full = _fit(x, y, len(actions), c=c)
-    return CustomActions(
-        name=name or f"actions: {', '.join(actions)}",
-        actions=actions,
-        trained_on=trained_on,
-        examples=tuple((_shown(e.example), len(f)) for e, f in zip(examples, x, strict=True)),
-        radii=_radii(held, own, len(actions)),
-        evaluation=ActionsEvaluation(actions=actions, results=tuple(results)),
-        c=c,
-        **full,
-    )
-
-
-def _shown(example: ActionExample) -> ActionExample:
-    """The example as recorded: a URL without its credentials or query."""
-    shown = redact_url(example.source)
-    return example if shown == example.source else ActionExample(example.action, shown, example.start_s, example.end_s)
-
-
-def _check_counts(examples: Sequence[ActionExample]) -> None:
-    counts: dict[str, int] = {}
-    for e in examples:
-        counts[e.action] = counts.get(e.action, 0) + 1
-    if len(counts) < 2:
-        raise HeadError(
-            f"custom actions need at least two actions, got {list(counts) or 'no example'}; "
-            "add examples of another action (--example OTHER=clip.mp4)"
-        )
-    few = [f"{a!r} has {n}" for a, n in counts.items() if n < 2]
-    if few:
-        raise HeadError(
-            f"each action needs at least two examples (one is left out to test the rest): {', '.join(few)}; "
-            "add another clip, or split a longer clip into time ranges (ACTION=VIDEO@START-END)"
-        )
-
-
-def _fit(x: Sequence[np.ndarray], y: Sequence[np.ndarray], num_actions: int, *, c: float) -> dict[str, np.ndarray]:
-    """Scaler, logistic regression and standardised windows of the examples ``x`` (each example weighs the same)."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
-
-    features = np.concatenate(x)
-    labels = np.concatenate(y)
-    weights = np.concatenate([np.full(len(f), len(features) / (len(x) * len(f))) for f in x])
-    scaler = StandardScaler().fit(features, sample_weight=weights)
-    scale = np.asarray(scaler.scale_, np.float64)
-    positive = scale[scale > 1e-12]
-    floor = _SCALE_FLOOR * float(np.median(positive)) if len(positive) else 1.0
-    scale = np.where(scale > 1e-12, np.maximum(scale, floor), 1.0)
-    mean = np.asarray(scaler.mean_, np.float64)
-    z = _standardise(features, mean, scale)
-    # An L2-penalised linear model's weights lie in the span of its training rows (the representer
-    # theorem), so fitting on the rows' coordinates in that span (an orthonormal basis from the SVD:
-    # the same penalty, the same scores) gives the same optimum: a few hundred windows instead of F
-    # features keeps training on 20 examples within seconds.
-    _, sv, vt = np.linalg.svd(z, full_matrices=False)
-    basis = vt[sv > sv.max() * 1e-10].T if sv.size and sv.max() > 0 else np.zeros((z.shape[1], 0))
-    basis = basis if basis.shape[1] < z.shape[1] else np.eye(z.shape[1])
-    model = LogisticRegression(C=c, max_iter=2000).fit(z @ basis, labels, sample_weight=weights)
-    coef = np.asarray(model.coef_, np.float64) @ basis.T
-    intercept = np.asarray(model.intercept_, np.float64)
-    if coef.shape[0] == 1:  # two classes: scikit-learn keeps one row; softmax of [-z/2, z/2] is its sigmoid
-        coef, intercept = np.vstack([-coef / 2, coef / 2]), np.array([-intercept[0] / 2, intercept[0] / 2])
-    # rounded as the file keeps them, so a loaded head computes exactly what the trained one does
-    windows = np.round(z, 4)
-    return {
-        "mean": mean,
-        "scale": scale,
-        "coef": coef,
-        "intercept": intercept,
-        "windows": windows,
-        "window_actions": labels,
-    }
-
-
-def _radii(
-    held: Sequence[tuple[np.ndarray, np.ndarray]], own: Sequence[int], num_actions: int, *, leave_out: int = -1
-) -> np.ndarray:
-    """Each action's radius from its held-out examples' distances to it (``leave_out`` excluded)."""
-    radii = np.empty(num_actions)
-    for a in range(num_actions):
-        d = [held[i][1][:, a] for i in range(len(held)) if own[i] == a and i != leave_out]
-        radii[a] = max(RADIUS_MARGIN * float(np.quantile(np.concatenate(d), RADIUS_QUANTILE)), _MIN_RADIUS)
-    return radii
-
-
-def _standardise(features: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+def standardise(features: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """``(features - mean) / scale`` in float64."""
     return (np.asarray(features, np.float64) - mean) / scale
 
 
-def _class_probs(z: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+def class_probabilities(z: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+    """``[W, A]`` softmax of the logistic regression's scores of standardised windows ``z``."""
     scores = z @ coef.T + intercept
     scores -= scores.max(axis=1, keepdims=True)
     e = np.exp(scores)
     return e / e.sum(axis=1, keepdims=True)
 
 
-def _distances(z: np.ndarray, windows: np.ndarray, window_actions: np.ndarray, num_actions: int) -> np.ndarray:
+def nearest_distances(z: np.ndarray, windows: np.ndarray, window_actions: np.ndarray, num_actions: int) -> np.ndarray:
     """``[W, A]`` RMS distance of each window to the nearest training window of each action."""
     f = max(z.shape[1], 1)
     sq = (z**2).sum(axis=1)[:, None] - 2 * (z @ windows.T) + (windows**2).sum(axis=1)[None, :]
@@ -731,7 +358,8 @@ def _distances(z: np.ndarray, windows: np.ndarray, window_actions: np.ndarray, n
     return out
 
 
-def _with_unknown(probs: np.ndarray, distances: np.ndarray, radii: np.ndarray) -> np.ndarray:
+def with_unknown(probs: np.ndarray, distances: np.ndarray, radii: np.ndarray) -> np.ndarray:
+    """``[W, A + 1]``: the actions' ``probs`` scaled by ``1 - unknown``, then the unknown share of each window."""
     ratio = (distances / radii).min(axis=1) if distances.shape[1] else np.zeros(len(distances))
     x = np.clip((ratio - 1.0) / SOFTNESS, -60.0, 60.0)
     unknown = 1.0 / (1.0 + np.exp(-x))
