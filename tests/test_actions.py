@@ -52,9 +52,9 @@ def brightening(start, per_s):
 
 # kind -> painter of shade k (training uses shades 0, 3 and 6; held-out clips the shades between)
 KINDS = {
-    "red": lambda k: solid((20 + 5 * k, 10 + 3 * k, 150 + 14 * k)),
-    "blue": lambda k: solid((150 + 14 * k, 20 + 3 * k, 10 + 5 * k)),
-    "brightening": lambda k: brightening(40 + 2 * k, 30 + k),
+    "red": lambda k: solid((20 + k, 10 + k, 170 + k)),
+    "blue": lambda k: solid((170 + 2 * k, 20 + k, 10 + k)),
+    "brightening": lambda k: brightening(40 + k, 30),
 }
 
 
@@ -67,9 +67,10 @@ def models(tiny_model_dir, tiny_labels_file, tmp_path_factory):
 @pytest.fixture(scope="module")
 def clip(video_factory):
     def make(kind, shade, duration_s=2.5):
-        paint = KINDS[kind](shade) if kind in KINDS else solid((10 + 4 * shade, 170 + 10 * shade, 20))  # green
+        paint = KINDS[kind](shade) if kind in KINDS else solid((10 + 2 * shade, 170 + 4 * shade, 20))  # green
         name = f"act-{kind}-{shade}-{duration_s}.mp4"
-        return video_factory(name, fps=30, duration_s=duration_s, size_wh=(160, 120), paint=paint)
+        # no frame-index barcode: its black and white cells would be most of what changes
+        return video_factory(name, fps=30, duration_s=duration_s, size_wh=(160, 120), paint=paint, stamp_index=False)
 
     return make
 
