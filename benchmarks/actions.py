@@ -44,7 +44,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="actions-bench-"))
-    os.environ["AR_DATA_DIR"] = str(tmp / "data")  # the cache goes here, not into the checkout
+    os.environ["AR_DATA_DIR"] = str(tmp / "data")  # the embedding cache goes here, not into the checkout
+    os.environ.setdefault("AR_CACHE_DIR", str(tmp / "model"))  # and the compile cache
 
     from actionrec.bench import placeholder_labels
     from actionrec.heads import train_actions
