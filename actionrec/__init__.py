@@ -7,7 +7,8 @@ matplotlib load only when they are needed.
 
 One folder per concern, lowest layer first: ``errors``, ``settings``; ``atomic``, ``results``;
 ``download``, ``render``; :mod:`actionrec.models` and :mod:`actionrec.video`;
-:mod:`actionrec.pipeline`; :mod:`actionrec.heads`; :mod:`actionrec.export`; :mod:`actionrec.doctor` and ``bench``;
+:mod:`actionrec.pipeline`; :mod:`actionrec.heads` (custom actions...); :mod:`actionrec.export`;
+:mod:`actionrec.doctor` and ``bench``;
 :mod:`actionrec.cli`; :mod:`actionrec.notebook` (widgets, not imported here).
 
 Example:
@@ -88,6 +89,7 @@ EXPORTS: dict[str, str] = {
         ),
         "actionrec.pipeline",
     ),
+    **dict.fromkeys(("ActionExample", "ActionsEvaluation", "CustomActions", "train_actions"), "actionrec.heads"),
     **dict.fromkeys(
         ("AnnotatedVideoWriter", "export_source", "export_timeline", "read_json", "write_annotated_video"),
         "actionrec.export",
@@ -147,6 +149,9 @@ if TYPE_CHECKING:  # what a type checker and an IDE see; at run time the names l
     )
     from .heads import (
         ActionEvent,
+        ActionExample,
+        ActionsEvaluation,
+        CustomActions,
         EventRule,
         EventTracker,
         LabelGroups,
@@ -155,6 +160,7 @@ if TYPE_CHECKING:  # what a type checker and an IDE see; at run time the names l
         load_groups,
         load_rules,
         parse_rule,
+        train_actions,
     )
     from .models import (
         ActionModels,

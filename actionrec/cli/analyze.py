@@ -71,6 +71,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
     add_events_arg(p)
     add_groups_arg(p)
+    add_actions_arg(p)
     p.add_argument(
         "--max-download-mb",
         type=_megabytes,
@@ -140,6 +141,34 @@ def groups_head(args: argparse.Namespace, models):
     return load_groups(args.groups, labels=models.labels)
 
 
+def add_actions_arg(p: argparse.ArgumentParser) -> None:
+    """``--actions FILE``: custom actions (``python -m actionrec learn``) instead of the model's classes."""
+    p.add_argument(
+        "--actions",
+        metavar="FILE",
+        help="classify into the custom actions of FILE (from `python -m actionrec learn`) plus unknown",
+    )
+
+
+def actions_head(args: argparse.Namespace, models):
+    """The custom-action head of ``--actions`` (checked against ``models``), or ``None`` without it.
+
+    Raises:
+        HeadError: the file is missing or malformed, or ``--groups`` is given too.
+        HeadMismatchError: it was trained on other models.
+    """
+    from ..errors import HeadError
+    from ..heads import CustomActions
+
+    if not getattr(args, "actions", None):
+        return None
+    if getattr(args, "groups", None):
+        raise HeadError("--actions and --groups cannot be combined: a timeline has one set of classes; give one")
+    head = CustomActions.load(settings.resolve_path(args.actions))
+    head.check_models(models)
+    return head
+
+
 def _megabytes(text: str) -> float:
     """``--max-download-mb``: a positive number of megabytes (``argparse.ArgumentTypeError`` otherwise)."""
     try:
@@ -164,11 +193,12 @@ def run_analyze(args: argparse.Namespace) -> int:
     rules = event_rules(args)  # a malformed rule is one clear line before any work
     files = resolve_from_args(args)
     models = compile_models(files, device=args.device, hint="THROUGHPUT", cache_dir=args.cache_dir)
+    head = actions_head(args, models) or groups_head(args, models)  # --actions refuses --groups
     try:
         options = RecognizerOptions(
             window_s=args.window_s, stride_s=args.stride_s, top_k=args.top_k, smoothing=args.smooth
         )
-        recognizer = Recognizer(models, options=options, head=groups_head(args, models))
+        recognizer = Recognizer(models, options=options, head=head)
     except ValueError as exc:
         raise ActionRecError(str(exc)) from None
     check_event_labels(rules, recognizer.head.labels if recognizer.head is not None else models.labels)

@@ -1,4 +1,4 @@
-"""Command line: ``python -m actionrec {fetch,analyze,bench,doctor} ...``.
+"""Command line: ``python -m actionrec {fetch,analyze,learn,bench,doctor} ...``.
 
 Every failure exits non-zero with one clear line (``--verbose`` adds the traceback). Flags win over
 the matching ``AR_*`` environment variables.
@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from ..errors import ActionRecError
-from . import analyze, bench, doctor, fetch
+from . import analyze, bench, doctor, fetch, learn
 
 AddArgs = Callable[[argparse.ArgumentParser], None]
 Command = Callable[[argparse.Namespace], int]
@@ -21,6 +21,7 @@ Command = Callable[[argparse.Namespace], int]
 COMMANDS: dict[str, tuple[AddArgs, Command]] = {
     "fetch": (fetch.add_args, fetch.run_fetch),
     "analyze": (analyze.add_args, analyze.run_analyze),
+    "learn": (learn.add_args, learn.run_learn),
     "bench": (bench.add_args, bench.run_bench_command),
     "doctor": (doctor.add_args, doctor.run_doctor_cli),
 }

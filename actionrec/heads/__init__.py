@@ -13,21 +13,38 @@ player) reads those classes like the model's own. Events are found on any timeli
   live :class:`EventTracker`
 """
 
+from .actions import ACTIONS_FORMAT, CustomActions
+from .evaluation import ActionsEvaluation, ExampleResult, TrainedOn
 from .event_rules import EventRule, check_rule_labels, load_rules, parse_rule, read_rules_file
 from .events import ActionEvent, EventTracker, detect_events
+from .examples import UNKNOWN, ActionExample, examples_from_folder, parse_example
 from .groups import OTHER, LabelGroups, example_groups, load_groups
+from .training import ExampleFeatures, collect_features, fit_actions, train_actions
 
 __all__ = [
+    "ACTIONS_FORMAT",
     "OTHER",
+    "UNKNOWN",
     "ActionEvent",
+    "ActionExample",
+    "ActionsEvaluation",
+    "CustomActions",
     "EventRule",
     "EventTracker",
+    "ExampleFeatures",
+    "ExampleResult",
     "LabelGroups",
+    "TrainedOn",
     "check_rule_labels",
+    "collect_features",
     "detect_events",
     "example_groups",
+    "examples_from_folder",
+    "fit_actions",
     "load_groups",
     "load_rules",
+    "parse_example",
     "parse_rule",
     "read_rules_file",
+    "train_actions",
 ]

@@ -229,6 +229,22 @@ def compile_models(
 _PASS_THROUGH = {"FakeQuantize", "Convert"}  # quantization wrappers around the real feature tensor
 
 
+def _is_constant(node: Any, known: dict[str, bool]) -> bool:
+    """``node`` computes from constants only.
+
+    A ``Constant``, or e.g. ``Convert(Constant)`` as ``openvino.save_model`` writes FP16-compressed
+    weights (``compress_to_fp16``, its default), or a dequantizing ``Multiply(Convert(Constant), Constant)``.
+    """
+    name = node.get_friendly_name()
+    if name not in known:
+        known[name] = False  # a cycle cannot be constant
+        if node.get_type_name() == "Constant":
+            known[name] = True
+        elif node.get_type_name() != "Parameter" and node.get_input_size() > 0:
+            known[name] = all(_is_constant(node.input_value(i).get_node(), known) for i in range(node.get_input_size()))
+    return known[name]
+
+
 def feature_output(model: Any) -> Any | None:
     """The decoder's pooled-feature tensor: the input of the last ``MatMul`` before its output.
 
@@ -246,21 +262,6 @@ def feature_output(model: Any) -> Any | None:
         That tensor (an ``openvino.Output``) when it is static and ``[1, F]`` or ``[1, T, F]``,
         else ``None``.
     """
-    constant: dict[str, bool] = {}
-
-    def is_constant(node: Any, depth: int = 0) -> bool:
-        """A ``Constant``, or an op on constants only (a decompressing ``Convert`` of FP16 weights...)."""
-        name = node.get_friendly_name()
-        if name not in constant:
-            if node.get_type_name() == "Constant":
-                constant[name] = True
-            elif node.get_type_name() == "Parameter" or node.get_input_size() == 0 or depth > 8:
-                constant[name] = False
-            else:
-                ins = (node.input_value(i).get_node() for i in range(node.get_input_size()))
-                constant[name] = all(is_constant(n, depth + 1) for n in ins)
-        return constant[name]
-
     seen: set[str] = set()
     frontier = [model.output(0).get_node()]
     while frontier:
@@ -269,7 +270,7 @@ def feature_output(model: Any) -> Any | None:
             continue
         seen.add(node.get_friendly_name())
         inputs = [node.input_value(i) for i in range(node.get_input_size())]
-        live = [v for v in inputs if not is_constant(v.get_node())]
+        live = [v for v in inputs if not _is_constant(v.get_node(), {})]
         if node.get_type_name() == "MatMul" and len(live) == 1:
             value = live[0]
             while value.get_node().get_type_name() in _PASS_THROUGH:

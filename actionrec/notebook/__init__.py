@@ -40,6 +40,10 @@ EXPORTS: dict[str, str] = {
         "actionrec.notebook.session",
     ),
     **dict.fromkeys(("ModelChoice", "UploadPanel", "choose_live_source", "doctor"), "actionrec.notebook.panels"),
+    **dict.fromkeys(
+        ("describe_actions", "example_thumbnails", "plot_confusion", "sample_examples", "upload_examples"),
+        "actionrec.notebook.actions_panel",
+    ),
     **dict.fromkeys(("LivePlayer", "PlayerReport"), "actionrec.notebook.player"),
     **dict.fromkeys(("draw_event_markers", "events_table"), "actionrec.notebook.events_view"),
     "ChunkedUpload": "actionrec.notebook.upload",
@@ -51,6 +55,7 @@ __all__ = sorted(EXPORTS)
 __getattr__, __dir__ = lazy_attributes(__name__, EXPORTS, globals())
 
 if TYPE_CHECKING:
+    from .actions_panel import describe_actions, example_thumbnails, plot_confusion, sample_examples, upload_examples
     from .browser_camera import BrowserCamera
     from .display import (
         embedding_heatmap,
