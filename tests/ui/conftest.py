@@ -99,10 +99,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if UI_DIR in Path(str(item.path)).resolve().parents:
             item.add_marker(pytest.mark.ui)
-            # Headless Chromium on a shared 2-core machine may flake; the watchdog below turns a hang
-            # into a failure, and a failure gets one (reported) rerun. (The hangs seen ~1 run in 6
-            # came from real-time priority inherited from the test process: see _normal_scheduling.)
-            item.add_marker(pytest.mark.flaky(reruns=1))
+            # No blanket rerun: run 10 times without reruns on a loaded 2-core machine (a mutation
+            # run in parallel, load average 5-11) these 12 tests failed 0 of 120 times. A rerun is
+            # kept only on a test whose flake has a cause outside the project, named beside it. (The
+            # hangs once seen ~1 run in 6 came from real-time priority inherited from the test
+            # process, now caught by _normal_scheduling.) The watchdog below turns a hang into a failure.
             if reason:
                 item.add_marker(pytest.mark.skip(reason=reason))
 
@@ -115,8 +116,8 @@ def _chromium_watchdog(request):
     """Kill this test run's Chromium processes when a UI test outlives ``WATCHDOG_S``.
 
     A hung renderer blocks Playwright calls beyond their own timeouts (and pytest-timeout's
-    signal); killing the browser makes the pending calls fail, so the test fails (and is rerun with
-    a fresh browser) instead of stalling CI.
+    signal); killing the browser makes the pending calls fail, so the test fails instead of stalling
+    CI, and the tests after it get a fresh browser.
     """
     if UI_DIR not in Path(str(request.node.path)).resolve().parents:
         yield

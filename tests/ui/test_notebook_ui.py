@@ -106,6 +106,11 @@ def _play_then_stop(page, name: str) -> None:
     assert error_outputs(page) == []
 
 
+# One rerun, for a cause believed outside the project (not yet confirmed): JupyterLab leaving the last
+# cell's prompt (the doctor's) at [*] although the kernel is idle and the cell's output is shown, so
+# Run All never looks finished (cf. jupyterlab/jupyterlab#13383). Seen 2 times in 20 runs on a loaded
+# 2-core machine, both times at that cell; the rerun passed. The summary (-raR) names the rerun.
+@pytest.mark.flaky(reruns=1)
 def test_notebook_in_jupyterlab(lab, page, video_factory, tmp_path):
     _open(page, lab)
     start_run_all(page)
