@@ -95,6 +95,7 @@ if TYPE_CHECKING:  # for readers, IDEs and type checkers; a test keeps it equal 
         load_rules,
         main,
         open_video,
+        parse_example,
         parse_rule,
         preprocess,
         read_json,

@@ -89,7 +89,9 @@ EXPORTS: dict[str, str] = {
         ),
         "actionrec.pipeline",
     ),
-    **dict.fromkeys(("ActionExample", "ActionsEvaluation", "CustomActions", "train_actions"), "actionrec.heads"),
+    **dict.fromkeys(
+        ("ActionExample", "ActionsEvaluation", "CustomActions", "parse_example", "train_actions"), "actionrec.heads"
+    ),
     **dict.fromkeys(
         ("AnnotatedVideoWriter", "export_source", "export_timeline", "read_json", "write_annotated_video"),
         "actionrec.export",
@@ -159,6 +161,7 @@ if TYPE_CHECKING:  # what a type checker and an IDE see; at run time the names l
         example_groups,
         load_groups,
         load_rules,
+        parse_example,
         parse_rule,
         train_actions,
     )

@@ -32,11 +32,18 @@ def with_parameters(nb: Any, values: dict[str, Any]) -> Any:
     return nb
 
 
-def tiny_parameters(folder: Path) -> dict[str, Any]:
-    """Settings for the tiny models: a groups file of their colour classes (written in ``folder``), rules."""
+def tiny_parameters(folder: Path, *, video: Path) -> dict[str, Any]:
+    """Settings for the tiny models and a blue-then-red ``video`` (blue until 2 s, then red).
+
+    A groups file of their colour classes (written in ``folder``), an event rule on ``red``, and
+    two examples of each colour as custom actions (``video`` at 0-1 and 1-2 s, 2-3 and 3-4 s).
+    """
     groups = folder / "colours.json"
     groups.write_text(json.dumps(TINY_GROUPS))
-    return {"GROUPS": str(groups), "EVENT_RULES": TINY_EVENT_RULES}
+    examples = [
+        f"{action}={video}@{start}-{start + 1}" for action, start in (("sky", 0), ("sky", 1), ("fire", 2), ("fire", 3))
+    ]
+    return {"GROUPS": str(groups), "EVENT_RULES": TINY_EVENT_RULES, "EXAMPLES": examples}
 
 
 def write_with_parameters(notebook: Path, dest: Path, values: dict[str, Any]) -> Path:

@@ -63,15 +63,17 @@ def lab(lab_server_factory, tiny_model_dir, tiny_labels_file, video_factory, tmp
     server = lab_server_factory(env)
     folder = f"project-{secrets.token_hex(3)}"
     link.symlink_to(copy_project(server.root_dir / folder), target_is_directory=True)
-    return server, folder
+    return server, folder, video
 
 
 def _open(page, lab) -> None:
     """Open a pristine copy of the notebook in the project folder, with an idle kernel."""
-    server, folder = lab
+    server, folder, video = lab
     name = f"action_recognition-{secrets.token_hex(3)}.ipynb"  # autosave writes outputs into the file
     project = server.root_dir / folder
-    write_with_parameters(NOTEBOOK, project / name, tiny_parameters(project))  # groups and rules of the tiny classes
+    write_with_parameters(
+        NOTEBOOK, project / name, tiny_parameters(project, video=video)
+    )  # groups and rules of the tiny classes
     page.goto(server.notebook_url(f"{folder}/{name}"), wait_until="domcontentloaded")
     page.locator(f"{VISIBLE_PANEL} .jp-Cell").first.wait_for(timeout=60_000)
     page.locator(".jp-StatusBar-TextItem", has_text=re.compile(KERNEL_IDLE_RE)).first.wait_for(timeout=60_000)
