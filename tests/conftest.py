@@ -182,3 +182,15 @@ def _normal_scheduling():
 
 def sha(data: bytes, algorithm: str = "sha384") -> str:
     return hashlib.new(algorithm, data).hexdigest()
+
+
+@pytest.fixture(scope="session")
+def proxy_model_dir(tmp_path_factory) -> Path:
+    """Full-size proxy models (real graphs, random weights) built once per session by ../shared/proxy."""
+    import subprocess
+    import sys
+
+    script = shared_path("proxy", "make_proxy_models.py")
+    out = tmp_path_factory.mktemp("proxy")
+    subprocess.run([sys.executable, str(script), "--out", str(out)], check=True, capture_output=True, timeout=900)
+    return out

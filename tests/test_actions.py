@@ -6,8 +6,6 @@ distinct kinds, and green is a fourth that no example looks like.
 """
 
 import json
-import subprocess
-import sys
 from argparse import Namespace
 
 import numpy as np
@@ -413,18 +411,10 @@ def test_actions_and_groups_cannot_be_combined(head):
 
 
 @pytest.fixture(scope="module")
-def proxy_models(tmp_path_factory):
-    """Full-size proxy models (the real decoder graph, random weights) built by ../shared/proxy."""
-    script = shared_path("proxy", "make_proxy_models.py")
-    out = tmp_path_factory.mktemp("proxy")
-    subprocess.run(
-        [sys.executable, str(script), "--out", str(out), "--precisions", "FP32,FP16"],
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
+def proxy_models(proxy_model_dir, tmp_path_factory):
+    """Full-size proxy models (the real decoder graph, random weights), compiled for files."""
     labels = shared_path("omz", "action-recognition-0001", "kinetics400-id2label.json")
-    files = resolve_model(precision="FP16", model_dir=out, labels=labels)
+    files = resolve_model(precision="FP16", model_dir=proxy_model_dir, labels=labels)
     return compile_models(files, cache_dir=tmp_path_factory.mktemp("cc-proxy"), hint="THROUGHPUT")
 
 

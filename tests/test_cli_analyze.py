@@ -3,8 +3,6 @@
 import csv
 import json
 import os
-import subprocess
-import sys
 
 import cv2
 import pytest
@@ -78,15 +76,6 @@ def test_bad_flags_are_one_clear_line(tiny_model_dir, tiny_labels_file, tmp_path
     assert r.returncode == 2 and "unknown format(s) gif; valid: json,csv,vtt,mp4" in r.stderr
     r = run_cli("analyze", str(video), *tiny_args(tiny_model_dir, tiny_labels_file, tmp_path), "--stride-s", "0.001")
     assert r.returncode == 1 and "shorter than one sample interval" in r.stderr and "Traceback" not in r.stderr
-
-
-@pytest.fixture(scope="session")
-def proxy_model_dir(tmp_path_factory):
-    """Full-size proxy models (real graphs, random weights) built by ../shared/proxy."""
-    script = shared_path("proxy", "make_proxy_models.py")
-    out = tmp_path_factory.mktemp("proxy")
-    subprocess.run([sys.executable, str(script), "--out", str(out)], check=True, capture_output=True, timeout=600)
-    return out
 
 
 @pytest.mark.slow
