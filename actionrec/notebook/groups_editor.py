@@ -18,7 +18,6 @@ Example (a notebook cell)::
 
 from __future__ import annotations
 
-import base64
 import difflib
 import html
 import os
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ActionRecError, HeadError
 from ..heads.groups import OTHER, LabelGroups, load_groups
+from .outputs import output_items
 
 if TYPE_CHECKING:
     from ..pipeline.decoded import DecodedWindows
@@ -328,12 +328,4 @@ class GroupEditor:
 
 def _set_outputs(output: Any, *objects: Any) -> None:
     """Replace an ``Output`` widget's content (set directly: safe from any thread or comm handler)."""
-    from IPython.core.interactiveshell import InteractiveShell
-
-    formatter = InteractiveShell.instance().display_formatter
-    items = []
-    for obj in objects:
-        data, metadata = formatter.format(obj)
-        data = {k: base64.b64encode(v).decode("ascii") if isinstance(v, bytes) else v for k, v in data.items()}
-        items.append({"output_type": "display_data", "data": data, "metadata": metadata})
-    output.outputs = tuple(items)
+    output.outputs = output_items(*objects)

@@ -16,7 +16,6 @@ Example (a cell of ``action_recognition.ipynb``)::
 
 from __future__ import annotations
 
-import base64
 import html
 import os
 import threading
@@ -27,6 +26,7 @@ from typing import Any
 
 from ..errors import ActionRecError, AnalysisCancelledError
 from ..pipeline.options import RecognizerOptions
+from .outputs import output_items
 
 ERROR_STYLE = "color:var(--jp-error-color1,#c62828);white-space:pre-wrap"
 ANALYSIS_SHARE = 0.6  # of the progress bar: the analysis; the rest is the annotated video
@@ -102,18 +102,8 @@ class UploadPanel:
         return self.widget._repr_mimebundle_(**kwargs)
 
     def _show(self, *objects: Any, clear: bool = False) -> None:
-        # Set the Output's outputs directly: safe from a comm handler or a worker thread, where
-        # `with output:` may not capture. Images go base64-encoded, as in a notebook file: raw
-        # bytes in widget state would travel as binary buffers the Output view cannot show.
-        from IPython.core.interactiveshell import InteractiveShell
-
-        formatter = InteractiveShell.instance().display_formatter
-        items = []
-        for obj in objects:
-            data, metadata = formatter.format(obj)
-            data = {k: base64.b64encode(v).decode("ascii") if isinstance(v, bytes) else v for k, v in data.items()}
-            items.append({"output_type": "display_data", "data": data, "metadata": metadata})
-        self.output.outputs = (*(() if clear else self.output.outputs), *items)
+        # Set directly (safe from a comm handler or a worker thread): see output_items.
+        self.output.outputs = (*(() if clear else self.output.outputs), *output_items(*objects))
 
     # -- verbs ---------------------------------------------------------------------------------
 
