@@ -183,11 +183,13 @@ def compile_models(
     feature = feature_output(decoder_model)
     feature_dim = 0
     if feature is not None:
-        decoder_model.add_outputs([feature])
+        decoder_model.add_outputs([_pooled(feature)])  # averaged over time inside the graph: [1, F]
         feature_dim = int(feature.get_partial_shape()[-1].get_length())
     # Same hint for the decoder: files decode many windows through an AsyncInferQueue (throughput),
-    # live sources one window at a time (latency).
-    decoder = core.compile_model(decoder_model, device, config)
+    # live sources one window at a time (latency). Its threads stay pinned: in file analysis the
+    # decoder runs after the video is decoded, with no decoder threads to starve.
+    decoder_config = {k: v for k, v in config.items() if k != "ENABLE_CPU_PINNING"}
+    decoder = core.compile_model(decoder_model, device, decoder_config)
 
     num_classes = int(dec_out[-1])
     if labels is None:
@@ -243,6 +245,21 @@ def _is_constant(node: Any, known: dict[str, bool]) -> bool:
         elif node.get_type_name() != "Parameter" and node.get_input_size() > 0:
             known[name] = all(_is_constant(node.input_value(i).get_node(), known) for i in range(node.get_input_size()))
     return known[name]
+
+
+def _pooled(feature: Any) -> Any:
+    """``feature`` (``[1, T, F]``) averaged over time by a ``ReduceMean`` added to the graph; ``[1, F]`` as is.
+
+    Computed by OpenVINO with the rest of the decoder, so reading it costs a request's callback a
+    copy of ``F`` values (averaging ``T x F`` values in Python there cost ~8 % of the decoder's
+    throughput on 2 cores).
+    """
+    import numpy as np
+    import openvino.opset13 as ops
+
+    if len(feature.get_partial_shape()) == 2:
+        return feature
+    return ops.reduce_mean(feature, ops.constant(np.array([1], np.int64)), False).output(0)
 
 
 def feature_output(model: Any) -> Any | None:
