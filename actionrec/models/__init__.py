@@ -4,6 +4,8 @@
 - :mod:`~actionrec.models.files`: :func:`resolve_model` (verified cache or ``--model-dir``), labels files
 - :mod:`~actionrec.models.labels`: :func:`load_labels`, :func:`check_labels` (one printable line per class)
 - :mod:`~actionrec.models.runtime`: one cached ``openvino.Core``, :func:`compile_models`
+- :mod:`~actionrec.models.graph`: graph surgery before compiling (the decoder's pooled feature, a
+  dynamic encoder batch)
 """
 
 from .files import ModelFiles, fetch_labels, fetch_sample, resolve_model

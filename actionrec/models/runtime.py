@@ -1,5 +1,8 @@
 """OpenVINO runtime: one cached ``Core``, device checks, compiled encoder and decoder.
 
+What is read from or changed in the IR graphs themselves (the decoder's pooled feature, a dynamic
+encoder batch) is :mod:`actionrec.models.graph`.
+
 Example:
     >>> files = resolve_model("action-recognition-0001")             # doctest: +SKIP
     >>> models = compile_models(files, device="CPU", hint="THROUGHPUT")  # doctest: +SKIP
@@ -19,6 +22,7 @@ from .. import settings
 from ..atomic import private_dir
 from ..errors import DeviceNotAvailableError, LabelsError, ModelNotFoundError
 from .files import ModelFiles
+from .graph import any_batch, feature_output, per_sample, pooled
 from .labels import check_labels, load_labels
 
 HINTS = ("LATENCY", "THROUGHPUT")
@@ -175,15 +179,15 @@ def compile_models(
             f"{list(dec_out)}; expected [1,3,H,W] -> [1,D,1,1] and [1,T,D] -> [1,C]"
         )
     # Files on a CPU: the encoder takes FILE_BATCH samples per request (see actionrec.pipeline.encoders).
-    batch = FILE_BATCH if hint == "THROUGHPUT" and device == "CPU" and _any_batch(encoder_model) else 1
+    batch = FILE_BATCH if hint == "THROUGHPUT" and device == "CPU" and any_batch(encoder_model) else 1
     encoder = core.compile_model(encoder_model, device, config)
-    if batch > 1 and not _per_sample(encoder, batch):
+    if batch > 1 and not per_sample(encoder, batch):
         batch, encoder = 1, core.compile_model(_read(core, files.encoder_xml), device, config)
     # The pooled feature before the classifier becomes the decoder's second output (custom heads).
     feature = feature_output(decoder_model)
     feature_dim = 0
     if feature is not None:
-        decoder_model.add_outputs([_pooled(feature)])  # averaged over time inside the graph: [1, F]
+        decoder_model.add_outputs([pooled(feature)])  # averaged over time inside the graph: [1, F]
         feature_dim = int(feature.get_partial_shape()[-1].get_length())
     # Same hint for the decoder: files decode many windows through an AsyncInferQueue (throughput),
     # live sources one window at a time (latency). Its threads stay pinned: in file analysis the
@@ -228,78 +232,6 @@ def compile_models(
     )
 
 
-_PASS_THROUGH = {"FakeQuantize", "Convert"}  # quantization wrappers around the real feature tensor
-
-
-def _is_constant(node: Any, known: dict[str, bool]) -> bool:
-    """``node`` computes from constants only.
-
-    A ``Constant``, or e.g. ``Convert(Constant)`` as ``openvino.save_model`` writes FP16-compressed
-    weights (``compress_to_fp16``, its default), or a dequantizing ``Multiply(Convert(Constant), Constant)``.
-    """
-    name = node.get_friendly_name()
-    if name not in known:
-        known[name] = False  # a cycle cannot be constant
-        if node.get_type_name() == "Constant":
-            known[name] = True
-        elif node.get_type_name() != "Parameter" and node.get_input_size() > 0:
-            known[name] = all(_is_constant(node.input_value(i).get_node(), known) for i in range(node.get_input_size()))
-    return known[name]
-
-
-def _pooled(feature: Any) -> Any:
-    """``feature`` (``[1, T, F]``) averaged over time by a ``ReduceMean`` added to the graph; ``[1, F]`` as is.
-
-    Computed by OpenVINO with the rest of the decoder, so reading it costs a request's callback a
-    copy of ``F`` values (averaging ``T x F`` values in Python there cost ~8 % of the decoder's
-    throughput on 2 cores).
-    """
-    import numpy as np
-    import openvino.opset13 as ops
-
-    if len(feature.get_partial_shape()) == 2:
-        return feature
-    return ops.reduce_mean(feature, ops.constant(np.array([1], np.int64)), False).output(0)
-
-
-def feature_output(model: Any) -> Any | None:
-    """The decoder's pooled-feature tensor: the input of the last ``MatMul`` before its output.
-
-    Found by graph structure, not by name, so any decoder of this shape works: from the output,
-    walk back through non-constant inputs (a ``Convert`` of compressed weights counts as constant)
-    to the nearest ``MatMul`` (in the OMZ decoders ``672``,
-    before the bias ``Add`` and the ``ReduceMean`` over time), take its non-constant input, and
-    step back over quantization wrappers (``FakeQuantize``, ``Convert`` in the INT8 IR) to the
-    tensor they quantize (``Add`` ``670``, ``[1, 16, 512]``).
-
-    Args:
-        model: an ``openvino.Model`` (not compiled).
-
-    Returns:
-        That tensor (an ``openvino.Output``) when it is static and ``[1, F]`` or ``[1, T, F]``,
-        else ``None``.
-    """
-    seen: set[str] = set()
-    frontier = [model.output(0).get_node()]
-    while frontier:
-        node = frontier.pop(0)
-        if node.get_friendly_name() in seen:
-            continue
-        seen.add(node.get_friendly_name())
-        inputs = [node.input_value(i) for i in range(node.get_input_size())]
-        live = [v for v in inputs if not _is_constant(v.get_node(), {})]
-        if node.get_type_name() == "MatMul" and len(live) == 1:
-            value = live[0]
-            while value.get_node().get_type_name() in _PASS_THROUGH:
-                value = value.get_node().input_value(0)
-            shape = value.get_partial_shape()
-            if shape.is_static and len(shape) in (2, 3) and shape[0].get_length() == 1:
-                return value
-            return None
-        frontier.extend(v.get_node() for v in live)
-    return None
-
-
 def encoder_facts(core: Any, compiled: Any, *, requested_precision: str | None = None) -> tuple[str, tuple[str, ...]]:
     """What a compiled model really runs on: its inference precision and its execution devices.
 
@@ -342,40 +274,6 @@ def _type_name(value: Any) -> str:
     """``<Type: 'float32'>`` -> ``"f32"`` (an ``openvino.Type``); other values as text."""
     name = getattr(value, "get_type_name", None)
     return str(name() if callable(name) else value)
-
-
-def _any_batch(model) -> bool:
-    """Let ``model`` (``[1,C,H,W]`` input) take any batch size; False (model unchanged) when it cannot.
-
-    An IR with the batch written into its graph (e.g. a Reshape to ``[1, ...]``) either refuses the
-    new shape or keeps a fixed output batch: it stays at batch 1.
-    """
-    import openvino as ov
-
-    static = model.input(0).get_partial_shape()
-    try:
-        model.reshape({model.input(0): ov.PartialShape([-1, *list(static)[1:]])})
-        if model.output(0).get_partial_shape()[0].is_dynamic:
-            return True
-    except RuntimeError:
-        pass
-    model.reshape({model.input(0): static})
-    return False
-
-
-def _per_sample(encoder, batch: int) -> bool:
-    """Does a batch give what its samples give one at a time? Also warms both shapes up.
-
-    A graph may mix samples (e.g. a softmax over everything); its shapes alone would not tell.
-    """
-    import numpy as np
-
-    dims = [d.get_length() for d in list(encoder.input(0).get_partial_shape())[1:]]
-    x = np.random.default_rng(0).uniform(0, 255, (batch, *dims)).astype(np.float32)
-    together = np.asarray(encoder({0: x})[0]).reshape(batch, -1)
-    alone = np.stack([np.asarray(encoder({0: x[i : i + 1]})[0]).reshape(-1) for i in range(batch)])
-    scale = float(np.abs(alone).max()) or 1.0
-    return bool(np.abs(together - alone).max() <= 0.02 * scale)  # bf16 kernels differ a little by shape
 
 
 def _read(core, xml: Path):
