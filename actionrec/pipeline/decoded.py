@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ import numpy as np
 
 from ..atomic import atomic_write
 from ..results import StageTimings
-from .encoded import UnusableEntryError
+from .encoded import UnusableEntryError, read_entry
 
 DECODED_FORMAT_VERSION = 1
 """The decoder-output ``.npz`` layout's version (:meth:`DecodedWindows.to_npz`)."""
@@ -151,20 +150,11 @@ class DecodedWindows:
             OSError: the file cannot be read.
             UnusableEntryError: another version or key, or a malformed array or field (says which).
         """
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                names = set(z.files)
-                if names != {"meta", *_ARRAYS}:
-                    raise UnusableEntryError(f"holds arrays {sorted(names)}, expected {sorted({'meta', *_ARRAYS})}")
-                meta = json.loads(str(z["meta"]))
-                arrays = {name: z[name] for name in _ARRAYS}
-        except (ValueError, EOFError, AttributeError, TypeError, zipfile.BadZipFile) as exc:
-            if isinstance(exc, UnusableEntryError):
-                raise
-            raise UnusableEntryError(f"not a readable decoder-output .npz ({type(exc).__name__}: {exc})") from None
-        if not isinstance(meta, dict) or meta.get("format") != DECODED_FORMAT_VERSION:
-            version = meta.get("format") if isinstance(meta, dict) else None
-            raise UnusableEntryError(f"format version {version!r}, this version reads {DECODED_FORMAT_VERSION}")
+        meta, arrays = read_entry(path, _ARRAYS)
+        if meta.get("format") != DECODED_FORMAT_VERSION:
+            raise UnusableEntryError(
+                f"format version {meta.get('format')!r}, this version reads {DECODED_FORMAT_VERSION}"
+            )
         if key is not None and meta.get("key") != dict(key):
             raise UnusableEntryError("stored under other key facts (decoder, stride, embeddings...)")
         n = len(arrays["logits"])

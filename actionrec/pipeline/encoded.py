@@ -158,20 +158,7 @@ class EncodedVideo:
         Example:
             >>> EncodedVideo.from_npz("data/cache/clip.npz", source="clip.mp4")  # doctest: +SKIP
         """
-        try:
-            loaded = np.load(path, allow_pickle=False)
-            if not isinstance(loaded, np.lib.npyio.NpzFile):
-                raise UnusableEntryError(f"a single {loaded.dtype} array, not an .npz")
-            with loaded as z:
-                names = set(z.files)
-                if names != {"meta", *_ARRAYS}:
-                    raise UnusableEntryError(f"holds arrays {sorted(names)}, expected {sorted({'meta', *_ARRAYS})}")
-                meta = _meta(z["meta"])
-                arrays = {name: z[name] for name in _ARRAYS}
-        except (ValueError, EOFError, zipfile.BadZipFile) as exc:  # not a zip, a bad .npy header, cut off
-            if isinstance(exc, UnusableEntryError):
-                raise
-            raise UnusableEntryError(f"not a readable .npz ({type(exc).__name__}: {exc})") from None
+        meta, arrays = read_entry(path, _ARRAYS)
         if meta.get("format") != FORMAT_VERSION:
             raise UnusableEntryError(f"format version {meta.get('format')!r}, this version reads {FORMAT_VERSION}")
         if key is not None and meta.get("key") != dict(key):
@@ -181,6 +168,34 @@ class EncodedVideo:
         if step_s is not None and not math.isclose(fields["step_s"], step_s, rel_tol=1e-9):
             raise UnusableEntryError(f"samples {fields['step_s']} s apart, the grid steps {step_s} s")
         return cls(source=source, **arrays, **fields)
+
+
+def read_entry(path: str | os.PathLike[str], names: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """A cache ``.npz``'s JSON ``meta`` object and its arrays ``names`` (exactly those), nothing pickled.
+
+    The one reader of the cache's ``.npz`` entries (embeddings and decoder outputs); each checks
+    its own fields after it.
+
+    Raises:
+        OSError: the file cannot be read.
+        UnusableEntryError: not an ``.npz`` (cut off, a bare ``.npy``, text), other arrays than
+            ``names``, or a ``meta`` that is not one JSON object.
+    """
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise UnusableEntryError(f"a single {loaded.dtype} array, not an .npz")
+        with loaded as z:
+            found = set(z.files)
+            if found != {"meta", *names}:
+                raise UnusableEntryError(f"holds arrays {sorted(found)}, expected {sorted({'meta', *names})}")
+            meta = _meta(z["meta"])
+            arrays = {name: z[name] for name in names}
+    except (ValueError, EOFError, zipfile.BadZipFile) as exc:  # not a zip, a bad .npy header, cut off
+        if isinstance(exc, UnusableEntryError):
+            raise
+        raise UnusableEntryError(f"not a readable .npz ({type(exc).__name__}: {exc})") from None
+    return meta, arrays
 
 
 def _meta(array: np.ndarray) -> dict[str, Any]:
