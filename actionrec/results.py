@@ -14,8 +14,10 @@ Example:
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from numbers import Integral
+from typing import Any
 
 import numpy as np
 
@@ -170,16 +172,7 @@ class Prediction:
         """The same window with another ``top_k`` (needs ``probs``)."""
         if self.probs is None:
             raise ValueError("this prediction has no probability vector to re-rank")
-        keep = {k: getattr(self, k) for k in _CARRIED}
-        return Prediction.from_probs(
-            self.probs,
-            labels=labels,
-            top_k=top_k,
-            window_index=self.window_index,
-            start_s=self.start_s,
-            end_s=self.end_s,
-            **keep,
-        )
+        return Prediction.from_probs(self.probs, labels=labels, top_k=top_k, **window_facts(self))
 
 
 def _checked_crop(crop_xywh: object) -> tuple[int, int, int, int]:
@@ -307,7 +300,8 @@ class Timeline:
                 f"smooth the unsmoothed timeline over {windows} windows instead"
             )
         means = smooth_probs(np.stack([p.probs for p in self.predictions]), windows)
-        out = predictions_from_probs(means, labels=self.labels, top_k=self.top_k, like=self.predictions)
+        facts = [window_facts(p) for p in self.predictions]
+        out = predictions_from_probs(means, labels=self.labels, top_k=self.top_k, windows=facts)
         return replace(self, predictions=out, smoothing=windows)
 
     def segments(self, *, threshold: float = 0.0) -> tuple[Segment, ...]:
@@ -349,8 +343,7 @@ def predictions_from_probs(
     *,
     labels: tuple[str, ...],
     top_k: int,
-    like: tuple[Prediction, ...] | None = None,
-    **per_window: object,
+    windows: Sequence[Mapping[str, Any]],
 ) -> tuple[Prediction, ...]:
     """One :class:`Prediction` per row of ``[W, C]`` probabilities, ranked in one vectorised pass.
 
@@ -361,38 +354,33 @@ def predictions_from_probs(
         probs: ``[W, C]`` probabilities.
         labels: the ``C`` class names.
         top_k: classes kept per window.
-        like: predictions whose window index, span and carried facts (coverage, duplicated,
-            missing, timings, crop) each row keeps; else give them in ``per_window``.
-        per_window: ``window_index``, ``start_s``, ``end_s`` and any :data:`_CARRIED` field, each a
-            sequence of ``W`` values (or one value for every window).
+        windows: per row, the window's other fields: ``window_index``, ``start_s``, ``end_s`` and
+            any of coverage, duplicated, missing, timings and crop (:func:`window_facts` of a
+            prediction gives them).
     """
     p = np.asarray(probs, dtype=np.float64)
     if p.ndim != 2 or p.shape[1] != len(labels):
         raise ValueError(f"{len(labels)} labels for probabilities of shape {list(p.shape)}")
+    if len(windows) != len(p):
+        raise ValueError(f"{len(windows)} windows for {len(p)} rows of probabilities")
     if top_k < 1:
         raise ValueError(f"top_k must be >= 1, got {top_k}")
     k = min(top_k, p.shape[1])
     ids = np.argsort(-p, axis=1, kind="stable")[:, :k]
     scores = np.take_along_axis(p, ids, axis=1)
-    out = []
-    for w in range(len(p)):
-        if like is not None:
-            src = like[w]
-            facts = {"window_index": src.window_index, "start_s": src.start_s, "end_s": src.end_s}
-            facts.update({name: getattr(src, name) for name in _CARRIED})
-        else:
-            facts = {
-                name: (value[w] if isinstance(value, (list, tuple, np.ndarray)) and name != "crop_xywh" else value)
-                for name, value in per_window.items()
-            }
-        row = ids[w]
-        out.append(
-            Prediction(
-                labels=tuple(labels[i] for i in row),
-                scores=tuple(scores[w].tolist()),
-                class_ids=tuple(row.tolist()),
-                probs=p[w],
-                **facts,
-            )
+    return tuple(
+        Prediction(
+            labels=tuple(labels[i] for i in ids[w]),
+            scores=tuple(scores[w].tolist()),
+            class_ids=tuple(ids[w].tolist()),
+            probs=p[w],
+            **windows[w],
         )
-    return tuple(out)
+        for w in range(len(p))
+    )
+
+
+def window_facts(prediction: Prediction) -> dict[str, Any]:
+    """A prediction's fields other than its classes: what a re-ranked or smoothed window keeps."""
+    facts = {"window_index": prediction.window_index, "start_s": prediction.start_s, "end_s": prediction.end_s}
+    return facts | {name: getattr(prediction, name) for name in _CARRIED}

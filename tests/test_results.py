@@ -370,16 +370,11 @@ def test_vectorised_ranking_gives_the_predictions_of_row_by_row_ranking():
     probs[4] = [0.25, 0.25, 0.1, 0.25, 0.05, 0.1]  # ties: the lower class id first, as from_probs ranks them
     labels = tuple("abcdef")
     starts = [0.5 * w for w in range(20)]
-    fast = predictions_from_probs(
-        probs,
-        labels=labels,
-        top_k=3,
-        window_index=list(range(20)),
-        start_s=starts,
-        end_s=[s + 1 for s in starts],
-        coverage_s=1.0,
-        crop_xywh=(1, 2, 3, 4),
-    )
+    windows = [
+        {"window_index": w, "start_s": starts[w], "end_s": starts[w] + 1, "coverage_s": 1.0, "crop_xywh": (1, 2, 3, 4)}
+        for w in range(20)
+    ]
+    fast = predictions_from_probs(probs, labels=labels, top_k=3, windows=windows)
     slow = tuple(
         Prediction.from_probs(
             probs[w],

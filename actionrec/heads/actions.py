@@ -55,6 +55,7 @@ import numpy as np
 
 from ..atomic import atomic_write
 from ..errors import HeadError, HeadMismatchError
+from ..results import softmax
 from .evaluation import ActionsEvaluation, ExampleResult, TrainedOn
 from .examples import UNKNOWN, ActionExample, check_action_name
 
@@ -341,10 +342,7 @@ def standardise(features: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np
 
 def class_probabilities(z: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
     """``[W, A]`` softmax of the logistic regression's scores of standardised windows ``z``."""
-    scores = z @ coef.T + intercept
-    scores -= scores.max(axis=1, keepdims=True)
-    e = np.exp(scores)
-    return e / e.sum(axis=1, keepdims=True)
+    return softmax(z @ coef.T + intercept)
 
 
 def nearest_distances(z: np.ndarray, windows: np.ndarray, window_actions: np.ndarray, num_actions: int) -> np.ndarray:

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     import openvino as ov
 
 ProgressFn = Callable[[int, int | None], object]
+_SAME = object()  # Recognizer.timeline(head=...) not given: the recognizer's own head
 
 
 class Recognizer:
@@ -250,7 +251,7 @@ class Recognizer:
         self,
         decoded: DecodedWindows,
         *,
-        head: Head | str | None = "same",
+        head: Head | object | None = _SAME,
         top_k: int | None = None,
         smoothing: int | None = None,
     ) -> Timeline:
@@ -266,7 +267,7 @@ class Recognizer:
             HeadMismatchError: ``head`` cannot read these models' outputs.
             ValueError: ``top_k`` or ``smoothing`` below 1.
         """
-        head = self.head if isinstance(head, str) else head
+        head = self.head if head is _SAME else head
         top_k = self.options.top_k if top_k is None else top_k
         smoothing = self.options.smoothing if smoothing is None else smoothing
         if head is not None and head is not self.head:
@@ -279,19 +280,20 @@ class Recognizer:
                 f"expected [{decoded.num_windows}, {len(labels)}]"
             )
         # Smoothed before ranking: one ranking pass (thousands of windows re-analyse in milliseconds).
-        predictions = predictions_from_probs(
-            smooth_probs(probs, smoothing),
-            labels=tuple(labels),
-            top_k=top_k,
-            window_index=np.arange(decoded.num_windows).tolist(),
-            start_s=decoded.starts_s.tolist(),
-            end_s=decoded.ends_s.tolist(),
-            coverage_s=decoded.coverage_s.tolist(),
-            duplicated=decoded.duplicated.tolist(),
-            missing=0,
-            timings=decoded.timings,
-            crop_xywh=decoded.crop_xywh,
-        )
+        windows = [
+            {
+                "window_index": w,
+                "start_s": float(decoded.starts_s[w]),
+                "end_s": float(decoded.ends_s[w]),
+                "coverage_s": float(decoded.coverage_s[w]),
+                "duplicated": int(decoded.duplicated[w]),
+                "timings": decoded.timings,
+                "crop_xywh": decoded.crop_xywh,
+            }
+            for w in range(decoded.num_windows)
+        ]
+        smoothed = smooth_probs(probs, smoothing)
+        predictions = predictions_from_probs(smoothed, labels=labels, top_k=top_k, windows=windows)
         timeline = Timeline(
             source=decoded.source,
             labels=tuple(labels),

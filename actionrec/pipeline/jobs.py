@@ -149,17 +149,14 @@ def logits_of(output: np.ndarray, *, num_classes: int) -> np.ndarray:
 
 
 def pooled_of(output: np.ndarray, *, feature_dim: int) -> np.ndarray:
-    """A decoder request's pooled-feature output (one window) as ``[feature_dim]``.
+    """A decoder request's pooled-feature output (one window, ``[1, F]``) as ``[feature_dim]``.
 
-    The mean over time of a ``[1, T, F]`` tensor, or a ``[1, F]`` one as it is.
+    The average over time is computed in the graph (:func:`actionrec.models.graph.pooled`).
 
     Raises:
-        ModelOutputError: the output does not end in ``feature_dim`` values.
+        ModelOutputError: the output is not ``[1, feature_dim]``.
     """
     output = np.asarray(output)
-    if output.ndim not in (2, 3) or output.shape[-1] != feature_dim or output.shape[0] != 1:
-        raise ModelOutputError(
-            f"decoder feature output has shape {list(output.shape)}, "
-            f"expected [1, T, {feature_dim}] or [1, {feature_dim}]"
-        )
-    return output.reshape(-1, feature_dim).mean(axis=0)
+    if output.shape != (1, feature_dim):
+        raise ModelOutputError(f"decoder feature output has shape {list(output.shape)}, expected [1, {feature_dim}]")
+    return output[0]
