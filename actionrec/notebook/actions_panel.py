@@ -21,7 +21,7 @@ import numpy as np
 
 from ..heads import UNKNOWN, ActionExample, ActionsEvaluation, CustomActions
 from .display import MUTED, TOP_COLOR, UNCERTAIN_COLOR, NotebookFigure, _figure, _rgb
-from .session import read_frame
+from .session import read_frames
 
 SAMPLE_RANGES: dict[str, tuple[str, tuple[tuple[float, float], ...]]] = {
     "arm wrestling": ("arm_wrestling", ((0.0, 3.5), (3.5, 7.0), (7.0, 10.0))),
@@ -115,13 +115,18 @@ def example_thumbnails(
     rows = -(-n // columns)
     fig = _figure(1.9 * columns, 1.9 * rows + 0.3)
     axes = np.atleast_1d(fig.subplots(rows, columns)).reshape(-1)
+    middles = [(e.start_s + e.end_s) / 2 if e.start_s is not None and e.end_s is not None else 0.0 for e in examples]
+    images = {}  # one pass over each clip, whatever number of its ranges are examples
+    for source in dict.fromkeys(e.source for e in examples):
+        mine = [i for i, e in enumerate(examples) if e.source == source]
+        for i, frame in zip(mine, read_frames(source, at_s=[middles[i] for i in mine]), strict=True):
+            images[i] = frame.image_bgr
     for i, ax in enumerate(axes):
         ax.set_axis_off()
         if i >= n:
             continue
         e = examples[i]
-        at_s = (e.start_s + e.end_s) / 2 if e.start_s is not None and e.end_s is not None else 0.0
-        ax.imshow(_rgb(read_frame(e.source, at_s=at_s).image_bgr))
+        ax.imshow(_rgb(images[i]))
         span = f"{e.start_s:g}-{e.end_s:g} s" if e.start_s is not None else "whole clip"
         title, color = f"{e.action}\n{os.path.basename(e.source)} {span}", "black"
         if i in predicted and not predicted[i].correct:

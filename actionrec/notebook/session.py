@@ -115,16 +115,30 @@ def read_frame(path: str | os.PathLike[str], *, at_s: float = 0.0) -> Any:
     Raises:
         VideoOpenError, VideoDecodeError: the file is not a readable video.
     """
+    return read_frames(path, at_s=[at_s])[0]
+
+
+def read_frames(path: str | os.PathLike[str], *, at_s: Sequence[float]) -> list[Any]:
+    """:func:`read_frame` at each time of ``at_s``, in one pass over the file (any order of times).
+
+    Raises:
+        VideoOpenError, VideoDecodeError: the file is not a readable video.
+    """
     from ..video.open import open_video
 
-    frame = None
+    order = sorted(range(len(at_s)), key=lambda i: at_s[i])
+    found: list[Any] = [None] * len(at_s)
+    frame, n = None, 0
     with open_video(path, progress=False) as video:
         for frame in video:
-            if frame.timestamp_s >= at_s - 1e-9:
+            while n < len(order) and frame.timestamp_s >= at_s[order[n]] - 1e-9:
+                found[order[n]] = frame
+                n += 1
+            if n == len(order):
                 break
     if frame is None:
         raise VideoOpenError(f"{path} holds no frame")
-    return frame
+    return [f if f is not None else frame for f in found]
 
 
 @dataclass(frozen=True)
