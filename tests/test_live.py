@@ -8,6 +8,7 @@ recognizer's internals). The camera's time is injected (:class:`PacedCamera`).
 import contextlib
 import itertools
 import math
+import os
 import threading
 import time
 from types import SimpleNamespace
@@ -19,7 +20,9 @@ from actionrec.models import compile_models, resolve_model
 from actionrec.pipeline import LiveRecognizer, RecognizerOptions, preprocess
 from tests.oracle import oracle_windows
 
-WAIT_LIMIT_S = 60.0  # hang guard for waits on OpenVINO's threads (they finish in milliseconds); never a measurement
+# hang guard for waits on OpenVINO's threads (they finish in milliseconds); never a measurement. Mutation runs
+# (benchmarks/mutation.py) lower it: a mutant that keeps a window from resolving then fails in seconds, not a minute.
+WAIT_LIMIT_S = float(os.environ.get("AR_TEST_WAIT_LIMIT_S", "60"))
 VFR_TIMES = [float(t) for t in np.cumsum(np.random.default_rng(5).uniform(0.025, 0.06, 110)) - 0.025]  # 17-40 fps
 
 
