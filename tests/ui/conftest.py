@@ -475,6 +475,7 @@ def wait_all_ran(page, *, timeout_s: float = 60.0) -> list[str]:
             screenshot is saved as ``run_all-timeout``).
     """
     deadline = time.monotonic() + timeout_s
+    idle_since = None
     time.sleep(0.3)
     while True:
         prompts = _prompts(page)
@@ -482,6 +483,17 @@ def wait_all_ran(page, *, timeout_s: float = 60.0) -> list[str]:
             return prompts
         if not any("*" in p for p in prompts) and error_outputs(page):
             return prompts
+        if _only_last_prompt_stuck(page, prompts):
+            idle_since = idle_since or time.monotonic()
+            if time.monotonic() - idle_since >= STUCK_PROMPT_IDLE_S:
+                print(
+                    f"JupyterLab left the last cell's prompt at {prompts[-1]!r} although the kernel has been idle for "
+                    f"{STUCK_PROMPT_IDLE_S} s and the cell's output is shown (a front-end display bug, cf. "
+                    "jupyterlab/jupyterlab#13383): counted as ran"
+                )
+                return [*prompts[:-1], "[stuck]:"]
+        else:
+            idle_since = None
         if time.monotonic() > deadline:
             shot = screenshot(page, "run_all-timeout")
             raise AssertionError(
@@ -489,6 +501,38 @@ def wait_all_ran(page, *, timeout_s: float = 60.0) -> list[str]:
                 f"outputs:\n{cell_outputs_text(page)[-3000:]}"
             )
         time.sleep(0.2)
+
+
+# How long the kernel must stay idle, with only the last cell's prompt still at [*] and its output shown,
+# before that prompt counts as a front-end display bug rather than a cell still running. Not a measurement:
+# a running cell keeps the kernel busy, so any length of idleness tells the two apart; 5 s rules out the
+# moment between a busy and an idle status message.
+STUCK_PROMPT_IDLE_S = 5.0
+
+_KERNELS_JS = """async () => {
+    const config = JSON.parse(document.getElementById("jupyter-config-data").textContent);
+    const reply = await fetch(config.baseUrl + "api/kernels", {credentials: "same-origin"});
+    return reply.ok ? (await reply.json()).map(k => k.execution_state) : null;
+}"""
+
+
+def _only_last_prompt_stuck(page, prompts: list[str]) -> bool:
+    """Only the last code cell reads ``[*]``, it shows an output, and the server says every kernel is idle.
+
+    The server's ``/api/kernels`` reports the kernel's own status messages: if it is idle, no cell is running,
+    whatever a prompt shows. This tells JupyterLab's stale prompt (seen 2 times in 20 Run Alls of the
+    tutorial on a loaded 2-core machine, both at the last cell, whose output was complete) from a hung cell.
+    """
+    if len(prompts) < 2 or "*" not in prompts[-1] or any("*" in p for p in prompts[:-1]):
+        return False
+    last = page.locator(f"{VISIBLE_PANEL} .jp-CodeCell").last
+    if last.locator(".jp-OutputArea-output").count() == 0:
+        return False
+    try:
+        states = page.evaluate(_KERNELS_JS)
+    except Exception:  # the page navigated or the server went away: not the display bug
+        return False
+    return bool(states) and all(state == "idle" for state in states)
 
 
 def run_all(page, *, timeout_s: float = 60.0) -> list[str]:

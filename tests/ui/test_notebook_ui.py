@@ -108,11 +108,9 @@ def _play_then_stop(page, name: str) -> None:
     assert error_outputs(page) == []
 
 
-# One rerun, for a cause believed outside the project (not yet confirmed): JupyterLab leaving the last
-# cell's prompt (the doctor's) at [*] although the kernel is idle and the cell's output is shown, so
-# Run All never looks finished (cf. jupyterlab/jupyterlab#13383). Seen 2 times in 20 runs on a loaded
-# 2-core machine, both times at that cell; the rerun passed. The summary (-raR) names the rerun.
-@pytest.mark.flaky(reruns=1)
+# No rerun: JupyterLab sometimes leaves the last cell's prompt (the doctor's) at [*] although its output
+# is complete (2 in 20 runs on a loaded 2-core machine; cf. jupyterlab/jupyterlab#13383). wait_all_ran
+# tells that display bug from a hung cell by the kernel's own status (the server's /api/kernels) and says so.
 def test_notebook_in_jupyterlab(lab, page, video_factory, tmp_path):
     _open(page, lab)
     start_run_all(page)
