@@ -102,3 +102,35 @@ def test_cli_names_the_bad_line_in_one_clear_line(tiny_model_dir, tmp_path):
         "U+0007; a label is one line of printable text: not empty, no control characters (tab, escape, NUL...), "
         "no line breaks and no two classes with the same name. Remove that character from the label"
     )
+
+
+KINETICS_LIKE = (
+    "playing tennis",
+    "playing squash or racquetball",
+    "Playing Tennis",
+    "juggling balls",
+    "dribbling basketball",
+)
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("playing tenis", ["playing tennis", "Playing Tennis"]),  # a typo: its closest spellings
+        ("PLAYING  TENNIS", ["playing tennis", "Playing Tennis"]),  # case and spacing: both equal ones first
+        ("PLAYING TENIS", ["playing tennis", "Playing Tennis"]),  # both: found by the insensitive form
+        ("skydiving", []),  # too far from every label: nothing rather than a guess
+    ],
+)
+def test_closest_labels_is_one_rule_for_every_unknown_label_message(typed, expected):
+    from actionrec.heads.event_rules import check_rule_labels, parse_rule
+    from actionrec.heads.groups import unknown_label_message
+
+    assert models.labels.closest_labels(typed, KINETICS_LIKE) == expected
+    # groups and event rules suggest the same names for the same typo
+    shown = f"closest: {', '.join(map(repr, expected))}" if expected else None
+    group_msg = unknown_label_message(typed, KINETICS_LIKE)
+    with pytest.raises(Exception) as rule_err:
+        check_rule_labels([parse_rule(f"{typed} > 0.5")], KINETICS_LIKE)
+    for msg in (group_msg, str(rule_err.value)):
+        assert (shown in msg) if shown else ("closest" not in msg), msg

@@ -36,7 +36,6 @@ Example:
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import os
@@ -47,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import HeadError
+from ..models.labels import closest_labels
 
 RULE_EXAMPLE = "'clapping > 0.6 for 1.5s' or '\"tying knot (not on a tie)\" > 0.5 until < 0.3 for 2s gap 1s'"
 _NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)"
@@ -320,9 +320,7 @@ def check_rule_labels(rules: Sequence[EventRule], labels: Sequence[str]) -> None
     known = set(labels)
     for rule in rules:
         if rule.label not in known:
-            close = difflib.get_close_matches(rule.label, list(labels), n=3, cutoff=0.5)
-            lowered = [x for x in labels if x.lower() == rule.label.lower()]
-            close = list(dict.fromkeys(lowered + close))
+            close = closest_labels(rule.label, labels)
             hint = f"closest: {', '.join(map(repr, close))}" if close else f"e.g. {', '.join(map(repr, labels[:3]))}"
             raise HeadError(
                 f"event rule {rule.text!r} names {rule.label!r}, which is not one of the {len(labels)} classes of "

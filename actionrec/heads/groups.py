@@ -27,10 +27,8 @@ Example:
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
-import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +40,7 @@ import numpy as np
 
 from ..atomic import atomic_write
 from ..errors import HeadError, HeadMismatchError
+from ..models.labels import closest_labels, label_key
 from ..results import softmax
 
 OTHER = "other"
@@ -49,12 +48,6 @@ OTHER = "other"
 
 SUFFIXES = (".json", ".toml")
 MAX_GROUPS_FILE_BYTES = 1024 * 1024  # a groups file names at most a few hundred labels: a few KB
-_SPACES = re.compile(r"\s+")
-
-
-def _key(text: str) -> str:
-    """Case- and spacing-insensitive form of a name (for lenient matching and the "other" check)."""
-    return _SPACES.sub(" ", text).strip().casefold()
 
 
 @dataclass(frozen=True)
@@ -92,14 +85,15 @@ class LabelGroups:
         for g, (group, members) in enumerate(self.groups):
             if not isinstance(group, str) or not group.strip():
                 raise HeadError(f"{self.name}: group name {group!r} is empty; give every group a name")
-            if _key(group) == OTHER:
+            if label_key(group) == OTHER:
                 raise HeadError(
                     f"{self.name}: a group is named {group!r}; {OTHER!r} is added automatically and holds "
                     "every label in no group: rename the group"
                 )
-            if _key(group) in seen_names:
-                raise HeadError(f"{self.name}: groups {seen_names[_key(group)]!r} and {group!r} have the same name")
-            seen_names[_key(group)] = group
+            key = label_key(group)
+            if key in seen_names:
+                raise HeadError(f"{self.name}: groups {seen_names[key]!r} and {group!r} have the same name")
+            seen_names[key] = group
             if not members:
                 raise HeadError(f"{self.name}: group {group!r} is empty; list at least one label or remove it")
             for label in members:
@@ -316,10 +310,7 @@ def load_groups(path_or_name: str | os.PathLike[str], *, labels: Sequence[str]) 
 
 def unknown_label_message(label: str, labels: Sequence[str]) -> str:
     """``"unknown label 'x'; closest: 'a', 'b'"``: what to tell a user about a misspelt label."""
-    close = difflib.get_close_matches(label, labels, n=3, cutoff=0.6)
-    if not close:  # try again ignoring case and spacing ("PLAYING TENIS")
-        keyed = {_key(lbl): lbl for lbl in labels}
-        close = [keyed[k] for k in difflib.get_close_matches(_key(label), list(keyed), n=3, cutoff=0.6)]
+    close = closest_labels(label, labels)
     hint = f"closest: {', '.join(map(repr, close))}" if close else f"none is close; the model has {len(labels)} labels"
     return f"unknown label {label!r}; {hint}"
 
@@ -329,12 +320,12 @@ def _resolver(labels: tuple[str, ...]):
     exact = set(labels)
     loose: dict[str, list[str]] = {}
     for label in labels:
-        loose.setdefault(_key(label), []).append(label)
+        loose.setdefault(label_key(label), []).append(label)
 
     def resolve(name: str, where: str) -> str:
         if name in exact:
             return name
-        candidates = loose.get(_key(name), [])
+        candidates = loose.get(label_key(name), [])
         if len(candidates) == 1:
             return candidates[0]
         if candidates:

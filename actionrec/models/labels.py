@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -226,3 +227,28 @@ def _json_type(value: object) -> str:
     return {str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}.get(
         type(value), type(value).__name__
     )
+
+
+_SPACES = re.compile(r"\s+")
+
+
+def label_key(text: str) -> str:
+    """Case- and spacing-insensitive form of a label ("Playing  Tennis" -> "playing tennis")."""
+    return _SPACES.sub(" ", text).strip().casefold()
+
+
+def closest_labels(name: str, labels: Sequence[str], *, n: int = 3) -> list[str]:
+    """Up to ``n`` of ``labels`` a user most likely meant by ``name``, best first (``[]``: none is close).
+
+    One rule for every "unknown label" message: the labels equal to ``name`` ignoring case and
+    spacing first, then the closest spellings (``difflib``, ratio >= 0.6) of the name as typed, then
+    of its case- and spacing-insensitive form ("PLAYING TENIS" -> "playing tennis").
+    """
+    keyed: dict[str, list[str]] = {}
+    for label in labels:
+        keyed.setdefault(label_key(label), []).append(label)
+    out = list(keyed.get(label_key(name), []))
+    out += difflib.get_close_matches(name, list(labels), n=n, cutoff=0.6)
+    for key in difflib.get_close_matches(label_key(name), list(keyed), n=n, cutoff=0.6):
+        out += keyed[key]
+    return list(dict.fromkeys(out))[:n]
