@@ -373,3 +373,68 @@ def test_samples_encoded_is_counted_with_the_embedding_under_the_lock(models):
                 assert live.samples_encoded == 1
         finally:
             go.set()
+
+
+class FileCamera(PacedCamera):
+    """A file's decoded frames pushed at their own timestamps, paced like :class:`PacedCamera` (no drops)."""
+
+    def __init__(self, live, frames):
+        super().__init__(live, [f.timestamp_s for f in frames])
+        self.frames = frames
+
+    def __iter__(self):
+        for f in self.frames:
+            if f.timestamp_s > self.now_s:
+                self.sleep(f.timestamp_s - self.now_s)
+            yield f
+            self.pushed_s = f.timestamp_s
+
+
+def _ramp_paint(i, t, img):
+    img[:] = (round(40 + 45 * t), 0, round(220 - 45 * t))  # red fading to blue over the clip's 4 s
+
+
+@pytest.mark.parametrize("smoothing", [1, 3])
+def test_a_file_played_live_with_no_drops_gives_the_file_analysis_windows_and_probabilities(
+    models, video_factory, smoothing
+):
+    """Live and file agree: same windows, same probabilities (float tolerance) on the same decoded frames.
+
+    Live smoothing is trailing (the last n windows), the file's is centred: both are recomputed from
+    the file's unsmoothed probabilities and compared, so neither side is its own reference.
+    """
+    from actionrec.pipeline import Recognizer
+    from actionrec.video import open_video
+
+    vfr = [float(t) for t in np.cumsum(np.random.default_rng(11).uniform(0.02, 0.05, 110)) - 0.02]
+    clip = video_factory("live-vs-file-ramp.mp4", timestamps_s=vfr, size_wh=(160, 120), paint=_ramp_paint)
+    n_labels = len(models.labels)
+    options = RecognizerOptions(stride_s=0.25, top_k=n_labels, smoothing=smoothing)
+
+    recognizer = Recognizer(models, options=options)
+    decoded = recognizer.analyze_windows(clip, progress=False, cache=False)
+    unsmoothed = np.stack([softmax64(row) for row in decoded.logits])
+    file_tl = recognizer.timeline(decoded)
+    with open_video(clip, progress=False) as video:
+        frames = list(video)
+    with LiveRecognizer(models, options=options) as live:
+        got = run_camera(live, FileCamera(live, frames))
+
+    assert len(got) == len(file_tl.predictions) == decoded.num_windows >= 8
+    assert live.samples_missing == 0
+    for w, (lp, fp) in enumerate(zip(got, file_tl.predictions, strict=True)):
+        assert (lp.start_s, lp.end_s) == (pytest.approx(fp.start_s, abs=1e-9), pytest.approx(fp.end_s, abs=1e-9))
+        assert lp.coverage_s == pytest.approx(fp.coverage_s, abs=1e-9) and lp.duplicated == fp.duplicated
+        trailing = unsmoothed[max(0, w - smoothing + 1) : w + 1].mean(axis=0)
+        half = smoothing // 2
+        centred = unsmoothed[max(0, w - half) : w + half + 1].mean(axis=0)
+        live_probs = np.zeros(n_labels)
+        live_probs[list(lp.class_ids)] = lp.scores
+        file_probs = np.zeros(n_labels)
+        file_probs[list(fp.class_ids)] = fp.scores
+        assert live_probs == pytest.approx(trailing, abs=1e-4), f"window {w}: live is the trailing mean"
+        assert file_probs == pytest.approx(centred, abs=1e-4), f"window {w}: the file's is the centred mean"
+    # the ramp makes neighbouring windows differ: with smoothing the two means really differ
+    if smoothing > 1:
+        pairs = zip(got, file_tl.predictions, strict=True)
+        assert any(lp.scores[0] != pytest.approx(fp.scores[0], abs=1e-3) for lp, fp in pairs)
