@@ -407,7 +407,7 @@ def test_encoded_video_npz_round_trip_keeps_the_cache_layout(models, tmp_path):
     assert [p.name for p in path.parent.iterdir()] == ["e.npz"]  # written through a temp file, renamed
     with zipfile.ZipFile(path) as z:
         assert sorted(z.namelist()) == sorted(
-            f"{k}.npy" for k in ("meta", "embeddings", "frame_times_s", "frame_indices", "duplicated")
+            f"{k}.npy" for k in ("meta", "embeddings", "frame_times_s", "frame_indices", "duplicated", "encoded")
         )
     with np.load(path, allow_pickle=False) as z:
         meta = json.loads(str(z["meta"]))
@@ -417,7 +417,7 @@ def test_encoded_video_npz_round_trip_keeps_the_cache_layout(models, tmp_path):
         EncodedVideo.from_npz(path, source="a.mp4", key={"content": "xyz"})
     again = EncodedVideo.from_npz(path, source="renamed.mp4", key={"content": "abc"}, embedding_dim=4, step_s=1 / 16)
     assert again.source == "renamed.mp4" and again.timings == encoded.timings
-    for name in ("embeddings", "frame_times_s", "frame_indices", "duplicated"):
+    for name in ("embeddings", "frame_times_s", "frame_indices", "duplicated", "encoded"):
         np.testing.assert_array_equal(getattr(again, name), getattr(encoded, name))
     assert (again.t0_s, again.step_s, again.frames_decoded, again.frames_corrupt, again.duration_s) == (
         0.5,

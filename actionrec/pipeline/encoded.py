@@ -18,18 +18,22 @@ import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..atomic import atomic_write
 from ..results import StageTimings
 
-_ARRAYS = ("embeddings", "frame_times_s", "frame_indices", "duplicated")
-FORMAT_VERSION = 2
+if TYPE_CHECKING:
+    from .sampling import SamplingGrid
+
+_ARRAYS = ("embeddings", "frame_times_s", "frame_indices", "duplicated", "encoded")
+FORMAT_VERSION = 3
 """The ``.npz`` layout's version. Bump it when the layout or a field's meaning changes (decoder
 outputs, partial entries...): a file of another version is refused by :meth:`EncodedVideo.from_npz`,
-never misread. 1: the first layout (no version inside the file); 2: the version and validated fields."""
+never misread. 1: the first layout (no version inside the file); 2: the version and validated fields;
+3: the ``encoded`` array (which samples have an embedding: a quick scan encodes only some)."""
 
 
 class UnusableEntryError(ValueError):
@@ -49,6 +53,9 @@ class EncodedVideo:
         frame_times_s: timestamp of the frame chosen for each sample.
         frame_indices: index of that frame in the source.
         duplicated: sample ``k`` reuses the frame of sample ``k-1``.
+        encoded: sample ``k`` has an embedding (``[N]`` bool; ``None`` when given: all of them).
+            With a stride longer than the window only the samples some window takes are encoded;
+            the others' rows are zeros (:attr:`partial`, :meth:`missing_for`).
         t0_s: the grid's start, the first frame's time (grid time ``t0_s + k * step_s``).
         step_s: the grid step.
         frames_decoded: frames the source decoded (those the frame filter passed over included).
@@ -79,11 +86,23 @@ class EncodedVideo:
     timings: StageTimings = field(default_factory=StageTimings, compare=False)
     crop_xywh: tuple[int, int, int, int] | None = None
     size_wh: tuple[int, int] | None = None
+    encoded: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         n = len(self.embeddings)
-        if not (len(self.frame_times_s) == len(self.frame_indices) == len(self.duplicated) == n):
-            raise ValueError("embeddings, frame_times_s, frame_indices and duplicated must have equal length")
+        if self.encoded is None:
+            object.__setattr__(self, "encoded", np.ones(n, bool))
+        if not (len(self.frame_times_s) == len(self.frame_indices) == len(self.duplicated) == len(self.encoded) == n):
+            raise ValueError("embeddings, frame_times_s, frame_indices, duplicated and encoded must have equal length")
+
+    @property
+    def partial(self) -> bool:
+        """Some samples have no embedding (a quick scan: a stride longer than the window)."""
+        return not bool(np.all(self.encoded))
+
+    def missing_for(self, grid: SamplingGrid) -> int:
+        """How many samples the complete windows of ``grid`` take that have no embedding here."""
+        return int((grid.samples_needed(self.num_samples) & ~self.encoded).sum())
 
     @property
     def num_samples(self) -> int:
@@ -211,13 +230,13 @@ def _meta(array: np.ndarray) -> dict[str, Any]:
 
 
 def _check_arrays(arrays: dict[str, np.ndarray], embedding_dim: int | None) -> None:
-    emb, times, indices, dup = (arrays[name] for name in _ARRAYS)
+    emb, times, indices, dup, enc = (arrays[name] for name in _ARRAYS)
     if emb.ndim != 2 or emb.dtype != np.float32:
         raise UnusableEntryError(f"embeddings are {emb.dtype} of shape {emb.shape}, expected float32 [N, D]")
     if embedding_dim is not None and emb.shape[1] != embedding_dim:
         raise UnusableEntryError(f"embeddings have {emb.shape[1]} features, the encoder gives {embedding_dim}")
-    expected = {"frame_times_s": "f", "frame_indices": "iu", "duplicated": "b"}
-    for name, array in (("frame_times_s", times), ("frame_indices", indices), ("duplicated", dup)):
+    expected = {"frame_times_s": "f", "frame_indices": "iu", "duplicated": "b", "encoded": "b"}
+    for name, array in (("frame_times_s", times), ("frame_indices", indices), ("duplicated", dup), ("encoded", enc)):
         if array.ndim != 1 or array.dtype.kind not in expected[name] or len(array) != len(emb):
             raise UnusableEntryError(
                 f"{name} is {array.dtype} of shape {array.shape}, expected {len(emb)} values of kind {expected[name]}"

@@ -140,6 +140,9 @@ class Recognizer:
         if store is not None and (decoded := store.load_decoded(models=self.models, grid=self.grid)) is not None:
             return decoded
         encoded = store.load() if store is not None else None
+        known = None
+        if encoded is not None and encoded.missing_for(self.grid):
+            known, encoded = encoded, None  # a quick scan's entry: encode only what this stride adds
         if encoded is None:
             encoded = self.encode(
                 source,
@@ -147,6 +150,7 @@ class Recognizer:
                 max_seconds=max_seconds,
                 max_download_mb=max_download_mb,
                 on_progress=on_progress,
+                known=known,
             )
             if store is not None and not encoded.truncated:
                 store.save(encoded)
@@ -163,8 +167,12 @@ class Recognizer:
         max_seconds: float | None = None,
         max_download_mb: float | None = None,
         on_progress: ProgressFn | None = None,
+        known: EncodedVideo | None = None,
     ) -> EncodedVideo:
-        """Decode ``source`` and run the encoder on every grid sample (see :class:`EncodedVideo`).
+        """Decode ``source`` and run the encoder on the grid samples its windows take (see :class:`EncodedVideo`).
+
+        Every sample is encoded unless the stride is longer than the window: then only those some
+        window takes (a quick scan; ``encoded`` in the result says which).
 
         Args:
             source: anything :func:`~actionrec.video.open_video` opens.
@@ -173,9 +181,10 @@ class Recognizer:
             max_download_mb: a URL's download limit in megabytes, counted on the bytes received
                 (default ``AR_MAX_DOWNLOAD_MB``, else the upload limit, 2 GB).
             on_progress: see :meth:`analyze`.
+            known: an earlier (partial) result for this source: its embeddings are reused.
 
         Returns:
-            The embeddings of every grid sample and the source facts.
+            The embeddings of the grid samples and the source facts.
 
         Raises:
             VideoOpenError: the source cannot be opened (or a URL's download is over the limit).
@@ -183,7 +192,7 @@ class Recognizer:
             ModelOutputError: the encoder's output does not have ``embedding_dim`` values per sample.
         """
         encoder = FileEncoder(
-            self.models, self.grid, max_seconds=max_seconds, progress=progress, on_progress=on_progress
+            self.models, self.grid, max_seconds=max_seconds, progress=progress, on_progress=on_progress, known=known
         )
         # Files decoded by OpenCV convert only frames that can be nearest to a grid point.
         opened = open_video(
@@ -210,6 +219,12 @@ class Recognizer:
         """
         grid, n = self.grid, encoded.num_samples
         windows = grid.count_windows(n)
+        if missing := encoded.missing_for(grid):
+            raise ValueError(
+                f"{encoded.source}: {missing} of the samples the windows of a {grid.stride_s:g} s stride take were "
+                "not encoded (these embeddings come from a quick scan with a longer stride); encode the source "
+                "with this recognizer, or analyze() it: that encodes only the missing samples"
+            )
         if windows == 0:
             span = float(encoded.frame_times_s[-1] - encoded.t0_s) if n else 0.0
             raise ClipTooShortError(

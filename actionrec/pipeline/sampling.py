@@ -4,7 +4,8 @@ Samples sit on the grid ``t0 + k * step_s`` with ``step_s = window_s / clip_len`
 1.0 s / 16 = 62.5 ms) and ``t0`` the first frame's timestamp; each grid point takes the nearest
 decoded frame. So a window of ``clip_len`` consecutive samples covers ``window_s`` whatever the
 source frame rate or machine speed. A window is ``clip_len`` consecutive samples; the stride is a
-whole number of grid steps, so every sample is encoded once whatever the stride.
+whole number of grid steps, so every sample is encoded at most once whatever the stride (and, with a
+stride longer than the window, only the samples some window takes: :meth:`SamplingGrid.sample_used`).
 
 Example:
     >>> grid = SamplingGrid.from_seconds(window_s=1.0, clip_len=16, stride_s=0.5)
@@ -20,6 +21,8 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
+
+import numpy as np
 
 
 class _Timed(Protocol):
@@ -94,6 +97,24 @@ class SamplingGrid:
         """Grid sample indices of window ``w``."""
         start = w * self.stride_steps
         return range(start, start + self.clip_len)
+
+    def sample_used(self, k: int) -> bool:
+        """Whether some window takes grid sample ``k``: all do unless the stride is longer than a window.
+
+        With a stride of more than ``clip_len`` steps (a quick scan), the samples between two windows
+        belong to none and need no encoding. (The last samples of a file may belong only to a window
+        that never completes: they count as used, since where the file ends is not known while
+        encoding.)
+        """
+        return k >= 0 and k % self.stride_steps < self.clip_len
+
+    def samples_needed(self, num_samples: int) -> np.ndarray:
+        """``[num_samples]`` bool: the samples the complete windows of ``num_samples`` samples take."""
+        needed = np.zeros(num_samples, bool)
+        for w in range(self.count_windows(num_samples)):
+            ks = self.window_samples(w)
+            needed[ks.start : ks.stop] = True
+        return needed
 
     def window_span(self, w: int, t0: float = 0.0) -> tuple[float, float]:
         """``(start_s, end_s)`` of window ``w``: its first grid time, its last grid time + one step."""

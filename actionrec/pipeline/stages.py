@@ -98,6 +98,12 @@ class FileEncoder:
             thread whenever the bar is refreshed; what it raises stops the run (re-raised after
             every request finished and the reader stopped).
         queue_depth: samples the reader may run ahead of the encoder.
+        known: embeddings of this same source and grid step from an earlier run (a partial cache
+            entry): samples it holds are copied, not encoded again; a sample whose frame differs
+            from the stored one's is encoded.
+
+    Only the samples some window of ``grid`` takes are encoded (:meth:`SamplingGrid.sample_used`:
+    all of them unless the stride is longer than the window); the result's ``encoded`` says which.
 
     Attributes:
         frame_filter: pass it to :func:`~actionrec.video.open_video` (``frame_filter=``) so files
@@ -119,9 +125,11 @@ class FileEncoder:
         progress: bool = True,
         on_progress: Callable[[int, int | None], object] | None = None,
         queue_depth: int = QUEUE_DEPTH,
+        known: EncodedVideo | None = None,
     ) -> None:
         self.models = models
         self.grid = grid
+        self.known = known
         self.max_seconds = max_seconds
         self.progress = progress
         self.on_progress = on_progress
@@ -137,6 +145,9 @@ class FileEncoder:
         self._times: list[float] = []
         self._indices: list[int] = []
         self._dups: list[bool] = []
+        self._encoded: list[bool] = []  # sample k has (or will have, once its request ends) an embedding
+        self._copied: list[bool] = []  # ... taken from the previous sample's (a duplicate frame)
+        self._samples_encoded = 0  # requests submitted: what this run spent on the encoder
         self._started = False
 
     def run(
@@ -264,12 +275,23 @@ class FileEncoder:
             self._times.append(frame.timestamp_s)
             self._indices.append(frame.index)
             self._dups.append(item.duplicated)
-            if not item.duplicated:  # a duplicate reuses the previous embedding (copied in _result)
+            copy = item.duplicated and k > 0 and self._encoded[k - 1]  # reuse the previous sample's row
+            if self._known_row(k, frame.index):
+                with self._lock:
+                    self._emb[k] = self.known.embeddings[k]
+                self._encoded.append(True)
+                copy = False
+            elif not self.grid.sample_used(k) or copy:
+                self._encoded.append(copy)
+            else:
                 t = time.perf_counter()
                 pre = preprocess(frame.image_bgr, input_hw=input_hw)
                 self._counts.preprocess_s += time.perf_counter() - t
                 self._counts.crop_xywh = pre.crop_xywh
                 jobs.submit(pre.tensor, k)
+                self._samples_encoded += 1
+                self._encoded.append(True)
+            self._copied.append(copy)
             if k % _PROGRESS_EVERY == 0:
                 bar.n = frame.index + 1  # frames decoded up to this sample (exact count after the join)
                 bar.refresh()
@@ -277,6 +299,16 @@ class FileEncoder:
                     self.on_progress(frame.index + 1, total_frames)
         jobs.flush()
         jobs.wait_all()
+
+    def _known_row(self, k: int, frame_index: int) -> bool:
+        """The earlier run stored sample ``k``, taken from the same frame."""
+        known = self.known
+        return (
+            known is not None
+            and k < known.num_samples
+            and bool(known.encoded[k])
+            and int(known.frame_indices[k]) == frame_index
+        )
 
     def _store(self, k: int, vector: np.ndarray) -> None:
         """Encoder callback (OpenVINO's threads): embedding ``k`` into row ``k``."""
@@ -293,9 +325,9 @@ class FileEncoder:
         n = len(self._times)
         emb = self._emb[:n].copy()
         duplicated = np.asarray(self._dups, bool)
-        for k in np.flatnonzero(duplicated):
+        for k in np.flatnonzero(np.asarray(self._copied, bool)):
             emb[k] = emb[k - 1]
-        encoded_n = max(1, int((~duplicated).sum()))
+        encoded_n = max(1, self._samples_encoded)
         decoded = self._frames_decoded(stats)
         first_t, last_t = self._reader.first_timestamp_s, self._reader.last_timestamp_s
         return EncodedVideo(
@@ -315,9 +347,15 @@ class FileEncoder:
                 preprocess_ms=self._counts.preprocess_s * 1000 / encoded_n,
                 encoder_ms=encoder_s * 1000 / encoded_n,
             ),
-            crop_xywh=self._counts.crop_xywh,
+            crop_xywh=self._counts.crop_xywh or (self.known.crop_xywh if self.known is not None else None),
             size_wh=self._reader.size_wh,
+            encoded=np.asarray(self._encoded, bool),
         )
+
+    @property
+    def samples_encoded(self) -> int:
+        """Samples this run sent to the encoder (not those copied from a duplicate or ``known``)."""
+        return self._samples_encoded
 
 
 def _through_interrupts(*steps: Callable[[], None]) -> None:
