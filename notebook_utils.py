@@ -113,6 +113,7 @@ if TYPE_CHECKING:  # for readers, IDEs and type checkers; a test keeps it equal 
         LivePlayer,
         ModelChoice,
         PlayerReport,
+        TimelineWidget,
         UploadPanel,
         choose_live_source,
         clip_for,

@@ -81,11 +81,8 @@ def write_report(
         src, video_note = _video_source(Path(video), out.parent, embed_max_bytes=embed_video_max_mb * 1024**2)
     mime = _MIME.get(Path(video or "").suffix.lower(), "video/mp4")
     page = _page(doc, title=_title(timeline), src=src, mime=mime, note=video_note)
-    try:
-        with atomic_write(out, "w", newline="\n") as f:
-            f.write(page)
-    except OSError as exc:
-        raise ExportError(f"cannot write the report {out}: {exc}; check the folder exists and is writable") from exc
+    with atomic_write(out, "w", newline="\n") as f:  # an OSError becomes an ExportError saying what to do
+        f.write(page)
     return out
 
 

@@ -1,6 +1,6 @@
 // The interactive timeline of actionrec: lanes under a <video>, drawn on a <canvas>.
 //
-// One component for the HTML report (actionrec/export/report.py inlines this file in a <script>) and
+// One component for the HTML report (actionrec/export/report.py inlines this file in a script element) and
 // the notebook's TimelineWidget (its ES module is this file followed by a render function). It
 // needs no library and makes no request: everything comes from the view document
 // (actionrec.export.view.view_document) and the <video> it is given.
@@ -340,6 +340,10 @@ function actionrecTimeline(root, video, doc, options) {
     drawLanes();
     sizeCanvas(overlay);
     drawCursor();
+    // The geometry of the time axis, for tests and tools: x = left + t / duration * width (CSS px).
+    root.dataset.plotLeft = String(GUTTER);
+    root.dataset.plotWidth = String(plotW());
+    root.dataset.durationS = String(duration());
   }
 
   function drawLegend() {

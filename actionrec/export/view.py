@@ -74,7 +74,7 @@ def view_document(
                 "a timeline of the same video (recognizer.timeline(decoded, head=...))"
             )
     events_data = [e.to_dict() for e in events]
-    main = timeline_to_dict(timeline, threshold=threshold, events=list(events))
+    main = timeline_to_dict(timeline, threshold=threshold, events=list(events) or None)  # as write_json writes it
     docs = [main] + [timeline_to_dict(lane, threshold=threshold) for lane in lanes]
     keys = ("source", "model", "precision", "device", "window_s", "stride_s", "top_k", "smoothing", "generator")
     return {
