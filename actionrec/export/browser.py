@@ -59,9 +59,9 @@ def browser_playability(path: str | os.PathLike[str]) -> BrowserPlayability:
     except (av.error.FFmpegError, OSError) as exc:
         return BrowserPlayability(False, "", container, f"PyAV cannot read it ({type(exc).__name__}: {exc})")
     if container not in BROWSER_CONTAINERS:
-        return BrowserPlayability(False, codec, container, f"{container or 'no suffix'} files ({codec}) do not play")
+        return BrowserPlayability(False, codec, container, f"{codec or 'unknown'} video in {container or 'no suffix'}")
     if codec not in BROWSER_CODECS:
-        return BrowserPlayability(False, codec, container, f"{codec or 'an unknown'} video does not play in browsers")
+        return BrowserPlayability(False, codec, container, f"{codec or 'unknown'} video")
     return BrowserPlayability(True, codec, container)
 
 

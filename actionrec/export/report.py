@@ -216,36 +216,42 @@ _BOOT_JS = """
   "use strict";
   const doc = JSON.parse(document.getElementById("ar-view-data").textContent);
   const video = document.getElementById("ar-video");
-  const view = actionrecTimeline(document.getElementById("ar-timeline"), video, doc);
+  const root = document.getElementById("ar-timeline");
+  const view = actionrecTimeline(root, video, doc);
+  root.dataset.drawnAtMs = performance.now().toFixed(1); // since navigation: the timeline is on screen
   if (video) {
     video.addEventListener("error", () => {
       const e = video.error;
       view.setNote(`this browser cannot play the video (media error ${e ? e.code : "?"}): open it with a video player`);
     });
   }
-  for (const row of document.querySelectorAll("tr[data-seek-s]")) {
-    const go = () => {
-      if (!video) return;
-      video.currentTime = Number(row.dataset.seekS);
-      document.getElementById("ar-timeline").scrollIntoView({ block: "nearest" });
-    };
-    row.addEventListener("click", go);
-    row.addEventListener("keydown", (ev) => { if (ev.key === "Enter") go(); });
-  }
-  const text = () => JSON.stringify(doc.lanes[0].timeline, null, 1);
-  document.getElementById("ar-download").addEventListener("click", () => {
-    const a = document.createElement("a");
-    a.href = URL.createObjectURL(new Blob([text() + "\\n"], { type: "application/json" }));
-    a.download = document.getElementById("ar-download").dataset.name;
-    document.body.appendChild(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
-  });
-  const details = document.getElementById("ar-json");
-  details.addEventListener("toggle", () => {
-    const pre = details.querySelector("pre");
-    if (details.open && !pre.textContent) pre.textContent = text();
+  // The tables and the data section come after this script (the timeline is drawn first).
+  document.addEventListener("DOMContentLoaded", () => {
+    for (const row of document.querySelectorAll("tr[data-seek-s]")) {
+      const go = () => {
+        if (!video) return;
+        video.currentTime = Number(row.dataset.seekS);
+        root.scrollIntoView({ block: "nearest" });
+      };
+      row.addEventListener("click", go);
+      row.addEventListener("keydown", (ev) => { if (ev.key === "Enter") go(); });
+    }
+    const text = () => JSON.stringify(doc.lanes[0].timeline, null, 1);
+    const download = document.getElementById("ar-download");
+    download.addEventListener("click", () => {
+      const a = document.createElement("a");
+      a.href = URL.createObjectURL(new Blob([text() + "\\n"], { type: "application/json" }));
+      a.download = download.dataset.name;
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+    });
+    const details = document.getElementById("ar-json");
+    details.addEventListener("toggle", () => {
+      const pre = details.querySelector("pre");
+      if (details.open && !pre.textContent) pre.textContent = text();
+    });
   });
 })();
 """
@@ -277,6 +283,9 @@ def _page(doc: dict[str, Any], *, title: str, src: str, mime: str, note: str) ->
 <p class="ar-video-note">{html.escape(note)}</p>
 {video}
 <div id="ar-timeline"></div>
+<script type="application/json" id="ar-view-data">{_json_for_script(doc)}</script>
+<script>{js}</script>
+<script>{_BOOT_JS}</script>
 {_tables(doc)}
 <section class="ar-data">
 <p><button type="button" id="ar-download" data-name="{html.escape(stem, quote=True)}.json"
@@ -285,9 +294,6 @@ def _page(doc: dict[str, Any], *, title: str, src: str, mime: str, note: str) ->
  as <code>--formats json</code> writes it)</p>
 <details id="ar-json"><summary>The JSON data this page was drawn from</summary><pre></pre></details>
 </section>
-<script type="application/json" id="ar-view-data">{_json_for_script(doc)}</script>
-<script>{js}</script>
-<script>{_BOOT_JS}</script>
 </body>
 </html>
 """

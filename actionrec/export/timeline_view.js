@@ -104,9 +104,12 @@ function actionrecTimeline(root, video, doc, options) {
   clock.className = "ar-tl-clock";
   clock.setAttribute("aria-live", "off");
   bar.appendChild(clock);
+  const status = document.createElement("div"); // what plays, and any problem: one line under the bar
+  status.className = "ar-tl-status";
   const note = document.createElement("span");
   note.className = "ar-tl-note";
-  bar.appendChild(note);
+  note.setAttribute("role", "status");
+  status.appendChild(note);
 
   const lanesBox = document.createElement("div");
   lanesBox.className = "ar-tl-lanes";
@@ -128,7 +131,7 @@ function actionrecTimeline(root, video, doc, options) {
   const legend = document.createElement("div");
   legend.className = "ar-tl-legend";
   legend.setAttribute("aria-label", "Labels and their colours");
-  root.append(videoBox, bar, lanesBox, legend);
+  root.append(videoBox, bar, status, lanesBox, legend);
 
   // -- geometry ----------------------------------------------------------------------------------
   let cssW = 0;
@@ -549,6 +552,7 @@ function actionrecTimeline(root, video, doc, options) {
 
   const api = {
     bar,
+    status,
     setNote,
     redraw: drawAll,
     timeToX,

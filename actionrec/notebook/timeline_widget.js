@@ -54,7 +54,7 @@ export default {
     view.bar.appendChild(save);
     const reportNote = document.createElement("span");
     reportNote.className = "ar-tl-note ar-tl-report";
-    view.bar.appendChild(reportNote);
+    view.status.appendChild(reportNote);
     save.addEventListener("click", () => {
       reportNote.textContent = "writing the report…";
       model.send({ type: "save-report", view: viewId });
