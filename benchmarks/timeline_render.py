@@ -30,9 +30,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from actionrec.export import write_report  # noqa: E402
-from tests.support.chromium import CHROMIUM, LAUNCH_ARGS  # noqa: E402
-from tests.support.timelines import synthetic_timeline  # noqa: E402
+from actionrec.export import write_report
+from tests.support.chromium import CHROMIUM, LAUNCH_ARGS
+from tests.support.timelines import synthetic_timeline
 
 TARGET_S = 1.0
 
