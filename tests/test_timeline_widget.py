@@ -43,7 +43,7 @@ def test_a_file_under_the_server_root_is_offered_by_its_files_path(sent, mp4, tm
     w._handle_custom_msg({"type": "hello", "view": "v1", "server_root": str(mp4.parent.parent)}, [])
     ((msg, _),) = sent
     assert msg["mode"] == "files" and msg["path"] == f"{mp4.parent.name}/clip.mp4" and msg["view"] == "v1"
-    assert msg["size"] == mp4.stat().st_size and msg["note"] == "playing the original clip.mp4"
+    assert msg["size"] == mp4.stat().st_size and msg["note"] == "playing clip.mp4"
 
 
 def test_elsewhere_the_bytes_come_through_the_kernel_in_chunks(sent, mp4, tmp_path, monkeypatch):

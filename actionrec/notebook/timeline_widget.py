@@ -141,7 +141,7 @@ class TimelineWidget(anywidget.AnyWidget):
         probe = browser_playability(self._video)
         why = f"the original {self._video.name} does not play in browsers ({probe.reason})"
         if probe.playable:
-            out.append(_Candidate("original", self._video, f"playing the original {self._video.name}"))
+            out.append(_Candidate("original", self._video, f"playing {self._video.name}"))
             why = f"the browser could not play the original {self._video.name}"
         if self._playable is not None:
             out.append(_Candidate("playable", self._playable, f"playing {self._playable.name}: {why}"))
