@@ -154,3 +154,23 @@ def test_cli_accepts_html():
     from actionrec.cli.analyze import parse_formats
 
     assert parse_formats("json,html") == ("json", "html")
+
+
+def test_cli_formats_html_points_at_the_annotated_video_else_the_source(tiny_model_dir, tiny_labels_file, tmp_path):
+    from tests.support.cli import run_actionrec
+    from tests.support.videos import make_video
+
+    video = make_video(tmp_path / "in" / "red.mp4", fps=25, duration_s=3.0, size_wh=(64, 48))
+    flags = ["--model-dir", str(tiny_model_dir), "--labels", str(tiny_labels_file), "--no-progress", "--no-cache"]
+    r = run_actionrec("analyze", str(video), *flags, "--out", str(tmp_path / "a"), "--formats", "json,mp4,html")
+    assert r.returncode == 0, r.stderr
+    text = (tmp_path / "a" / "red.html").read_text()
+    assert '<source src="red.annotated.mp4"' in text
+    assert _data(tmp_path / "a" / "red.html")["lanes"][0]["timeline"] == json.loads(
+        (tmp_path / "a" / "red.json").read_text()
+    )
+
+    r = run_actionrec("analyze", str(video), *flags, "--out", str(tmp_path / "b"), "--formats", "html")
+    assert r.returncode == 0, r.stderr
+    text = (tmp_path / "b" / "red.html").read_text()
+    assert '<source src="data:video/mp4;base64,' in text  # the H.264 source itself, small: embedded
