@@ -104,6 +104,7 @@ if TYPE_CHECKING:  # for readers, IDEs and type checkers; a test keeps it equal 
         run_doctor,
         train_actions,
         write_annotated_video,
+        write_report,
     )
     from actionrec.notebook import (
         BrowserCamera,
@@ -112,6 +113,7 @@ if TYPE_CHECKING:  # for readers, IDEs and type checkers; a test keeps it equal 
         LivePlayer,
         ModelChoice,
         PlayerReport,
+        TimelineWidget,
         UploadPanel,
         choose_live_source,
         clip_for,

@@ -93,7 +93,14 @@ EXPORTS: dict[str, str] = {
         ("ActionExample", "ActionsEvaluation", "CustomActions", "parse_example", "train_actions"), "actionrec.heads"
     ),
     **dict.fromkeys(
-        ("AnnotatedVideoWriter", "export_source", "export_timeline", "read_json", "write_annotated_video"),
+        (
+            "AnnotatedVideoWriter",
+            "export_source",
+            "export_timeline",
+            "read_json",
+            "write_annotated_video",
+            "write_report",
+        ),
         "actionrec.export",
     ),
     **dict.fromkeys(
@@ -148,6 +155,7 @@ if TYPE_CHECKING:  # what a type checker and an IDE see; at run time the names l
         export_timeline,
         read_json,
         write_annotated_video,
+        write_report,
     )
     from .heads import (
         ActionEvent,

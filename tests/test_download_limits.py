@@ -223,7 +223,7 @@ def test_recognizer_encode_and_analyze_take_the_limit(models, http_server, monke
 
 
 def test_export_source_takes_the_limit(http_server, tmp_path):
-    from actionrec.export.timeline import export_source
+    from actionrec.export.files import export_source
     from tests.test_export import make_timeline
 
     url = over_limit_url(http_server, "export")

@@ -744,7 +744,7 @@ def replace_source(tl, source):
 
 
 def test_export_format_names_are_forgiving_and_each_written_once(tmp_path):
-    from actionrec.export.timeline import export_source
+    from actionrec.export.files import export_source
 
     paths = export_timeline(two_window_timeline(), tmp_path, formats=" JSON,csv , json ")
     assert list(paths) == ["json", "csv"] and sorted(p.name for p in tmp_path.iterdir()) == ["clip.csv", "clip.json"]
@@ -760,7 +760,7 @@ def test_export_format_names_are_forgiving_and_each_written_once(tmp_path):
 
 def test_export_source_reads_the_source_again_for_the_annotated_video(tmp_path, video_factory):
     """The video formats re-open the source and outline the model crop for the given input size."""
-    from actionrec.export.timeline import export_source
+    from actionrec.export.files import export_source
 
     src = video_factory("export_source_640x480.mp4", fps=10, size_wh=(640, 480), duration_s=2.0, stamp_index=False)
     tl = make_timeline(3)
@@ -786,7 +786,7 @@ def test_export_source_reads_the_source_again_for_the_annotated_video(tmp_path, 
 
 
 def test_export_source_from_a_url_downloads_without_a_progress_bar(tmp_path, video_factory, http_server, capfd):
-    from actionrec.export.timeline import export_source
+    from actionrec.export.files import export_source
 
     src = video_factory("export_source_url.mp4", fps=10, size_wh=(64, 48), duration_s=1.0)
     url = http_server.add("v/export_source_url.mp4", src.read_bytes())

@@ -75,8 +75,9 @@ def test_declared_dependencies_and_package_data(installed, outside):
         "import importlib.metadata as m, importlib.resources as r, json; "
         "print(json.dumps({'requires': m.requires('actionrec'), "
         "'data': [str(p.name) for p in (r.files('actionrec') / 'schemas').iterdir()] + "
-        "[f for f in ('player/player.js', 'upload.js', 'browser_camera.js', 'browser_camera.css', 'upload.css') "
-        "if (r.files('actionrec') / 'notebook' / f).is_file()], "
+        "[f for f in ('player/player.js', 'upload.js', 'browser_camera.js', 'browser_camera.css', 'upload.css', "
+        "'timeline_widget.js') if (r.files('actionrec') / 'notebook' / f).is_file()] + "
+        "[f for f in ('timeline_view.js', 'timeline_view.css') if (r.files('actionrec') / 'export' / f).is_file()], "
         "'groups': sorted(p.name for p in (r.files('actionrec') / 'heads' / 'examples').iterdir())}))"
     )
     r = run(installed, "python", "-c", code, cwd=work, env=env)
@@ -87,6 +88,7 @@ def test_declared_dependencies_and_package_data(installed, outside):
     assert {"matplotlib", "ipywidgets", "anywidget"} <= names  # the notebook extra
     assert "timeline-v1.schema.json" in found["data"] and "timeline-v2.schema.json" in found["data"]
     assert {"player/player.js", "upload.js", "browser_camera.js"} <= set(found["data"])
+    assert {"timeline_widget.js", "timeline_view.js", "timeline_view.css"} <= set(found["data"])  # the timeline view
     assert found["groups"] == [
         f"{n}.json" for n in ("eating-and-drinking", "exercise", "household-chores", "music", "sports")
     ]

@@ -20,7 +20,7 @@ from ..errors import ActionRecError
 from ..redact import redact_text, redact_url
 from .common import add_model_args, resolve_from_args
 
-FORMATS = ("json", "csv", "vtt", "mp4")
+FORMATS = ("json", "csv", "vtt", "mp4", "html")
 _OV_LOCATION = re.compile(r"Exception from \S+:\d+:?")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 
@@ -66,7 +66,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--threshold", type=float, default=0.0, help="top-1 probability below which a span is uncertain")
     p.add_argument("--out", help="export folder (default: data/out/)")
-    p.add_argument("--formats", type=parse_formats, default=("json", "csv", "vtt"), help="any of json,csv,vtt,mp4")
+    p.add_argument("--formats", type=parse_formats, default=("json", "csv", "vtt"), help="any of json,csv,vtt,mp4,html")
     p.add_argument("--webm", action="store_true", help="annotated video as VP9 WebM instead of H.264 MP4")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
     add_events_arg(p)
@@ -180,7 +180,7 @@ def _megabytes(text: str) -> float:
 
 def run_analyze(args: argparse.Namespace) -> int:
     """Analyse videos: timeline of top-k actions, exported as JSON/CSV/WebVTT/annotated video."""
-    from ..export.timeline import export_source
+    from ..export.files import export_source
     from ..models.runtime import compile_models
     from ..pipeline import Recognizer, RecognizerOptions
 

@@ -1,11 +1,16 @@
 """Exports of a :class:`~actionrec.results.Timeline`: JSON, CSV, WebVTT and an annotated video.
 
 - :mod:`~actionrec.export.timeline`: JSON (schema ``actionrec.timeline/2``; ``/1`` stays published), CSV,
-  WebVTT, :func:`export_timeline`
+  WebVTT
+- :mod:`~actionrec.export.files`: :func:`export_timeline` / :func:`export_source`, every format by name
 - :mod:`~actionrec.export.video`: the browser-playable annotated video (H.264 MP4 or VP9 WebM)
+- :mod:`~actionrec.export.browser`: what browsers play, and an H.264 copy of what they do not
+- :mod:`~actionrec.export.view`: the data of the interactive timeline (``timeline_view.js``)
+- :mod:`~actionrec.export.report`: the self-contained HTML report (:func:`write_report`)
 - :mod:`~actionrec.export.events`: the action events table (CSV, JSON) and its peak thumbnails
 """
 
+from .browser import BrowserPlayability, browser_playability, transcode_for_browser
 from .events import (
     EVENTS_SCHEMA_ID,
     EventThumbnail,
@@ -15,23 +20,24 @@ from .events import (
     write_events_csv,
     write_events_json,
 )
+from .files import FORMATS, export_source, export_timeline
+from .report import write_report
 from .timeline import (
-    FORMATS,
     SCHEMA_ID,
     SCHEMA_VERSIONS,
     csv_text,
-    export_source,
-    export_timeline,
     head_to_dict,
     read_json,
     schema_text,
     timeline_to_dict,
+    vtt_cues,
     vtt_time,
     write_csv,
     write_json,
     write_vtt,
 )
 from .video import VIDEO_CODECS, AnnotatedVideoWriter, CropFn, write_annotated_video
+from .view import VIEW_SCHEMA_ID, view_document
 
 __all__ = [
     "EVENTS_SCHEMA_ID",
@@ -39,9 +45,12 @@ __all__ = [
     "SCHEMA_ID",
     "SCHEMA_VERSIONS",
     "VIDEO_CODECS",
+    "VIEW_SCHEMA_ID",
     "AnnotatedVideoWriter",
+    "BrowserPlayability",
     "CropFn",
     "EventThumbnail",
+    "browser_playability",
     "csv_text",
     "events_to_dicts",
     "export_events",
@@ -51,6 +60,9 @@ __all__ = [
     "read_json",
     "schema_text",
     "timeline_to_dict",
+    "transcode_for_browser",
+    "view_document",
+    "vtt_cues",
     "vtt_time",
     "write_annotated_video",
     "write_csv",
@@ -58,5 +70,6 @@ __all__ = [
     "write_events_csv",
     "write_events_json",
     "write_json",
+    "write_report",
     "write_vtt",
 ]

@@ -1,4 +1,4 @@
-"""Exports of a :class:`~actionrec.results.Timeline`: JSON, CSV, WebVTT and an annotated video.
+"""The text exports of a :class:`~actionrec.results.Timeline`: JSON, CSV and WebVTT.
 
 Every file is written to a temporary name in its destination folder and renamed over the final
 name only once it is complete (:func:`atomic_write`), so an interrupted export (an error, Ctrl+C,
@@ -9,13 +9,12 @@ a full disk) never leaves a half-written file under its final name. The formats 
 Labels are text from the user: CSV cells that a spreadsheet would run as a formula get a leading
 ``'``, WebVTT cue text is escaped and kept on one line.
 
-Not split: the three text formats of one timeline share their cell and time helpers and one
-``export_timeline``/``export_source`` front; the annotated video (:mod:`.video`) and the events
-table (:mod:`.events`) live beside it.
+The three text formats of one timeline share their cell and time helpers; every format at once
+(:func:`~actionrec.export.files.export_timeline`), the annotated video (:mod:`.video`), the HTML
+report (:mod:`.report`) and the events table (:mod:`.events`) live beside it.
 
 Example:
-    >>> paths = export_timeline(timeline, "data/out", formats=("json", "csv", "vtt"))  # doctest: +SKIP
-    >>> paths["json"]  # doctest: +SKIP
+    >>> write_json(timeline, "data/out/demo.json", threshold=0.3)  # doctest: +SKIP
     PosixPath('data/out/demo.json')
 """
 
@@ -25,7 +24,7 @@ import csv
 import json
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,11 +33,9 @@ from ..atomic import atomic_write
 from ..errors import ExportError
 from ..results import Timeline
 from ..version import __version__
-from .video import CropFn, write_annotated_video
 
 if TYPE_CHECKING:
     from ..heads.events import ActionEvent
-    from ..video.open import SourceLike
 
 SCHEMA_VERSION = 2
 SCHEMA_ID = f"actionrec.timeline/{SCHEMA_VERSION}"
@@ -47,7 +44,6 @@ SCHEMA_VERSIONS = (1, 2)  # every schema published in actionrec/schemas/; read_j
 # A cell starting with one of these is a formula to Excel, LibreOffice or Sheets (OWASP CSV injection).
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 _LINE_BREAKS = re.compile(r"[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+")
-FORMATS = ("json", "csv", "vtt", "mp4", "webm")
 
 
 # -- JSON --------------------------------------------------------------------------------------
@@ -292,18 +288,28 @@ def write_vtt(timeline: Timeline, path: str | os.PathLike[str], *, threshold: fl
     """
     made_by = _one_line(" ".join(x for x in (f"actionrec {__version__}", timeline.model, timeline.precision) if x))
     lines = ["WEBVTT", "", f"NOTE {made_by}", ""]
-    n = 0
+    for n, (start_s, end_s, text) in enumerate(vtt_cues(timeline, threshold=threshold), 1):
+        lines += [str(n), f"{vtt_time(start_s)} --> {vtt_time(end_s)}", text, ""]
+    with atomic_write(path, "w", newline="\n") as f:
+        f.write("\n".join(lines))
+    return Path(path)
+
+
+def vtt_cues(timeline: Timeline, *, threshold: float = 0.0) -> list[tuple[float, float, str]]:
+    """The WebVTT export's cues as ``(start_s, end_s, text)``: what :func:`write_vtt` writes.
+
+    Times are whole milliseconds (a cue lasts at least 1 ms); the text is escaped cue text. The
+    timeline view builds its subtitles from these, so they are the export's captions exactly.
+    """
+    cues = []
     for seg in timeline.segments(threshold=threshold):
         if seg.uncertain:
             continue
         start_ms, end_ms = round(seg.start_s * 1000), round(seg.end_s * 1000)
         text = _one_line(f"{seg.label} ({round(seg.mean_score * 100)}%)")
         text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        n += 1
-        lines += [str(n), f"{vtt_time(start_ms / 1000)} --> {vtt_time(max(end_ms, start_ms + 1) / 1000)}", text, ""]
-    with atomic_write(path, "w", newline="\n") as f:
-        f.write("\n".join(lines))
-    return Path(path)
+        cues.append((start_ms / 1000, max(end_ms, start_ms + 1) / 1000, text))
+    return cues
 
 
 def _one_line(text: str) -> str:
@@ -311,125 +317,7 @@ def _one_line(text: str) -> str:
     return _LINE_BREAKS.sub(" ", text)
 
 
-# -- all at once -------------------------------------------------------------------------------
-
-
 def _stem_of(source: str) -> str:
+    """A file stem for ``source`` (a path or URL): its name without suffix, in safe characters."""
     name = Path(source.rstrip("/").split("?", 1)[0]).stem if source else ""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "timeline"
-
-
-def export_timeline(
-    timeline: Timeline,
-    out_dir: str | os.PathLike[str],
-    *,
-    formats: Sequence[str] | str = ("json", "csv", "vtt"),
-    stem: str | None = None,
-    frames: Iterable[Any] | None = None,
-    crop_fn: CropFn | None = None,
-    threshold: float = 0.0,
-    events: Sequence[ActionEvent] | None = None,
-) -> dict[str, Path]:
-    """Write the requested formats into ``out_dir``.
-
-    Files: ``STEM.json``, ``STEM.csv``, ``STEM.vtt``, ``STEM.annotated.mp4`` / ``.webm``
-    (the ``.annotated`` part keeps an export in the source's folder from replacing the source).
-
-    Args:
-        timeline: the analysed video.
-        out_dir: destination folder (created when missing).
-        formats: names among ``json``, ``csv``, ``vtt``, ``mp4`` (H.264), ``webm`` (VP9), as a
-            sequence or a comma-separated string.
-        stem: file name without suffix (default: from ``timeline.source``).
-        frames: the source frames again, needed by ``mp4``/``webm``.
-        crop_fn: for the video, see :func:`write_annotated_video`.
-        threshold: top-1 probability below which windows count as uncertain.
-        events: action events for the JSON's ``"events"`` (the events table itself:
-            :func:`actionrec.export.export_events`).
-
-    Returns:
-        ``{format name: path written}``.
-
-    Raises:
-        ValueError: an unknown format name, or a video format without ``frames``.
-        ExportError: a file cannot be written.
-    """
-    names = [f.strip().lower() for f in formats.split(",")] if isinstance(formats, str) else list(formats)
-    unknown = [f for f in names if f not in FORMATS]
-    if unknown or not names:
-        what = f"unknown export format(s) {unknown}" if unknown else "no export format given"
-        raise ValueError(f"{what}; valid: {', '.join(FORMATS)}")
-    names = list(dict.fromkeys(names))
-    videos = [f for f in names if f in ("mp4", "webm")]
-    if videos and frames is None:
-        raise ValueError(f"format {videos[0]!r} (the annotated video) needs the source frames: pass frames=...")
-    if len(videos) == 2 and iter(frames) is frames:
-        raise ValueError("mp4 and webm together need frames that can be iterated twice (a list, not an iterator)")
-    stem = stem or _stem_of(timeline.source)
-    out = Path(out_dir)
-    written: dict[str, Path] = {}
-    for name in names:
-        if name == "json":
-            written[name] = write_json(timeline, out / f"{stem}.json", threshold=threshold, events=events)
-        elif name == "csv":
-            written[name] = write_csv(timeline, out / f"{stem}.csv", threshold=threshold)
-        elif name == "vtt":
-            written[name] = write_vtt(timeline, out / f"{stem}.vtt", threshold=threshold)
-        else:
-            target = out / f"{stem}.annotated.{name}"
-            written[name] = write_annotated_video(frames, timeline, target, crop_fn=crop_fn, threshold=threshold)
-    return written
-
-
-def export_source(
-    timeline: Timeline,
-    source: SourceLike,
-    out_dir: str | os.PathLike[str],
-    *,
-    formats: Sequence[str] | str = ("json", "csv", "vtt"),
-    stem: str | None = None,
-    input_hw: tuple[int, int] = (224, 224),
-    threshold: float = 0.0,
-    max_download_mb: float | None = None,
-    events: Sequence[ActionEvent] | None = None,
-) -> dict[str, Path]:
-    """:func:`export_timeline` for an analysed ``source``, re-reading its frames for a video format.
-
-    Args:
-        timeline: the analysed video.
-        source: the same source again, as for :func:`~actionrec.video.open_video` (a path, a URL:
-            its download is reused, ...); opened only for ``mp4``/``webm``.
-        out_dir: destination folder.
-        formats: see :func:`export_timeline` (a list, or one comma-separated string).
-        stem: file name without suffix (default: from the timeline's source).
-        input_hw: the encoder's input size; the annotated video outlines its model crop.
-        threshold: top-1 probability below which windows are uncertain.
-        max_download_mb: a URL not downloaded yet is refused beyond this many megabytes
-            (default ``AR_MAX_DOWNLOAD_MB``, else the upload limit, 2 GB).
-        events: action events for the JSON's ``"events"`` (see :func:`export_timeline`).
-
-    Returns:
-        ``{format: path}`` of every file written.
-
-    Raises:
-        ValueError: unknown format.
-        ExportError: a file cannot be written.
-        VideoOpenError: ``source`` cannot be read again.
-    """
-    names = [f.strip().lower() for f in formats.split(",")] if isinstance(formats, str) else list(formats)
-    if not {"mp4", "webm"} & set(names):
-        return export_timeline(timeline, out_dir, formats=names, stem=stem, threshold=threshold, events=events)
-    from ..pipeline.preprocess import crop_rect
-    from ..video.open import open_video
-
-    with open_video(source, progress=False, max_download_mb=max_download_mb) as frames:
-        return export_timeline(
-            timeline,
-            out_dir,
-            formats=names,
-            stem=stem,
-            frames=frames,
-            crop_fn=lambda img: crop_rect((img.shape[1], img.shape[0]), input_hw=input_hw),
-            threshold=threshold,
-            events=events,
-        )

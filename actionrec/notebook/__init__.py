@@ -49,6 +49,7 @@ EXPORTS: dict[str, str] = {
     "ChunkedUpload": "actionrec.notebook.upload",
     "GroupEditor": "actionrec.notebook.groups_editor",
     "BrowserCamera": "actionrec.notebook.browser_camera",
+    "TimelineWidget": "actionrec.notebook.timeline_widget",
 }
 
 __all__ = sorted(EXPORTS)
@@ -81,4 +82,5 @@ if TYPE_CHECKING:
         sample_window,
         video_summary,
     )
+    from .timeline_widget import TimelineWidget
     from .upload import ChunkedUpload

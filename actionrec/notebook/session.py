@@ -335,7 +335,7 @@ def export_all(
     Raises:
         ExportError: a file cannot be written; VideoOpenError: ``video`` cannot be read again.
     """
-    from ..export.timeline import export_source
+    from ..export.files import export_source
 
     folder = Path(out_dir) if out_dir is not None else settings.data_dir("out")
     return export_source(timeline, video, folder, formats=formats, input_hw=input_hw, threshold=threshold)

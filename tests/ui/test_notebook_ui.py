@@ -128,17 +128,25 @@ def test_notebook_in_jupyterlab(lab, page, video_factory, tmp_path):
     _shot(page, _cell(page, "nu.doctor"), "doctor")
     assert "browser camera" in _cell(page, "nu.doctor").text_content()
 
-    # The inline annotated video is served by Jupyter and can play.
-    video = _cell(page, "nu.video_html").locator("video.actionrec-video")
-    video.scroll_into_view_if_needed()
+    # The annotated video plays in the timeline widget, served by Jupyter's file server.
+    view = _cell(page, 'nu.TimelineWidget(timeline, video=paths["mp4"], threshold').locator(".ar-tl")
+    view.scroll_into_view_if_needed()
     try:
-        page.wait_for_function("v => v.readyState >= 2", arg=video.element_handle(), timeout=20_000)
-    except Exception as exc:  # say why: the URL Jupyter was asked for and what it answered
-        src = video.evaluate("v => v.src")
-        answer = page.evaluate("async u => { const r = await fetch(u); return [r.status, await r.text()]; }", src)
-        raise AssertionError(f"the annotated video does not load from {src}: {str(answer)[:300]}") from exc
-    assert "/files/" in video.evaluate("v => v.currentSrc")
-    _shot(page, _cell(page, "nu.video_html"), "annotated-video")
+        page.wait_for_function(
+            "r => r.dataset.videoMode === 'files' && r.querySelector('video').readyState >= 2",
+            arg=view.element_handle(),
+            timeout=20_000,
+        )
+    except Exception as exc:  # say why: what the widget says, and the mode it got to
+        raise AssertionError(
+            f"the annotated video does not load in the timeline widget: {view.get_attribute('data-video-mode')!r}, "
+            f"{view.locator('.ar-tl-note').first.text_content()!r}"
+        ) from exc
+    assert "/files/" in view.evaluate("r => r.querySelector('video').currentSrc")
+    _shot(page, _cell(page, 'nu.TimelineWidget(timeline, video=paths["mp4"], threshold'), "timeline-widget")
+    lanes = _cell(page, "lanes=[grouped, custom], events=events").locator(".ar-tl")
+    assert len(lanes.evaluate("r => r.actionrecTimeline.lanes()")) == 4  # top-1, groups, custom actions, events
+    _shot(page, _cell(page, "lanes=[grouped, custom], events=events"), "timeline-widget-lanes")
 
     # A multi-chunk upload goes through the chunked control and gets its own analysis.
     big = video_factory("ui_noise_320x240.mp4", fps=15, duration_s=3.0, size_wh=(320, 240), paint=_noise)
