@@ -520,7 +520,7 @@ def _only_last_prompt_stuck(page, prompts: list[str]) -> bool:
     """Only the last code cell reads ``[*]``, it shows an output, and the server says every kernel is idle.
 
     The server's ``/api/kernels`` reports the kernel's own status messages: if it is idle, no cell is running,
-    whatever a prompt shows. This tells JupyterLab's stale prompt (seen 2 times in 20 Run Alls of the
+    whatever a prompt shows. This tells JupyterLab's stale prompt (seen 2 times in 20 runs of the whole
     tutorial on a loaded 2-core machine, both at the last cell, whose output was complete) from a hung cell.
     """
     if len(prompts) < 2 or "*" not in prompts[-1] or any("*" in p for p in prompts[:-1]):
