@@ -121,7 +121,7 @@ class DecodeReport:
 
     def truncated(self, facts: ContainerFacts | None, step_s: float) -> bool:
         """True when the packets stop well before the declared end (a cut-off file)."""
-        if facts is None or facts.duration_s is None:
+        if facts is None or not plausible(facts.duration_s, _MAX_DURATION_S):  # no length, or garbage
             return self.demux_error is not None
         tol_s = max(2.0 * step_s, 0.25)
         if facts.stream_duration_s:
@@ -201,7 +201,7 @@ def continue_after(path: Path, after_s: float) -> tuple[Iterator[tuple[np.ndarra
 
     report = DecodeReport()
     more = False
-    with _open_after(path, after_s) as container:
+    with _open_at_keyframe(path, after_s) as container:
         if not container.streams.video:  # OpenCV found frames where PyAV finds no video stream
             return iter(()), report
         v = container.streams.video[0]
@@ -217,10 +217,27 @@ def continue_after(path: Path, after_s: float) -> tuple[Iterator[tuple[np.ndarra
         return iter(()), report
 
     def frames() -> Iterator[tuple[np.ndarray, float | None]]:
-        with _open_after(path, after_s) as container:
+        with _open_at_keyframe(path, after_s) as container:
             yield from decode(container, after_s=after_s, report=report, track_ends=False)
 
     return frames(), report
+
+
+def _open_at_keyframe(path: Path, after_s: float):
+    """:func:`_open_after`, or ``path`` opened afresh when that seek did not land on a keyframe.
+
+    MPEG-TS seeks land on whichever packet is nearest (its demuxer takes every packet for a
+    keyframe); decoding from there yields nothing until the next keyframe, maybe many seconds on.
+    Decoding from the start is slower but loses nothing (:func:`decode` drops what is not wanted).
+    """
+    import av
+
+    with _open_after(path, after_s) as container:
+        videos = container.streams.video
+        landed = next((p for p in container.demux(videos[0]) if p.size), None) if videos else None
+        if videos and (landed is None or not landed.is_keyframe):
+            return av.open(str(path), **_READ_OPTIONS)
+    return _open_after(path, after_s)  # seek again: the peek used the packet up
 
 
 def _open_after(path: Path, after_s: float):
