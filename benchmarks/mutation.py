@@ -76,7 +76,11 @@ TARGETS = (
     ),
     # pyav: the real clips of ../shared/media carry what synthetic files lack (corrupt packets mid-file,
     # a cut-off MP4, containers that state no duration); 15 s more per surviving mutant.
-    Target("pyav", "actionrec/video/pyav.py", ("tests/test_video.py", "tests/test_media_matrix.py::test_clip")),
+    Target(
+        "pyav",
+        "actionrec/video/pyav.py",
+        ("tests/test_video.py", "tests/test_video_pyav.py", "tests/test_media_matrix.py::test_clip"),
+    ),
     Target("download", "actionrec/download.py", ("tests/test_download.py", "tests/test_download_limits.py")),
 )
 

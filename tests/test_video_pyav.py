@@ -429,3 +429,20 @@ def test_a_file_of_unknown_length_whose_demuxer_fails_is_truncated(tmp_path, fau
     assert video.stats.warnings[-1].startswith(
         f"{path} is truncated: its packets end at 1.20 s but the container breaks off inside a packet"
     )
+
+
+def test_where_packets_without_a_duration_end_is_their_own_time(tmp_path):
+    # FLV stores no packet durations (0): the last packet kept ends at its timestamp, 0.125 s
+    # (printed as 0.12: 0.125 is exact in binary and rounds to even), not a tick later
+    import av
+
+    whole = write_clip(tmp_path / "vfr.flv", codec="flv", fmt="flv", n=12, fps=8, codec_options={"qscale": "2"})
+    with av.open(str(whole)) as container:
+        packets = [(p.pos, p.size, p.duration) for p in container.demux(video=0) if p.size]
+    assert {duration for _, _, duration in packets} == {0}
+    cut = tmp_path / "cut.flv"
+    cut.write_bytes(whole.read_bytes()[: packets[1][0] + packets[1][1]])  # frames 0 and 1 (at 0.125 s)
+    video, frames = frames_of(cut, **capture(opened=False))
+    assert [f.timestamp_s for f in frames] == [0.0, 0.125]
+    assert video.stats.truncated
+    assert f"{cut} is truncated: its packets end at 0.12 s but the container says 1.50 s" in video.stats.warnings[-1]
