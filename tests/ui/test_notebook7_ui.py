@@ -82,6 +82,17 @@ def _canvas_rgb(canvas) -> np.ndarray:
     return cv2.cvtColor(cv2.imdecode(png, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
+def _decoded_image(img) -> np.ndarray | None:
+    """The pixels of an output ``<img>`` (a ``data:`` PNG), or ``None`` when its bytes do not decode.
+
+    Chromium reports a truncated PNG as loaded, with the width from its header: decode it here.
+    """
+    src = img.evaluate("i => i.src")
+    assert src.startswith("data:image/png;base64,"), src[:80]
+    data = np.frombuffer(base64.b64decode(src.split(",", 1)[1]), np.uint8)
+    return cv2.imdecode(data, cv2.IMREAD_COLOR)
+
+
 def _strict_errors(page) -> list[str]:
     """Every output a user would read as an error: any ``*error*`` MIME type, or a traceback in any output."""
     outputs = page.locator(f"{VISIBLE_PANEL} .jp-OutputArea-output")
@@ -102,11 +113,18 @@ def test_notebook_in_notebook7(nb7, page, video_factory, tmp_path):
     assert prompts and all(re.fullmatch(r"\[\d+\]:", p) for p in prompts), prompts
     assert _strict_errors(page) == []
 
-    # The timeline figures (plain, grouped, custom actions, events) are images that loaded.
-    for code in ("nu.plot_timeline(timeline, top_n=5, threshold=THRESHOLD)", "nu.plot_timeline(grouped"):
+    # The timeline figures (plain, grouped, with events) are whole pictures, shown at a readable size.
+    for code in (
+        "nu.plot_timeline(timeline, top_n=5, threshold=THRESHOLD)",
+        "nu.plot_timeline(grouped",
+        "nu.plot_timeline(timeline, top_n=5, threshold=THRESHOLD, events=events)",
+    ):
         figure = lab_walk._cell(page, code).locator(".jp-OutputArea-output img").first
         figure.scroll_into_view_if_needed()
         page.wait_for_function("img => img.complete && img.naturalWidth > 500", arg=figure.element_handle())
+        picture = _decoded_image(figure)
+        assert picture is not None, f"{code}: the figure's PNG does not decode"
+        assert picture.shape[1] > 500 and picture.std() > 10, (code, picture.shape)  # a drawn figure, not blank
         box = figure.bounding_box()
         assert box and box["width"] > 300, box  # laid out at a readable size, not collapsed
 
@@ -133,6 +151,10 @@ def test_notebook_in_notebook7(nb7, page, video_factory, tmp_path):
     text = cell_outputs_text(page)
     assert "Error displaying widget" not in text and "Failed to load model class" not in text
     assert problems == [], problems
+    # Notebook 7 folds an output taller than ~100 lines into a small scroll box (its scroll-output
+    # plugin, on by default): no output of the walk-through is that tall, so each shows whole, as in the Lab.
+    scrolled = page.locator(f"{VISIBLE_PANEL} .jp-CodeCell.jp-mod-outputsScrolled .jp-InputArea-editor")
+    assert scrolled.all_text_contents() == []
 
 
 def test_live_section_with_the_browser_camera_in_notebook7(nb7, chromium_factory, page_factory):
