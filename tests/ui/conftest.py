@@ -538,9 +538,18 @@ def wait_all_ran(page, *, timeout_s: float = 60.0) -> list[str]:
             shot = screenshot(page, "run_all-timeout")
             raise AssertionError(
                 f"cells still running after {timeout_s} s; prompts {prompts}; screenshot {shot}\n"
-                f"outputs:\n{cell_outputs_text(page)[-3000:]}"
+                f"the server's kernels: {_kernel_states(page)}\noutputs:\n{cell_outputs_text(page)[-3000:]}"
             )
         time.sleep(0.2)
+
+
+def _kernel_states(page) -> str:
+    """What the server says of its kernels (``execution_state``), asked from the page (its auth cookie)."""
+    try:
+        kernels = page.evaluate("async () => (await fetch('/api/kernels')).json()")
+    except Exception as exc:  # a diagnostic must not hide the timeout
+        return f"unknown ({exc})"
+    return ", ".join(f"{k.get('id', '?')[:8]} {k.get('execution_state')}" for k in kernels) or "none"
 
 
 def run_all(page, *, timeout_s: float = 60.0) -> list[str]:

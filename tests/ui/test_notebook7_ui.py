@@ -29,9 +29,13 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.ui import test_notebook_ui as lab_walk
-from tests.ui import test_player_ui as player_walk
 from tests.ui.conftest import VISIBLE_PANEL, cell_outputs_text, screenshot
+
+# Relative: the very modules pytest collected (it names them after the first folder up without an
+# __init__.py, e.g. ``ui.test_notebook_ui``); ``tests.ui.test_notebook_ui`` would be a second copy,
+# whose helper functions (a video's paint function) differ from the collected test's.
+from . import test_notebook_ui as lab_walk
+from . import test_player_ui as player_walk
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -100,6 +104,12 @@ def _strict_errors(page) -> list[str]:
     return typed + [t for t in outputs.all_text_contents() if "Traceback (most recent call last)" in t]
 
 
+# One rerun, as for the Lab walk-through (tests/ui/test_notebook_ui.py) and for the same symptom, believed
+# outside the project (not confirmed): the last cell's prompt (the doctor's) stays at [*] although its
+# output is shown and the server reports the kernel idle (the timeout message says so), so Run All never
+# looks finished. Notebook 7 runs JupyterLab's notebook code. Seen 3 times in about 20 walk-throughs
+# here, on a loaded 2-core machine; never in 8 runs with the kernel websocket traced. -raR names a rerun.
+@pytest.mark.flaky(reruns=1)
 def test_notebook_in_notebook7(nb7, page, video_factory, tmp_path):
     problems = _console_problems(page)
     lab_walk.test_notebook_in_jupyterlab(nb7, page, video_factory, tmp_path)  # the Lab walk-through, unchanged
@@ -157,6 +167,7 @@ def test_notebook_in_notebook7(nb7, page, video_factory, tmp_path):
     assert scrolled.all_text_contents() == []
 
 
+@pytest.mark.flaky(reruns=1)  # the same cause as test_notebook_in_notebook7's rerun, above
 def test_live_section_with_the_browser_camera_in_notebook7(nb7, chromium_factory, page_factory):
     lab_walk.test_live_section_uses_the_browser_camera_when_the_page_has_one(nb7, chromium_factory, page_factory)
 
