@@ -1,4 +1,4 @@
-"""Harness for real-UI tests: JupyterLab 4 in Debian's headless Chromium, driven by Playwright.
+"""Harness for real-UI tests: JupyterLab 4 and Notebook 7 in Debian's headless Chromium, driven by Playwright.
 
 Fixtures (all tests under ``tests/ui`` are marked ``ui`` and skipped with a reason when
 ``/usr/bin/chromium`` or the ``playwright`` package is absent; ``playwright install`` is never
@@ -11,6 +11,8 @@ breaks ``asyncio.run`` in tests that follow).
 - ``lab_server_factory(env=None)`` (package): a JupyterLab server in a temp dir whose kernels
   import this repo (``PYTHONPATH``) and see ``env``; one server per distinct ``env``, reused.
 - ``lab_server`` (package): ``lab_server_factory()`` with no extra environment.
+- ``notebook7_server_factory(env=None)`` (package): the same, but ``python -m notebook`` (Jupyter
+  Notebook 7, pages under ``/notebooks/``); the helpers below work with either kind of server.
 - ``chromium_factory(*extra_args)`` (package): a Chromium with the standard headless flags plus
   ``extra_args`` (e.g. :data:`FAKE_CAMERA_ARGS`, :func:`host_resolver_args`); one per distinct set.
 - ``browser`` (package), ``context`` and ``page`` (per test): the default Chromium, a fresh
@@ -67,6 +69,8 @@ FAKE_CAMERA_ARGS = ("--use-fake-ui-for-media-stream", "--use-fake-device-for-med
 INSECURE_HOST = "cam.test"
 
 # Settings the Lab needs to be driveable (each was a trap here; see ../shared/docs/testing.md).
+# Notebook 7 reads the same files (JUPYTERLAB_SETTINGS_DIR; these plugins are JupyterLab's, loaded by
+# both); it starts the kernel on its own (page config notebookStartsKernel) and never asks "Select Kernel".
 LAB_SETTINGS = {
     # Without it JupyterLab 4.6 asks "Select Kernel" and Run All does nothing.
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"autoStartDefaultKernel": True},
@@ -75,6 +79,16 @@ LAB_SETTINGS = {
 }
 SERVER_START_TIMEOUT_S = 60.0
 KERNEL_IDLE_RE = r"^(?!No Kernel).*\| Idle$"  # the execution indicator says idle before a kernel exists
+# Notebook 7 has no status bar: its menu-bar kernel status fades out (no info/warn/error class) only
+# once the session's kernel reports busy or idle, and the toolbar's execution indicator says idle.
+NB7_KERNEL_IDLE_JS = """() => {
+  const status = document.querySelector(".jp-NotebookKernelStatus");
+  const indicator = document.querySelector(".jp-Notebook-ExecutionIndicator");
+  if (!status || !indicator) return false;
+  const c = status.classList;
+  const shown = ["info", "warn", "error"].some((k) => c.contains(`jp-NotebookKernelStatus-${k}`));
+  return c.contains("jp-NotebookKernelStatus-fade") && !shown && indicator.dataset.status === "idle";
+}"""
 VISIBLE_PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # old tabs come back hidden
 
 
@@ -152,12 +166,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     return report
 
 
-# -- JupyterLab server ---------------------------------------------------------------------------
+# -- Jupyter servers -----------------------------------------------------------------------------
+
+
+APPS = ("lab", "notebook")  # JupyterLab (``python -m jupyterlab``), Notebook 7 (``python -m notebook``)
 
 
 @dataclass(frozen=True)
 class LabServer:
-    """A running JupyterLab server (see :func:`lab_server_factory`).
+    """A running JupyterLab or Notebook 7 server (see :func:`lab_server_factory`).
 
     Attributes:
         port: TCP port on 127.0.0.1.
@@ -165,6 +182,7 @@ class LabServer:
         root_dir: the server's root; notebooks opened by tests are copied here.
         log_path: the server's stdout/stderr (its tail is shown when start-up fails).
         env: the extra environment given to the server and its kernels.
+        app: ``"lab"`` (JupyterLab) or ``"notebook"`` (Notebook 7), see :data:`APPS`.
     """
 
     port: int
@@ -173,13 +191,16 @@ class LabServer:
     log_path: Path
     env: Mapping[str, str]
     process: subprocess.Popen = field(repr=False, compare=False)
+    app: str = "lab"
 
     def base_url(self, *, host: str = "127.0.0.1") -> str:
         """``http://HOST:PORT`` (``host`` may be :data:`INSECURE_HOST` with :func:`host_resolver_args`)."""
         return f"http://{host}:{self.port}"
 
     def notebook_url(self, name: str, *, host: str = "127.0.0.1") -> str:
-        """The Lab URL opening ``name`` (relative to :attr:`root_dir`) in a reset workspace."""
+        """The URL opening ``name`` (relative to :attr:`root_dir`): Lab in a reset workspace, or Notebook 7's page."""
+        if self.app == "notebook":
+            return f"{self.base_url(host=host)}/notebooks/{name}?token={self.token}"
         return f"{self.base_url(host=host)}/lab/tree/{name}?reset&token={self.token}"
 
     def log_tail(self, n_chars: int = 4000) -> str:
@@ -192,7 +213,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_lab(base: Path, env: Mapping[str, str]) -> LabServer:
+def _start_lab(base: Path, env: Mapping[str, str], *, app: str = "lab") -> LabServer:
+    if app not in APPS:
+        raise ValueError(f"app must be one of {APPS}, got {app!r}")
     dirs = {name: base / name for name in ("config", "runtime", "data", "settings", "workspaces", "ipython", "root")}
     for d in dirs.values():
         d.mkdir(parents=True, exist_ok=True)
@@ -218,7 +241,7 @@ def _start_lab(base: Path, env: Mapping[str, str]) -> LabServer:
     cmd = [
         sys.executable,
         "-m",
-        "jupyterlab",
+        "jupyterlab" if app == "lab" else "notebook",
         "--no-browser",
         "--allow-root",
         "--ip=127.0.0.1",
@@ -227,7 +250,7 @@ def _start_lab(base: Path, env: Mapping[str, str]) -> LabServer:
         f"--IdentityProvider.token={token}",
         f"--ServerApp.root_dir={dirs['root']}",
         f"--ServerApp.local_hostnames={json.dumps(['localhost', INSECURE_HOST])}",
-        "--LabApp.news_url=None",
+        "--LabApp.news_url=None",  # Notebook 7 loads the jupyterlab server extension too: same flags
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]
     log_path = base / "server.log"
@@ -235,11 +258,13 @@ def _start_lab(base: Path, env: Mapping[str, str]) -> LabServer:
         process = subprocess.Popen(
             cmd, cwd=dirs["root"], env=proc_env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
         )
-    server = LabServer(port=port, token=token, root_dir=dirs["root"], log_path=log_path, env=dict(env), process=process)
+    server = LabServer(
+        port=port, token=token, root_dir=dirs["root"], log_path=log_path, env=dict(env), process=process, app=app
+    )
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
     while True:
         if process.poll() is not None:
-            raise RuntimeError(f"JupyterLab exited with code {process.returncode} on start-up:\n{server.log_tail()}")
+            raise RuntimeError(f"{cmd[2]} exited with code {process.returncode} on start-up:\n{server.log_tail()}")
         try:
             with urllib.request.urlopen(f"{server.base_url()}/api/status?token={token}", timeout=2) as r:
                 if r.status == 200:
@@ -249,7 +274,7 @@ def _start_lab(base: Path, env: Mapping[str, str]) -> LabServer:
         if time.monotonic() > deadline:
             _stop_lab(server)
             raise RuntimeError(
-                f"JupyterLab did not answer on port {port} within {SERVER_START_TIMEOUT_S:.0f} s:\n{server.log_tail()}"
+                f"{cmd[2]} did not answer on port {port} within {SERVER_START_TIMEOUT_S:.0f} s:\n{server.log_tail()}"
             )
         time.sleep(0.2)
 
@@ -264,6 +289,26 @@ def _stop_lab(server: LabServer) -> None:
         server.process.wait(timeout=10)
 
 
+def _server_factory(app: str) -> Iterator[Callable[..., LabServer]]:
+    servers: dict[frozenset, LabServer] = {}
+    tmp = Path(tempfile.mkdtemp(prefix=f"ar-{app}-"))
+
+    def make(env: Mapping[str, str] | None = None) -> LabServer:
+        env = dict(env or {})
+        key = frozenset(env.items())
+        if key not in servers:
+            servers[key] = _start_lab(tmp / f"{app}{len(servers)}", env, app=app)
+        return servers[key]
+
+    make.servers = servers  # for _shutdown_kernels
+    try:
+        yield make
+    finally:
+        for server in servers.values():
+            _stop_lab(server)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 @pytest.fixture(scope="package")
 def lab_server_factory() -> Iterator[Callable[..., LabServer]]:
     """``lab_server_factory(env=None) -> LabServer``: a JupyterLab whose kernels see ``env``.
@@ -274,23 +319,17 @@ def lab_server_factory() -> Iterator[Callable[..., LabServer]]:
     inherited ``AR_*`` variables, and ``env`` added on top. It also accepts the host name
     :data:`INSECURE_HOST`. Servers are cached per ``env`` and stopped when ``tests/ui`` is done.
     """
-    servers: dict[frozenset, LabServer] = {}
-    tmp = Path(tempfile.mkdtemp(prefix="ar-lab-"))
+    yield from _server_factory("lab")
 
-    def make(env: Mapping[str, str] | None = None) -> LabServer:
-        env = dict(env or {})
-        key = frozenset(env.items())
-        if key not in servers:
-            servers[key] = _start_lab(tmp / f"lab{len(servers)}", env)
-        return servers[key]
 
-    make.servers = servers  # for _shutdown_kernels
-    try:
-        yield make
-    finally:
-        for server in servers.values():
-            _stop_lab(server)
-        shutil.rmtree(tmp, ignore_errors=True)
+@pytest.fixture(scope="package")
+def notebook7_server_factory() -> Iterator[Callable[..., LabServer]]:
+    """``notebook7_server_factory(env=None) -> LabServer``: Jupyter Notebook 7 whose kernels see ``env``.
+
+    As :func:`lab_server_factory` (same isolated folders, settings, token and flags) but
+    ``python -m notebook``; its :meth:`LabServer.notebook_url` is ``/notebooks/NAME?token=...``.
+    """
+    yield from _server_factory("notebook")
 
 
 def shutdown_kernels(server: LabServer) -> int:
@@ -309,10 +348,11 @@ def shutdown_kernels(server: LabServer) -> int:
 def _shutdown_kernels(request) -> Iterator[None]:
     """After each test, stop the kernels it started (each opened notebook starts one)."""
     yield
-    if "lab_server_factory" in request.fixturenames:
-        for server in request.getfixturevalue("lab_server_factory").servers.values():
-            if server.process.poll() is None:
-                shutdown_kernels(server)
+    for name in ("lab_server_factory", "notebook7_server_factory"):
+        if name in request.fixturenames:
+            for server in request.getfixturevalue(name).servers.values():
+                if server.process.poll() is None:
+                    shutdown_kernels(server)
 
 
 @pytest.fixture(scope="package")
@@ -426,7 +466,7 @@ def open_notebook(page, server: LabServer, path: str | os.PathLike[str], *, host
     """Copy the pristine notebook ``path`` into the server root and open it with an idle kernel.
 
     A fresh copy per call (autosave writes outputs into the notebook). The Lab opens in a reset
-    workspace; returns when the status bar shows a kernel that is idle.
+    workspace; returns when the kernel is idle (:func:`wait_kernel_idle`).
 
     Args:
         page: a Playwright page.
@@ -441,10 +481,22 @@ def open_notebook(page, server: LabServer, path: str | os.PathLike[str], *, host
     name = f"{src.stem}-{secrets.token_hex(3)}{src.suffix}"
     shutil.copyfile(src, server.root_dir / name)
     page.goto(server.notebook_url(name, host=host), wait_until="domcontentloaded")
-    panel = page.locator(VISIBLE_PANEL)
-    panel.locator(".jp-Cell").first.wait_for(timeout=60_000)
-    page.locator(".jp-StatusBar-TextItem", has_text=re.compile(KERNEL_IDLE_RE)).first.wait_for(timeout=60_000)
+    wait_kernel_idle(page, server)
     return name
+
+
+def wait_kernel_idle(page, server: LabServer, *, timeout_s: float = 60.0) -> None:
+    """Wait until the open notebook shows its cells and a kernel that exists and is idle.
+
+    JupyterLab: the status bar reads ``<kernel> | Idle`` (:data:`KERNEL_IDLE_RE`). Notebook 7 (no
+    status bar): :data:`NB7_KERNEL_IDLE_JS`.
+    """
+    page.locator(f"{VISIBLE_PANEL} .jp-Cell").first.wait_for(timeout=timeout_s * 1000)
+    if server.app == "notebook":
+        page.wait_for_function(NB7_KERNEL_IDLE_JS, timeout=timeout_s * 1000)
+    else:
+        idle = page.locator(".jp-StatusBar-TextItem", has_text=re.compile(KERNEL_IDLE_RE)).first
+        idle.wait_for(timeout=timeout_s * 1000)
 
 
 # JupyterLab renders off-screen cells lazily (CSS content-visibility): their innerText is empty, so
@@ -498,7 +550,7 @@ def wait_all_ran(page, *, timeout_s: float = 60.0) -> list[str]:
             shot = screenshot(page, "run_all-timeout")
             raise AssertionError(
                 f"cells still running after {timeout_s} s; prompts {prompts}; screenshot {shot}\n"
-                f"outputs:\n{cell_outputs_text(page)[-3000:]}"
+                f"the server's kernels: {_kernel_states(page)}\noutputs:\n{cell_outputs_text(page)[-3000:]}"
             )
         time.sleep(0.2)
 
@@ -533,6 +585,15 @@ def _only_last_prompt_stuck(page, prompts: list[str]) -> bool:
     except Exception:  # the page navigated or the server went away: not the display bug
         return False
     return bool(states) and all(state == "idle" for state in states)
+
+
+def _kernel_states(page) -> str:
+    """What the server says of its kernels (``execution_state``), asked from the page (its auth cookie)."""
+    try:
+        kernels = page.evaluate("async () => (await fetch('/api/kernels')).json()")
+    except Exception as exc:  # a diagnostic must not hide the timeout
+        return f"unknown ({exc})"
+    return ", ".join(f"{k.get('id', '?')[:8]} {k.get('execution_state')}" for k in kernels) or "none"
 
 
 def run_all(page, *, timeout_s: float = 60.0) -> list[str]:
@@ -584,8 +645,13 @@ def error_outputs(page) -> list[str]:
 
 
 def screenshot(page, name: str) -> Path:
-    """Save what the page shows as ``<artifacts>/ui/<name>.png`` (:mod:`tests.support.artifacts`); returns the path."""
+    """Save what the page shows as ``<artifacts>/ui/<name>.png`` (:mod:`tests.support.artifacts`); returns the path.
+
+    A Notebook 7 page (URL under ``/notebooks/``) is saved as ``nb7-<name>.png``, beside the Lab's.
+    """
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    if "/notebooks/" in page.url:
+        name = f"nb7-{name}"
     path = ARTIFACTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.png"
     page.screenshot(path=str(path))
     return path

@@ -24,13 +24,13 @@ from tests.support.notebooks import tiny_parameters, write_with_parameters
 from tests.test_notebook_headless import NOTEBOOK, blue_then_red, copy_project
 from tests.ui.conftest import (
     FAKE_CAMERA_ARGS,
-    KERNEL_IDLE_RE,
     VISIBLE_PANEL,
     cell_outputs_text,
     error_outputs,
     screenshot,
     start_run_all,
     wait_all_ran,
+    wait_kernel_idle,
 )
 
 pytestmark = pytest.mark.timeout(180)
@@ -44,7 +44,12 @@ def _noise(index: int, t: float, img: np.ndarray) -> None:
 
 @pytest.fixture(scope="module")
 def lab(lab_server_factory, tiny_model_dir, tiny_labels_file, video_factory, tmp_path_factory):
-    """(server, folder): a Lab whose kernels import a copy of the project kept in its root as ``folder``.
+    """(server, folder, video): a Lab whose kernels import a copy of the project kept in its root as ``folder``."""
+    return project_server(lab_server_factory, tiny_model_dir, tiny_labels_file, video_factory, tmp_path_factory)
+
+
+def project_server(server_factory, tiny_model_dir, tiny_labels_file, video_factory, tmp_path_factory):
+    """(server, folder, video): a server (from ``server_factory``) whose kernels import a copy of the project.
 
     The kernel must import the copy, not the repository, so that exports land under the notebook's
     folder, where Jupyter serves them (it refuses files reached through symlinks). The server's
@@ -60,7 +65,7 @@ def lab(lab_server_factory, tiny_model_dir, tiny_labels_file, video_factory, tmp
         "AR_MAX_SECONDS": str(LIVE_LIMIT_S),
         "PYTHONPATH": str(link),
     }
-    server = lab_server_factory(env)
+    server = server_factory(env)
     folder = f"project-{secrets.token_hex(3)}"
     link.symlink_to(copy_project(server.root_dir / folder), target_is_directory=True)
     return server, folder, video
@@ -75,8 +80,7 @@ def _open(page, lab) -> None:
         NOTEBOOK, project / name, tiny_parameters(project, video=video)
     )  # groups and rules of the tiny classes
     page.goto(server.notebook_url(f"{folder}/{name}"), wait_until="domcontentloaded")
-    page.locator(f"{VISIBLE_PANEL} .jp-Cell").first.wait_for(timeout=60_000)
-    page.locator(".jp-StatusBar-TextItem", has_text=re.compile(KERNEL_IDLE_RE)).first.wait_for(timeout=60_000)
+    wait_kernel_idle(page, server)
 
 
 def _cell(page, code: str):
