@@ -8,7 +8,7 @@ The ceiling follows ../shared/docs/conventions.md, measured in the same run on t
 throughput`` on the encoder (an equivalent in-process measurement when benchmark_app is missing);
 ``dec_fps``: decoder calls per second; ``s`` / ``d``: grid samples / windows per source frame.
 The ceiling's encoder runs the IR as it is (batch 1); the pipeline sends it batches of
-:data:`~actionrec.models.FILE_BATCH` samples on a CPU (see :mod:`actionrec.pipeline.encoders`).
+:func:`~actionrec.models.cpu_file_batch` samples on a CPU (see :mod:`actionrec.pipeline.encoders`).
 Video fps = source frames / wall time of :meth:`Recognizer.analyze` (compile time and a 2 s warm-up
 excluded; the median of ``--repeat`` runs).
 """

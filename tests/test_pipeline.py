@@ -19,7 +19,8 @@ from tests.support.videos import solid
 @pytest.fixture(scope="module")
 def models(tiny_model_dir, tiny_labels_file, tmp_path_factory):
     files = resolve_model(precision="FP32", model_dir=tiny_model_dir, labels=tiny_labels_file)
-    return compile_models(files, cache_dir=tmp_path_factory.mktemp("cc"), hint="THROUGHPUT")
+    # batched as on an AVX-512 machine, whatever this CPU's rule: the batched path is tested everywhere
+    return compile_models(files, cache_dir=tmp_path_factory.mktemp("cc"), hint="THROUGHPUT", encoder_batch=FILE_BATCH)
 
 
 def frames_of(images_and_times):
@@ -214,13 +215,13 @@ def test_encoder_that_mixes_the_samples_of_a_batch_is_not_batched(tmp_path, tiny
     xml = root / "action-recognition-0001-encoder" / "FP32" / "action-recognition-0001-encoder.xml"
     ov.save_model(ov.Model([out], [x], "mixing-encoder"), str(xml), compress_to_fp16=False)
     files = resolve_model(precision="FP32", model_dir=root, labels=tiny_labels_file)
-    assert compile_models(files, cache_dir=tmp_path, hint="THROUGHPUT").encoder_batch == 1
+    assert compile_models(files, cache_dir=tmp_path, hint="THROUGHPUT", encoder_batch=FILE_BATCH).encoder_batch == 1
 
 
 def test_only_file_models_on_a_cpu_batch_the_encoder(tiny_model_dir, tiny_labels_file, tmp_path):
     files = resolve_model(precision="FP32", model_dir=tiny_model_dir, labels=tiny_labels_file)
-    assert compile_models(files, cache_dir=tmp_path, hint="LATENCY").encoder_batch == 1
-    throughput = compile_models(files, cache_dir=tmp_path, hint="THROUGHPUT")
+    assert compile_models(files, cache_dir=tmp_path, hint="LATENCY", encoder_batch=FILE_BATCH).encoder_batch == 1
+    throughput = compile_models(files, cache_dir=tmp_path, hint="THROUGHPUT", encoder_batch=FILE_BATCH)
     assert throughput.encoder_batch == FILE_BATCH > 1
     x = np.zeros((1, 3, 224, 224), np.float32)
     x[0, 1] = 255
@@ -448,3 +449,19 @@ def test_on_progress_reports_frames_and_its_exception_stops_the_analysis(models,
     assert not list((tmp_path / "repo" / "data" / "cache").glob("*"))  # nothing cached of a stopped run
     timeline = Recognizer(models).analyze(path, progress=False, on_progress=lambda *a: None)
     assert len(timeline) > 0  # and it runs to the end when nothing raises
+
+
+def test_the_encoder_batch_follows_the_cpu_rule_unless_given(tiny_model_dir, tiny_labels_file, tmp_path, monkeypatch):
+    from actionrec.models import cpu_file_batch, runtime
+
+    # AVX-512: batching pays; AVX2 only: the same throughput at batch 1, for ~90 MB less memory
+    assert cpu_file_batch({"AVX2": True, "AVX512F": True}) == FILE_BATCH
+    assert cpu_file_batch({"AVX2": True, "AVX512F": False}) == 1
+    assert cpu_file_batch({}) == 1
+    files = resolve_model(precision="FP32", model_dir=tiny_model_dir, labels=tiny_labels_file)
+    monkeypatch.setattr(runtime, "cpu_file_batch", lambda: 4)  # what this CPU's rule says
+    assert compile_models(files, cache_dir=tmp_path, hint="THROUGHPUT").encoder_batch == 4
+    assert compile_models(files, cache_dir=tmp_path, hint="THROUGHPUT", encoder_batch=2).encoder_batch == 2
+    for bad in (0, -1, 2.5):
+        with pytest.raises(ValueError, match=r"encoder_batch=.* must be >= 1 samples per request"):
+            compile_models(files, cache_dir=tmp_path, hint="THROUGHPUT", encoder_batch=bad)

@@ -11,7 +11,16 @@
 from .files import ModelFiles, fetch_labels, fetch_sample, resolve_model
 from .labels import check_labels, load_labels
 from .registry import DEFAULT_SAMPLE, MODELS, PRECISIONS, SAMPLE_CLIPS, ModelSpec, get_model, get_sample
-from .runtime import FILE_BATCH, HINTS, ActionModels, available_devices, check_device, compile_models, get_core
+from .runtime import (
+    FILE_BATCH,
+    HINTS,
+    ActionModels,
+    available_devices,
+    check_device,
+    compile_models,
+    cpu_file_batch,
+    get_core,
+)
 
 __all__ = [
     "DEFAULT_SAMPLE",
@@ -27,6 +36,7 @@ __all__ = [
     "check_device",
     "check_labels",
     "compile_models",
+    "cpu_file_batch",
     "fetch_labels",
     "fetch_sample",
     "get_core",

@@ -1,8 +1,10 @@
 """Batched asynchronous encoder requests for file analysis.
 
 Files are encoded through an ``AsyncInferQueue`` with the throughput hint, several samples per
-request (:data:`actionrec.models.FILE_BATCH`, 8, on a CPU): a request then streams the encoder's
-weights through the cache once for several crops, and Python starts an eighth as many requests.
+request (:data:`actionrec.models.FILE_BATCH`, 8, on a CPU with AVX-512; 1 on AVX2-only CPUs, where
+batching gains no throughput and costs ~90 MB: :func:`actionrec.models.cpu_file_batch`): a request
+then streams the encoder's weights through the cache once for several crops, and Python starts an
+eighth as many requests.
 Measured on a 2-core Xeon (AVX-512 VNNI + AMX), proxy models, 720p30 H.264, the whole file
 pipeline in paired runs (medians of 4, video frames/s): batch 1 → 4: FP16 231 → 256, FP16-INT8
 297 → 328; in another run, batch 4 → 8 → 16: FP16 284 → 295 → 298, FP16-INT8 360 → 375 → 381.
