@@ -4,6 +4,7 @@
   WebVTT, :func:`export_timeline`
 - :mod:`~actionrec.export.video`: the browser-playable annotated video (H.264 MP4 or VP9 WebM)
 - :mod:`~actionrec.export.events`: the action events table (CSV, JSON) and its peak thumbnails
+- :mod:`~actionrec.export.recording`: a live session's recording (the frames as shown, its timeline)
 """
 
 from .events import (
@@ -15,6 +16,7 @@ from .events import (
     write_events_csv,
     write_events_json,
 )
+from .recording import Recording, RecordingError, SessionRecorder
 from .timeline import (
     FORMATS,
     SCHEMA_ID,
@@ -42,6 +44,9 @@ __all__ = [
     "AnnotatedVideoWriter",
     "CropFn",
     "EventThumbnail",
+    "Recording",
+    "RecordingError",
+    "SessionRecorder",
     "csv_text",
     "events_to_dicts",
     "export_events",
