@@ -394,3 +394,75 @@ def test_record_true_uses_data_out_recordings_and_record_to_changes_it(models, t
     with pytest.raises(TypeError, match=r"got float 1\.5"):
         player.record_to(1.5)
     assert player.recording_dir is None  # unchanged by the refused value
+
+
+def test_sessions_started_in_the_same_second_never_share_a_folder(tmp_path):
+    """Another session's folder of the same name (same source, same second) is left alone: ``-2``, ``-3``."""
+    import datetime as dt
+
+    from actionrec.results import Prediction, Timeline
+
+    started = dt.datetime(2026, 1, 2, 3, 4, 5)
+    theirs = tmp_path / "camera_0-20260102-030405"
+    theirs.mkdir()
+    (theirs / "camera_0.json").write_text("{}")
+    p = Prediction(0, 0.0, 1.0, ("red",), (0.9,), (2,))
+    timeline = Timeline(
+        "camera 0", ("blue", "green", "red"), (p,), window_s=1, stride_s=0.5, step_s=1 / 16, clip_len=16, top_k=1
+    )
+    image = np.full((120, 160, 3), RED_BGR, np.uint8)
+    folders = []
+    for _ in range(2):
+        with SessionRecorder(tmp_path, source="camera 0", started=started) as recorder:
+            recorder.add(image, 0.0)
+            rec = recorder.finish(timeline)
+        assert rec.ok and set(rec.files) >= {"mp4", "json"}
+        folders.append(rec.folder.name)
+    assert folders == ["camera_0-20260102-030405-2", "camera_0-20260102-030405-3"]
+    assert (theirs / "camera_0.json").read_text() == "{}"
+
+
+def _fake_report_module(monkeypatch, write_report) -> None:
+    """Stand in for ``actionrec.export.report`` (the HTML report lands with the timeline view)."""
+    import sys
+    import types
+
+    module = types.ModuleType("actionrec.export.report")
+    module.write_report = write_report
+    monkeypatch.setitem(sys.modules, "actionrec.export.report", module)
+
+
+def test_the_report_is_written_with_the_recorded_video_when_the_writer_exists(models, red_clip, tmp_path, monkeypatch):
+    from actionrec.atomic import atomic_write
+
+    calls = []
+
+    def write_report(timeline, path, *, video=None, lanes=(), events=(), threshold=0.0):
+        calls.append({"timeline": timeline, "video": video, "events": events, "threshold": threshold})
+        with atomic_write(path, "w") as f:
+            f.write("<!doctype html>")
+        return Path(path)
+
+    _fake_report_module(monkeypatch, write_report)
+    player, _ = recording_player(models, tmp_path, threshold=0.4, events=["red > 0.6 for 0.5s"])
+    report = asyncio.run(player.play(red_clip))
+    rec = report.recording
+    assert rec.ok and rec.notes == ()
+    assert rec.files["html"] == rec.folder / "red_30fps.html" and rec.files["html"].read_text() == "<!doctype html>"
+    (call,) = calls
+    assert call["video"] == rec.video and call["video"].exists()  # the video is final before the report
+    assert call["threshold"] == 0.4 and call["events"] == report.events
+    assert predictions_of(call["timeline"]) == predictions_of(report)
+
+
+def test_a_failing_report_writer_loses_nothing_else(models, red_clip, tmp_path, monkeypatch):
+    def write_report(timeline, path, **kwargs):
+        raise ExportError(f"cannot write {path}: the disk is full")
+
+    _fake_report_module(monkeypatch, write_report)
+    player, _ = recording_player(models, tmp_path)
+    with pytest.raises(RecordingError, match=r"html: cannot write .*red_30fps\.html: the disk is full") as info:
+        asyncio.run(player.play(red_clip))
+    rec = info.value.recording
+    assert {"mp4", "json", "csv", "vtt"} <= set(rec.files) and "html" not in rec.files
+    assert_only_complete_files(tmp_path, rec)
