@@ -84,7 +84,10 @@ def test_a_recorded_camera_session_plays_in_chromium_with_the_windows_shown(
     # The MP4: every frame sent to the canvas, at the canvas size, playing in Chromium.
     with av.open(rec["files"]["mp4"]) as container:
         frames = list(container.decode(video=0))
-    assert len(frames) == rec["frames"] == rec["shown"] - rec["dropped"] > 0
+    # Every frame sent to the canvas is in the video; the page may still replace a frame it had not
+    # drawn yet (it is then subtracted from "shown"), so the video can hold a few more than "shown".
+    assert len(frames) == rec["frames"] > 0
+    assert rec["frames"] + rec["dropped"] >= rec["shown"]
     assert {(f.width, f.height) for f in frames} == {(640, 360)}
     shot = screenshot(page, "record-camera-after")
     cv2.imwrite(str(shot.with_name("record-camera-mp4-last-frame.png")), frames[-1].to_ndarray(format="bgr24"))
