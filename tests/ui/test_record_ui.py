@@ -12,7 +12,15 @@ import pytest
 
 from actionrec.export import read_json
 from tests.support.chromium import serve_dir
-from tests.ui.conftest import FAKE_CAMERA_ARGS, cell_outputs_text, error_outputs, open_notebook, run_all, screenshot
+from tests.ui.conftest import (
+    FAKE_CAMERA_ARGS,
+    cell_outputs_text,
+    error_outputs,
+    open_notebook,
+    run_all,
+    screenshot,
+    start_run_all,
+)
 
 pytest.importorskip("playwright.sync_api", reason="UI tests need the playwright package")
 pytestmark = pytest.mark.timeout(120)
@@ -101,3 +109,31 @@ def test_a_recorded_camera_session_plays_in_chromium_with_the_windows_shown(
     assert played["t1"] > played["t0"] + 0.3  # it plays: currentTime advances
     assert (played["width"], played["height"]) == (640, 360)
     assert played["duration"] == pytest.approx(frames[-1].time, abs=0.5)
+
+
+def test_a_camera_session_interrupted_from_the_kernel_menu_leaves_complete_files(
+    lab_server_factory, chromium_factory, page_factory, tiny_model_dir, tiny_labels_file
+):
+    """Kernel -> Interrupt while the camera plays (no time limit): the session ends, its files are whole."""
+    server = lab_server_factory({"AR_MODEL_DIR": str(tiny_model_dir), "AR_LABELS": str(tiny_labels_file)})
+    page = page_factory(chromium_factory(*FAKE_CAMERA_ARGS))
+    open_notebook(page, server, "record_camera_interrupt.ipynb")
+    start_run_all(page)
+    page.locator(".ar-player-status").filter(has_text="top-1").wait_for(timeout=60_000)  # playing, labelled
+    page.wait_for_timeout(1000)
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Kernel$")).click()
+    page.locator("li.lm-Menu-item[data-command='kernelmenu:interrupt']").click()
+    stdout = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stdout']")
+    stdout.filter(has_text=re.compile(r"^RECORDING ", re.MULTILINE)).wait_for(timeout=30_000)
+    screenshot(page, "record-camera-interrupted")
+    assert error_outputs(page) == []
+    text = cell_outputs_text(page)
+    rec = _line(text, "RECORDING")
+    print(f"interrupted camera session: {rec}")
+    assert rec["stopped_by"] == "interrupt"
+    folder = Path(rec["folder"])
+    assert {"mp4", "json", "csv", "vtt"} <= set(rec["files"])
+    assert [p.name for p in folder.iterdir() if p.name.startswith(".") or ".tmp" in p.name] == []
+    assert read_json(rec["files"]["json"])["extra"]["stopped_by"] == "interrupt"
+    with av.open(rec["files"]["mp4"]) as container:
+        assert sum(1 for _ in container.decode(video=0)) == rec["frames"] > 0
