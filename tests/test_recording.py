@@ -466,3 +466,16 @@ def test_a_failing_report_writer_loses_nothing_else(models, red_clip, tmp_path, 
     rec = info.value.recording
     assert {"mp4", "json", "csv", "vtt"} <= set(rec.files) and "html" not in rec.files
     assert_only_complete_files(tmp_path, rec)
+
+
+def test_a_record_folder_that_cannot_be_created_when_playing_never_stops_the_display(models, red_clip, tmp_path):
+    root = tmp_path / "recordings"
+    player, _ = recording_player(models, root)  # valid when the player was made...
+    root.write_text("...then a file took its name")
+    with pytest.raises(RecordingError, match=r"folder: cannot create a recording folder in .*recordings") as info:
+        asyncio.run(player.play(red_clip))
+    report = info.value.report
+    assert report.frames_shown == 48 and report.shown_ratio == 1.0
+    assert report.recording.folder is None and report.recording.files == {}
+    assert report.recording.frames_dropped == 48
+    assert [p.name for p in tmp_path.iterdir()] == ["recordings"] and root.read_text().startswith("...")

@@ -104,14 +104,12 @@ class Recording:
     def summary(self) -> str:
         """One line, e.g. ``"recorded 90 frames to data/out/recordings/camera_0-20260101-120000 (mp4, json, ...)"``."""
         if self.folder is None:
-            return "; ".join(self.notes) or "nothing recorded"
+            return "; ".join((*self.failures, *self.notes)) or "nothing recorded"
         kept = ", ".join(self.files) or "no file"
         text = f"recorded {self.frames} frames to {self.folder} ({kept})"
         if self.frames_dropped:
             text += f", {self.frames_dropped} shown frames not recorded (the encoder fell behind)"
-        for line in (*self.failures, *self.notes):
-            text += f"; {line}"
-        return text
+        return text + "".join(f"; {line}" for line in (*self.failures, *self.notes))
 
     def __str__(self) -> str:
         return self.summary()
@@ -194,13 +192,16 @@ class SessionRecorder:
         Returns:
             ``True`` when queued; ``False`` when dropped (the queue is full or the video failed).
 
-        Raises:
-            ExportError: the first frame could not create the session folder.
+        The first frame creates the session's folder and starts the encoder; when the folder
+        cannot be created, no frame is recorded and :meth:`finish` says why.
         """
         if self._finished:
             raise RuntimeError("this recording is finished; start a new SessionRecorder for a new session")
-        if self._queue is None:
-            self._start(image_bgr)
+        if self._queue is None and self._error is None:
+            try:
+                self._start(image_bgr)
+            except ExportError as exc:  # no folder: nothing is recorded, the display goes on
+                self._error = exc
         if self._error is not None:
             self.frames_dropped += 1
             return False
@@ -312,6 +313,8 @@ class SessionRecorder:
         failures: list[str] = []
         if self.folder is None:
             self._finished = True
+            if self._error is not None:
+                return Recording(None, frames_dropped=self.frames_dropped, failures=(f"folder: {self._error}",))
             return Recording(None, notes=("no frame was shown: nothing was recorded",))
         self._keep_folder = True
         try:
@@ -319,11 +322,8 @@ class SessionRecorder:
         except KeyboardInterrupt:
             problem = "mp4: interrupted while the video was being finished: not kept"
         self._finished = True
-        files: dict[str, Path] = {}
-        if problem is None:
-            files["mp4"] = self.video_path
-        else:
-            failures.append(problem)
+        files: dict[str, Path] = {"mp4": self.video_path} if problem is None else {}
+        failures += [problem] if problem is not None else []
         frames = self._writer.frames_written if self._writer is not None and "mp4" in files else 0
         info = {
             "video": files["mp4"].name if "mp4" in files else None,
