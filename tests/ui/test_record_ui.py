@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from pathlib import Path
@@ -78,6 +79,8 @@ def test_a_recorded_camera_session_plays_in_chromium_with_the_windows_shown(
     assert folder.parent == server.root_dir / "recordings"
     assert re.fullmatch(r"BrowserCamera-\d{8}-\d{6}", folder.name), folder.name
     assert {"mp4", "json", "csv", "vtt"} <= set(rec["files"])
+    if importlib.util.find_spec("actionrec.export.report") is not None:  # the report lands with the timeline view
+        assert Path(rec["files"]["html"]).is_file()
     assert sorted(p.name for p in folder.iterdir() if p.name.startswith(".")) == []  # no temp file left
 
     # The JSON holds exactly the windows the player showed.
