@@ -13,7 +13,9 @@ import errno
 import os
 import re
 import signal
+import sys
 import threading
+import time
 from pathlib import Path
 
 import av
@@ -329,8 +331,19 @@ def test_an_interrupt_while_the_video_is_finishing_drops_only_the_video(tmp_path
     monkeypatch.setattr(AnnotatedVideoWriter, "write", write)
 
     def interrupt_main() -> None:
-        started.wait(timeout=30)
-        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+        """Ctrl+C once the main thread waits in finish() for the (stuck) encoder; never before."""
+        main = threading.main_thread().ident
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            frame = sys._current_frames().get(main)
+            names = set()
+            while frame is not None:
+                names.add(frame.f_code.co_name)
+                frame = frame.f_back
+            if started.is_set() and "_close_video" in names:
+                signal.pthread_kill(main, signal.SIGINT)
+                break
+            time.sleep(0.01)
         threading.Timer(0.3, release.set).start()
 
     p = Prediction(0, 0.0, 1.0, ("red", "blue"), (0.9, 0.1), (2, 0))
