@@ -26,6 +26,8 @@ DEFAULT_WINDOW_S = 1.0
 DEFAULT_STRIDE_S = 0.5
 DEFAULT_TOP_K = 5
 DEFAULT_SMOOTHING = 1  # windows averaged per prediction (1 = none)
+# Shown frames that may wait for a live recording's encoder: ~90 frames at 640x360 (3 s at 30 fps).
+DEFAULT_RECORD_QUEUE_MB = 64.0
 LIVE_TOP_K = 3  # the live player's overlay shows three labels (files keep DEFAULT_TOP_K)
 MAX_TOP_K = 1000
 MAX_SMOOTHING = 1000

@@ -8,6 +8,7 @@
 - :mod:`~actionrec.export.view`: the data of the interactive timeline (``timeline_view.js``)
 - :mod:`~actionrec.export.report`: the self-contained HTML report (:func:`write_report`)
 - :mod:`~actionrec.export.events`: the action events table (CSV, JSON) and its peak thumbnails
+- :mod:`~actionrec.export.recording`: a live session's recording (the frames as shown, its timeline)
 """
 
 from .browser import BrowserPlayability, browser_playability, transcode_for_browser
@@ -21,6 +22,7 @@ from .events import (
     write_events_json,
 )
 from .files import FORMATS, export_source, export_timeline
+from .recording import Recording, RecordingError, SessionRecorder
 from .report import write_report
 from .timeline import (
     SCHEMA_ID,
@@ -50,6 +52,9 @@ __all__ = [
     "BrowserPlayability",
     "CropFn",
     "EventThumbnail",
+    "Recording",
+    "RecordingError",
+    "SessionRecorder",
     "browser_playability",
     "csv_text",
     "events_to_dicts",

@@ -18,6 +18,9 @@ Action events: with ``events=`` rules, each new prediction also goes to an
 playback ends) and, while an event is open and certain to be kept, a banner is drawn over the frame
 (:func:`~actionrec.render.draw_banner`).
 
+Recording (``settings.record``): each frame sent, as drawn, also goes to a ``SessionRecorder``
+(encoded on its thread); however the loop ends, the windows shown are written beside the video.
+
 The loop is handed a :class:`~actionrec.notebook.player.report.PlaybackSettings` (what it reads) and
 a :class:`~actionrec.notebook.player.report.PlaybackControls` (the Stop and Pause events, the
 status line, the frame sink): never the player itself.
@@ -40,9 +43,11 @@ from ...pipeline.live import LiveRecognizer
 from ...pipeline.preprocess import crop_rect
 from ...results import Prediction, StageTimings
 from ...video.open import aopen_video
+from .recording import finish_recording, open_recorder
 from .report import ACK_TIMEOUT_S, STATUS_EVERY_S, PlaybackControls, PlaybackSettings, PlayerReport
 
 if TYPE_CHECKING:
+    from ...export.recording import Recording, SessionRecorder
     from ...video.core import Frame
 
 NextFrame = Callable[[], Awaitable["Frame | None"]]
@@ -57,6 +62,10 @@ class Playback:
             of :class:`~actionrec.video.Frame`.
         settings: what the run reads (models, options, grid, threshold, limits, clock).
         controls: what it acts on (Stop / Pause events, the status line, the frame sink).
+
+    Attributes:
+        recording: with ``settings.record``, what the session left on disk, set when it ends
+            (also when it ends with an exception); ``None`` before, or without ``record``.
 
     Example::
 
@@ -83,6 +92,8 @@ class Playback:
         self.label_times: list[float] = []  # wall time each label first appeared
         self.shown_at: deque[float] = deque(maxlen=31)
         self.acks_before = controls.view.acks
+        self.recorder: SessionRecorder | None = None
+        self.recording: Recording | None = None
 
     async def run(self) -> PlayerReport:
         """Play the source until its end, Stop, an interrupt or ``max_seconds``.
@@ -103,6 +114,8 @@ class Playback:
             )
             if self.settings.events:  # a rule naming another class fails here, before any frame
                 self.tracker = EventTracker(self.settings.events, labels=rec.labels, on_event=self.settings.on_event)
+            if self.settings.record is not None:  # aborted (temp file removed) if never finished
+                self.recorder = stack.enter_context(open_recorder(self.settings, source=self.name, step_s=self.step_s))
             self.controls.show(f"playing {self._short_name()}: collecting frames...")
             try:
                 stopped_by = await self._loop(next_frame, rec)
@@ -113,11 +126,30 @@ class Playback:
                 if (task := asyncio.current_task()) is not None:
                     task.uncancel()
                 stopped_by = "interrupt"
+            except Exception:  # the source or a model failed: keep what was shown, then raise
+                self._finish_recording(rec, stopped_by="error")
+                raise
             self.ended = self.clock()
             timings = rec.timings()
             if self.tracker is not None:
                 self.tracker.close()  # events still open end with the last window (on_event fires)
+            self._finish_recording(rec, stopped_by=stopped_by)
         return self._report(stopped_by, timings)
+
+    def _finish_recording(self, rec: LiveRecognizer, *, stopped_by: str) -> None:
+        """Close the recording (video, then timeline, events, report) into :attr:`recording`."""
+        if self.recorder is not None:
+            self.recording = finish_recording(
+                self.recorder,
+                self.predictions,
+                source=self.name,
+                labels=rec.labels,
+                settings=self.settings,
+                frames_decoded=self.frames_source,
+                duration_s=(self.prev_t or 0.0) - (self.t0 or 0.0),
+                events=tuple(self.tracker.events) if self.tracker is not None else None,
+                stopped_by=stopped_by,
+            )
 
     async def _open(self, stack: contextlib.AsyncExitStack) -> NextFrame:
         """Open the source (closed by ``stack``); returns an async ``next_frame() -> Frame | None``.
@@ -218,22 +250,23 @@ class Playback:
                 await self.sleep(0)  # behind: skip drawing it; let acks and clicks in
                 continue
             t = self.clock()
-            jpeg = self._draw(frame, rec)
+            image, jpeg = self._draw(frame, rec)
             self._add("draw", (self.clock() - t) * 1000)
             if not await self._wait_until(rel):
                 return "stop"
             await self.sleep(0)  # acks and button clicks get in even when running behind
-            await self._show_frame(jpeg, rel)
+            if await self._show_frame(jpeg, rel) and self.recorder is not None:
+                self.recorder.add(image, frame.timestamp_s)  # never waits: a full queue drops it
             self._update_status(rel)
 
-    async def _show_frame(self, jpeg: bytes, rel: float) -> None:
-        """Send ``jpeg`` if the sink is ready within one frame interval of its due time, else skip it."""
+    async def _show_frame(self, jpeg: bytes, rel: float) -> bool:
+        """Send ``jpeg`` if the sink is ready within one frame interval of its due time, else skip it (False)."""
         view, stop, due, step = self.controls.view, self.controls.stop, self._due(rel), self._interval()
         while not (ready := view.ready()) and self.clock() - due <= step and not stop.is_set():
             await self.sleep(0.002)
         if not ready or self.clock() - due > step:
             self.skipped_for_browser += not ready
-            return  # it would be late: skip it so the display catches up (not shown on time)
+            return False  # it would be late: skip it so the display catches up (not shown on time)
         seq = view.send_frame(jpeg)
         sent = self.clock()
         on_time = sent - due <= step
@@ -251,9 +284,10 @@ class Playback:
             if s in self.on_time_seqs:
                 self.shown -= 1
                 self.on_time -= self.on_time_seqs.pop(s)
+        return True
 
-    def _draw(self, frame: Frame, rec: LiveRecognizer) -> bytes:
-        """The frame, downscaled to ``width_px``, with the latest labels, crop and timings, as JPEG.
+    def _draw(self, frame: Frame, rec: LiveRecognizer) -> tuple[np.ndarray, bytes]:
+        """The frame, downscaled to ``width_px``, with the latest labels, crop and timings: the image and its JPEG.
 
         The crop and the recognizer's stage timings come with the latest prediction; before the
         first one, the centred crop for this frame's size and the recognizer's running timings.
@@ -295,7 +329,7 @@ class Playback:
         ok, jpeg = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, settings.jpeg_quality])
         if not ok:
             raise RuntimeError(f"OpenCV could not JPEG-encode a {out.shape} frame")
-        return jpeg.tobytes()
+        return out, jpeg.tobytes()
 
     # -- bookkeeping -----------------------------------------------------------------------------
 
@@ -363,6 +397,7 @@ class Playback:
             wall_s=wall_s,
             frames_skipped_for_browser=self.skipped_for_browser,
             events=tuple(self.tracker.events) if self.tracker is not None else (),
+            recording=self.recording,
         )
 
 

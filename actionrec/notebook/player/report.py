@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ... import settings
 from ...results import Prediction, StageTimings
 
 if TYPE_CHECKING:
+    from ...export.recording import Recording
     from ...heads.event_rules import EventRule
     from ...heads.events import ActionEvent
     from ...models.runtime import ActionModels
@@ -59,6 +61,9 @@ class PlayerReport:
             earlier ones in time (the rest of the skipped frames: the kernel fell behind).
         events: the action events of the player's ``events=`` rules, in the order they became
             final (each was passed to ``on_event`` once); ``()`` without rules.
+        recording: with ``record=``, what the session left on disk
+            (:class:`~actionrec.export.recording.Recording`: its folder, files and frames);
+            ``None`` without.
     """
 
     source: str
@@ -75,6 +80,7 @@ class PlayerReport:
     wall_s: float
     frames_skipped_for_browser: int = 0
     events: tuple[ActionEvent, ...] = ()
+    recording: Recording | None = None
 
     def __post_init__(self) -> None:
         if self.stopped_by not in STOP_REASONS:
@@ -94,7 +100,8 @@ class PlayerReport:
 
     def summary(self) -> str:
         """One line for people, e.g. ``"demo.mp4: 298/300 frames shown on time (99.3%), ..."``."""
-        return f"{self.figures()}; stopped by {_STOP_TEXT[self.stopped_by]}{self._front_note()}"
+        text = f"{self.figures()}; stopped by {_STOP_TEXT[self.stopped_by]}{self._front_note()}"
+        return text + (f"; {self.recording.summary()}" if self.recording is not None else "")
 
     def status_line(self) -> str:
         """The player's status line after playback: why it stopped, then the figures.
@@ -103,7 +110,8 @@ class PlayerReport:
             e.g. ``"stopped (end of the video): demo.mp4: 298/300 frames shown on time (99.3%), ..."``,
             ending with a note when no front end answered.
         """
-        return f"stopped ({_STOP_TEXT[self.stopped_by]}): {self.figures()}{self._front_note()}"
+        text = f"stopped ({_STOP_TEXT[self.stopped_by]}): {self.figures()}{self._front_note()}"
+        return text + (f"; {self.recording.summary()}" if self.recording is not None else "")
 
     def figures(self) -> str:
         """The measurements in one phrase: frames shown on time, labels and their refresh rate, latency.
@@ -177,6 +185,9 @@ class PlaybackSettings:
         on_event: called once with each final :class:`~actionrec.heads.ActionEvent`.
         head: the classes shown (label groups, custom actions: :mod:`actionrec.heads`); ``None``:
             the model's own.
+        record: the folder each session is recorded in (one subfolder per session,
+            :mod:`actionrec.export.recording`); ``None``: not recorded.
+        record_queue_mb: megabytes of shown frames that may wait for the recording's encoder.
     """
 
     models: ActionModels
@@ -191,6 +202,8 @@ class PlaybackSettings:
     events: tuple[EventRule, ...] = ()
     on_event: Callable[[ActionEvent], object] | None = None
     head: Head | None = None
+    record: Path | None = None
+    record_queue_mb: float = settings.DEFAULT_RECORD_QUEUE_MB
 
 
 @dataclass(frozen=True)

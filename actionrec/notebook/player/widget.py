@@ -28,16 +28,22 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
+from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ... import settings
+from ...export.recording import RecordingError
 from ...pipeline.options import RecognizerOptions
 from .playback import Playback
+from .recording import record_folder
 from .report import PlaybackControls, PlaybackSettings, PlayerReport
 from .view import FrameView
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterable
 
+    from ...export.recording import Recording
     from ...heads.events import ActionEvent, RulesLike
     from ...models.runtime import ActionModels
     from ...pipeline.decoded import Head
@@ -66,15 +72,27 @@ class LivePlayer:
             and its merge gap passed, or playback ended); on the playing cell's thread.
         head: the classes the overlay shows: label groups or custom actions (:mod:`actionrec.heads`);
             ``None`` for the model's own. Smoothing averages the head's probabilities.
+        record: keep what each session showed, in a folder of its own under this one
+            (``DIR/<source>-<YYYYmmdd-HHMMSS>/``: the frames as shown as an H.264 MP4, the windows
+            as JSON/CSV/VTT, the events, the report; docs/live-player.md); ``True`` for
+            ``data/out/recordings/``; ``None`` (default) records nothing. Change it between
+            sessions with :meth:`record_to`.
+        record_queue_mb: megabytes of shown frames that may wait for the recording's encoder; a
+            frame arriving when they are full is not recorded (the display never waits).
 
     Attributes:
         widget: what to display: the canvas, Play / Pause / Stop and a status line.
         view: the :class:`FrameView` canvas inside it.
         last_report: the :class:`PlayerReport` of the last playback (``None`` before).
         settings: the validated :class:`PlaybackSettings` every playback reads.
+        last_recording: what the last recorded session left on disk
+            (:class:`~actionrec.export.recording.Recording`), also when it ended with an error;
+            ``None`` before, or without ``record``.
 
     Raises:
-        ValueError: an option out of range (the message says the valid range).
+        ValueError: an option out of range (the message says the valid range), or a ``record``
+            folder that cannot be created or written.
+        TypeError: ``record`` is not a folder, a bool or ``None``.
         HeadError: a malformed event rule (one naming a class the recognizer lacks fails at
             :meth:`play`).
         HeadMismatchError: ``head`` cannot read these models' outputs.
@@ -94,6 +112,8 @@ class LivePlayer:
         events: RulesLike | None = None,
         on_event: Callable[[ActionEvent], object] | None = None,
         head: Head | None = None,
+        record: str | os.PathLike[str] | bool | None = None,
+        record_queue_mb: float = settings.DEFAULT_RECORD_QUEUE_MB,
     ) -> None:
         import ipywidgets as widgets
 
@@ -110,6 +130,8 @@ class LivePlayer:
             raise ValueError(f"LivePlayer threshold={threshold} is not a probability; valid: 0..1")
         if max_seconds is not None and not max_seconds > 0:
             raise ValueError(f"LivePlayer max_seconds={max_seconds} must be > 0 seconds, or None for no limit")
+        if not record_queue_mb > 0:
+            raise ValueError(f"LivePlayer record_queue_mb={record_queue_mb} must be > 0 megabytes")
         if head is not None:
             head.check_models(models)  # before any playback: a mismatch is the caller's mistake
         options = options if options is not None else RecognizerOptions.live()
@@ -126,8 +148,11 @@ class LivePlayer:
             events=load_rules(events) if events is not None else (),
             on_event=on_event,
             head=head,
+            record=record_folder(record),
+            record_queue_mb=record_queue_mb,
         )
         self.last_report: PlayerReport | None = None
+        self.last_recording: Recording | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._paused = threading.Event()
@@ -199,6 +224,26 @@ class LivePlayer:
         """Write the status line (``text`` is plain: escaped here)."""
         self._status.value = html.escape(text)
 
+    def record_to(self, record: str | os.PathLike[str] | bool | None) -> Path | None:
+        """Record the following sessions into ``record`` (as the ``record=`` argument); ``None``: stop recording.
+
+        A session already playing keeps the folder it started with.
+
+        Returns:
+            The folder sessions will be recorded in (``None``: not recorded).
+
+        Raises:
+            ValueError, TypeError: as for ``record=`` (the setting is then unchanged).
+        """
+        folder = record_folder(record)
+        self.settings = replace(self.settings, record=folder)
+        return folder
+
+    @property
+    def recording_dir(self) -> Path | None:
+        """The folder sessions are recorded in (``None``: not recording)."""
+        return self.settings.record
+
     @property
     def grid(self) -> SamplingGrid:
         """The sampling grid (the effective stride is ``grid.stride_s``)."""
@@ -223,8 +268,12 @@ class LivePlayer:
 
         Raises:
             RuntimeError: this player is already playing.
-            VideoOpenError, VideoDecodeError: the source cannot be opened or decoded.
+            VideoOpenError, VideoDecodeError: the source cannot be opened or decoded (with
+                ``record``, what was shown until then is recorded first: :attr:`last_recording`).
             HeadError: an event rule names a class the recognizer does not have.
+            RecordingError: with ``record``, a file of the recording could not be written (a full
+                disk...): the message says which; the files already complete stay, and the
+                playback's report is the error's ``report`` (and :attr:`last_report`).
         """
         with self._lock:
             if self._playing:
@@ -235,9 +284,13 @@ class LivePlayer:
         self._loop = asyncio.get_running_loop()
         self._last_source = source
         self._set_buttons()
+        playback = Playback(source, settings=self.settings, controls=self._controls())
         try:
-            report = await Playback(source, settings=self.settings, controls=self._controls()).run()
+            report = await playback.run()
         except BaseException as exc:
+            self.last_recording = playback.recording
+            if playback.recording is not None and playback.recording.folder is not None:
+                exc.add_note(f"what was shown before the error: {playback.recording.summary()}")
             self._show(f"error: {type(exc).__name__}: {exc}")
             raise
         finally:
@@ -245,6 +298,12 @@ class LivePlayer:
                 self._playing = False
             self._paused.clear()
             self._set_buttons()
-        self.last_report = report
+        self.last_report, self.last_recording = report, report.recording
         self._show(report.status_line())
+        if report.recording is not None and not report.recording.ok:
+            raise RecordingError(
+                f"the session was played, but its recording is incomplete: {report.recording.summary()}",
+                recording=report.recording,
+                report=report,
+            )
         return report
