@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import errno
+import json
 import os
 import re
 import signal
@@ -142,13 +143,16 @@ def test_a_recorded_session_keeps_the_frames_and_windows_shown(models, red_clip,
     bar = (np.abs(last - TOP_BAR_BGR).max(axis=2) <= 40).sum()
     assert bar > 50, "the recorded frame has no top-1 bar: it is not the frame as shown"
 
-    # The report writer lands with the timeline view: until then the recording says it skipped it.
-    import importlib.util
+    # the report plays the recorded video (beside it, by a relative path) and was drawn from the same windows
+    import re
 
-    if importlib.util.find_spec("actionrec.export.report") is None:
-        assert "html" not in rec.files and "report: not written" in rec.summary()
-    else:
-        assert rec.files["html"].is_file()
+    html = rec.files["html"].read_text(encoding="utf-8")
+    assert f'<source src="{rec.video.name}" type="video/mp4">' in html
+    data = re.search(r'<script type="application/json" id="ar-view-data">(.*?)</script>', html, re.S)
+    assert data, "no view data in the report"
+    drawn, saved = json.loads(data.group(1))["lanes"][0]["timeline"], json.loads(rec.files["json"].read_text())
+    assert drawn.pop("extra") == {} and saved.pop("extra")["stopped_by"] == "end"  # where it stopped: the JSON's
+    assert drawn == saved
     assert str(rec.folder) in player._status.value  # the status line says where it went
 
 
@@ -357,7 +361,8 @@ def test_an_interrupt_while_the_video_is_finishing_drops_only_the_video(tmp_path
         threading.Thread(target=interrupt_main, daemon=True).start()
         rec = recorder.finish(timeline)
     assert rec.failures == ("mp4: interrupted while the video was being finished: not kept",)
-    assert set(rec.files) == {"json", "csv", "vtt"}
+    assert set(rec.files) == {"json", "csv", "vtt", "html"}  # the report too, without a video
+    assert "<source src=" not in rec.files["html"].read_text(encoding="utf-8")
     assert_only_complete_files(tmp_path, rec)
     assert not list(tmp_path.rglob("*.mp4"))
 
