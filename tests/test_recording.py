@@ -501,3 +501,28 @@ def test_a_record_folder_that_cannot_be_created_when_playing_never_stops_the_dis
     assert report.recording.folder is None and report.recording.files == {}
     assert report.recording.frames_dropped == 48
     assert [p.name for p in tmp_path.iterdir()] == ["recordings"] and root.read_text().startswith("...")
+
+
+def test_the_record_toggle_turns_recording_on_and_off_for_the_next_sessions(models, red_clip, tmp_path, monkeypatch):
+    monkeypatch.setenv("AR_DATA_DIR", str(tmp_path / "data"))
+    player, _ = recording_player(models, None)
+    toggle = player._record_button
+    assert toggle.description == "Record" and toggle.value is False and player.recording_dir is None
+    toggle.value = True  # what a click does
+    assert player.recording_dir == tmp_path / "data" / "out" / "recordings"
+    assert "recorded in" in player._status.value
+    toggle.value = False
+    assert player.recording_dir is None and "not recorded" in player._status.value
+
+    mine = tmp_path / "mine"
+    player, _ = recording_player(models, mine)
+    toggle = player._record_button
+    assert toggle.value is True
+    toggle.value = False
+    toggle.value = True  # back to the folder it was given, not the default
+    assert player.recording_dir == mine
+    player.record_to(None)  # the API and the toggle agree
+    assert toggle.value is False
+    toggle.value = True
+    report = asyncio.run(player.play(red_clip))
+    assert report.recording.folder.parent == mine and report.recording.ok

@@ -172,10 +172,20 @@ class LivePlayer:
         self._buttons["Play"].on_click(lambda _b: self._on_play())
         self._buttons["Pause"].on_click(lambda _b: self.pause())
         self._buttons["Stop"].on_click(lambda _b: self.stop())
+        # The Record toggle: on, the next sessions are kept in the record= folder (default data/out/recordings/)
+        self._record_home: Path | bool = self.settings.record or True
+        self._record_button = widgets.ToggleButton(
+            value=self.settings.record is not None,
+            description="Record",
+            icon="circle",
+            tooltip="keep the next sessions: the video as shown, its windows (JSON/CSV/VTT) and a report",
+            layout=widgets.Layout(width="90px"),
+        )
+        self._record_button.observe(self._on_record_toggle, names="value")
         self._status = widgets.HTML("idle: call <code>await player.play(source)</code>")
         self._status.add_class("ar-player-status")
         self.widget = widgets.VBox(
-            [self.view, widgets.HBox(list(self._buttons.values())), self._status],
+            [self.view, widgets.HBox([*self._buttons.values(), self._record_button]), self._status],
             layout=widgets.Layout(max_width=f"{width_px}px"),
         )
         self._set_buttons()
@@ -219,6 +229,11 @@ class LivePlayer:
         self._buttons["Play"].disabled = (not paused) if playing else not can_replay
         self._buttons["Pause"].disabled = not playing or paused
         self._buttons["Stop"].disabled = not playing
+        self._record_button.disabled = playing  # a session keeps the folder it started with
+
+    def _on_record_toggle(self, change: dict[str, Any]) -> None:
+        folder = self.record_to(self._record_home if change["new"] else None)
+        self._show(f"the next sessions are recorded in {folder}" if folder else "the next sessions are not recorded")
 
     def _show(self, text: str) -> None:
         """Write the status line (``text`` is plain: escaped here)."""
@@ -237,6 +252,10 @@ class LivePlayer:
         """
         folder = record_folder(record)
         self.settings = replace(self.settings, record=folder)
+        if folder is not None:
+            self._record_home = folder
+        if self._record_button.value != (folder is not None):
+            self._record_button.value = folder is not None  # its handler sets the same folder again
         return folder
 
     @property
