@@ -343,6 +343,34 @@ def test_report_is_validated_and_summarised():
         PlayerReport(**{**fields, "frames_shown": 101})
 
 
+def test_the_report_says_how_many_windows_missed_samples():
+    from actionrec.results import Prediction
+
+    def window(i, missing):
+        return Prediction(i, i * 0.5, i * 0.5 + 1, ("red",), (0.9,), (2,), missing=missing)
+
+    fields = {
+        "source": "camera 0",
+        "frames_source": 100,
+        "frames_shown": 100,
+        "frames_shown_on_time": 100,
+        "label_latency_s": 0.2,
+        "label_latency_p95_s": 0.3,
+        "labels_per_s": 2.0,
+        "stopped_by": "end",
+        "front_end": True,
+        "stage_ms": StageTimings(),
+        "wall_s": 3.3,
+    }
+    clean = PlayerReport(**fields, predictions=tuple(window(i, 0) for i in range(4)))
+    assert (clean.windows_with_missing, clean.sample_slots_missing) == (0, 0)
+    assert "missed" not in clean.figures()  # no drop: the windows a file analysis gives
+    dropped = PlayerReport(**fields, predictions=(window(0, 0), window(1, 3), window(2, 2), window(3, 0)))
+    assert (dropped.windows_with_missing, dropped.sample_slots_missing) == (2, 5)
+    assert dropped.figures().endswith(", 2 of 4 windows missed samples (5 sample slots)")
+    assert "2 of 4 windows missed samples" in dropped.status_line()
+
+
 class FakeSink:
     """The narrow view a playback is handed: always ready, keeps the JPEGs, acks nothing."""
 

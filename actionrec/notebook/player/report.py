@@ -94,6 +94,20 @@ class PlayerReport:
             raise ValueError(f"labels_per_s and wall_s must be >= 0, got {self.labels_per_s}, {self.wall_s}")
 
     @property
+    def windows_with_missing(self) -> int:
+        """Windows shown with at least one grid sample missing (dropped under load, or a gap in the source).
+
+        With none, the windows are those a file analysis of the same frames gives (same samples, same
+        probabilities; live smoothing is trailing): how far a run with drops departed from that.
+        """
+        return sum(p.missing > 0 for p in self.predictions)
+
+    @property
+    def sample_slots_missing(self) -> int:
+        """Missing samples summed over the windows shown (a sample two windows share counts in each)."""
+        return sum(p.missing for p in self.predictions)
+
+    @property
     def shown_ratio(self) -> float:
         """Source frames shown within one frame interval of their source time / source frames."""
         return self.frames_shown_on_time / self.frames_source if self.frames_source else 0.0
@@ -118,17 +132,24 @@ class PlayerReport:
 
         Returns:
             e.g. ``"demo.mp4: 298/300 frames shown on time (99.3%), 6 labels (refreshed 2.0/s),
-            label latency 0.31 s mean, 0.40 s p95"``.
+            label latency 0.31 s mean, 0.40 s p95"``, then, when samples were dropped,
+            ``", 2 of 6 windows missed samples (5 sample slots)"``.
         """
         latency = (
             f"label latency {self.label_latency_s:.2f} s mean, {self.label_latency_p95_s:.2f} s p95"
             if self.label_latency_s is not None
             else "no label yet"
         )
+        drops = (
+            f", {self.windows_with_missing} of {len(self.predictions)} windows missed samples "
+            f"({self.sample_slots_missing} sample slots)"
+            if self.windows_with_missing
+            else ""
+        )
         return (
             f"{Path(self.source).name or self.source}: {self.frames_shown_on_time}/{self.frames_source} frames shown "
             f"on time ({self.shown_ratio:.1%}), {len(self.predictions)} labels (refreshed {self.labels_per_s:.1f}/s), "
-            f"{latency}"
+            f"{latency}{drops}"
         )
 
     def _front_note(self) -> str:
