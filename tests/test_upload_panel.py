@@ -120,7 +120,14 @@ def test_the_upload_handler_returns_while_the_analysis_runs(panel, video, monkey
     job = panel._job
     result = job.result(timeout_s=TIMEOUT_S)
     assert result is not None and result["paths"]["mp4"].is_file()
-    assert "panel_6s.mp4: " in shown_text(panel) and "<video" in shown_text(panel)
+    assert "panel_6s.mp4: " in shown_text(panel)
+    # the annotated video under its interactive timeline: a widget in the panel's output
+    (view,) = [o for o in panel.output.outputs if "application/vnd.jupyter.widget-view+json" in o["data"]]
+    from ipywidgets.widgets.widget import _json_to_widget
+
+    widget = _json_to_widget("IPY_MODEL_" + view["data"]["application/vnd.jupyter.widget-view+json"]["model_id"], None)
+    assert type(widget).__name__ == "TimelineWidget"
+    assert (widget._video.name, widget._playable.name) == ("panel_6s.mp4", "panel_6s.annotated.mp4")
     assert panel.progress_text == "" and panel._progress.layout.display == "none"  # hidden once done
 
 

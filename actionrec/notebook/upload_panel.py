@@ -181,8 +181,9 @@ class UploadPanel:
         from IPython.display import HTML
 
         from ..pipeline.files import Recognizer
-        from .display import file_links, plot_timeline, video_html
+        from .display import file_links, plot_timeline
         from .session import describe_timeline
+        from .timeline_widget import TimelineWidget
 
         p = job.path
         size = f"{p.stat().st_size / 1024**2:.1f} MB" if p.is_file() else "missing"
@@ -214,8 +215,9 @@ class UploadPanel:
         result = {"timeline": timeline, "paths": paths}
         if self._current(job):
             text = describe_timeline(timeline, threshold=self.threshold)
-            self._show(HTML(f"<pre>{html.escape(text)}</pre>"), figure, file_links(paths), video_html(paths["mp4"]),
-                       clear=True)  # fmt: skip
+            # the upload under its interactive timeline; the annotated MP4 when browsers cannot play the upload
+            view = TimelineWidget(timeline, video=p, playable=paths["mp4"], threshold=self.threshold)
+            self._show(HTML(f"<pre>{html.escape(text)}</pre>"), figure, file_links(paths), view, clear=True)
             self.last_result = result
         return result
 

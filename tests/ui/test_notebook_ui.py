@@ -163,8 +163,9 @@ def test_notebook_in_jupyterlab(lab, page, video_factory, tmp_path):
     assert re.search(r"uploaded \(\d", panel.locator(".ar-upload-status").text_content())
     figure = panel.locator(".jp-OutputArea-output img")
     page.wait_for_function("img => img.complete && img.naturalWidth > 500", arg=figure.element_handle())
-    clip = panel.locator("video.actionrec-video")
+    clip = panel.locator(".ar-tl video")  # the upload under its interactive timeline
     page.wait_for_function("v => v.readyState >= 2", arg=clip.element_handle(), timeout=20_000)
+    assert len(panel.locator(".ar-tl").evaluate("r => r.actionrecTimeline.lanes()")) == 1  # top-1
     _shot(page, panel, "upload-analysed")
 
     junk = tmp_path / "holiday.mp4"
