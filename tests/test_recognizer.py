@@ -10,7 +10,6 @@ and the cache on), and a head's outputs read the way the head says.
 from __future__ import annotations
 
 import dataclasses
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -20,7 +19,6 @@ from actionrec.models import resolve_model
 from actionrec.models.runtime import compile_models
 from actionrec.pipeline import EmbeddingCache, Recognizer, RecognizerOptions
 from actionrec.pipeline import files as pipeline_files
-from actionrec.pipeline.decoded import DecodedWindows
 from actionrec.pipeline.encoded import EncodedVideo
 from actionrec.results import StageTimings, softmax
 
@@ -284,14 +282,15 @@ def test_progress_bars_are_shown_by_default_and_hidden_on_request(models, video_
     assert bars == [False, False, True], "a progress bar with progress=False"
 
 
-def test_the_cache_is_on_by_default_and_off_on_request(models, video_factory):
-    path = video_factory("recognizer_cache.mp4", fps=25, duration_s=1.2, size_wh=(64, 48))
+@pytest.mark.parametrize("verb", ["analyze", "analyze_windows"])
+def test_the_cache_is_on_by_default_and_off_on_request(models, video_factory, verb):
+    path = video_factory(f"recognizer_cache_{verb}.mp4", fps=25, duration_s=1.2, size_wh=(64, 48))
     recognizer = Recognizer(models)
+    run = getattr(recognizer, verb)
     store = EmbeddingCache.for_source(path, models=models, grid=recognizer.grid)
-    recognizer.analyze(path, progress=False, cache=False)
-    recognizer.analyze_windows(path, progress=False, cache=False)
+    run(path, progress=False, cache=False)
     assert store.load() is None, "cache=False wrote a cache entry"
-    recognizer.analyze(path, progress=False)
+    run(path, progress=False)
     assert store.load() is not None and store.load_decoded(models=models, grid=recognizer.grid) is not None
 
 
