@@ -309,3 +309,14 @@ def test_a_file_is_converted_only_where_a_grid_sample_can_take_its_frame(models,
     stats = opened[0].stats
     assert encoded.frames_decoded == stats.frames_decoded == 90
     assert stats.frames_skipped >= 90 - 2 * encoded.num_samples > 0
+
+
+def test_embeddings_missing_samples_of_this_stride_are_refused_with_what_to_do(models):
+    partial = dataclasses.replace(synthetic_encoded(models, samples=40), encoded=np.arange(40) != 5)
+    with pytest.raises(ValueError) as err:
+        Recognizer(models).decode_windows(partial)
+    assert str(err.value) == (
+        "synthetic.mp4: 1 of the samples the windows of a 0.5 s stride take were not encoded (these embeddings "
+        "come from a quick scan with a longer stride); encode the source with this recognizer, or analyze() it: "
+        "that encodes only the missing samples"
+    )
