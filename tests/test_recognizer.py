@@ -320,3 +320,11 @@ def test_embeddings_missing_samples_of_this_stride_are_refused_with_what_to_do(m
         "come from a quick scan with a longer stride); encode the source with this recognizer, or analyze() it: "
         "that encodes only the missing samples"
     )
+
+
+def test_window_times_are_float64_whatever_number_type_the_grid_start_has(models):
+    """A caller's EncodedVideo may carry a NumPy float32 start: times stay float64 (no rounding to 1e-7)."""
+    encoded = synthetic_encoded(models, samples=24, t0_s=np.float32(1000.1))
+    decoded = Recognizer(models).decode_windows(encoded)
+    assert decoded.starts_s.dtype == decoded.ends_s.dtype == decoded.coverage_s.dtype == np.float64
+    np.testing.assert_allclose(decoded.starts_s, [float(np.float32(1000.1)), float(np.float32(1000.1)) + 0.5])
