@@ -60,7 +60,25 @@ TARGETS = (
         "actionrec/export/timeline.py",
         ("tests/test_export.py", "tests/test_download_limits.py::test_export_source_takes_the_limit"),
     ),
-    Target("files", "actionrec/pipeline/files.py", ("tests/test_pipeline.py",)),
+    # files: the file pipeline's own test files (each runs in seconds; ~50 s together here), the
+    # recognizer's head path from test_groups and its download limit from test_download_limits.
+    # Not test_interrupts' CLI test: mutmut's trampolines fail in the CLI subprocess it starts
+    # (they look for mutmut's settings from the subprocess's working directory).
+    Target(
+        "files",
+        "actionrec/pipeline/files.py",
+        (
+            "tests/test_pipeline.py",
+            "tests/test_recognizer.py",
+            "tests/test_decoded_cache.py",
+            "tests/test_embedding_cache.py",
+            "tests/test_quick_scan.py",
+            "tests/test_interrupts.py::test_interrupt_mid_analysis_releases_the_file_and_writes_no_cache",
+            "tests/test_interrupts.py::test_a_second_ctrl_c_during_shutdown_waits_for_the_reader_before_the_capture_is_released",
+            "tests/test_groups.py",
+            "tests/test_download_limits.py::test_recognizer_encode_and_analyze_take_the_limit",
+        ),
+    ),
     Target("stages", "actionrec/pipeline/stages.py", ("tests/test_pipeline.py",)),
     # live: fork mode works with the OpenVINO tests (kills checked by hand without fork), but slowly:
     # a mutant that keeps a window from resolving waits out test_live's 60 s hang guard, or loops
