@@ -31,7 +31,7 @@ from actionrec.video import (
     resolve_source,
 )
 from actionrec.video import live as video_live
-from tests.support.videos import read_stamp, set_rotation, stamp
+from tests.support.videos import make_raw_h264, read_stamp, set_rotation, stamp
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -344,15 +344,8 @@ def test_a_raw_h264_stream_that_cannot_seek_decodes_to_its_end(tmp_path):
     # Found by tests/test_fuzz_video.py: a raw elementary stream (a Raspberry Pi camera's .h264)
     # states no length, so PyAV looks past OpenCV's last frame; such a stream refuses every seek,
     # even to 0, and the fallback seek(0) raised a bare av.error.PermissionError after the frames.
-    import av
 
-    path = tmp_path / "camera.h264"
-    with av.open(str(path), "w", format="h264") as container:
-        stream = container.add_stream("libx264", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        for i in range(20):
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.full((48, 64, 3), 10 * i, np.uint8), "bgr24")))
-        container.mux(stream.encode())
+    path = make_raw_h264(tmp_path / "camera.h264", frames=20, grey_step=10)
     video, frames = decode_all(path)
     assert len(frames) == 20 and video.stats.frames_corrupt == 0 and not video.stats.truncated
 

@@ -21,7 +21,7 @@ import pytest
 
 from actionrec.video import open_video
 from actionrec.video.pyav import ContainerFacts
-from tests.support.videos import read_stamp, stamp
+from tests.support.videos import make_raw_h264, read_stamp, stamp
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -345,15 +345,8 @@ def test_frames_opencv_finds_where_pyav_sees_no_video_are_kept(tmp_path):
 
 def test_a_raw_h264_stream_decoded_by_pyav_gets_timestamps_from_its_rate(tmp_path):
     # A raw elementary stream has no timestamps at all: the frame rate FFmpeg assumes (25/s) gives them
-    import av
 
-    path = tmp_path / "camera.h264"
-    with av.open(str(path), "w", format="h264") as container:
-        stream = container.add_stream("libx264", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        for i in range(12):
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.full((48, 64, 3), 20 * i, np.uint8), "bgr24")))
-        container.mux(stream.encode())
+    path = make_raw_h264(tmp_path / "camera.h264", frames=12, grey_step=20)
     video, frames = frames_of(path, **capture(opened=False))
     assert video.info.fps == 25.0 and len(frames) == 12
     assert [f.timestamp_s for f in frames] == pytest.approx([i / 25 for i in range(12)])

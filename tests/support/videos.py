@@ -118,3 +118,21 @@ def set_rotation(path: Path, degrees: int) -> Path:
     struct.pack_into(">9i", data, offset, a << 16, b << 16, 0, c << 16, d << 16, 0, 0, 0, 1 << 30)
     path.write_bytes(bytes(data))
     return path
+
+
+def make_raw_h264(
+    path: Path, *, frames: int, grey_step: int, rate: int = 10, size_wh: tuple[int, int] = (64, 48)
+) -> Path:
+    """A raw H.264 elementary stream (a ``.h264`` file as a Raspberry Pi camera writes): no container, no
+    timestamps, no length, and it refuses every seek. Frame ``i`` is grey ``grey_step * i``."""
+    import av
+
+    w, h = size_wh
+    with av.open(str(path), "w", format="h264") as container:
+        stream = container.add_stream("libx264", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        for i in range(frames):
+            image = np.full((h, w, 3), grey_step * i, np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, "bgr24")))
+        container.mux(stream.encode())
+    return path
