@@ -579,12 +579,12 @@ def test_leaving_the_with_block_raises_a_callback_error_but_never_replaces_the_c
     with pytest.raises(CallbackClockError), LiveRecognizer(models, clock=clock_failing_in_callbacks) as live:
         live.push(frame(0, 0.0))  # its callback fails: a normal exit closes, and close() says so
 
-    class Interrupted(Exception):
+    class LoopError(Exception):
         pass
 
-    with pytest.raises(Interrupted), LiveRecognizer(models, clock=clock_failing_in_callbacks) as live:
+    with pytest.raises(LoopError), LiveRecognizer(models, clock=clock_failing_in_callbacks) as live:
         live.push(frame(0, 0.0))
-        raise Interrupted  # e.g. a Ctrl+C in the user's loop: it is what the user sees
+        raise LoopError  # e.g. a Ctrl+C in the user's loop: it is what the user sees
     assert live.samples_missing == 1  # the exit waited for the request all the same
 
 
@@ -596,7 +596,7 @@ def test_every_sample_whose_encoder_output_does_not_fit_counts_as_missing(tmp_pa
     files = resolve_model(precision="FP32", model_dir=model_dir, labels=write_labels(tmp_path / "l.json", 400))
     broken = compile_models(files, cache_dir=tmp_path / "cc", hint="LATENCY")
     with LiveRecognizer(broken) as live:
-        for k in range(20):
+        for k in range(40):
             push_and_settle(live, frame(k, k / 16), k + 1)
             assert (live.samples_missing, live.samples_encoded) == (k + 1, 0)
             errors = []
@@ -610,6 +610,8 @@ def test_every_sample_whose_encoder_output_does_not_fit_counts_as_missing(tmp_pa
 
             wait_for(raised, f"sample {k}'s error")  # each sample's error, once
         assert live.poll_all() == () and live.latest is None  # windows with no encoded sample: no prediction
+        # windows 0-3 are over (samples 0-39): kept from 31, the one before window 4's first (as after a prediction)
+        assert sorted(live._state) == list(range(31, 40))
 
 
 def test_the_encoder_gets_as_many_requests_as_may_run_at_once(models, monkeypatch):
@@ -723,8 +725,9 @@ def test_frames_slower_than_the_grid_serve_several_samples_with_their_own_embedd
     windows = oracle_windows(times, window_s=1.0, clip_len=16, stride_s=stride_s)
     every = oracle_windows(times, window_s=1.0, clip_len=16, stride_s=1 / 16)  # a window a sample
     sample_frames = every[0]["frames"] + [w["frames"][-1] for w in every[1:]]
-    assert any(w["frames"][0] == v["frames"][3] for v, w in itertools.pairwise(windows))  # a run across a start
-    assert any(a == b == c for a, b, c in zip(sample_frames, sample_frames[1:], sample_frames[2:]))  # runs of 3
+    starts = range(4, len(sample_frames) - 15, 4)  # the first sample of each window but the first
+    assert sum(sample_frames[k] == sample_frames[k - 1] for k in starts) >= 2  # runs across a window start
+    assert any(sample_frames[k] == sample_frames[k - 1] == sample_frames[k - 2] for k in starts)  # of 3 samples
     # a frame may decide samples of two frames (the one before it, then its own): room for both, no drop
     with LiveRecognizer(models, options=RecognizerOptions(stride_s=stride_s), max_in_flight=4) as live:
         got = run_camera(live, PacedCamera(live, times, bgr=ramp_bgr))
@@ -736,16 +739,53 @@ def test_frames_slower_than_the_grid_serve_several_samples_with_their_own_embedd
 
 
 def test_bookkeeping_after_1000_frames_is_the_next_windows_samples_only(models):
-    """Memory stays bounded: what the recognizer keeps per grid sample (state, embedding, time, crop).
+    """Memory stays bounded: what the recognizer keeps per grid sample (state, embedding, time, crop, duplicates).
 
     No public figure says how much it holds, so this reads its tables: after each window only the
-    sample before the next window's first (a duplicate starting it may need its embedding) and later.
+    sample before the next window's first and later (a duplicate starting that window may need the
+    sample that encoded its frame: then from that one). Frames every 0.0831 s (12 a second, no two
+    grid points equally near): one frame in three serves two samples.
     """
-    with LiveRecognizer(models, options=RecognizerOptions(stride_s=0.5)) as live:
-        for k in range(1000):  # 16 frames/s: frame k is grid sample k
-            push_and_settle(live, frame(k, k / 16), k + 1)
+    times = [i * 0.0831 for i in range(1000)]
+    step = 1 / 16
+    with LiveRecognizer(models, options=RecognizerOptions(stride_s=0.5), max_in_flight=4) as live:
+        for i, t in enumerate(times):
+            push_and_settle(live, frame(i, t), math.floor(t / step + 1e-9) + 1)
             live.poll_all()
         tables = {"state": live._state, "emb": live._emb, "frame_t": live._frame_t, "crop": live._crop}
         kept = {name: sorted(table) for name, table in tables.items()}
-    assert live.latest.window_index == (1000 - 16) // 8  # the last complete window: 123, samples 984..999
-    assert kept == {name: list(range(991, 1000)) for name in tables}  # from 992, the next window's first, - 1
+        dups = sorted(live._dup_of)
+    n = math.floor(times[-1] / step + 1e-9) + 1  # grid samples
+    nxt = (n - 16) // 8 + 1  # the next window
+
+    def frame_of(k):
+        return min(range(len(times)), key=lambda i: (abs(times[i] - k * step), i))
+
+    first = nxt * 8 - 1
+    while frame_of(first - 1) == frame_of(first):  # a run of samples on one frame: from its first
+        first -= 1
+    assert live.latest.window_index == nxt - 1 and live.samples_duplicated > 300
+    dup = [k for k in range(first + 1, n) if frame_of(k) == frame_of(k - 1)]
+    encoded = sorted(set(range(first, n)) - set(dup))  # embeddings and crops: of encoded samples only
+    assert kept == {"state": list(range(first, n)), "frame_t": list(range(first, n)), "emb": encoded, "crop": encoded}
+    assert dups == dup
+
+
+def test_a_frame_serving_samples_up_to_a_later_windows_start_lends_it_its_embedding(models):
+    """Windows 1 s long every 1.5 s (a gap between them) and a camera that stalls for 1.2 s after frame 15.
+
+    Frame 15's samples (15 to 24, in grid steps of 1/16 s) run past the end of window 0 up to
+    window 1's first sample: that sample is the same frame's, decided after window 0 was done.
+    """
+    times = [i / 16 for i in (*range(16), *range(34, 42))]
+    expected = expected_window_probs(models, times, ramp_bgr, stride_s=1.5)
+    assert oracle_windows(times, window_s=1.0, clip_len=16, stride_s=1.5)[1]["frames"][0] == 15
+    got = []
+    with LiveRecognizer(models, options=RecognizerOptions(stride_s=1.5)) as live:
+        for i, t in enumerate(times):  # window 0 is decoded before the stall ends
+            push_and_settle(live, frame(i, t, ramp_bgr(i, t)), round(t * 16) + 1)
+            got += live.poll_all()
+            assert len(got) == (i >= 15) + (t >= 39 / 16)  # window 1 ends at sample 39
+    assert len(got) == len(expected) == 2
+    for w, p in enumerate(got):
+        np.testing.assert_allclose(p.probs, expected[w], atol=1e-6, err_msg=f"window {w}")

@@ -122,11 +122,11 @@ class LiveRecognizer:
                     # A frame that served a dropped sample has no embedding to reuse: missing too.
                     dropped = self._state.get(s.k - 1) == "missing"
                     self._state[s.k] = "missing" if dropped else "dup"
-                    self._dup_of[s.k] = self._dup_of.get(s.k - 1, s.k - 1)  # a run: its first sample
                     if dropped:
                         self.samples_missing += 1
                     else:
                         self.samples_duplicated += 1
+                        self._dup_of[s.k] = self._dup_of.get(s.k - 1, s.k - 1)  # a run: its first sample
                     continue
                 busy = self._in_flight >= self._max_in_flight
                 if busy:
@@ -262,8 +262,8 @@ class LiveRecognizer:
         for k, s in zip(ks, states, strict=True):
             if s == "done":
                 out.append(self._emb[k])
-            elif s == "dup":  # first in the window: the sample that encoded its frame, in the window before
-                out.append(out[-1] if out else self._emb.get(self._dup_of[k]))
+            elif s == "dup":  # the sample that encoded its frame (in this window or the one before)
+                out.append(self._emb.get(self._dup_of[k]))
             else:
                 out.append(None)
         known = [i for i, v in enumerate(out) if v is not None]
@@ -279,7 +279,7 @@ class LiveRecognizer:
         reads that sample's embedding.
         """
         with self._lock:
-            keep = min(k_min - 1, max(self._state, default=k_min - 1))
+            keep = min(k_min - 1, max(self._state))  # never empty: the window's samples are in it
             keep = self._dup_of.get(keep, keep)
             for table in (self._emb, self._state, self._frame_t, self._crop, self._dup_of):
                 for k in [k for k in table if k < keep]:
