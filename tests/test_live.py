@@ -789,3 +789,18 @@ def test_a_frame_serving_samples_up_to_a_later_windows_start_lends_it_its_embedd
     assert len(got) == len(expected) == 2
     for w, p in enumerate(got):
         np.testing.assert_allclose(p.probs, expected[w], atol=1e-6, err_msg=f"window {w}")
+
+
+def test_frames_are_resized_to_the_encoders_own_input_size(models):
+    """An encoder taking 112 x 160 (not the usual 224 x 224): every sample is encoded, the label is the frame's."""
+    import dataclasses
+
+    from actionrec.models.runtime import get_core
+    from tests.support.tiny_models import build_encoder
+
+    encoder = get_core().compile_model(build_encoder(size_hw=(112, 160), embedding_dim=models.embedding_dim), "CPU")
+    small = dataclasses.replace(models, encoder=encoder, input_size_hw=(112, 160))
+    with LiveRecognizer(small, options=RecognizerOptions(stride_s=0.5)) as live:
+        got = run_camera(live, PacedCamera(live, [i / 30 for i in range(40)]))
+    assert got and all(p.label == "red" and p.missing == 0 for p in got)
+    assert live.samples_missing == 0 and live.samples_encoded == 21  # grid samples 0-20: up to the last frame, 1.3 s
