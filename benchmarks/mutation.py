@@ -98,10 +98,19 @@ TARGETS = (
     # until mutmut's CPU limit ((test time + 1 s) x 15 x 2). 17 of 338 mutants took 5 min here.
     # For these runs its hang guard is 10 s (AR_TEST_WAIT_LIMIT_S) and a test stops after 60 s (the
     # suite's 300 s per test is for loaded CI machines; test_live's tests take well under a second).
+    # Besides test_live: the in-process live tests elsewhere (a head reading the feature output, a
+    # failing encoder callback). Not the subprocess ones (mutmut records no coverage in a child
+    # process, so it would never select them) nor test_actions' head test (training its head costs
+    # 8 s per mutant; test_live has a head of its own).
     Target(
         "live",
         "actionrec/pipeline/live.py",
-        ("tests/test_live.py",),
+        (
+            "tests/test_live.py",
+            "tests/test_decoded_cache.py::test_the_live_recognizer_reads_the_feature_output_for_a_head",
+            "tests/test_inference_errors.py::test_live_push_raises_a_callback_error_once_and_its_sample_counts_as_missing",
+            "tests/test_colour_and_crop.py::test_browser_camera_jpeg_becomes_bgr_and_the_live_label_is_its_colour",
+        ),
         env=(("AR_TEST_WAIT_LIMIT_S", "10"),),
         pytest_args=("--timeout=60",),
     ),

@@ -111,17 +111,29 @@ def softmax64(logits):
     return e / e.sum()
 
 
-def expected_window_probs(models, times, bgr, *, stride_s):
-    """Independent of the recognizer: each oracle window's frames through the encoder, then the decoder."""
+def embedding_of(models, image_bgr):
+    """One frame through the encoder on its own: its embedding."""
+    return models.encoder(preprocess(image_bgr).tensor)[0].reshape(-1)
+
+
+def expected_window_outputs(models, times, bgr, *, stride_s):
+    """Independent of the recognizer: each oracle window's frames through the encoder, then the decoder.
+
+    Returns ``(logits [C], pooled feature [F])`` per window.
+    """
     embedding = {}  # frame index -> its embedding, each frame encoded on its own
     out = []
     for w in oracle_windows(times, window_s=1.0, clip_len=16, stride_s=stride_s):
         for i in set(w["frames"]) - embedding.keys():
-            crop = preprocess(frame(i, times[i], bgr(i, times[i])).image_bgr).tensor
-            embedding[i] = models.encoder(crop)[0].reshape(-1)
-        emb = np.stack([embedding[i] for i in w["frames"]])
-        out.append(softmax64(models.decoder(emb[None])[0]))
+            embedding[i] = embedding_of(models, frame(i, times[i], bgr(i, times[i])).image_bgr)
+        outputs = models.decoder(np.stack([embedding[i] for i in w["frames"]])[None])
+        out.append((outputs[0].reshape(-1), outputs[1].reshape(-1)))
     return out
+
+
+def expected_window_probs(models, times, bgr, *, stride_s):
+    """The probabilities of :func:`expected_window_outputs`' windows (the model's own classes)."""
+    return [softmax64(logits) for logits, _ in expected_window_outputs(models, times, bgr, stride_s=stride_s)]
 
 
 @pytest.mark.parametrize("times", [[i / 30 for i in range(100)], VFR_TIMES], ids=["30fps", "vfr"])
@@ -438,3 +450,357 @@ def test_a_file_played_live_with_no_drops_gives_the_file_analysis_windows_and_pr
     if smoothing > 1:
         pairs = zip(got, file_tl.predictions, strict=True)
         assert any(lp.scores[0] != pytest.approx(fp.scores[0], abs=1e-3) for lp, fp in pairs)
+
+
+# -- serial drives: each sample resolved before the next call, so every count and reading is exact ------------
+
+
+def resolved(live):
+    """Grid samples the recognizer has settled: encoded, dropped or served by the frame before."""
+    return live.samples_encoded + live.samples_missing + live.samples_duplicated
+
+
+def push_and_settle(live, f, samples):
+    """Push ``f``, then wait (hang guard only) until ``samples`` grid samples are settled."""
+    live.push(f)
+    wait_for(lambda: resolved(live) == samples, f"sample {samples - 1} settled")
+
+
+class ScriptedClock:
+    """The recognizer's clock, scripted by the test.
+
+    A reading on the test's thread returns the time and then moves it on by ``step_s`` (so two readings
+    around a stage span ``step_s``); a reading on another thread (an encoder callback) returns the
+    test thread's last reading plus ``callback_s``. Exact only when the test lets each request
+    finish before its next call (:func:`push_and_settle`).
+    """
+
+    def __init__(self):
+        self.now_s = self.last_s = self.step_s = self.callback_s = 0.0
+        self.main = threading.main_thread()
+
+    def __call__(self):
+        if threading.current_thread() is not self.main:
+            return self.last_s + self.callback_s
+        self.last_s = self.now_s
+        self.now_s += self.step_s
+        return self.last_s
+
+
+def test_stage_timings_are_milliseconds_of_the_clock_averaged_over_the_last_32(models):
+    """Sample 0 takes 60 ms to preprocess and 40 ms to encode, window 0 70 ms to decode; the rest 3, 5 and 7 ms."""
+    from actionrec.results import StageTimings
+
+    clock = ScriptedClock()
+    got = []
+    with LiveRecognizer(models, options=RecognizerOptions(stride_s=1 / 16), clock=clock) as live:  # a window a sample
+        assert live.timings() == StageTimings()  # nothing timed yet: zeros
+        for k in range(48):  # 16 frames/s: frame k is grid sample k
+            clock.step_s, clock.callback_s = (0.060, 0.040) if k == 0 else (0.003, 0.005)
+            push_and_settle(live, frame(k, k / 16), k + 1)
+            clock.step_s = 0.070 if not got else 0.007
+            got += live.poll_all()
+    assert [p.window_index for p in got] == list(range(33))
+
+    def ms(t):
+        return (t.preprocess_ms, t.encoder_ms, t.decoder_ms)
+
+    approx = pytest.approx
+    assert ms(got[0].timings) == approx(((60 + 15 * 3) / 16, (40 + 15 * 5) / 16, 70.0), rel=1e-9)
+    # window 17 is decoded after 33 samples: the first one's times are out of the last 32
+    assert ms(got[17].timings) == approx((3.0, 5.0, (70 + 17 * 7) / 18), rel=1e-9)
+    assert ms(got[32].timings) == approx((3.0, 5.0, 7.0), rel=1e-9)  # 33 windows: window 0's is out
+    assert ms(live.timings()) == ms(got[32].timings)
+
+
+class RecordingHead:
+    """A head of two classes read from the model's logits ("red" and the rest); it records its inputs."""
+
+    name = "red or not"
+    labels = ("red", "other")
+
+    def __init__(self, red):
+        self.red = red  # the model class read as "red"
+        self.checked, self.logits, self.features = [], [], []
+
+    def check_models(self, models):
+        self.checked.append(models)
+
+    def probabilities(self, logits, features):
+        self.logits.append(logits.copy())
+        self.features.append(features.copy())
+        p = np.stack([softmax64(row)[self.red] for row in logits])
+        return np.stack([p, 1 - p], axis=1)
+
+
+def test_a_head_is_checked_against_the_models_and_gets_each_windows_logits_and_feature(models):
+    times = [i / 30 for i in range(60)]
+    red = models.labels.index("red")
+    expected = expected_window_outputs(models, times, ramp_bgr, stride_s=0.25)
+    head = RecordingHead(red)
+    with LiveRecognizer(models, options=RecognizerOptions(stride_s=0.25), head=head) as live:
+        got = run_camera(live, PacedCamera(live, times, bgr=ramp_bgr))
+    assert len(head.checked) == 1 and head.checked[0] is models
+    assert live.labels == head.labels and len(got) == len(expected) >= 4
+    for w, (p, (logits, feature)) in enumerate(zip(got, expected, strict=True)):
+        assert head.logits[w].shape == (1, models.num_classes) and head.features[w].shape == (1, models.feature_dim)
+        np.testing.assert_allclose(head.logits[w][0], logits, atol=1e-5, err_msg=f"window {w}")
+        np.testing.assert_allclose(head.features[w][0], feature, atol=1e-5, err_msg=f"window {w}")
+        q = softmax64(logits)[red]
+        assert set(p.labels) == set(head.labels)
+        np.testing.assert_allclose(p.probs, [q, 1 - q], atol=1e-6, err_msg=f"window {w}")
+    assert np.ptp(np.concatenate(head.features), axis=0).max() > 1e-2  # the ramp: every window's feature differs
+
+
+def test_a_head_on_a_decoder_without_a_feature_gets_an_empty_float32_feature(models):
+    import dataclasses
+
+    plain = dataclasses.replace(models, feature_dim=0, feature_name="")  # as a decoder with no pooled feature
+    head = RecordingHead(models.labels.index("red"))
+    times = [i / 30 for i in range(40)]
+    with LiveRecognizer(plain, options=RecognizerOptions(stride_s=0.5), head=head) as live:
+        got = run_camera(live, PacedCamera(live, times))
+    assert got and all(p.label == "red" for p in got)
+    assert head.features and all(f.shape == (1, 0) and f.dtype == np.float32 for f in head.features)
+
+
+class CallbackClockError(RuntimeError):
+    pass
+
+
+def clock_failing_in_callbacks():
+    """A clock that works on the test's thread only: every encoder callback fails."""
+    if threading.current_thread() is not threading.main_thread():
+        raise CallbackClockError("this clock works on the main thread only")
+    return 0.0
+
+
+def test_leaving_the_with_block_raises_a_callback_error_but_never_replaces_the_callers_error(models):
+    with pytest.raises(CallbackClockError), LiveRecognizer(models, clock=clock_failing_in_callbacks) as live:
+        live.push(frame(0, 0.0))  # its callback fails: a normal exit closes, and close() says so
+
+    class LoopError(Exception):
+        pass
+
+    with pytest.raises(LoopError), LiveRecognizer(models, clock=clock_failing_in_callbacks) as live:
+        live.push(frame(0, 0.0))
+        raise LoopError  # e.g. a Ctrl+C in the user's loop: it is what the user sees
+    assert live.samples_missing == 1  # the exit waited for the request all the same
+
+
+def test_every_sample_whose_encoder_output_does_not_fit_counts_as_missing(tmp_path):
+    from actionrec.errors import ModelOutputError
+    from tests.support.tiny_models import write_labels, write_model_dir
+
+    model_dir = write_model_dir(tmp_path / "broken", precisions=("FP32",), encoder_output_rows=2)
+    files = resolve_model(precision="FP32", model_dir=model_dir, labels=write_labels(tmp_path / "l.json", 400))
+    broken = compile_models(files, cache_dir=tmp_path / "cc", hint="LATENCY")
+    with LiveRecognizer(broken) as live:
+        for k in range(40):
+            push_and_settle(live, frame(k, k / 16), k + 1)
+            assert (live.samples_missing, live.samples_encoded) == (k + 1, 0)
+            errors = []
+
+            def raised(errors=errors):
+                try:
+                    live.poll()
+                except ModelOutputError as exc:
+                    errors.append(exc)
+                return bool(errors)
+
+            wait_for(raised, f"sample {k}'s error")  # each sample's error, once
+        assert live.poll_all() == () and live.latest is None  # windows with no encoded sample: no prediction
+        # windows 0-3 are over (samples 0-39): kept from 31, the one before window 4's first (as after a prediction)
+        assert sorted(live._state) == list(range(31, 40))
+
+
+def test_the_encoder_gets_as_many_requests_as_may_run_at_once(models, monkeypatch):
+    import openvino
+
+    sizes = []
+
+    class CountingQueue(openvino.AsyncInferQueue):
+        def __init__(self, *args):
+            super().__init__(*args)
+            sizes.append(len(self))
+
+    monkeypatch.setattr(openvino, "AsyncInferQueue", CountingQueue)
+    for limit in (1, 3):
+        with LiveRecognizer(models, max_in_flight=limit):
+            pass
+    assert sizes == [1, 3]
+
+
+def release_guard(held):
+    """Release the held request after the hang guard's time: code that starts more requests than allowed
+    blocks in push() until then (a hang guard, never a measurement)."""
+    guard = threading.Timer(WAIT_LIMIT_S, held.log.release)
+    guard.daemon = True
+    guard.start()
+    return guard
+
+
+def test_bad_frames_are_missing_samples_and_free_their_request(held):
+    bad = np.zeros((120, 160), np.uint8)
+    guard = release_guard(held)
+    try:
+        with LiveRecognizer(held.models, max_in_flight=1) as live:
+            for k in (0, 1):
+                with pytest.raises(ValueError):
+                    live.push(SimpleNamespace(image_bgr=bad, index=k, timestamp_s=k / 16))
+            assert (live.samples_missing, live.samples_encoded) == (2, 0)
+            push_and_settle(live, frame(2, 2 / 16), 3)
+            live.push(frame(3, 3 / 16, held.bgr))  # the one request stays busy with it
+            live.push(frame(4, 4 / 16))
+            live.push(frame(5, 5 / 16))
+            assert (live.samples_missing, live.samples_encoded) == (4, 1)  # 4 and 5 dropped: one request at most
+            held.log.release()
+            wait_for(lambda: resolved(live) == 6, "sample 3")
+        assert (held.log.held, held.log.completed) == (1, [2, 3])
+    finally:
+        guard.cancel()
+
+
+def test_two_requests_at_most_when_two_are_allowed(held):
+    guard = release_guard(held)
+    try:
+        with LiveRecognizer(held.models, max_in_flight=2) as live:
+            push_and_settle(live, frame(0, 0.0), 1)
+            live.push(frame(1, 1 / 16, held.bgr))
+            live.push(frame(2, 2 / 16, held.bgr))  # two requests held
+            live.push(frame(3, 3 / 16))
+            assert (live.samples_missing, live.samples_encoded) == (1, 1)
+            held.log.release()
+            wait_for(lambda: resolved(live) == 4, "samples 1 and 2")
+        assert live.samples_encoded == 3
+    finally:
+        guard.cancel()
+
+
+def test_dropped_samples_borrow_the_nearest_encoded_embedding_in_their_window(models, held):
+    """Samples 0-5 are encoded, 6-10 dropped while sample 5's request is held, 11 on encoded again.
+
+    In grid steps (1/16 s) the frames come at 0, 1, ..., 5, then 6, 7.9, 8.6, 8.8, 10.1 while the
+    request is busy: frame 8.6 serves sample 8 after frame 7.9 served sample 7 (a dropped sample's
+    frame: missing too), frame 8.8 decides no sample, and frame 10.1 decides two (9 and 10).
+    """
+    green = held.bgr[1]
+    red_to_blue = [(round(40 + 60 * t), 0, round(220 - 60 * t)) for t in np.arange(24) / 16]
+
+    def painted(i, units):
+        b, g, r = red_to_blue[min(round(units), 23)]
+        return frame(i, units / 16, (b, green if units == 5 else g, r))
+
+    guard = release_guard(held)
+    try:
+        with LiveRecognizer(held.models, max_in_flight=1) as live:
+            for k in range(5):
+                push_and_settle(live, painted(k, k), k + 1)
+            live.push(painted(5, 5))  # held
+            for i, (units, missing) in enumerate([(6, 1), (7.9, 2), (8.6, 3), (8.8, 3), (10.1, 5)], 6):
+                live.push(painted(i, units))
+                assert (live.samples_missing, resolved(live)) == (missing, 5 + missing), f"frame at {units}"
+            held.log.release()
+            wait_for(lambda: resolved(live) == 11, "sample 5")
+            got = []
+            for k in range(11, 24):
+                push_and_settle(live, painted(k, k), k + 1)
+                got += live.poll_all()
+    finally:
+        guard.cancel()
+    emb = {k: embedding_of(models, painted(k, k).image_bgr) for k in (*range(6), *range(11, 24))}
+    # sample 8 is as far from 5 as from 11: the earlier one
+    sources = [[0, 1, 2, 3, 4, 5, 5, 5, 5, 11, 11, *range(11, 16)], [11, 11, 11, *range(11, 24)]]
+    assert [(p.window_index, p.missing) for p in got] == [(0, 5), (1, 3)]
+    for p, ks in zip(got, sources, strict=True):
+        probs = softmax64(models.decoder(np.stack([emb[k] for k in ks])[None])[0])
+        np.testing.assert_allclose(p.probs, probs, atol=1e-6, err_msg=f"window {p.window_index}")
+
+
+def test_frames_slower_than_the_grid_serve_several_samples_with_their_own_embedding(models):
+    """5 to 12 frames/s on the 16/s grid: runs of two and three samples on one frame, some across a window start."""
+    times = [float(t) for t in np.cumsum(np.random.default_rng(0).uniform(0.08, 0.2, 20)) - 0.08]
+    stride_s = 0.25
+    expected = expected_window_probs(models, times, ramp_bgr, stride_s=stride_s)
+    windows = oracle_windows(times, window_s=1.0, clip_len=16, stride_s=stride_s)
+    every = oracle_windows(times, window_s=1.0, clip_len=16, stride_s=1 / 16)  # a window a sample
+    sample_frames = every[0]["frames"] + [w["frames"][-1] for w in every[1:]]
+    starts = range(4, len(sample_frames) - 15, 4)  # the first sample of each window but the first
+    assert sum(sample_frames[k] == sample_frames[k - 1] for k in starts) >= 2  # runs across a window start
+    assert any(sample_frames[k] == sample_frames[k - 1] == sample_frames[k - 2] for k in starts)  # of 3 samples
+    # a frame may decide samples of two frames (the one before it, then its own): room for both, no drop
+    with LiveRecognizer(models, options=RecognizerOptions(stride_s=stride_s), max_in_flight=4) as live:
+        got = run_camera(live, PacedCamera(live, times, bgr=ramp_bgr))
+    assert live.samples_duplicated == sum(a == b for a, b in itertools.pairwise(sample_frames)) > 2
+    assert len(got) == len(expected) >= 4 and live.samples_missing == 0
+    for w, p in enumerate(got):
+        assert p.duplicated == windows[w]["duplicated"]
+        np.testing.assert_allclose(p.probs, expected[w], atol=1e-6, err_msg=f"window {w}")
+
+
+def test_bookkeeping_after_1000_frames_is_the_next_windows_samples_only(models):
+    """Memory stays bounded: what the recognizer keeps per grid sample (state, embedding, time, crop, duplicates).
+
+    No public figure says how much it holds, so this reads its tables: after each window only the
+    sample before the next window's first and later (a duplicate starting that window may need the
+    sample that encoded its frame: then from that one). Frames every 0.0831 s (12 a second, no two
+    grid points equally near): one frame in three serves two samples.
+    """
+    times = [i * 0.0831 for i in range(1000)]
+    step = 1 / 16
+    with LiveRecognizer(models, options=RecognizerOptions(stride_s=0.5), max_in_flight=4) as live:
+        for i, t in enumerate(times):
+            push_and_settle(live, frame(i, t), math.floor(t / step + 1e-9) + 1)
+            live.poll_all()
+        tables = {"state": live._state, "emb": live._emb, "frame_t": live._frame_t, "crop": live._crop}
+        kept = {name: sorted(table) for name, table in tables.items()}
+        dups = sorted(live._dup_of)
+    n = math.floor(times[-1] / step + 1e-9) + 1  # grid samples
+    nxt = (n - 16) // 8 + 1  # the next window
+
+    def frame_of(k):
+        return min(range(len(times)), key=lambda i: (abs(times[i] - k * step), i))
+
+    first = nxt * 8 - 1
+    while frame_of(first - 1) == frame_of(first):  # a run of samples on one frame: from its first
+        first -= 1
+    assert live.latest.window_index == nxt - 1 and live.samples_duplicated > 300
+    dup = [k for k in range(first + 1, n) if frame_of(k) == frame_of(k - 1)]
+    encoded = sorted(set(range(first, n)) - set(dup))  # embeddings and crops: of encoded samples only
+    assert kept == {"state": list(range(first, n)), "frame_t": list(range(first, n)), "emb": encoded, "crop": encoded}
+    assert dups == dup
+
+
+def test_a_frame_serving_samples_up_to_a_later_windows_start_lends_it_its_embedding(models):
+    """Windows 1 s long every 1.5 s (a gap between them) and a camera that stalls for 1.2 s after frame 15.
+
+    Frame 15's samples (15 to 24, in grid steps of 1/16 s) run past the end of window 0 up to
+    window 1's first sample: that sample is the same frame's, decided after window 0 was done.
+    """
+    times = [i / 16 for i in (*range(16), *range(34, 42))]
+    expected = expected_window_probs(models, times, ramp_bgr, stride_s=1.5)
+    assert oracle_windows(times, window_s=1.0, clip_len=16, stride_s=1.5)[1]["frames"][0] == 15
+    got = []
+    with LiveRecognizer(models, options=RecognizerOptions(stride_s=1.5)) as live:
+        for i, t in enumerate(times):  # window 0 is decoded before the stall ends
+            push_and_settle(live, frame(i, t, ramp_bgr(i, t)), round(t * 16) + 1)
+            got += live.poll_all()
+            assert len(got) == (i >= 15) + (t >= 39 / 16)  # window 1 ends at sample 39
+    assert len(got) == len(expected) == 2
+    for w, p in enumerate(got):
+        np.testing.assert_allclose(p.probs, expected[w], atol=1e-6, err_msg=f"window {w}")
+
+
+def test_frames_are_resized_to_the_encoders_own_input_size(models):
+    """An encoder taking 112 x 160 (not the usual 224 x 224): every sample is encoded, the label is the frame's."""
+    import dataclasses
+
+    from actionrec.models.runtime import get_core
+    from tests.support.tiny_models import build_encoder
+
+    encoder = get_core().compile_model(build_encoder(size_hw=(112, 160), embedding_dim=models.embedding_dim), "CPU")
+    small = dataclasses.replace(models, encoder=encoder, input_size_hw=(112, 160))
+    with LiveRecognizer(small, options=RecognizerOptions(stride_s=0.5)) as live:
+        got = run_camera(live, PacedCamera(live, [i / 30 for i in range(40)]))
+    assert got and all(p.label == "red" and p.missing == 0 for p in got)
+    assert live.samples_missing == 0 and live.samples_encoded == 21  # grid samples 0-20: up to the last frame, 1.3 s

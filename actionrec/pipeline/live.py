@@ -90,6 +90,7 @@ class LiveRecognizer:
         self._state: dict[int, str] = {}  # k -> "flight" | "done" | "dup" | "missing"
         self._frame_t: dict[int, float] = {}
         self._crop: dict[int, tuple[int, int, int, int]] = {}  # k -> model crop (preprocessed)
+        self._dup_of: dict[int, int] = {}  # "dup" k -> the sample that encoded its frame
         self._started: dict[int, float] = {}
         self._enc_ms: deque[float] = deque(maxlen=32)
         self._pre_ms: deque[float] = deque(maxlen=32)
@@ -125,6 +126,7 @@ class LiveRecognizer:
                         self.samples_missing += 1
                     else:
                         self.samples_duplicated += 1
+                        self._dup_of[s.k] = self._dup_of.get(s.k - 1, s.k - 1)  # a run: its first sample
                     continue
                 busy = self._in_flight >= self._max_in_flight
                 if busy:
@@ -260,8 +262,8 @@ class LiveRecognizer:
         for k, s in zip(ks, states, strict=True):
             if s == "done":
                 out.append(self._emb[k])
-            elif s == "dup":
-                out.append(out[-1] if out else self._emb.get(k - 1))
+            elif s == "dup":  # the sample that encoded its frame (in this window or the one before)
+                out.append(self._emb.get(self._dup_of[k]))
             else:
                 out.append(None)
         known = [i for i, v in enumerate(out) if v is not None]
@@ -270,9 +272,17 @@ class LiveRecognizer:
         return [v if v is not None else out[min(known, key=lambda j: abs(j - i))] for i, v in enumerate(out)]
 
     def _forget_before(self, k_min: int) -> None:
+        """Drop what windows from ``k_min`` on cannot need.
+
+        Kept: the sample before ``k_min`` (or the newest one, if not there yet) and, when that one
+        is a duplicate, the sample that encoded its frame: a duplicate starting the next window
+        reads that sample's embedding.
+        """
         with self._lock:
-            for table in (self._emb, self._state, self._frame_t, self._crop):
-                for k in [k for k in table if k < k_min - 1]:  # keep k_min-1: a "dup" may point at it
+            keep = min(k_min - 1, max(self._state))  # never empty: the window's samples are in it
+            keep = self._dup_of.get(keep, keep)
+            for table in (self._emb, self._state, self._frame_t, self._crop, self._dup_of):
+                for k in [k for k in table if k < keep]:
                     del table[k]
 
     def timings(self) -> StageTimings:
