@@ -99,6 +99,7 @@ if TYPE_CHECKING:  # for readers, IDEs and type checkers; a test keeps it equal 
         parse_rule,
         preprocess,
         read_json,
+        read_timeline,
         resolve_model,
         resolve_source,
         run_doctor,

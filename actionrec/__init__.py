@@ -98,6 +98,7 @@ EXPORTS: dict[str, str] = {
             "export_source",
             "export_timeline",
             "read_json",
+            "read_timeline",
             "write_annotated_video",
             "write_report",
         ),
@@ -154,6 +155,7 @@ if TYPE_CHECKING:  # what a type checker and an IDE see; at run time the names l
         export_source,
         export_timeline,
         read_json,
+        read_timeline,
         write_annotated_video,
         write_report,
     )

@@ -794,3 +794,32 @@ def test_export_source_from_a_url_downloads_without_a_progress_bar(tmp_path, vid
     out = export_source(make_timeline(2), url, tmp_path / "o", formats="mp4")
     assert out["mp4"].name == "My_Clip.annotated.mp4" and len(decode(out["mp4"])[2]) == 10
     assert "%|" not in capfd.readouterr().err, "exports download without a progress bar"
+
+
+@pytest.mark.parametrize("head", ["", "groups: warm-cool.json"])
+def test_read_timeline_gives_back_the_timeline_the_json_was_written_from(tmp_path, head):
+    from dataclasses import replace
+
+    from actionrec.export import read_timeline
+
+    timeline = replace(make_timeline(), head=head, smoothing=3, frames_corrupt=2, truncated=True)
+    path = write_json(timeline, tmp_path / "t.json", threshold=0.5)
+    back = read_timeline(path)
+    assert back.predictions == timeline.predictions  # labels, scores, class ids, times, coverage, timings
+    assert back == timeline  # every field (crop_xywh is not exported; these windows have none)
+    assert timeline_to_dict(back, threshold=0.5) == timeline_to_dict(timeline, threshold=0.5)
+
+
+def test_read_timeline_refuses_a_v1_file_and_names_a_malformed_window(tmp_path):
+    from actionrec.export import read_timeline
+
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"schema": "actionrec.timeline/1", "windows": [], "segments": []}))
+    with pytest.raises(ExportError, match=r"'actionrec.timeline/1', which does not list its classes; analyse the"):
+        read_timeline(old)
+    doc = timeline_to_dict(make_timeline())
+    del doc["windows"][2]["top_k"][0]["score"]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    with pytest.raises(ExportError, match=r"bad.json is malformed: KeyError: 'score'"):
+        read_timeline(bad)

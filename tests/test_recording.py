@@ -153,6 +153,10 @@ def test_a_recorded_session_keeps_the_frames_and_windows_shown(models, red_clip,
     drawn, saved = json.loads(data.group(1))["lanes"][0]["timeline"], json.loads(rec.files["json"].read_text())
     assert drawn.pop("extra") == {} and saved.pop("extra")["stopped_by"] == "end"  # where it stopped: the JSON's
     assert drawn == saved
+    # reviewed later like a file: the JSON gives back the windows shown (for the timeline widget)
+    from actionrec.export import read_timeline
+
+    assert predictions_of(read_timeline(rec.files["json"])) == predictions_of(report)
     assert str(rec.folder) in player._status.value  # the status line says where it went
 
 

@@ -215,6 +215,62 @@ def read_json(path: str | os.PathLike[str]) -> dict[str, Any]:
     return doc
 
 
+def read_timeline(path: str | os.PathLike[str]) -> Timeline:
+    """A JSON export (schema version 2) back as the :class:`~actionrec.results.Timeline` it was written from.
+
+    So a file analysed earlier, or a recorded live session, can be shown again (e.g. in the
+    notebook's timeline widget) without running a model. Window timings come back; the model crop
+    (not in the export) does not.
+
+    Raises:
+        ExportError: as :func:`read_json`; a version 1 file (it does not list its classes); a window
+            that does not make a valid prediction (the message names it).
+    """
+    from ..results import Prediction, StageTimings
+
+    doc = read_json(path)
+    if doc["schema"] != SCHEMA_ID:
+        raise ExportError(f"{path} is {doc['schema']!r}, which does not list its classes; analyse the video again")
+    try:
+        head = doc["head"]
+        predictions = tuple(
+            Prediction(
+                window_index=int(w["index"]),
+                start_s=float(w["start_s"]),
+                end_s=float(w["end_s"]),
+                labels=tuple(str(c["label"]) for c in w["top_k"]),
+                scores=tuple(float(c["score"]) for c in w["top_k"]),
+                class_ids=tuple(int(c["class_id"]) for c in w["top_k"]),
+                coverage_s=float(w["coverage_s"]),
+                duplicated=int(w["duplicated"]),
+                missing=int(w["missing"]),
+                timings=StageTimings(**{f"{k}_ms": float(v) for k, v in w.get("timings_ms", {}).items()}),
+            )
+            for w in doc["windows"]
+        )
+        return Timeline(
+            source=str(doc["source"]),
+            labels=tuple(str(label) for label in head["labels"]),
+            predictions=predictions,
+            window_s=float(doc["window_s"]),
+            stride_s=float(doc["stride_s"]),
+            step_s=float(doc["step_s"]),
+            clip_len=int(doc["clip_len"]),
+            top_k=int(doc["top_k"]),
+            model=str(doc["model"]),
+            precision=str(doc["precision"]),
+            device=str(doc["device"]),
+            smoothing=int(doc["smoothing"]),
+            frames_decoded=int(doc["frames_decoded"]),
+            frames_corrupt=int(doc["frames_corrupt"]),
+            truncated=bool(doc["truncated"]),
+            duration_s=float(doc["duration_s"]),
+            head="" if head["kind"] == "model" else str(head["name"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ExportError(f"{path} is malformed: {type(exc).__name__}: {exc}") from exc
+
+
 # -- CSV and WebVTT ----------------------------------------------------------------------------
 
 
