@@ -105,6 +105,9 @@ def test_ctrl_c_during_cli_analyze_leaves_only_complete_files(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl+C's default action in the child, whatever this process inherited: a shell that starts
+        # the suite in the background without job control ignores SIGINT, and children inherit that
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     lines: list[str] = []
     err: list[str] = []

@@ -249,7 +249,7 @@ def test_upload_panel_shows_analysis_or_a_clear_error(models, video_factory, tmp
     assert result is not None and (tmp_path / "out" / "blue_then_red.annotated.mp4").is_file()
     shown = [o["data"] for o in panel.output.outputs]
     assert "blue" in shown[0]["text/html"] and "image/png" in shown[1]
-    assert "<video" in shown[-1]["text/html"]
+    assert "application/vnd.jupyter.widget-view+json" in shown[-1]  # the upload under its timeline widget
 
     junk = tmp_path / "notes.mp4"
     junk.write_text("not a video")

@@ -322,9 +322,14 @@ def test_a_slow_encoder_never_holds_the_display(models, red_clip, tmp_path, monk
     assert "shown frames not recorded (the encoder fell behind)" in rec.summary()
 
 
-def test_an_interrupt_while_the_video_is_finishing_drops_only_the_video(tmp_path, monkeypatch):
+def test_an_interrupt_while_the_video_is_finishing_drops_only_the_video(tmp_path, monkeypatch, request):
     """Ctrl+C while the encoder flushes: no half-written MP4 under any name; the text files are written."""
     from actionrec.export.video import AnnotatedVideoWriter
+
+    # Python's Ctrl+C handler, whatever this process inherited (a shell that starts the suite in the
+    # background without job control ignores SIGINT)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, previous))
     from actionrec.results import Prediction, Timeline
 
     started, release = threading.Event(), threading.Event()

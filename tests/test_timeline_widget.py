@@ -102,3 +102,15 @@ def test_save_report_writes_the_report_of_what_plays(sent, mp4, tmp_path):
 def test_missing_video_is_refused_with_the_fix(tmp_path, mp4):
     with pytest.raises(FileNotFoundError, match=r"video='.*nothing.mp4' is not a file; pass an existing video or None"):
         tw.TimelineWidget(synthetic_timeline(4), video=tmp_path / "nothing.mp4")
+
+
+def test_the_server_root_is_inferred_from_the_page_path_when_the_page_does_not_state_it(tmp_path):
+    """Notebook 7 states no serverRoot: a kernel in DIR/project/sub for page project/sub/NB.ipynb is rooted at DIR."""
+    from actionrec.notebook.timeline_widget import _root_from_page
+
+    kernel_dir = tmp_path / "project" / "sub"
+    kernel_dir.mkdir(parents=True)
+    assert _root_from_page("project/sub/tutorial.ipynb", kernel_dir) == tmp_path
+    assert _root_from_page("tutorial.ipynb", kernel_dir) == kernel_dir  # a notebook at the root
+    assert _root_from_page("elsewhere/tutorial.ipynb", kernel_dir) is None  # a remote kernel: through the kernel
+    assert _root_from_page("", kernel_dir) is None and _root_from_page("tree", kernel_dir) is None

@@ -140,7 +140,9 @@ export default {
       view.setNote(`${source.name} does not play here (media error ${code}); trying the next copy…`);
       model.send({ type: "video-error", view: viewId, attempt: source.attempt, code });
     });
-    model.send({ type: "hello", view: viewId, server_root: cfg.serverRoot || "", base_url: baseUrl });
+    // Notebook 7 states no serverRoot: its page path (/notebooks/DIR/NB.ipynb) lets the kernel infer it
+    const pagePath = decodeURIComponent(location.pathname.slice(baseUrl.length)).replace(/^(notebooks|lab\/tree|doc\/tree)\//, "");
+    model.send({ type: "hello", view: viewId, server_root: cfg.serverRoot || "", page_path: pagePath, base_url: baseUrl });
     return () => {
       model.off("msg:custom", onMsg);
       if (objectUrl) URL.revokeObjectURL(objectUrl);

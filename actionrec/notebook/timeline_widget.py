@@ -35,7 +35,7 @@ import os
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import anywidget
@@ -174,7 +174,8 @@ class TimelineWidget(anywidget.AnyWidget):
         view = str(content.get("view", "")) if isinstance(content, dict) else ""
         if kind == "hello":
             root = str(content.get("server_root") or "")
-            self._server_root = Path(os.path.expanduser(root)).resolve() if root else None
+            page = str(content.get("page_path") or "")
+            self._server_root = Path(os.path.expanduser(root)).resolve() if root else _root_from_page(page, Path.cwd())
             self._start(self._offer, view)
         elif kind == "need-bytes":
             self._start(self._send_bytes, view)
@@ -222,7 +223,7 @@ class TimelineWidget(anywidget.AnyWidget):
         else:
             self._send_bytes(view)
 
-    def _relative(self, path: Path) -> str | None:
+    def _relative(self, path: Path) -> str | None:  # the page checks the URL answers before using it
         if self._server_root is None:
             return None
         try:
@@ -287,3 +288,19 @@ class TimelineWidget(anywidget.AnyWidget):
             self.send({"type": "report", "view": view, "error": f"{type(exc).__name__}: {exc}"})
             return
         self.send({"type": "report", "view": view, "path": str(out), "rel": self._relative(out) or ""})
+
+
+def _root_from_page(page_path: str, cwd: Path) -> Path | None:
+    """The server's root from the notebook's page path when the page does not state it (Notebook 7).
+
+    A kernel starts in its notebook's folder: when ``cwd`` ends with the folders of ``page_path``
+    (``DIR/NB.ipynb``), the root is what is left. ``None`` when they do not match (a remote kernel):
+    the video then goes through the kernel.
+    """
+    if not page_path.endswith(".ipynb"):
+        return None
+    folders = PurePosixPath(page_path).parent.parts
+    cwd = cwd.resolve()
+    if folders and tuple(cwd.parts[-len(folders) :]) != folders:
+        return None
+    return cwd.parents[len(folders) - 1] if folders else cwd
