@@ -2,7 +2,7 @@
 time bases, corrupt packets OpenCV got past, declared durations that lie, demuxers that fail.
 
 Each clip is written here with PyAV (:func:`write_clip`), then edited as bytes where a real file
-would be damaged. The OpenCV side is the real capture stopped early (:class:`StoppingCapture`) or,
+would be damaged. The OpenCV side is the real capture stopped early (:class:`~tests.support.captures.Capture`) or,
 where OpenCV would have to decode past a packet it cannot, a stand-in that serves frames
 (:class:`ServedCapture`). These tests kill mutants of ``actionrec/video/pyav.py`` that the rest of
 ``tests/test_video.py`` leaves alive (``benchmarks/mutation.py pyav``).
@@ -21,6 +21,7 @@ import pytest
 
 from actionrec.video import open_video
 from actionrec.video.pyav import ContainerFacts
+from tests.support.captures import Capture
 from tests.support.videos import make_raw_h264, read_stamp, stamp
 
 pytestmark = pytest.mark.timeout(60)
@@ -92,29 +93,6 @@ def assert_frames(frames, indices, fps=10, first_index=0):
     assert [f.timestamp_s for f in frames] == pytest.approx([i / fps for i in indices], abs=1e-3)
 
 
-class StoppingCapture:
-    """OpenCV's real capture that fails to open (``opened=False``) or stops after ``stop_after`` reads."""
-
-    def __init__(self, path, *, opened=True, stop_after=None):
-        self.cap = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
-        self.opened, self.stop_after, self.reads = opened, stop_after, 0
-
-    def isOpened(self):  # noqa: N802 (OpenCV's name)
-        return self.opened and self.cap.isOpened()
-
-    def read(self):
-        if self.stop_after is not None and self.reads >= self.stop_after:
-            return False, None
-        self.reads += 1
-        return self.cap.read()
-
-    def get(self, prop):
-        return self.cap.get(prop)
-
-    def release(self):
-        self.cap.release()
-
-
 class ServedCapture:
     """An OpenCV stand-in that decoded ``n`` frames at ``i / fps`` s (concealing any bad packet), then stopped."""
 
@@ -142,7 +120,7 @@ class ServedCapture:
 
 
 def capture(**kw):
-    return {"capture_factory": lambda path: StoppingCapture(path, **kw)}
+    return {"capture_factory": lambda path: Capture(path, **kw)}
 
 
 def served(n, **kw):
