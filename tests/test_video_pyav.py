@@ -1,5 +1,6 @@
-"""The PyAV fallback decoder on the inputs synthetic clips lack: late stream starts, coarse or fine
-time bases, corrupt packets OpenCV got past, declared durations that lie, demuxers that fail.
+"""The PyAV fallback decoder on the inputs synthetic clips lack: late and negative stream starts, coarse
+or fine time bases, corrupt packets OpenCV got past, declared durations that lie, demuxers that fail,
+seeks that land beside audio or on nothing.
 
 Each clip is written here with PyAV (:func:`write_clip`), then edited as bytes where a real file
 would be damaged. The OpenCV side is the real capture stopped early (:class:`~tests.support.captures.Capture`) or,
@@ -44,8 +45,12 @@ def write_clip(
     size_wh: tuple[int, int] = SIZE_WH,
     pix_fmt: str = "yuv420p",
     title: str | None = None,
+    audio_s: float = 0.0,
 ) -> Path:
-    """Frame ``i`` (barcode ``i``) at ``start_s + i / fps``; the packets of frames in ``corrupt`` hold zeros."""
+    """Frame ``i`` (barcode ``i``) at ``start_s + i / fps``; the packets of frames in ``corrupt`` hold zeros.
+
+    With ``audio_s``, a silent 8 kHz AAC track of that length from ``start_s`` too (the muxer interleaves it).
+    """
     import av
 
     tb = time_base or Fraction(1, 1000)
@@ -58,6 +63,7 @@ def write_clip(
         stream.options = codec_options or ({"g": "100", "qscale": "2"} if codec in ("mpeg4", "mjpeg") else {})
         stream.codec_context.time_base = tb
         stream.time_base = tb
+        sound = container.add_stream("aac", rate=8000) if audio_s else None
 
         def mux(packets):
             for packet in packets:
@@ -77,6 +83,12 @@ def write_clip(
             frame.pts, frame.time_base = round((start_s + i / fps) / tb), tb
             mux(stream.encode(frame))
         mux(stream.encode())
+        for k in range(math.ceil(audio_s * 8000 / 1024)):
+            chunk = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            chunk.sample_rate, chunk.pts = 8000, round(start_s * 8000) + k * 1024
+            container.mux(sound.encode(chunk))
+        if sound is not None:
+            container.mux(sound.encode())
     return path
 
 
@@ -145,6 +157,20 @@ def test_a_stream_that_starts_late_is_timed_from_its_start(tmp_path, kind, decod
     video, frames = frames_of(path, **capture(**DECODERS[decoder]))
     assert_frames(frames, range(20))
     assert (video.stats.frames_corrupt, video.stats.truncated) == (0, False)
+
+
+def test_a_stream_that_starts_before_zero_is_continued_after_where_opencv_stopped(tmp_path):
+    # MKV keeps negative timestamps when its muxer is told to: this stream starts at -1 s. OpenCV
+    # stops at 0.2 s of its 2 s; PyAV counts packet times from the stream start too, so it finds the
+    # 17 frames after OpenCV's last one (counting from 0 instead, the last packet would be at -0.1 s).
+    import av
+
+    path = write_clip(tmp_path / "negative.mkv", start_s=-1.0, options={"avoid_negative_ts": "disabled"})
+    with av.open(str(path)) as container:
+        v = container.streams.video[0]
+        assert v.start_time * v.time_base == -1  # the premise: a negative start
+    _, frames = frames_of(path, **capture(stop_after=3))
+    assert_frames(frames, range(20))
 
 
 def test_a_cut_off_stream_that_starts_late_is_truncated_where_its_packets_end(tmp_path):
@@ -319,6 +345,33 @@ def test_frames_opencv_finds_where_pyav_sees_no_video_are_kept(tmp_path):
     video, frames = frames_of(path, **served(4))
     assert_frames(frames, range(4))
     assert video.stats.warnings == []
+
+
+def test_frames_opencv_finds_where_pyav_sees_no_video_packet_are_kept(tmp_path):
+    # PyAV finds a video track but not one packet in it (an audio track only): there is nothing to
+    # land on after the seek, so the file is reopened from its start, with the same tolerant options
+    # for its Latin-1 title, and yields nothing more. OpenCV's own FFmpeg build is stood in for.
+    path = write_clip(tmp_path / "silent.mkv", n=0, audio_s=1.6, title="caf-MARK")
+    path.write_bytes(path.read_bytes().replace(b"MARK", b"\xe9\xe9\xe9\xe9"))  # "é" as one byte
+    _, frames = frames_of(path, **served(4))
+    assert_frames(frames, range(4))
+
+
+def test_a_ts_seek_landing_beside_audio_still_finds_its_video_is_no_keyframe(tmp_path):
+    # An MPEG-TS seek lands on the nearest packets, here an audio packet (every one is a keyframe)
+    # before a video packet that is not a keyframe. Only the video packet tells: decoding from there
+    # would yield nothing (the only keyframe is frame 0), so the file is decoded from its start.
+    import av
+
+    path = write_clip(tmp_path / "sound.ts", fmt="mpegts", codec="libx264", codec_options={"g": "100"}, audio_s=2.0)
+    with av.open(str(path)) as container:  # the premise: the packets a seek to 0.2 s lands on
+        v = container.streams.video[0]
+        container.seek(v.start_time + int(0.2 / v.time_base), stream=v, backward=True)
+        landed = [p for p in container.demux() if p.size][:3]
+        first_video = next(p for p in landed if p.stream.type == "video")
+        assert landed[0].stream.type == "audio" and landed[0].is_keyframe and not first_video.is_keyframe
+    _, frames = frames_of(path, **capture(stop_after=3))
+    assert_frames(frames, range(20))
 
 
 def test_a_raw_h264_stream_decoded_by_pyav_gets_timestamps_from_its_rate(tmp_path):
