@@ -18,11 +18,18 @@ Usage:
     python benchmarks/mutation.py                  # every module, smallest first
     python benchmarks/mutation.py sampling results # some of them
     python benchmarks/mutation.py --list           # the module -> tests table
+    python benchmarks/mutation.py stages --survivors-of last.json --json now.json
+
+``--survivors-of RESULTS`` (a ``--json`` file of an earlier run) runs only that run's survivors
+again, with today's tests, and counts the earlier run's kills as kills: tests added since cannot
+bring a killed mutant back. It refuses a module whose source changed since that run (the mutants
+would not be the same ones): each result records the SHA-256 of the module it mutated.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -216,8 +223,15 @@ def _plus_line(shown: str) -> str:
     return f"(removed) {minus[0]}" if minus else "?"
 
 
-def run_target(target: Target, *, workers: int, keep: bool, equivalents: dict) -> dict:
-    """Mutate one module in a fresh copy; returns its counts and survivors."""
+def source_sha256(target: Target) -> str:
+    return hashlib.sha256((REPO / target.source).read_bytes()).hexdigest()
+
+
+def run_target(target: Target, *, workers: int, keep: bool, equivalents: dict, previous: dict | None = None) -> dict:
+    """Mutate one module in a fresh copy; returns its counts and survivors.
+
+    With ``previous`` (this module's result of an earlier run, same source), only its survivors run.
+    """
     tmp = Path(tempfile.mkdtemp(prefix=f"mutation-{target.name}-"))
     root = tmp / "repo"
     try:
@@ -232,6 +246,8 @@ def run_target(target: Target, *, workers: int, keep: bool, equivalents: dict) -
         env.update(target.env)
         started = time.monotonic()
         cmd = ["nice", "-n", "10", sys.executable, "-m", "mutmut", "run", "--max-children", str(workers)]
+        if previous is not None:
+            cmd += [r["name"] for r in previous["survivors"]]
         proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=env)
         elapsed = time.monotonic() - started
         meta = root / "mutants" / (target.source + ".meta")
@@ -242,6 +258,10 @@ def run_target(target: Target, *, workers: int, keep: bool, equivalents: dict) -
         from mutmut.stats import status_by_exit_code
 
         status = {name: status_by_exit_code[code] for name, code in exit_codes.items()}
+        earlier_kills = 0
+        if previous is not None:
+            status = {r["name"]: status[r["name"]] for r in previous["survivors"]}
+            earlier_kills = previous["killed"]
         killed = sorted(n for n, s in status.items() if s in ("killed", "timeout", "caught by type check"))
         survivors = sorted(set(status) - set(killed))
         rows = []
@@ -252,7 +272,16 @@ def run_target(target: Target, *, workers: int, keep: bool, equivalents: dict) -
             if eq is not None and eq[0] != line:
                 eq = None  # the list is stale for this mutant: the line it names is not this mutant's
             rows.append({"name": name, "status": status[name], "line": line, "equivalent": eq[1] if eq else None})
-        return {"module": target.name, "total": len(status), "killed": len(killed), "survivors": rows, "s": elapsed}
+        total = previous["total"] if previous is not None else len(status)
+        return {
+            "module": target.name,
+            "source_sha256": source_sha256(target),
+            "total": total,
+            "killed": earlier_kills + len(killed),
+            "survivors": rows,
+            "s": elapsed + (previous["s"] if previous is not None else 0.0),
+            "rerun_of_survivors": previous is not None,
+        }
     finally:
         if keep:
             print(f"  (kept {tmp})")
@@ -272,6 +301,7 @@ def report(res: dict, *, details: bool = True) -> bool:
         f"{res['module']:<11} killed {killed:>4} / {total:<4} {100 * score:5.1f} %   "
         f"equivalent {len(equivalent):>3}   without them {100 * score_eq:5.1f} %   "
         f"surviving {len(live):>3}   ({res['s']:.0f} s)  {'OK' if ok else 'BELOW TARGET / SURVIVORS'}"
+        + ("   (an earlier run's survivors re-run)" if res.get("rerun_of_survivors") else "")
     )
     if not details:
         return ok
@@ -289,6 +319,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary copy (to run `mutmut show` in it)")
     parser.add_argument("--list", action="store_true", help="print the module -> tests table and exit")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
+    parser.add_argument(
+        "--survivors-of",
+        type=Path,
+        metavar="RESULTS",
+        help="run only the survivors of an earlier run (its --json file)",
+    )
     args = parser.parse_args(argv)
     by_name = {t.name: t for t in TARGETS}
     if args.list:
@@ -300,10 +336,21 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown module(s) {unknown}; valid: {', '.join(by_name)}")
     chosen = [by_name[m] for m in args.modules] if args.modules else list(TARGETS)
     equivalents = load_equivalents()
+    earlier = {}
+    if args.survivors_of:
+        earlier = {r["module"]: r for r in json.loads(args.survivors_of.read_text())}
+        for t in chosen:
+            if t.name not in earlier:
+                parser.error(
+                    f"{args.survivors_of} has no result for {t.name!r} (it has {', '.join(earlier) or 'none'})"
+                )
+            if earlier[t.name].get("source_sha256") != source_sha256(t):
+                parser.error(f"{t.source} changed since the run in {args.survivors_of}: run {t.name} in full")
     results, all_ok = [], True
     for t in chosen:
         print(f"mutating {t.source} against {' '.join(t.tests)} ...", flush=True)
-        res = run_target(t, workers=args.workers, keep=args.keep, equivalents=equivalents)
+        previous = earlier.get(t.name)
+        res = run_target(t, workers=args.workers, keep=args.keep, equivalents=equivalents, previous=previous)
         results.append(res)
         all_ok &= report(res)
         sys.stdout.flush()
