@@ -11,6 +11,7 @@ from actionrec.doctor import FIXES
 from tests.ui.conftest import (
     FAKE_CAMERA_ARGS,
     INSECURE_HOST,
+    STEP_HANG_S,
     cell_outputs_text,
     error_outputs,
     host_resolver_args,
@@ -47,7 +48,7 @@ def _status_line(page) -> str:
 def test_fake_camera_frames_reach_the_kernel(lab_server, chromium_factory, page_factory):
     page = page_factory(chromium_factory(*FAKE_CAMERA_ARGS))
     open_notebook(page, lab_server, "browser_camera_rate.ipynb")
-    run_all(page, timeout_s=60)
+    run_all(page, timeout_s=STEP_HANG_S)
     page.locator(".ar-browser-camera-preview").wait_for(state="visible")
     screenshot(page, "browser_camera-streaming")
     text = cell_outputs_text(page)
@@ -79,7 +80,7 @@ def test_denied_permission_is_explained(lab_server, chromium_factory, page_facto
     # A camera exists but nobody answers the permission prompt: headless Chromium denies it.
     page = page_factory(chromium_factory("--use-fake-device-for-media-stream"), permissions=None)
     open_notebook(page, lab_server, "browser_camera_status.ipynb")
-    run_all(page, timeout_s=60)
+    run_all(page, timeout_s=STEP_HANG_S)
     screenshot(page, "browser_camera-denied")
     text = cell_outputs_text(page)
     assert error_outputs(page) == []
@@ -96,7 +97,7 @@ def test_missing_camera_is_explained(lab_server, browser, page_factory):
     # Permission granted, but this machine has no camera (no fake device flag).
     page = page_factory(browser, permissions=["camera"])
     open_notebook(page, lab_server, "browser_camera_status.ipynb")
-    run_all(page, timeout_s=60)
+    run_all(page, timeout_s=STEP_HANG_S)
     screenshot(page, "browser_camera-no-camera")
     text = cell_outputs_text(page)
     assert error_outputs(page) == []
@@ -114,7 +115,7 @@ def test_insecure_origin_says_how_to_fix_it(lab_server, chromium_factory, page_f
     # http://cam.test:PORT is loopback, but not a secure context: no navigator.mediaDevices.
     page = page_factory(chromium_factory(*FAKE_CAMERA_ARGS, *host_resolver_args()))
     open_notebook(page, lab_server, "browser_camera_status.ipynb", host=INSECURE_HOST)
-    run_all(page, timeout_s=60)
+    run_all(page, timeout_s=STEP_HANG_S)
     screenshot(page, "browser_camera-insecure")
     text = cell_outputs_text(page)
     assert error_outputs(page) == []
@@ -147,7 +148,7 @@ def test_secure_page_without_media_devices_blames_the_browser(lab_server, chromi
     page.add_init_script(NO_MEDIA_DEVICES_JS)
     open_notebook(page, lab_server, "browser_camera_doctor.ipynb")
     assert page.evaluate("() => [window.isSecureContext, 'mediaDevices' in navigator]") == [True, False]
-    run_all(page, timeout_s=60)
+    run_all(page, timeout_s=STEP_HANG_S)
     screenshot(page, "browser_camera-no-media-devices")
     text = cell_outputs_text(page)
     assert error_outputs(page) == []

@@ -24,6 +24,8 @@ from tests.support.notebooks import tiny_parameters, write_with_parameters
 from tests.test_notebook_headless import NOTEBOOK, blue_then_red, copy_project
 from tests.ui.conftest import (
     FAKE_CAMERA_ARGS,
+    STEP_HANG_MS,
+    STEP_HANG_S,
     VISIBLE_PANEL,
     cell_outputs_text,
     error_outputs,
@@ -98,14 +100,14 @@ def _play_then_stop(page, name: str) -> None:
     """Wait until the live player plays, press Stop, see it stop and Run All finish."""
     live = _cell(page, "player.play(live.source)")
     stop = live.locator(".jupyter-button", has_text="Stop")
-    stop.wait_for(timeout=60_000)
-    page.wait_for_function("b => !b.disabled", arg=stop.element_handle(), timeout=60_000)  # playing
+    stop.wait_for(timeout=STEP_HANG_MS)
+    page.wait_for_function("b => !b.disabled", arg=stop.element_handle(), timeout=STEP_HANG_MS)  # playing
     page.wait_for_timeout(1500)
     _shot(page, live, f"{name}-playing")
     status = live.locator(".ar-player-status")
     assert status.text_content().startswith("playing"), status.text_content()
     stop.click()
-    wait_all_ran(page, timeout_s=60)
+    wait_all_ran(page, timeout_s=STEP_HANG_S)
     assert "stopped by Stop pressed" in live.locator(".jp-OutputArea-output").last.text_content()
     assert re.match(r"stopped \(Stop pressed\)", status.text_content())
     _shot(page, live, f"{name}-stopped")
@@ -159,7 +161,7 @@ def test_notebook_in_jupyterlab(lab, page, video_factory, tmp_path):
     panel.scroll_into_view_if_needed()
     panel.locator(".ar-upload-input").set_input_files(str(big))
     result = panel.locator(".jp-OutputArea-output pre", has_text="ui_noise_320x240.mp4: 4 windows of 1 s")
-    result.wait_for(timeout=60_000)
+    result.wait_for(timeout=STEP_HANG_MS)
     assert re.search(r"uploaded \(\d", panel.locator(".ar-upload-status").text_content())
     figure = panel.locator(".jp-OutputArea-output img")
     page.wait_for_function("img => img.complete && img.naturalWidth > 500", arg=figure.element_handle())

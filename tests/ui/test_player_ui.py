@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tests.support.videos import make_video
-from tests.ui.conftest import VISIBLE_PANEL, cell_outputs_text, error_outputs, open_notebook, screenshot
+from tests.ui.conftest import STEP_HANG_MS, VISIBLE_PANEL, cell_outputs_text, error_outputs, open_notebook, screenshot
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -139,7 +139,7 @@ def test_a_slow_real_page_never_has_more_than_max_unacked_frames(
     open_notebook(page, server, "player_in_flight.ipynb")
     _start_run_all(page)
     result = page.locator(".jp-OutputArea-output", has_text=re.compile(r"IN_FLIGHT \d"))  # not the clip name
-    result.wait_for(timeout=60_000)
+    result.wait_for(timeout=STEP_HANG_MS)
     screenshot(page, "player-in-flight")
     assert error_outputs(page) == []
     text = cell_outputs_text(page)

@@ -15,6 +15,7 @@ from actionrec.export import read_json
 from tests.support.chromium import serve_dir
 from tests.ui.conftest import (
     FAKE_CAMERA_ARGS,
+    STEP_HANG_MS,
     cell_outputs_text,
     error_outputs,
     open_notebook,
@@ -122,7 +123,7 @@ def test_a_camera_session_interrupted_from_the_kernel_menu_leaves_complete_files
     page = page_factory(chromium_factory(*FAKE_CAMERA_ARGS))
     open_notebook(page, server, "record_camera_interrupt.ipynb")
     start_run_all(page)
-    page.locator(".ar-player-status").filter(has_text="top-1").wait_for(timeout=60_000)  # playing, labelled
+    page.locator(".ar-player-status").filter(has_text="top-1").wait_for(timeout=STEP_HANG_MS)  # playing, labelled
     page.wait_for_timeout(1000)
     page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Kernel$")).click()
     page.locator("li.lm-Menu-item[data-command='kernelmenu:interrupt']").click()

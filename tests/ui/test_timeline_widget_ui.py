@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from tests.support.videos import make_video
-from tests.ui.conftest import VISIBLE_PANEL, error_outputs, open_notebook, run_all, run_cell, screenshot
+from tests.ui.conftest import STEP_HANG_MS, VISIBLE_PANEL, error_outputs, open_notebook, run_all, run_cell, screenshot
 
 pytestmark = pytest.mark.timeout(150)
 
@@ -110,7 +110,7 @@ def test_widget_plays_a_browser_copy_of_an_mjpeg_avi(lab_server, page, clips):
 
     run_cell(page, 'widget("clip.avi")')  # no copy given: an H.264 copy is made
     transcoded = _widget(page, 1)
-    _wait_loaded(page, transcoded, mode="files", timeout_ms=60_000)
+    _wait_loaded(page, transcoded, mode="files", timeout_ms=STEP_HANG_MS)
     assert transcoded.get_attribute("data-video-kind") == "transcoded"
     assert "H.264 copy made for the browser" in transcoded.locator(".ar-tl-note").first.inner_text()
     got = _click_seeks(page, transcoded, 4.4)

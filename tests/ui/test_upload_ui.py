@@ -9,7 +9,15 @@ import pytest
 
 from actionrec.notebook.upload import format_size
 from tests.support.videos import make_video
-from tests.ui.conftest import cell_outputs_text, error_outputs, open_notebook, run_all, screenshot
+from tests.ui.conftest import (
+    STEP_HANG_MS,
+    STEP_HANG_S,
+    cell_outputs_text,
+    error_outputs,
+    open_notebook,
+    run_all,
+    screenshot,
+)
 
 expect = pytest.importorskip("playwright.sync_api", reason="UI tests need the playwright package").expect
 pytestmark = pytest.mark.timeout(120)
@@ -47,7 +55,7 @@ def _pick(page, path) -> None:
 
 def _open(page, lab_server):
     open_notebook(page, lab_server, NOTEBOOK)
-    run_all(page, timeout_s=60)
+    run_all(page, timeout_s=STEP_HANG_S)
     assert error_outputs(page) == []
     page.locator(".ar-upload-button").wait_for()
     uploads = lab_server.root_dir / "uploads"
@@ -60,7 +68,7 @@ def test_a_video_larger_than_10_mb_arrives_byte_identical(lab_server, page, big_
     screenshot(page, "upload-idle")
 
     _pick(page, big_video)
-    page.locator('.ar-upload-status[data-state="done"]').wait_for(timeout=60_000)
+    page.locator('.ar-upload-status[data-state="done"]').wait_for(timeout=STEP_HANG_MS)
     screenshot(page, "upload-done")
 
     arrived = uploads / big_video.name
