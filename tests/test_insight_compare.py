@@ -50,7 +50,7 @@ def same_precisions(clip, tiny_model_dir, tiny_labels_file, tmp_path_factory):
 
 def test_identical_outputs_agree_fully(same_precisions):
     print(same_precisions.to_text())
-    ref, int8, finer = same_precisions.runs
+    ref, _, finer = same_precisions.runs
     assert [r.config.name for r in same_precisions.runs] == ["FP16 CPU", "FP16-INT8 CPU", "FP16 CPU 1/0.25s"]
     assert same_precisions.agreements[0] is None
     ag = same_precisions.agreements[1]
@@ -118,7 +118,7 @@ def test_fewer_than_two_configurations_is_refused():
 
     with pytest.raises(ValueError, match="two or more distinct configurations, got FP16 CPU, FP16 CPU"):
         compare("clip.mp4", configs=[CompareConfig(), CompareConfig()])
-    with pytest.raises(ValueError, match="window_s and stride_s must be > 0 seconds, got 1.0, 0"):
+    with pytest.raises(ValueError, match=r"window_s and stride_s must be > 0 seconds, got 1\.0, 0"):
         CompareConfig(stride_s=0)
 
 

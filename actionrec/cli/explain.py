@@ -48,7 +48,6 @@ def run_explain(args: argparse.Namespace) -> int:
     out_dir = settings.resolve_path(args.out) if args.out else settings.data_dir("out")
     written = write_explanation(result, out_dir, source=args.clip)
     print(result.to_text())
-    print("  embeddings: " + ("from the cache (no encoder ran)" if result.embeddings_cached else "encoded"))
     for kind, path in written.items():
         print(f"  wrote {kind}: {path}")
     return 0

@@ -236,6 +236,7 @@ class Explanation:
             drops = w.drops(name)
             best = ", ".join(f"#{t} at {w.sample_times_s[t]:.2f} s ({drops[t]:+.1%})" for t in w.ranked(name)[:top_n])
             lines.append(f"  replaced by the {name:<9}: largest drops {best}")
+        lines.append("  embeddings: " + ("from the cache (no encoder ran)" if self.embeddings_cached else "encoded"))
         lines.append(f"  moments over the video ({self.video.windows} windows):")
         lines += [
             f"    {m.time_s:6.2f} s  drop {m.drop:+.1%} in window #{m.window_index} ({m.label}"
