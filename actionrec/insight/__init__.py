@@ -1,6 +1,7 @@
 """Insight: which frames mattered, and how two configurations compare (``docs/explain.md``).
 
-- :mod:`~actionrec.insight.report`: the results (:class:`Explanation`, :class:`Comparison`...)
+- :mod:`~actionrec.insight.report` and :mod:`~actionrec.insight.comparison`: the results
+  (:class:`Explanation`, :class:`Comparison`...)
 - :mod:`~actionrec.insight.occlusion`: occlusion of time steps (only the decoder runs)
 - :mod:`~actionrec.insight.explain`: :func:`explain` a video at a time, :func:`write_explanation`
 - :mod:`~actionrec.insight.compare`: :func:`compare` configurations, each in its own process
@@ -9,16 +10,12 @@
 """
 
 from .compare import agreement, compare, spearman, write_comparison
+from .comparison import COMPARE_SCHEMA_ID, Agreement, CompareConfig, Comparison, ConfigRun
 from .explain import explain, explanation_figure, load_or_encode, write_explanation
 from .occlusion import explain_video, explain_window, occluded, window_at
 from .picture import draw_comparison, draw_explanation, write_png
 from .report import (
-    COMPARE_SCHEMA_ID,
     EXPLAIN_SCHEMA_ID,
-    Agreement,
-    CompareConfig,
-    Comparison,
-    ConfigRun,
     Explanation,
     Moment,
     VideoExplanation,

@@ -31,7 +31,7 @@ from ..errors import CompareError, DeviceNotAvailableError, VideoOpenError
 from ..models.files import resolve_model
 from ..models.runtime import check_device
 from ..video.open import SourceLike, resolve_source
-from .report import Agreement, CompareConfig, Comparison, ConfigRun
+from .comparison import Agreement, CompareConfig, Comparison, ConfigRun
 
 TOP_K = 5
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding actionrec/, for the children's path

@@ -21,7 +21,8 @@ import numpy as np
 from ..atomic import atomic_write
 from ..errors import ExportError
 from ..render import BAR_BGR, FONT, TOP_BAR_BGR, UNCERTAIN_BGR
-from .report import Comparison, Explanation
+from .comparison import Comparison
+from .report import Explanation
 
 BG_BGR = (255, 255, 255)
 INK_BGR = (40, 40, 40)

@@ -12,9 +12,10 @@ import cv2
 import numpy as np
 
 from ..errors import ExportError
+from ..insight.comparison import Comparison
 from ..insight.explain import explanation_figure
 from ..insight.picture import draw_comparison
-from ..insight.report import Comparison, Explanation
+from ..insight.report import Explanation
 
 
 def _png(image_bgr: np.ndarray) -> Any:
