@@ -8,7 +8,7 @@ matplotlib load only when they are needed.
 One folder per concern, lowest layer first: ``errors``, ``settings``; ``atomic``, ``results``;
 ``download``, ``render``; :mod:`actionrec.models` and :mod:`actionrec.video`;
 :mod:`actionrec.pipeline`; :mod:`actionrec.heads` (custom actions...); :mod:`actionrec.export`;
-:mod:`actionrec.doctor` and ``bench``;
+:mod:`actionrec.insight` (which frames mattered, A/B compare); :mod:`actionrec.doctor` and ``bench``;
 :mod:`actionrec.cli`; :mod:`actionrec.notebook` (widgets, not imported here).
 
 Example:
@@ -45,6 +45,8 @@ EXPORTS: dict[str, str] = {
             "OfflineError",
             "UploadError",
             "AnalysisCancelledError",
+            "CompareError",
+            "OutsideClipError",
             "VideoDecodeError",
             "VideoOpenError",
         ),
@@ -119,6 +121,10 @@ EXPORTS: dict[str, str] = {
         "actionrec.heads",
     ),
     "export_events": "actionrec.export",
+    **dict.fromkeys(
+        ("CompareConfig", "Comparison", "Explanation", "compare", "explain", "write_comparison", "write_explanation"),
+        "actionrec.insight",
+    ),
     **dict.fromkeys(("Check", "DoctorReport", "run_doctor"), "actionrec.doctor"),
     "main": "actionrec.cli",
 }
@@ -136,6 +142,7 @@ if TYPE_CHECKING:  # what a type checker and an IDE see; at run time the names l
         AnalysisCancelledError,
         ChecksumMismatchError,
         ClipTooShortError,
+        CompareError,
         DeviceNotAvailableError,
         DownloadError,
         ExportError,
@@ -145,6 +152,7 @@ if TYPE_CHECKING:  # what a type checker and an IDE see; at run time the names l
         ModelNotFoundError,
         ModelOutputError,
         OfflineError,
+        OutsideClipError,
         UploadError,
         VideoDecodeError,
         VideoOpenError,
@@ -174,6 +182,15 @@ if TYPE_CHECKING:  # what a type checker and an IDE see; at run time the names l
         parse_example,
         parse_rule,
         train_actions,
+    )
+    from .insight import (
+        CompareConfig,
+        Comparison,
+        Explanation,
+        compare,
+        explain,
+        write_comparison,
+        write_explanation,
     )
     from .models import (
         ActionModels,

@@ -71,3 +71,11 @@ class HeadError(ActionRecError):
 
 class HeadMismatchError(HeadError):
     """A head cannot read these models' outputs (e.g. custom actions trained on another decoder)."""
+
+
+class OutsideClipError(ActionRecError, ValueError):
+    """A time asked for lies outside what the clip covers (the message gives the clip's span)."""
+
+
+class CompareError(ActionRecError):
+    """A configuration of an A/B comparison could not be measured (its process failed, or too few remain)."""

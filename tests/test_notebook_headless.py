@@ -153,6 +153,15 @@ def test_notebook_runs_headless_and_shows_results(runs, run):
     assert re.search(r"sky\s+\(\d+%\)[\s\S]*fire\s+\(\d+%\)", custom), custom
     assert json.loads((out / "my-actions.json").read_text())["format"] == "actionrec.actions/1"
 
+    # Step 14: which frames mattered, from the embeddings cached in step 8; step 15: FP16 against FP16-INT8
+    explained = _texts(_cell(nb, "nu.explain("))[0]
+    assert "window #3 1.50–2.50 s:" in explained and "embeddings: from the cache" in explained, explained
+    assert "replaced by the neighbour" in explained and "moments over the video (7 windows)" in explained
+    assert any("image/png" in o.get("data", {}) for o in _cell(nb, "nu.explain(").outputs)
+    compared = _texts(_cell(nb, "nu.compare("))[0]  # the tiny FP16 and FP16-INT8 IRs are the same graph
+    assert re.search(r"FP16-INT8 CPU\s+7\s+1\.000\s+0\.0000\s+1\.000", compared), compared
+    assert any("image/png" in o.get("data", {}) for o in _cell(nb, "nu.compare(").outputs)
+
     choice = _texts(_cell(nb, "nu.choose_live_source"))[0]
     assert "Live source: the video file blue_then_red.mp4, played in real time." in choice
     assert "browser camera: no-front-end" in choice

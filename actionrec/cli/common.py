@@ -9,15 +9,16 @@ from ..models.files import ModelFiles, resolve_model
 from ..models.registry import MODELS, PRECISIONS
 
 
-def add_model_args(p: argparse.ArgumentParser) -> None:
-    """Flags shared by every command that needs the models."""
+def add_model_args(p: argparse.ArgumentParser, *, precision: bool = True) -> None:
+    """Flags shared by every command that needs the models (``precision=False``: all but ``--precision``)."""
     p.add_argument("--model", default=settings.DEFAULT_MODEL, help=f"one of {', '.join(MODELS)} (default: %(default)s)")
-    p.add_argument(
-        "--precision",
-        default=settings.env_str(settings.ENV_PRECISION, settings.DEFAULT_PRECISION),
-        choices=PRECISIONS,
-        help="model precision (env AR_PRECISION; default: %(default)s)",
-    )
+    if precision:
+        p.add_argument(
+            "--precision",
+            default=settings.env_str(settings.ENV_PRECISION, settings.DEFAULT_PRECISION),
+            choices=PRECISIONS,
+            help="model precision (env AR_PRECISION; default: %(default)s)",
+        )
     p.add_argument("--cache-dir", help="verified download cache (env AR_CACHE_DIR; default: model/)")
     p.add_argument("--model-dir", help="use models on disk in the OMZ layout, no download (env AR_MODEL_DIR)")
     p.add_argument(

@@ -1,4 +1,4 @@
-"""Command line: ``python -m actionrec {fetch,analyze,learn,bench,doctor} ...``.
+"""Command line: ``python -m actionrec {fetch,analyze,learn,explain,compare,bench,doctor} ...``.
 
 Every failure exits non-zero with one clear line (``--verbose`` adds the traceback). Flags win over
 the matching ``AR_*`` environment variables.
@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from ..errors import ActionRecError
-from . import analyze, bench, doctor, fetch, learn
+from . import analyze, bench, compare, doctor, explain, fetch, learn
 
 AddArgs = Callable[[argparse.ArgumentParser], None]
 Command = Callable[[argparse.Namespace], int]
@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[AddArgs, Command]] = {
     "fetch": (fetch.add_args, fetch.run_fetch),
     "analyze": (analyze.add_args, analyze.run_analyze),
     "learn": (learn.add_args, learn.run_learn),
+    "explain": (explain.add_args, explain.run_explain),
+    "compare": (compare.add_args, compare.run_compare),
     "bench": (bench.add_args, bench.run_bench_command),
     "doctor": (doctor.add_args, doctor.run_doctor_cli),
 }

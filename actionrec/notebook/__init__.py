@@ -50,6 +50,7 @@ EXPORTS: dict[str, str] = {
     "GroupEditor": "actionrec.notebook.groups_editor",
     "BrowserCamera": "actionrec.notebook.browser_camera",
     "TimelineWidget": "actionrec.notebook.timeline_widget",
+    **dict.fromkeys(("show_comparison", "show_explanation"), "actionrec.notebook.insight_view"),
 }
 
 __all__ = sorted(EXPORTS)
@@ -69,6 +70,7 @@ if TYPE_CHECKING:
     )
     from .events_view import draw_event_markers, events_table
     from .groups_editor import GroupEditor
+    from .insight_view import show_comparison, show_explanation
     from .panels import ModelChoice, UploadPanel, choose_live_source, doctor
     from .player import LivePlayer, PlayerReport
     from .session import (
