@@ -145,9 +145,9 @@ def test_whole_second_int_timestamps_are_stored_as_seconds_and_read_back(models,
 def test_rows_past_the_first_256_samples_keep_every_earlier_embedding(models, grid):
     """The embedding array grows while callbacks write into it: nothing written before is lost."""
     encoder = FileEncoder(models, grid, progress=False)
-    encoded = encoder.run(grid_frames(300), source="long.mp4")
-    assert row_blues(encoded) == [blue(i) for i in range(300)]
-    assert encoder.samples_encoded == 300
+    encoded = encoder.run(grid_frames(260), source="long.mp4")
+    assert row_blues(encoded) == [blue(i) for i in range(260)]
+    assert encoder.samples_encoded == 260
 
 
 def test_an_encoder_of_another_input_size_gets_frames_of_its_size(tmp_path, tiny_labels_file):
@@ -345,3 +345,39 @@ def test_a_ctrl_c_while_the_requests_drain_is_raised_after_the_reader_is_joined(
     with pytest.raises(KeyboardInterrupt):
         FileEncoder(models, grid, progress=False).run(grid_frames(30), source="x")
     assert drains == [1, 1] and joined == ["actionrec-reader"]
+
+
+def test_an_early_stop_returns_only_after_the_requests_in_flight_finished(models, grid, monkeypatch):
+    """``on_progress`` raises at sample 16 while the request carrying samples 8-15 still runs: the run
+    waits for it (an ``AsyncInferQueue`` freed with requests running aborts or hangs OpenVINO)."""
+    import openvino
+
+    from tests.support.held_requests import CompletionLog, gated_models
+
+    log = CompletionLog()
+    held_green = log.hold_until_released()
+    frames = grid_frames(24)
+    frames[8].image_bgr[:, :, 1] = held_green  # the request carrying sample 8 waits for the release
+    monkeypatch.setattr(openvino, "AsyncInferQueue", log.queue_class())
+    gated = gated_models(models, log)
+    real_drain = stages.EncoderQueue.drain
+
+    def release_then_drain(self):
+        log.release()  # shutdown waits for the requests: the held one may go on now
+        real_drain(self)
+
+    monkeypatch.setattr(stages.EncoderQueue, "drain", release_then_drain)
+
+    class StopError(Exception):
+        pass
+
+    def stop_at_16(done, total):
+        if done == 17:
+            raise StopError
+
+    with pytest.raises(StopError):
+        FileEncoder(gated, Recognizer(gated).grid, progress=False, on_progress=stop_at_16).run(frames, source="x")
+    finished_at_return = [ks for ks, _started in log.completed]
+    log.release()
+    assert gated.encoder_batch == FILE_BATCH == 8
+    assert log.held == 1 and sorted(finished_at_return) == [tuple(range(8)), tuple(range(8, 16))]
