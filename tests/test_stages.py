@@ -122,6 +122,9 @@ def test_the_result_carries_the_sources_counters_size_and_start(models, grid, ca
 def test_max_seconds_counts_from_the_first_frame(models, grid):
     encoded = FileEncoder(models, grid, progress=False, max_seconds=1.0).run(grid_frames(64, t0=20.0), source="x")
     assert encoded.num_samples == 17 and encoded.duration_s == pytest.approx(1.0) and encoded.t0_s == 20.0
+    # a bound below zero stops at the first frame: nothing analysed, a well-formed empty result
+    none = FileEncoder(models, grid, progress=False, max_seconds=-1.0).run(grid_frames(8, t0=20.0), source="x")
+    assert (none.num_samples, none.duration_s, none.frames_decoded, none.size_wh) == (0, 0.0, 1, (32, 32))
 
 
 def test_an_empty_source_gives_an_empty_result_that_is_stored_and_read_back(models, grid, tmp_path):
