@@ -86,12 +86,13 @@ TARGETS = (
             "tests/test_download_limits.py::test_recognizer_encode_and_analyze_take_the_limit",
         ),
     ),
-    # stages: the file encoder's stages, exercised by the same files (a run against test_pipeline.py alone
-    # killed 246 / 384 = 64.1 %; its 138 survivors are the next session's work).
+    # stages: the file encoder's stages: their own tests (test_stages: the bar, the result's counters,
+    # timings from injected clocks, reuse, early stops) and the file pipeline's files.
     Target(
         "stages",
         "actionrec/pipeline/stages.py",
         (
+            "tests/test_stages.py",
             "tests/test_pipeline.py",
             "tests/test_recognizer.py",
             "tests/test_embedding_cache.py",

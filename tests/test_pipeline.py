@@ -353,7 +353,7 @@ def test_a_file_encoder_encodes_one_source(models):
     frames = frames_of((np.full((32, 32, 3), 9, np.uint8), i / 16) for i in range(20))
     encoder = FileEncoder(models, Recognizer(models).grid, progress=False)
     assert encoder.run(frames, source="x").num_samples == 20
-    with pytest.raises(RuntimeError, match="a FileEncoder encodes one source; make a new one"):
+    with pytest.raises(RuntimeError, match=r"^a FileEncoder encodes one source; make a new one for the next$"):
         encoder.run(frames, source="x")
 
 
