@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache-dir", type=Path, default=REPO / "model", help="compile cache root (AR_CACHE_DIR)")
     p.add_argument("--precision", default="FP16")
     p.add_argument("--max-seconds", type=float, default=3.0, help="AR_MAX_SECONDS: video the live section plays")
-    p.add_argument("--runs", type=int, default=1, help="counted Run Alls (after one that is not counted)")
+    p.add_argument("--runs", type=int, default=1, help="counted runs of Run All (after one not counted)")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds one Run All may take")
     p.add_argument("--screenshot", type=Path, help="save a screenshot of each counted run's page in this folder")
     args = p.parse_args(argv)

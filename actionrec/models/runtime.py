@@ -168,6 +168,8 @@ def compile_models(
 ) -> ActionModels:
     """Compile encoder and decoder on ``device`` with a performance ``hint``.
 
+    The two compile at once (two threads), each from the compile cache after the first time.
+
     Args:
         files: from :func:`actionrec.models.resolve_model`.
         device: ``CPU``, ``GPU``, ``AUTO`` (or ``AUTO:GPU,CPU``).
@@ -197,6 +199,9 @@ def compile_models(
         config["ENABLE_CPU_PINNING"] = False
     if inference_precision:
         config["INFERENCE_PRECISION_HINT"] = inference_precision
+    # Same hint for the decoder: files decode many windows through an AsyncInferQueue (throughput),
+    # live sources one window at a time (latency). Its threads stay pinned: in file analysis the
+    # decoder runs after the video is decoded, with no decoder threads to starve.
     decoder_config = {k: v for k, v in config.items() if k != "ENABLE_CPU_PINNING"}
     # Encoder and decoder compile at once (OpenVINO releases the GIL; from the compile cache each
     # mostly loads its blob), and the decoder's id is hashed beside them: on 2 cores the three
@@ -360,10 +365,9 @@ def _content_id(xml: Path) -> str:
     """
     stamps = []
     for f in (xml, xml.with_suffix(".bin")):
-        try:
-            st = f.stat()
-        except OSError:
+        if not f.is_file():
             return ""
+        st = f.stat()
         stamps.append((str(f.resolve()), st.st_size, st.st_mtime_ns))
     return _hash_files(tuple(stamps))
 
