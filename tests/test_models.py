@@ -108,3 +108,38 @@ def test_compiled_tiny_models_are_colour_dependent(tiny_model_dir, tiny_labels_f
         emb = models.encoder(x)[0].reshape(1, 1, -1)
         logits = models.decoder(np.repeat(emb, 16, axis=1))[0]
         assert models.labels[int(logits.argmax())] == label
+
+
+def _copy_models(src, dest):
+    import shutil
+
+    shutil.copytree(src, dest)
+    return dest
+
+
+@pytest.mark.parametrize("part", ["encoder", "decoder"])
+def test_an_unreadable_ir_names_its_file_whichever_part_it_is(part, tiny_model_dir, tiny_labels_file, tmp_path):
+    # Encoder and decoder compile at once, the encoder straight from its file: either one broken
+    # still says which file OpenVINO cannot read, not a bare RuntimeError from the other thread.
+    model_dir = _copy_models(tiny_model_dir, tmp_path / "models")
+    files = resolve_model(precision="FP32", model_dir=model_dir, labels=tiny_labels_file)
+    xml = files.encoder_xml if part == "encoder" else files.decoder_xml
+    xml.write_text("<net><layers><this is not an IR")
+    with pytest.raises(ModelNotFoundError, match=rf"OpenVINO cannot read .*{part}\.xml: .*fetch again"):
+        compile_models(files, cache_dir=tmp_path / "cache", hint="LATENCY")
+
+
+def test_decoder_id_follows_the_decoder_file_in_one_process(tiny_model_dir, tiny_labels_file, tmp_path):
+    # The decoder's content id is hashed once per process for the same file (the notebook compiles
+    # for files, then for live), but a decoder rewritten in place must get a new id: decoder
+    # outputs cached for the old one must never be read for the new one.
+    model_dir = _copy_models(tiny_model_dir, tmp_path / "models")
+    files = resolve_model(precision="FP32", model_dir=model_dir, labels=tiny_labels_file)
+    first = compile_models(files, cache_dir=tmp_path / "cache", hint="THROUGHPUT")
+    again = compile_models(files, cache_dir=tmp_path / "cache", hint="LATENCY")
+    assert again.decoder_id == first.decoder_id != ""
+    fp16 = resolve_model(precision="FP16", model_dir=model_dir, labels=tiny_labels_file)
+    for suffix in (".xml", ".bin"):  # another valid decoder (FP16-compressed weights) under the FP32 name
+        files.decoder_xml.with_suffix(suffix).write_bytes(fp16.decoder_xml.with_suffix(suffix).read_bytes())
+    changed = compile_models(files, cache_dir=tmp_path / "cache", hint="LATENCY")
+    assert changed.decoder_id == compile_models(fp16, cache_dir=tmp_path / "cache").decoder_id != first.decoder_id

@@ -242,6 +242,25 @@ def test_hand_made_window_matches_the_engine(models, video_factory):
     assert late.window_index == len(timeline) - 1
 
 
+def test_encode_window_rows_follow_the_frames_across_a_change(models, video_factory):
+    # The frames go through several requests at once; each row must still be its own frame's
+    # embedding (a window across the blue-to-red change: blue rows first, then red ones).
+    from actionrec.notebook import session
+    from actionrec.pipeline.preprocess import preprocess
+
+    path = video_factory("blue_then_red.mp4", fps=25, duration_s=4.0, paint=blue_then_red)
+    window = session.sample_window(path, models=models, start_s=1.5)
+    rows = session.encode_window(models, window)
+    request = models.encoder.create_infer_request()
+    alone = [
+        np.asarray(request.infer({0: preprocess(f.image_bgr, input_hw=models.input_size_hw).tensor})[0]).reshape(-1)
+        for f in window.frames
+    ]
+    assert rows.shape == (16, models.embedding_dim) and rows.dtype == np.float32
+    assert np.allclose(rows, np.stack(alone), atol=1e-5)
+    assert not np.allclose(rows[0], rows[-1])  # the window does span the change
+
+
 def test_upload_panel_shows_analysis_or_a_clear_error(models, video_factory, tmp_path):
     import ipywidgets
 

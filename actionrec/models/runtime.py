@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,6 +168,8 @@ def compile_models(
 ) -> ActionModels:
     """Compile encoder and decoder on ``device`` with a performance ``hint``.
 
+    The two compile at once (two threads), each from the compile cache after the first time.
+
     Args:
         files: from :func:`actionrec.models.resolve_model`.
         device: ``CPU``, ``GPU``, ``AUTO`` (or ``AUTO:GPU,CPU``).
@@ -196,34 +199,28 @@ def compile_models(
         config["ENABLE_CPU_PINNING"] = False
     if inference_precision:
         config["INFERENCE_PRECISION_HINT"] = inference_precision
-    encoder_model = _read(core, files.encoder_xml)
-    decoder_model = _read(core, files.decoder_xml)
-    enc_in = encoder_model.input(0).get_shape()
-    enc_out = encoder_model.output(0).get_shape()
-    dec_in = decoder_model.input(0).get_shape()
-    dec_out = decoder_model.output(0).get_shape()
+    # Same hint for the decoder: files decode many windows through an AsyncInferQueue (throughput),
+    # live sources one window at a time (latency). Its threads stay pinned: in file analysis the
+    # decoder runs after the video is decoded, with no decoder threads to starve.
+    decoder_config = {k: v for k, v in config.items() if k != "ENABLE_CPU_PINNING"}
+    # Encoder and decoder compile at once (OpenVINO releases the GIL; from the compile cache each
+    # mostly loads its blob), and the decoder's id is hashed beside them: on 2 cores the three
+    # overlap instead of adding up (benchmarks/cold_start.py).
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="actionrec-compile") as pool:
+        decoder_job = pool.submit(_compile_decoder, core, files.decoder_xml, device, decoder_config)
+        decoder_id_job = pool.submit(_content_id, files.decoder_xml)
+        # Files on a CPU: the encoder takes several samples per request (see actionrec.pipeline.encoders).
+        file_batch = wanted if hint == "THROUGHPUT" and device == "CPU" else 1
+        encoder, batch, enc_in, enc_out = _compile_encoder(core, files.encoder_xml, device, config, batch=file_batch)
+        decoder, feature, dec_in, dec_out = decoder_job.result()  # an encoder error waits for it, then wins
+        decoder_id = decoder_id_job.result()
     if len(enc_in) != 4 or len(dec_in) != 3 or dec_in[2] != _numel(enc_out):
         raise ModelNotFoundError(
             f"{files.encoder_xml.name} / {files.decoder_xml.name} do not form an encoder/decoder "
             f"pair: encoder {list(enc_in)} -> {list(enc_out)}, decoder {list(dec_in)} -> "
             f"{list(dec_out)}; expected [1,3,H,W] -> [1,D,1,1] and [1,T,D] -> [1,C]"
         )
-    # Files on a CPU: the encoder takes FILE_BATCH samples per request (see actionrec.pipeline.encoders).
-    batch = wanted if hint == "THROUGHPUT" and device == "CPU" and wanted > 1 and any_batch(encoder_model) else 1
-    encoder = core.compile_model(encoder_model, device, config)
-    if batch > 1 and not per_sample(encoder, batch):
-        batch, encoder = 1, core.compile_model(_read(core, files.encoder_xml), device, config)
-    # The pooled feature before the classifier becomes the decoder's second output (custom heads).
-    feature = feature_output(decoder_model)
-    feature_dim = 0
-    if feature is not None:
-        decoder_model.add_outputs([pooled(feature)])  # averaged over time inside the graph: [1, F]
-        feature_dim = int(feature.get_partial_shape()[-1].get_length())
-    # Same hint for the decoder: files decode many windows through an AsyncInferQueue (throughput),
-    # live sources one window at a time (latency). Its threads stay pinned: in file analysis the
-    # decoder runs after the video is decoded, with no decoder threads to starve.
-    decoder_config = {k: v for k, v in config.items() if k != "ENABLE_CPU_PINNING"}
-    decoder = core.compile_model(decoder_model, device, decoder_config)
+    feature_dim = int(feature.get_partial_shape()[-1].get_length()) if feature is not None else 0
 
     num_classes = int(dec_out[-1])
     if labels is None:
@@ -258,7 +255,7 @@ def compile_models(
         openvino_version=ov.get_version(),
         feature_dim=feature_dim,
         feature_name=feature.get_node().get_friendly_name() if feature is not None else "",
-        decoder_id=_content_id(files.decoder_xml),
+        decoder_id=decoder_id,
     )
 
 
@@ -306,6 +303,43 @@ def _type_name(value: Any) -> str:
     return str(name() if callable(name) else value)
 
 
+def _compile_encoder(core, xml: Path, device: str, config: dict, *, batch: int) -> tuple[Any, int, list, list]:
+    """The compiled encoder, its batch and its input/output shapes (a batch-1 model's).
+
+    With ``batch`` > 1 the model is read and given a dynamic batch (:func:`any_batch`), kept only
+    when a batch gives what its samples give alone (:func:`per_sample`). At batch 1 (a live hint,
+    a CPU without AVX-512) OpenVINO compiles the file itself: from the compile cache that skips
+    reading the graph into Python and hashing it for the cache key.
+    """
+    if batch > 1:
+        model = _read(core, xml)
+        enc_in, enc_out = list(model.input(0).get_shape()), list(model.output(0).get_shape())
+        if any_batch(model):
+            encoder = core.compile_model(model, device, config)
+            if per_sample(encoder, batch):
+                return encoder, batch, enc_in, enc_out
+            model = _read(core, xml)  # a batch mixes samples: back to the file's own batch
+        return core.compile_model(model, device, config), 1, enc_in, enc_out
+    try:
+        encoder = core.compile_model(str(xml), device, config)
+    except RuntimeError:  # say what is wrong with the file (or the device) as for a read model
+        encoder = core.compile_model(_read(core, xml), device, config)
+    return encoder, 1, list(encoder.input(0).get_shape()), list(encoder.output(0).get_shape())
+
+
+def _compile_decoder(core, xml: Path, device: str, config: dict) -> tuple[Any, Any, list, list]:
+    """The compiled decoder, its pooled feature (``None``: none found) and its input/output shapes.
+
+    The pooled feature before the classifier becomes the decoder's second output (custom heads).
+    """
+    model = _read(core, xml)
+    dec_in, dec_out = list(model.input(0).get_shape()), list(model.output(0).get_shape())
+    feature = feature_output(model)
+    if feature is not None:
+        model.add_outputs([pooled(feature)])  # averaged over time inside the graph: [1, F]
+    return core.compile_model(model, device, config), feature, dec_in, dec_out
+
+
 def _read(core, xml: Path):
     try:
         return core.read_model(str(xml))
@@ -324,14 +358,27 @@ def _numel(shape) -> int:
 
 
 def _content_id(xml: Path) -> str:
-    """BLAKE2b-160 of an IR's ``.xml`` and ``.bin`` bytes (``""`` when a file is missing)."""
-    import hashlib
+    """BLAKE2b-160 of an IR's ``.xml`` and ``.bin`` bytes (``""`` when a file is missing).
 
-    h = hashlib.blake2b(digest_size=20)
+    Hashed once per process for the same files (path, size, modification time): the notebook
+    compiles the same decoder for files and for live.
+    """
+    stamps = []
     for f in (xml, xml.with_suffix(".bin")):
         if not f.is_file():
             return ""
-        with open(f, "rb") as fh:
+        st = f.stat()
+        stamps.append((str(f.resolve()), st.st_size, st.st_mtime_ns))
+    return _hash_files(tuple(stamps))
+
+
+@functools.lru_cache(maxsize=16)
+def _hash_files(stamps: tuple[tuple[str, int, int], ...]) -> str:
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=20)
+    for name, _size, _mtime in stamps:
+        with open(name, "rb") as fh:
             while chunk := fh.read(1 << 20):
                 h.update(chunk)
     return h.hexdigest()

@@ -244,19 +244,26 @@ def _grid_samples(path: str | os.PathLike[str], grid: Any, ks: range) -> tuple[l
 
 
 def encode_window(models: Any, window: WindowSamples) -> np.ndarray:
-    """Run the encoder on each sampled frame: ``[clip_len, embedding_dim]`` float32.
+    """Run the encoder on each sampled frame: ``[clip_len, embedding_dim]`` float32, in frame order.
 
     Each frame is preprocessed as the encoder expects (BGR, 0..255, short side resized, centre
-    crop; :func:`actionrec.pipeline.preprocess`).
+    crop; :func:`actionrec.pipeline.preprocess`). The frames go through the plugin's optimal
+    number of requests at once (2 on a 2-core CPU with the throughput hint: about half the time of
+    one request after another); the rows are put back in frame order.
     """
+    from ..pipeline.jobs import InferJobs
     from ..pipeline.preprocess import preprocess
 
-    request = models.encoder.create_infer_request()
-    rows = []
-    for frame in window.frames:
-        tensor = preprocess(frame.image_bgr, input_hw=models.input_size_hw).tensor
-        rows.append(np.array(request.infer({0: tensor})[0], dtype=np.float32).reshape(-1))
-    return np.stack(rows)
+    rows: dict[int, np.ndarray] = {}
+
+    def done(request: Any, index: int) -> None:
+        rows[index] = np.array(request.get_output_tensor(0).data, dtype=np.float32).reshape(-1)
+
+    jobs = InferJobs(models.encoder, max(1, min(len(window.frames), models.optimal_requests())), done)
+    for index, frame in enumerate(window.frames):
+        jobs.start_async({0: preprocess(frame.image_bgr, input_hw=models.input_size_hw).tensor}, index)
+    jobs.wait_all()
+    return np.stack([rows[i] for i in range(len(window.frames))])
 
 
 def decode_window(models: Any, embeddings: np.ndarray, *, window: WindowSamples, top_k: int = 5) -> Prediction:
