@@ -121,7 +121,22 @@ TARGETS = (
         "actionrec/video/pyav.py",
         ("tests/test_video.py", "tests/test_video_pyav.py", "tests/test_media_matrix.py::test_clip"),
     ),
-    Target("download", "actionrec/download.py", ("tests/test_download.py", "tests/test_download_limits.py")),
+    # download: besides its own two files, the planted-link tests of test_private_files (a link or a
+    # second name at the part, validator or final path is never written through or read out).
+    Target(
+        "download",
+        "actionrec/download.py",
+        (
+            "tests/test_download.py",
+            "tests/test_download_limits.py",
+            "tests/test_private_files.py::test_fetch_file_never_appends_to_a_link_planted_at_the_part_path",
+            "tests/test_private_files.py::test_fetch_file_never_appends_to_a_hard_link_at_the_part_path",
+            "tests/test_private_files.py::test_a_link_at_the_final_path_is_replaced_not_written_through",
+            "tests/test_private_files.py::test_download_url_never_writes_through_a_link_at_the_part_path",
+            "tests/test_private_files.py::test_a_link_at_the_validator_path_is_neither_read_nor_written",
+            "tests/test_private_files.py::test_download_url_does_not_hand_out_a_link_planted_at_its_final_name",
+        ),
+    ),
 )
 
 
