@@ -842,3 +842,33 @@ def test_a_body_of_announced_length_is_cached_without_probing(http_server, tmp_p
     url = http_server.add("v/announced.mp4", DATA)
     assert get_url(url, tmp_path, probe=reject).read_bytes() == DATA
     assert probed == []
+
+
+def test_a_url_the_http_stack_cannot_parse_is_a_final_error_naming_it_without_secrets(tmp_path):
+    remote = RemoteFile("m/a.bin", "https://storage.example/m/a.bin", 10, "ab" * 48, "sha384")
+    with pytest.raises(DownloadError) as info:  # port out of range: requests refuses it before connecting
+        fetch(remote, tmp_path, url="http://viewer:hunter2pw@127.0.0.1:99999/m/a.bin?token=s3cr3t")
+    assert str(info.value) == (
+        "cannot download m/a.bin from http://***@127.0.0.1:99999/m/a.bin: "
+        "InvalidURL: Failed to parse: http://***@127.0.0.1:99999/m/a.bin"
+    )
+    with pytest.raises(DownloadError) as info:
+        get_url("http://127.0.0.1:99999/v.mp4", tmp_path)
+    assert str(info.value) == (
+        "cannot download http://127.0.0.1:99999/v.mp4: InvalidURL: Failed to parse: http://127.0.0.1:99999/v.mp4"
+    )
+
+
+def test_a_complete_part_file_of_a_pinned_file_is_verified_without_a_request(remote, http_server, tmp_path):
+    part = tmp_path / "m/model.bin.part"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(DATA)  # the whole file arrived; the run stopped before the rename
+    assert fetch(remote, tmp_path).read_bytes() == DATA
+    assert http_server.requests == [] and leftovers(tmp_path) == ["m/model.bin"]
+
+
+@pytest.mark.parametrize("fault", [None, "no_length"])
+def test_a_url_exactly_at_the_size_limit_is_downloaded(http_server, tmp_path, fault):
+    url = http_server.add("v/at-limit.mp4", DATA)
+    http_server.set_fault("v/at-limit.mp4", fault)
+    assert get_url(url, tmp_path, max_bytes=len(DATA)).read_bytes() == DATA
