@@ -283,6 +283,23 @@ def test_url_with_only_a_last_modified_date_resumes_against_it(http_server, tmp_
     assert path.read_bytes() == DATA and len(http_server.ranged()) == 1
 
 
+@pytest.mark.parametrize(
+    ("modified", "resumed"),
+    [("Mon, 01 Jan 2024 11:59:59 GMT", True), ("Mon, 01 Jan 2024 12:00:00 GMT", False)],
+    ids=["a-second-before-the-answer", "in-the-answers-second"],
+)
+def test_a_last_modified_date_is_resumed_against_only_when_a_second_older_than_the_answer(
+    http_server, tmp_path, modified, resumed
+):
+    """RFC 9110 §8.8.2.2: a date within the second of the answer is weak (the file may change again in it)."""
+    http_server.etags = None
+    http_server.last_modified, http_server.date = modified, "Mon, 01 Jan 2024 12:00:00 GMT"
+    url = http_server.add("v/dated-now.mp4", DATA)
+    http_server.set_fault("v/dated-now.mp4", "drop_once")
+    assert get_url(url, tmp_path).read_bytes() == DATA
+    assert [r is not None for _, r in http_server.requests] == [False, resumed]
+
+
 def test_a_206_of_another_version_is_never_spliced_in(http_server, tmp_path, caplog):
     """A CDN that honours Range but ignores If-Range: the 206's own ETag gives it away."""
     http_server.honour_if_range = False

@@ -56,6 +56,7 @@ class FaultServer:
         self.last_modified: str | None = "Mon, 01 Jan 2024 00:00:00 GMT"  # sent with every file
         self.html_type = "text/html"  # the Content-Type of the "html" fault's page
         self.on_request = None  # called with (path, range) before each answer
+        self.date: str | None = None  # the Date header of every answer (None: the current time)
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -66,6 +67,9 @@ class FaultServer:
 
             def do_GET(self) -> None:
                 server._handle(self)
+
+            def date_time_string(self, timestamp=None) -> str:  # the Date header
+                return server.date or super().date_time_string(timestamp)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
