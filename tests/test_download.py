@@ -822,7 +822,7 @@ def test_a_link_at_the_final_name_of_a_url_is_downloaded_again_with_a_warning(ht
     (tmp_path / "elsewhere.mp4").write_bytes(b"not this download")
     final = tmp_path / (hashlib.sha256(url.encode()).hexdigest()[:24] + ".mp4")
     final.symlink_to(tmp_path / "elsewhere.mp4")
-    with caplog.at_level("WARNING", logger="actionrec.download"):
+    with caplog.at_level("INFO", logger="actionrec.download"):  # and nothing else is logged
         assert get_url(url, tmp_path).read_bytes() == DATA
     assert caplog.messages == [f"{final} is a symbolic link, not a download of {url}; downloading again"]
     assert (tmp_path / "elsewhere.mp4").read_bytes() == b"not this download"
@@ -889,3 +889,57 @@ def test_a_url_exactly_at_the_size_limit_is_downloaded(http_server, tmp_path, fa
     url = http_server.add("v/at-limit.mp4", DATA)
     http_server.set_fault("v/at-limit.mp4", fault)
     assert get_url(url, tmp_path, max_bytes=len(DATA)).read_bytes() == DATA
+
+
+def test_a_download_asks_for_the_files_own_bytes_not_a_compressed_form(remote, http_server, tmp_path):
+    # sizes, limits and Range offsets count the file's bytes: a gzip answer would count others
+    fetch(remote, tmp_path)
+    get_url(remote.url, tmp_path / "v")
+    assert [(e or "").lower() for e in http_server.accept_encodings] == ["identity", "identity"]
+
+
+def test_a_file_answered_without_a_content_type_is_downloaded(http_server, tmp_path):
+    http_server.content_type = None
+    url = http_server.add("v/untyped.mp4", DATA)
+    assert get_url(url, tmp_path).read_bytes() == DATA
+
+
+def test_a_body_declared_identity_counts_as_announced_and_is_not_probed(http_server, tmp_path):
+    from actionrec.errors import VideoOpenError
+
+    def reject(path):
+        raise VideoOpenError("not a video")
+
+    http_server.extra_headers = {"Content-Encoding": " Identity"}
+    url = http_server.add("v/identity.mp4", DATA)
+    assert get_url(url, tmp_path, probe=reject).read_bytes() == DATA
+
+
+@pytest.mark.parametrize("answer", ["416", "another-range", "another-version"])
+def test_a_part_file_removed_by_someone_else_during_a_resume_is_no_error(http_server, tmp_path, answer):
+    http_server.etags = None  # the date validator: the "another-version" answer changes its date
+    if answer == "another-range":
+        url = http_server.add("m/gone.bin", DATA)
+        http_server.set_fault("m/gone.bin", "wrong_range")
+        remote = RemoteFile("m/gone.bin", url, len(DATA), sha(DATA), "sha384")
+        part = tmp_path / "m/gone.bin.part"
+        run = lambda: fetch(remote, tmp_path)  # noqa: E731
+        validator = None
+    else:
+        url, validator = plant_resume(http_server, tmp_path, "v/gone.mp4", b"Mon, 01 Jan 2024 00:00:00 GMT")
+        part = validator.with_name(validator.name.removesuffix(".validator"))
+        if answer == "416":
+            part.write_bytes(DATA + b"more than the server has")
+        else:
+            http_server.honour_if_range = False
+            http_server.last_modified = "Tue, 02 Jan 2024 00:00:00 GMT"
+        run = lambda: get_url(url, tmp_path)  # noqa: E731
+
+    def remove_meanwhile(_path, rng):
+        if rng is not None:
+            part.unlink(missing_ok=True)
+            if validator is not None:
+                validator.unlink(missing_ok=True)
+
+    http_server.on_request = remove_meanwhile
+    assert run().read_bytes() == DATA

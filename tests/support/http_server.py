@@ -23,7 +23,9 @@ Faults (per path, set with :meth:`FaultServer.set_fault`):
 With a fault set, ``Range`` is ignored for the last three (they answer 200 with the whole body).
 
 Every request is logged as ``(path, range_header_or_None)`` in :attr:`FaultServer.requests`, and
-its ``If-Range`` header (or ``None``) in :attr:`FaultServer.if_ranges`. :attr:`FaultServer.on_request`,
+its ``If-Range`` header (or ``None``) in :attr:`FaultServer.if_ranges`, its ``Accept-Encoding`` in
+:attr:`FaultServer.accept_encodings`. A file's answer carries :attr:`FaultServer.content_type` (``None``:
+no ``Content-Type``) and :attr:`FaultServer.extra_headers`. :attr:`FaultServer.on_request`,
 when set, is called with ``(path, range_header_or_None)`` before each answer (a test acting on the
 client's files while its request is open).
 Responses carry an ``ETag`` of the current bytes (:attr:`FaultServer.etags`: strong, weak or none),
@@ -57,6 +59,9 @@ class FaultServer:
         self.html_type = "text/html"  # the Content-Type of the "html" fault's page
         self.on_request = None  # called with (path, range) before each answer
         self.date: str | None = None  # the Date header of every answer (None: the current time)
+        self.accept_encodings: list[str | None] = []
+        self.content_type: str | None = "application/octet-stream"
+        self.extra_headers: dict[str, str] = {}
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -110,6 +115,7 @@ class FaultServer:
         rng = h.headers.get("Range")
         self.requests.append((path, rng))
         self.if_ranges.append(h.headers.get("If-Range"))
+        self.accept_encodings.append(h.headers.get("Accept-Encoding"))
         if self.on_request is not None:
             self.on_request(path, rng)
         count = self._served.get(path, 0)
@@ -160,7 +166,10 @@ class FaultServer:
                     return self._send(h, 416, b"")
         body = data[start:]
         h.send_response(206 if start else 200)
-        h.send_header("Content-Type", "application/octet-stream")
+        if self.content_type is not None:
+            h.send_header("Content-Type", self.content_type)
+        for name, value in self.extra_headers.items():
+            h.send_header(name, value)
         h.send_header("Content-Length", str(len(body)))
         if start:
             h.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
