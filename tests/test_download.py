@@ -112,11 +112,19 @@ def test_persistent_500_backs_off_exponentially(remote, http_server, tmp_path):
 
 
 def test_stall_past_read_timeout_fails_cleanly(remote, http_server, tmp_path):
+    # the read timeout (0.5 s) ends each attempt, not the server closing after its 3 s stall
+    # (which would end it with a ChunkedEncodingError instead)
     http_server.set_fault("m/model.bin", "stall")
     http_server.stall_s = 3
-    with pytest.raises(DownloadError, match="failed after 2 attempts"):
+    with pytest.raises(
+        DownloadError, match=r"failed after 2 attempts \(last: connection dropped after \d+ B: ConnectionError\)"
+    ):
         fetch(remote, tmp_path, retries=1, timeout_s=(1, 0.5))
     assert "m/model.bin" not in leftovers(tmp_path)
+    with pytest.raises(
+        DownloadError, match=r"failed after 1 attempt \(last: connection dropped after \d+ B: ConnectionError\)"
+    ):
+        get_url(remote.url, tmp_path / "v", retries=0, timeout_s=(1, 0.5))
 
 
 def test_offline_without_cache_says_what_to_do(remote, tmp_path):
