@@ -954,3 +954,25 @@ def test_a_part_file_removed_by_someone_else_during_a_resume_is_no_error(http_se
 
     http_server.on_request = remove_meanwhile
     assert run().read_bytes() == DATA
+
+
+def test_a_part_file_removed_while_its_body_streams_in_is_reported_as_nothing_kept(remote, http_server, tmp_path):
+    import time
+
+    part = tmp_path / "m/model.bin.part"
+
+    def remove_before_the_drop(_path):
+        deadline = time.monotonic() + 30  # a hang guard: the client creates it on the answer's headers
+        while not part.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        part.unlink()
+
+    http_server.set_fault("m/model.bin", "drop_once")
+    http_server.on_drop = remove_before_the_drop
+    with pytest.raises(DownloadError) as info:
+        fetch(remote, tmp_path, retries=0)
+    assert str(info.value) == (
+        f"downloading m/model.bin from {remote.url} failed after 1 attempt "
+        "(last: connection dropped after 0 B: ChunkedEncodingError); "
+        "Check the network or the mirror (--base-url / AR_MODEL_BASE_URL), then run again"
+    )

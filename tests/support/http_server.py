@@ -27,7 +27,8 @@ its ``If-Range`` header (or ``None``) in :attr:`FaultServer.if_ranges`, its ``Ac
 :attr:`FaultServer.accept_encodings`. A file's answer carries :attr:`FaultServer.content_type` (``None``:
 no ``Content-Type``) and :attr:`FaultServer.extra_headers`. :attr:`FaultServer.on_request`,
 when set, is called with ``(path, range_header_or_None)`` before each answer (a test acting on the
-client's files while its request is open).
+client's files while its request is open); :attr:`FaultServer.on_drop` with ``(path,)`` after half a
+dropped body is sent, before the connection closes.
 Responses carry an ``ETag`` of the current bytes (:attr:`FaultServer.etags`: strong, weak or none),
 and a ``Range`` request whose ``If-Range`` names another version gets the whole file (200) unless
 :attr:`FaultServer.honour_if_range` is off.
@@ -58,6 +59,7 @@ class FaultServer:
         self.last_modified: str | None = "Mon, 01 Jan 2024 00:00:00 GMT"  # sent with every file
         self.html_type = "text/html"  # the Content-Type of the "html" fault's page
         self.on_request = None  # called with (path, range) before each answer
+        self.on_drop = None  # called with (path,) after half a dropped body is sent, before closing
         self.date: str | None = None  # the Date header of every answer (None: the current time)
         self.accept_encodings: list[str | None] = []
         self.content_type: str | None = "application/octet-stream"
@@ -195,6 +197,8 @@ class FaultServer:
         if drop:
             h.wfile.write(body[: len(body) // 2])
             h.wfile.flush()
+            if self.on_drop is not None:
+                self.on_drop(path)
             h.close_connection = True
             return
         h.wfile.write(body)
