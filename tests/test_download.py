@@ -1,6 +1,7 @@
 """Verified fetch against a local server with injected faults."""
 
 import errno
+import os
 
 import pytest
 
@@ -73,9 +74,11 @@ def test_drop_then_rerun_resumes_from_the_part_file(remote, http_server, tmp_pat
     assert leftovers(tmp_path) == ["m/model.bin"]
 
 
-def test_server_ignoring_range_restarts_cleanly(remote, http_server, tmp_path):
+def test_server_ignoring_range_restarts_cleanly(remote, http_server, tmp_path, caplog):
     http_server.set_fault("m/model.bin", "ignore_range")
-    assert fetch(remote, tmp_path).read_bytes() == DATA
+    with caplog.at_level("INFO", logger="actionrec.download"):
+        assert fetch(remote, tmp_path).read_bytes() == DATA
+    assert caplog.messages[-1] == "m/model.bin: server ignored the Range request (or the file changed); starting over"
     assert len(http_server.ranged()) == 1  # asked to resume, got 200, started over
 
 
@@ -109,11 +112,19 @@ def test_persistent_500_backs_off_exponentially(remote, http_server, tmp_path):
 
 
 def test_stall_past_read_timeout_fails_cleanly(remote, http_server, tmp_path):
+    # the read timeout (0.5 s) ends each attempt, not the server closing after its 3 s stall
+    # (which would end it with a ChunkedEncodingError instead)
     http_server.set_fault("m/model.bin", "stall")
     http_server.stall_s = 3
-    with pytest.raises(DownloadError, match="failed after 2 attempts"):
+    with pytest.raises(
+        DownloadError, match=r"failed after 2 attempts \(last: connection dropped after \d+ B: ConnectionError\)"
+    ):
         fetch(remote, tmp_path, retries=1, timeout_s=(1, 0.5))
     assert "m/model.bin" not in leftovers(tmp_path)
+    with pytest.raises(
+        DownloadError, match=r"failed after 1 attempt \(last: connection dropped after \d+ B: ConnectionError\)"
+    ):
+        get_url(remote.url, tmp_path / "v", retries=0, timeout_s=(1, 0.5))
 
 
 def test_offline_without_cache_says_what_to_do(remote, tmp_path):
@@ -121,11 +132,14 @@ def test_offline_without_cache_says_what_to_do(remote, tmp_path):
         fetch(remote, tmp_path, offline=True)
 
 
-def test_unverified_file_under_final_name_is_moved_aside_not_used(remote, tmp_path):
+def test_unverified_file_under_final_name_is_moved_aside_not_used(remote, tmp_path, caplog):
     final = tmp_path / "m/model.bin"
     final.parent.mkdir(parents=True)
     final.write_bytes(b"half a download")
-    assert fetch(remote, tmp_path).read_bytes() == DATA
+    with caplog.at_level("WARNING", logger="actionrec.download"):
+        assert fetch(remote, tmp_path).read_bytes() == DATA
+    aside = tmp_path / "m/model.bin.unverified"
+    assert caplog.messages == [f"{final} failed verification; moved to {aside} and downloading again"]
     assert (tmp_path / "m/model.bin.unverified").read_bytes() == b"half a download"
 
 
@@ -193,7 +207,9 @@ def test_process_killed_mid_download_then_next_run_resumes(remote, http_server, 
     args = [remote.name, remote.url, str(remote.size_bytes), remote.digest, str(tmp_path)]
     proc = subprocess.Popen([sys.executable, "-c", code, *args], cwd=str(REPO))
     part = tmp_path / "m/model.bin.part"
-    deadline = time.monotonic() + 30
+    # a hang guard, not a timing check: the child only has to start (under mutation testing it
+    # imports a mutated download module of several MB, seconds on a loaded machine)
+    deadline = time.monotonic() + 120
     while not (part.exists() and part.stat().st_size > 100_000) and time.monotonic() < deadline:
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
@@ -205,9 +221,14 @@ def test_process_killed_mid_download_then_next_run_resumes(remote, http_server, 
     assert leftovers(tmp_path) == ["m/model.bin"]
 
 
-def test_a_206_with_another_range_is_never_spliced_in(remote, http_server, tmp_path):
+def test_a_206_with_another_range_is_never_spliced_in(remote, http_server, tmp_path, caplog):
     http_server.set_fault("m/model.bin", "wrong_range")
-    assert fetch(remote, tmp_path).read_bytes() == DATA
+    with caplog.at_level("INFO", logger="actionrec.download"):
+        assert fetch(remote, tmp_path).read_bytes() == DATA
+    assert caplog.messages[-1] == (
+        f"m/model.bin from {remote.url}: server answered another byte range than requested; starting over; "
+        "retry 2/4 in 1.0 s"
+    )
     assert len(http_server.ranged()) == 1 and leftovers(tmp_path) == ["m/model.bin"]
 
 
@@ -239,12 +260,14 @@ def test_url_resume_uses_the_validator_when_the_file_is_unchanged(http_server, t
     assert len(http_server.requests) == 2 and http_server.ranged()  # resumed: only the tail again
 
 
-def test_url_without_etag_or_last_modified_starts_over_instead_of_resuming(http_server, tmp_path):
+def test_url_without_etag_or_last_modified_starts_over_instead_of_resuming(http_server, tmp_path, caplog):
 
     http_server.etags = http_server.last_modified = None
     url = http_server.add("v/plain.mp4", DATA)
     http_server.set_fault("v/plain.mp4", "drop_once")
-    path = get_url(url, tmp_path)
+    with caplog.at_level("INFO", logger="actionrec.download"):
+        path = get_url(url, tmp_path)
+    assert caplog.messages[-1] == f"{url}: no ETag or Last-Modified to resume against; starting over"
     assert path.read_bytes() == DATA
     assert http_server.ranged() == [], "nothing identified the version: a Range request could splice"
 
@@ -268,13 +291,34 @@ def test_url_with_only_a_last_modified_date_resumes_against_it(http_server, tmp_
     assert path.read_bytes() == DATA and len(http_server.ranged()) == 1
 
 
-def test_a_206_of_another_version_is_never_spliced_in(http_server, tmp_path):
+@pytest.mark.parametrize(
+    ("modified", "resumed"),
+    [("Mon, 01 Jan 2024 11:59:59 GMT", True), ("Mon, 01 Jan 2024 12:00:00 GMT", False)],
+    ids=["a-second-before-the-answer", "in-the-answers-second"],
+)
+def test_a_last_modified_date_is_resumed_against_only_when_a_second_older_than_the_answer(
+    http_server, tmp_path, modified, resumed
+):
+    """RFC 9110 §8.8.2.2: a date within the second of the answer is weak (the file may change again in it)."""
+    http_server.etags = None
+    http_server.last_modified, http_server.date = modified, "Mon, 01 Jan 2024 12:00:00 GMT"
+    url = http_server.add("v/dated-now.mp4", DATA)
+    http_server.set_fault("v/dated-now.mp4", "drop_once")
+    assert get_url(url, tmp_path).read_bytes() == DATA
+    assert [r is not None for _, r in http_server.requests] == [False, resumed]
+
+
+def test_a_206_of_another_version_is_never_spliced_in(http_server, tmp_path, caplog):
     """A CDN that honours Range but ignores If-Range: the 206's own ETag gives it away."""
     http_server.honour_if_range = False
     old, new = DATA, bytes(reversed(DATA))
     url = http_server.add("v/cdn.mp4", old)
     http_server.set_fault("v/cdn.mp4", "drop_once")
-    path = get_url(url, tmp_path, sleep=lambda s: http_server.add("v/cdn.mp4", new))
+    with caplog.at_level("INFO", logger="actionrec.download"):
+        path = get_url(url, tmp_path, sleep=lambda s: http_server.add("v/cdn.mp4", new))
+    assert caplog.messages[-1] == (
+        f"{url}: the file changed on the server since the first attempt; starting over; retry 2/4 in 1.0 s"
+    )
     assert path.read_bytes() == new
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
 
@@ -310,3 +354,625 @@ def test_a_url_over_the_size_limit_leaves_nothing_behind(http_server, tmp_path):
     with pytest.raises(DownloadError, match="over the limit"):
         get_url(url, tmp_path, max_bytes=1000)
     assert list(tmp_path.iterdir()) == []
+
+
+# -- mirrors: the root given, the rest of the canonical path, and what a wrong root says ------------
+
+
+def test_mirror_url_keeps_the_root_as_given_and_the_whole_path_after_the_first_mark():
+    # a root ending in a letter keeps it (only slashes are dropped), https mirrors are mirrors too,
+    # and a path holding "models_bin/1/" again keeps it: only the first one marks the mirror's root
+    model = "https://storage.example/omz/models_bin/1/a/models_bin/1/b.xml"
+    assert (
+        mirror_url(model, model_base_url="https://127.0.0.1:9/MAX//") == "https://127.0.0.1:9/MAX/a/models_bin/1/b.xml"
+    )
+    data = "https://raw.githubusercontent.com/org/repo/sha/x.json"
+    assert mirror_url(data, data_base_url="https://127.0.0.1:9/BOX/") == "https://127.0.0.1:9/BOX/org/repo/sha/x.json"
+
+
+@pytest.mark.parametrize(
+    ("kind", "setting"),
+    [("model_base_url", "--base-url / AR_MODEL_BASE_URL"), ("data_base_url", "--data-base-url / AR_DATA_BASE_URL")],
+)
+def test_a_mirror_root_that_is_no_http_url_names_its_setting_and_the_root_without_secrets(kind, setting):
+    url = (
+        "https://storage.example/models_bin/1/a.xml"
+        if kind == "model_base_url"
+        else "https://raw.githubusercontent.com/o/r/x"
+    )
+    with pytest.raises(DownloadError) as info:
+        mirror_url(url, **{kind: "ftp://viewer:hunter2pw@mirror.example/omz?token=s3cr3t"})
+    assert str(info.value) == (
+        f"{setting} is 'ftp://***@mirror.example/omz', which is not an http(s) URL; "
+        "give the mirror's root, e.g. http://127.0.0.1:8000/"
+    )
+
+
+# -- files pinned by hash but not by size ----------------------------------------------------------
+
+
+def test_a_file_pinned_without_a_size_is_verified_by_hash_and_not_fetched_again(http_server, tmp_path):
+    from actionrec.download import is_verified
+
+    remote = RemoteFile("x/unsized.bin", http_server.add("x/unsized.bin", DATA), None, sha(DATA), "sha384")
+    assert not is_verified(tmp_path / "x/unsized.bin", remote)  # not there yet
+    path = fetch(remote, tmp_path)
+    assert is_verified(path, remote)
+    n = len(http_server.requests)
+    assert fetch(remote, tmp_path) == path and len(http_server.requests) == n
+    assert leftovers(tmp_path) == ["x/unsized.bin"]  # nothing moved aside as unverified
+
+
+def test_wrong_bytes_of_a_file_pinned_without_a_size_name_the_hashes_and_the_size_received(http_server, tmp_path):
+    remote = RemoteFile("x/unsized.bin", http_server.add("x/unsized.bin", DATA), None, sha(DATA), "sha384")
+    http_server.set_fault("x/unsized.bin", "wrong_bytes")
+    with pytest.raises(ChecksumMismatchError) as info:
+        fetch(remote, tmp_path)
+    bad = sha(bytes((b + 1) % 256 for b in DATA[:4096]) + DATA[4096:])
+    assert str(info.value) == (
+        f"x/unsized.bin from {remote.url}: sha384 mismatch: expected sha384 {remote.digest}, "
+        f"received {len(DATA)} bytes, sha384 {bad}; the download was removed. The server or mirror holds "
+        "other bytes than the pinned release: check the URL (--base-url / AR_MODEL_BASE_URL) and run again"
+    )
+
+
+# -- what a resume sends back as If-Range: only a validator of ours, in a validator's form ---------
+
+
+def plant_resume(http_server, dest, name, validator=None):
+    """A resumable head of ``DATA`` for ``download_url`` in ``dest``; returns (url, validator path)."""
+    import hashlib
+
+    url = http_server.add(name, DATA)
+    final = dest / (hashlib.sha256(url.encode()).hexdigest()[:24] + ".mp4")
+    dest.mkdir(parents=True, exist_ok=True)
+    final.with_name(final.name + ".part").write_bytes(DATA[:1000])
+    path = final.with_name(final.name + ".part.validator")
+    if validator is not None:
+        path.write_bytes(validator)
+    return url, path
+
+
+LONGEST_ETAG = '"' + "e" * 254 + '"'  # 256 characters: the longest validator read back
+
+
+@pytest.mark.parametrize(
+    ("kept", "sent"),
+    [
+        (LONGEST_ETAG.encode(), LONGEST_ETAG),
+        (b"Mon, 01 Jan 2024 00:00:00 GMT\n", "Mon, 01 Jan 2024 00:00:00 GMT"),
+        (('"' + "e" * 256 + '"').encode(), None),  # too long to be one of ours
+        (b"password=hunter2", None),  # not a validator's form
+        ('"etag"\u00a0'.encode(), None),  # not ASCII (UTF-8 would read a no-break space, stripped)
+        (b'"etag"\xff', None),  # not even UTF-8
+    ],
+    ids=["longest-etag", "date", "too-long", "no-validator", "non-ascii-space", "binary"],
+)
+def test_a_resume_sends_the_kept_validator_only_in_a_validators_form(http_server, tmp_path, kept, sent):
+    url, _ = plant_resume(http_server, tmp_path, "v/kept.mp4", kept)
+    path = get_url(url, tmp_path)
+    assert path.read_bytes() == DATA
+    assert http_server.if_ranges[0] == sent
+    assert bool(http_server.ranged()) == (sent is not None)  # no validator: no Range either, start over
+
+
+def test_a_hard_link_at_the_validator_path_is_not_read(http_server, tmp_path):
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_bytes(b'"etag-looking-secret"')
+    url, validator = plant_resume(http_server, tmp_path / "dl", "v/linked.mp4")
+    os.link(elsewhere, validator)  # a file with two names is no validator of ours
+    assert get_url(url, tmp_path / "dl").read_bytes() == DATA
+    assert http_server.if_ranges == [None] and http_server.ranged() == []
+    assert elsewhere.read_bytes() == b'"etag-looking-secret"'
+
+
+@pytest.mark.timeout(30)  # opening a FIFO without O_NONBLOCK waits forever for a writer
+def test_a_fifo_at_the_validator_path_neither_blocks_nor_is_read(http_server, tmp_path):
+    url, validator = plant_resume(http_server, tmp_path, "v/fifo.mp4")
+    os.mkfifo(validator)
+    assert get_url(url, tmp_path).read_bytes() == DATA
+    assert http_server.if_ranges == [None] and http_server.ranged() == []
+
+
+def test_a_date_validator_is_checked_against_the_date_even_if_the_server_now_sends_an_etag(http_server, tmp_path):
+    # kept while the server sent no ETag; the 206 now carries one, and its Last-Modified still matches
+    url, _ = plant_resume(http_server, tmp_path, "v/dated.mp4", b"Mon, 01 Jan 2024 00:00:00 GMT")
+    assert get_url(url, tmp_path).read_bytes() == DATA
+    assert http_server.requests == [("/v/dated.mp4", "bytes=1000-")]  # resumed once, not started over
+
+
+def test_a_206_of_another_dated_version_is_never_spliced_in(http_server, tmp_path):
+    """A CDN that honours Range but ignores If-Range, for a file known by its date only."""
+    http_server.honour_if_range = False
+    http_server.etags = None
+    new = bytes(reversed(DATA))
+    url = http_server.add("v/cdn-dated.mp4", DATA)
+    http_server.set_fault("v/cdn-dated.mp4", "drop_once")
+
+    def replace_on_server(_delay_s):
+        http_server.add("v/cdn-dated.mp4", new)
+        http_server.last_modified = "Tue, 02 Jan 2024 00:00:00 GMT"
+
+    path = get_url(url, tmp_path, sleep=replace_on_server)
+    assert path.read_bytes() == new
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+# -- what a pinned file must be, and what each failure tells the user --------------------------------
+
+SHA256 = "ab" * 32
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"algorithm": "md5"}, "algorithm 'md5' is not one of ('sha256', 'sha384')"),
+        ({"digest": "ab" * 47}, "m/a.bin: sha384 digest must be 96 hex digits"),
+        ({"digest": "AB" * 48}, "m/a.bin: sha384 digest must be 96 hex digits"),
+        ({"digest": "X" * 96}, "m/a.bin: sha384 digest must be 96 hex digits"),
+        ({"digest": SHA256 + "a", "algorithm": "sha256"}, "m/a.bin: sha256 digest must be 64 hex digits"),
+        ({"size_bytes": 0}, "m/a.bin: size_bytes must be positive, got 0"),
+        ({"url": "ftp://h/a.bin"}, "m/a.bin: url must be http(s), got 'ftp://h/a.bin'"),
+        ({"name": "/etc/a.bin"}, "/etc/a.bin: name must be a relative path inside the cache"),
+        ({"name": "m/../../a.bin"}, "m/../../a.bin: name must be a relative path inside the cache"),
+    ],
+)
+def test_a_remote_file_that_cannot_be_verified_or_placed_is_refused_with_the_reason(fields, message):
+    given = {"name": "m/a.bin", "url": "http://h/a.bin", "size_bytes": 10, "digest": "ab" * 48, "algorithm": "sha384"}
+    with pytest.raises(ValueError) as info:
+        RemoteFile(**(given | fields))
+    assert str(info.value) == message
+
+
+def test_a_remote_file_takes_sha256_https_and_the_smallest_size():
+    assert RemoteFile("m/a.bin", "https://h/a.bin", 1, SHA256, "sha256").size_bytes == 1
+    assert RemoteFile("m/a.bin", "https://h/a.bin", None, "0123456789abcdef" * 6, "sha384").size_bytes is None
+
+
+@pytest.mark.parametrize(
+    ("size_bytes", "shown"),
+    [
+        (None, "an unknown amount"),
+        (1023, "1023 B"),
+        (1024, "1.0 KB"),
+        (1025, "1.0 KB"),
+        (1000 * 1024, "1000.0 KB"),
+        (3 * 1024**2 + 512 * 1024, "3.5 MB"),
+        (5 * 1024**3, "5.0 GB"),
+        (3 * 1024**4, "3072.0 GB"),
+    ],
+)
+def test_offline_without_the_file_says_how_much_a_run_online_downloads_and_the_alternative(tmp_path, size_bytes, shown):
+    remote = RemoteFile("m/a.bin", "http://127.0.0.1:9/m/a.bin", size_bytes, "ab" * 48, "sha384")
+    with pytest.raises(OfflineError) as info:
+        fetch(remote, tmp_path, offline=True)
+    assert str(info.value) == (
+        f"m/a.bin is not in the cache {tmp_path} and offline mode is on; run once with network access "
+        f"(it downloads {shown} from http://127.0.0.1:9/m/a.bin) or point --model-dir / AR_MODEL_DIR at "
+        "models already on disk"
+    )
+
+
+@pytest.fixture
+def closed_port():
+    """A 127.0.0.1 port nothing listens on: connecting is refused at once."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_https_is_fetched_and_a_refused_connection_fails_after_one_attempt_saying_what_to_check(tmp_path, closed_port):
+    remote = RemoteFile("m/a.bin", "https://storage.example/m/a.bin", 10, "ab" * 48, "sha384")
+    mirror = f"https://viewer:hunter2pw@127.0.0.1:{closed_port}/m/a.bin?token=s3cr3t"
+    with pytest.raises(DownloadError) as info:
+        fetch(remote, tmp_path, url=mirror, retries=0)
+    assert str(info.value) == (
+        f"downloading m/a.bin from https://***@127.0.0.1:{closed_port}/m/a.bin failed after 1 attempt "
+        "(last: cannot connect: ConnectionError); "
+        "Check the network or the mirror (--base-url / AR_MODEL_BASE_URL), then run again"
+    )
+    with pytest.raises(DownloadError) as info:
+        get_url(f"https://127.0.0.1:{closed_port}/v.mp4", tmp_path, retries=0)
+    assert str(info.value) == (
+        f"downloading https://127.0.0.1:{closed_port}/v.mp4 failed after 1 attempt "
+        "(last: cannot connect: ConnectionError); Check the URL and the network, then run again"
+    )
+    assert leftovers(tmp_path) == []
+
+
+def test_a_mirror_url_that_is_no_http_url_is_refused_before_any_request(tmp_path):
+    remote = RemoteFile("m/a.bin", "https://storage.example/m/a.bin", 10, "ab" * 48, "sha384")
+    with pytest.raises(DownloadError) as info:
+        fetch(remote, tmp_path, url="ftp://viewer:hunter2pw@mirror/m/a.bin?token=s3cr3t")
+    assert str(info.value) == "cannot download m/a.bin from 'ftp://***@mirror/m/a.bin': only http(s) URLs are supported"
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("ftp://h/v.mp4", "cannot download 'ftp://h/v.mp4': only http:// and https:// URLs are supported"),
+        ("http:///v.mp4", "cannot download 'http:///v.mp4': only http:// and https:// URLs are supported"),
+        (
+            "http://[::1/v.mp4",
+            "cannot download 'http://[::1/v.mp4': it is not a valid URL (Invalid IPv6 URL); check its spelling",
+        ),
+    ],
+)
+def test_download_url_refuses_what_it_cannot_fetch_and_says_why(tmp_path, url, message):
+    with pytest.raises(DownloadError) as info:
+        get_url(url, tmp_path)
+    assert str(info.value) == message
+
+
+def test_a_drop_with_no_retries_left_says_how_much_is_kept_where_and_what_to_check(remote, http_server, tmp_path):
+    import re
+
+    http_server.set_fault("m/model.bin", "drop_once")
+    with pytest.raises(DownloadError) as info:
+        fetch(remote, tmp_path, retries=0)
+    part = tmp_path / "m/model.bin.part"
+    kept = f"{part.stat().st_size / 1024:.1f} KB"
+    assert re.fullmatch(
+        f"downloading m/model.bin from {re.escape(remote.url)} failed after 1 attempt "
+        rf"\(last: connection dropped after {kept}: ChunkedEncodingError\); {kept} kept in {re.escape(str(part))} "
+        r"and resumed on the next run\. "
+        r"Check the network or the mirror \(--base-url / AR_MODEL_BASE_URL\), then run again",
+        str(info.value),
+    ), str(info.value)
+
+
+def test_retries_are_logged_with_their_reason_count_and_delay(remote, http_server, tmp_path, caplog):
+    http_server.set_fault("m/model.bin", "500")
+    with caplog.at_level("INFO", logger="actionrec.download"), pytest.raises(DownloadError) as info:
+        fetch(remote, tmp_path, retries=2, backoff_s=0.25)
+    what = f"m/model.bin from {remote.url}"
+    assert caplog.messages == [
+        f"{what}: HTTP 500 Internal Server Error; retry 1/2 in 0.2 s",
+        f"{what}: HTTP 500 Internal Server Error; retry 2/2 in 0.5 s",
+    ]
+    assert str(info.value) == (
+        f"downloading {what} failed after 3 attempts (last: HTTP 500 Internal Server Error); "
+        "Check the network or the mirror (--base-url / AR_MODEL_BASE_URL), then run again"
+    )
+
+
+def test_http_errors_name_the_status_who_answered_and_what_to_check(remote, http_server, tmp_path):
+    http_server.set_fault("m/model.bin", "404")
+    mirror = remote.url.replace("http://", "http://viewer:hunter2pw@") + "?token=s3cr3t"
+    with pytest.raises(DownloadError) as info:
+        fetch(remote, tmp_path, url=mirror)
+    assert str(info.value) == (
+        f"cannot download m/model.bin: {remote.url.replace('http://', 'http://***@')} answered HTTP 404 Not Found. "
+        "Check the URL; with a mirror, check that it holds this file under the same path"
+    )
+    with pytest.raises(DownloadError) as info:
+        get_url(remote.url, tmp_path)
+    assert str(info.value) == (
+        f"cannot download {remote.url}: the server answered HTTP 404 Not Found. "
+        "Check the URL (open it in a browser) or download the file yourself and pass its path"
+    )
+
+
+@pytest.mark.parametrize("status", [400, 401, 403])
+def test_client_errors_are_final_not_retried(remote, http_server, tmp_path, status):
+    http_server.set_fault("m/model.bin", str(status))
+    with pytest.raises(DownloadError, match=f"answered HTTP {status} "):
+        fetch(remote, tmp_path)
+    assert len(http_server.requests) == 1 and leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("fault", ["429_once", "500_once"])
+def test_too_many_requests_and_server_errors_are_retried(remote, http_server, tmp_path, fault):
+    http_server.set_fault("m/model.bin", fault)
+    assert fetch(remote, tmp_path).read_bytes() == DATA
+    assert len(http_server.requests) == 2
+
+
+@pytest.mark.parametrize("ctype", ["text/html", "text/html; charset=utf-8", " Application/XHTML+XML ;q=1"])
+def test_a_url_answering_with_an_html_page_says_to_use_the_files_direct_link(http_server, tmp_path, ctype):
+    http_server.html_type = ctype
+    url = http_server.add("v/page.mp4", DATA)
+    http_server.set_fault("v/page.mp4", "html")
+    with pytest.raises(DownloadError) as info:
+        get_url(url, tmp_path)
+    assert str(info.value) == (
+        f"cannot download {url}: the server answered HTTP 200 with an HTML page (Content-Type {ctype.strip()}), "
+        "not a file; this is usually a web page, a login or a consent page. "
+        "Use the direct link to the file (e.g. 'raw' on GitHub) or download it and pass its path"
+    )
+    assert leftovers(tmp_path) == []
+
+
+def test_a_pinned_file_served_as_html_is_judged_by_its_hash_not_its_content_type(http_server, tmp_path):
+    page = b"<!doctype html><html><body>Sign in</body></html>"
+    http_server.add("m/page.bin", DATA)  # the "html" fault answers with `page`, whatever the file
+    http_server.set_fault("m/page.bin", "html")
+    remote = RemoteFile("m/page.bin", f"{http_server.url}/m/page.bin", len(page), sha(page), "sha384")
+    assert fetch(remote, tmp_path).read_bytes() == page
+
+
+def test_a_cache_folder_that_cannot_be_created_says_why_and_where_else_to_go(remote, tmp_path):
+    (tmp_path / "taken").write_text("a file, not a folder")
+    with pytest.raises(DownloadError) as info:
+        fetch(remote, tmp_path / "taken" / "cache")
+    assert str(info.value) == (
+        f"cannot create the cache folder {tmp_path / 'taken' / 'cache' / 'm'}: File exists; choose another folder "
+        "(--cache-dir / AR_CACHE_DIR for models, AR_DATA_DIR for data) or fix its permissions"
+    )
+
+
+# -- what is in the way of a download, and what a user reads about it ------------------------------
+
+
+def test_the_default_shows_one_progress_bar_per_file_named_after_it_with_binary_units(
+    remote, http_server, tmp_path, capsys
+):
+    import re
+
+    fetch_file(remote, cache_dir=tmp_path / "a", sleep=lambda s: None)  # progress defaults to on
+    download_url(remote.url, dest_dir=tmp_path / "b", sleep=lambda s: None)
+    fetch(remote, tmp_path / "c")  # progress=False: no bar
+    bars = capsys.readouterr().err
+    # 1,024,000 bytes in units of 1024: 0.98M; the finished bar stays on screen (a newline, not erased)
+    done = r"\rmodel\.bin: 100%\|[^|\n]+\| 0\.98M/0\.98M \[[^\]\n]* [\d.]+[kMG]?B/s\]\n"
+    assert re.fullmatch(f"(?:\\rmodel\\.bin:   0%[^\\r]*{done}){{2}}", bars), bars
+
+
+@pytest.mark.parametrize("when", ["before", "during-new", "during-resume"])
+def test_a_folder_at_the_part_path_stops_the_download_saying_what_is_in_the_way(
+    remote, http_server, tmp_path, caplog, when
+):
+    part = tmp_path / "m/model.bin.part"
+    part.parent.mkdir(parents=True)
+    if when == "before":
+        part.mkdir()
+    else:
+        if when == "during-resume":
+            part.write_bytes(DATA[:1000])
+
+        def folder_meanwhile(_path, _range):  # while the request is open, someone puts a folder there
+            part.unlink(missing_ok=True)
+            part.mkdir()
+
+        http_server.on_request = folder_meanwhile
+    with caplog.at_level("WARNING", logger="actionrec.download"), pytest.raises(DownloadError) as info:
+        fetch(remote, tmp_path)
+    assert str(info.value) == (
+        f"cannot download m/model.bin: {part} is in the way and cannot be removed (Is a directory); "
+        "remove it and run again"
+    )
+    if when == "before":
+        assert caplog.messages == [
+            f"m/model.bin: {part} is not a partial download of this user (a link or a shared file); replacing it"
+        ]
+
+
+def test_a_rival_that_recreates_the_part_file_at_once_is_named_as_the_cause(remote, http_server, tmp_path, monkeypatch):
+    part = tmp_path / "m/model.bin.part"
+    real_unlink = os.unlink
+
+    def unlink_then_rival_recreates(path, *args, **kwargs):
+        try:
+            real_unlink(path, *args, **kwargs)
+        finally:
+            if str(path) == str(part):
+                open(path, "wb").close()  # another process creating the same partial download
+
+    monkeypatch.setattr(os, "unlink", unlink_then_rival_recreates)
+    with pytest.raises(DownloadError) as info:
+        fetch(remote, tmp_path)
+    assert str(info.value) == (
+        f"cannot download m/model.bin: something else keeps creating {part} in the cache folder; "
+        "check who else writes there, or use a folder of your own"
+    )
+
+
+@pytest.mark.parametrize("change", ["grown", "link", "fifo"])
+@pytest.mark.timeout(30)  # opening a FIFO for writing without O_NONBLOCK waits forever for a reader
+def test_a_part_file_changed_while_resuming_is_never_written_and_the_download_starts_over(
+    remote, http_server, tmp_path, caplog, change
+):
+    part = tmp_path / "m/model.bin.part"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(DATA[:1000])
+    victim = tmp_path / "victim.bin"
+    victim.write_bytes(b"v" * 1000)  # as long as the head: appending to it would look like a resume
+
+    def change_meanwhile(_path, rng):
+        if rng is None:
+            return
+        if change == "grown":
+            with open(part, "ab") as f:
+                f.write(b"another writer")
+        else:
+            part.unlink()
+            part.symlink_to(victim) if change == "link" else os.mkfifo(part)
+
+    http_server.on_request = change_meanwhile
+    with caplog.at_level("INFO", logger="actionrec.download"):
+        assert fetch(remote, tmp_path, retries=1).read_bytes() == DATA
+    assert victim.read_bytes() == b"v" * 1000
+    assert caplog.messages == [
+        f"m/model.bin from {remote.url}: the partial file changed while resuming; starting over; retry 1/1 in 0.5 s"
+    ]
+    assert [r for _, r in http_server.requests] == ["bytes=1000-", None] and leftovers(tmp_path) == [
+        "m/model.bin",
+        "victim.bin",
+    ]
+
+
+def test_a_partial_download_of_another_user_is_not_resumed(remote, http_server, tmp_path, monkeypatch):
+    part = tmp_path / "m/model.bin.part"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(DATA[:1000])
+    mine = os.getuid()
+    monkeypatch.setattr(os, "getuid", lambda: mine + 1)  # every file here is now someone else's
+    assert fetch(remote, tmp_path).read_bytes() == DATA
+    assert http_server.ranged() == []
+
+
+def test_a_stale_resume_offset_past_the_end_starts_over(http_server, tmp_path, caplog):
+    url, validator = plant_resume(http_server, tmp_path, "v/shrunk.mp4", b"Mon, 01 Jan 2024 00:00:00 GMT")
+    part = validator.with_name(validator.name.removesuffix(".validator"))
+    part.write_bytes(DATA + b"more than the server has")
+    with caplog.at_level("INFO", logger="actionrec.download"):
+        path = get_url(url, tmp_path)
+    assert path.read_bytes() == DATA and [p.name for p in tmp_path.iterdir()] == [path.name]
+    assert caplog.messages == [
+        f"{url}: server rejected the resume offset (HTTP 416); starting over; retry 1/4 in 0.5 s"
+    ]
+
+
+def test_a_link_at_the_final_name_of_a_url_is_downloaded_again_with_a_warning(http_server, tmp_path, caplog):
+    import hashlib
+
+    url = http_server.add("v/linked.mp4", DATA)
+    (tmp_path / "elsewhere.mp4").write_bytes(b"not this download")
+    final = tmp_path / (hashlib.sha256(url.encode()).hexdigest()[:24] + ".mp4")
+    final.symlink_to(tmp_path / "elsewhere.mp4")
+    with caplog.at_level("INFO", logger="actionrec.download"):  # and nothing else is logged
+        assert get_url(url, tmp_path).read_bytes() == DATA
+    assert caplog.messages == [f"{final} is a symbolic link, not a download of {url}; downloading again"]
+    assert (tmp_path / "elsewhere.mp4").read_bytes() == b"not this download"
+
+
+@pytest.mark.parametrize(
+    ("path", "suffix"),
+    [
+        ("v/Clip.MP4", ".mp4"),
+        ("v/clip", ".bin"),
+        ("v/clip.x", ".x"),
+        ("v/clip.abcde", ".abcde"),
+        ("v/clip.abcdef", ".bin"),
+        ("v/clip.-a", ".bin"),
+        ("v/clip.tar.gz", ".gz"),
+    ],
+)
+def test_a_url_is_kept_under_its_hash_and_its_own_short_suffix(http_server, tmp_path, path, suffix):
+    import hashlib
+
+    url = http_server.add(path, DATA[:100])
+    assert get_url(url, tmp_path).name == hashlib.sha256(url.encode()).hexdigest()[:24] + suffix
+
+
+def test_a_body_of_announced_length_is_cached_without_probing(http_server, tmp_path):
+    from actionrec.errors import VideoOpenError
+
+    probed = []
+
+    def reject(path):
+        probed.append(path)
+        raise VideoOpenError("not a video")
+
+    url = http_server.add("v/announced.mp4", DATA)
+    assert get_url(url, tmp_path, probe=reject).read_bytes() == DATA
+    assert probed == []
+
+
+def test_a_url_the_http_stack_cannot_parse_is_a_final_error_naming_it_without_secrets(tmp_path):
+    remote = RemoteFile("m/a.bin", "https://storage.example/m/a.bin", 10, "ab" * 48, "sha384")
+    with pytest.raises(DownloadError) as info:  # port out of range: requests refuses it before connecting
+        fetch(remote, tmp_path, url="http://viewer:hunter2pw@127.0.0.1:99999/m/a.bin?token=s3cr3t")
+    assert str(info.value) == (
+        "cannot download m/a.bin from http://***@127.0.0.1:99999/m/a.bin: "
+        "InvalidURL: Failed to parse: http://***@127.0.0.1:99999/m/a.bin"
+    )
+    with pytest.raises(DownloadError) as info:
+        get_url("http://127.0.0.1:99999/v.mp4", tmp_path)
+    assert str(info.value) == (
+        "cannot download http://127.0.0.1:99999/v.mp4: InvalidURL: Failed to parse: http://127.0.0.1:99999/v.mp4"
+    )
+
+
+def test_a_complete_part_file_of_a_pinned_file_is_verified_without_a_request(remote, http_server, tmp_path):
+    part = tmp_path / "m/model.bin.part"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(DATA)  # the whole file arrived; the run stopped before the rename
+    assert fetch(remote, tmp_path).read_bytes() == DATA
+    assert http_server.requests == [] and leftovers(tmp_path) == ["m/model.bin"]
+
+
+@pytest.mark.parametrize("fault", [None, "no_length"])
+def test_a_url_exactly_at_the_size_limit_is_downloaded(http_server, tmp_path, fault):
+    url = http_server.add("v/at-limit.mp4", DATA)
+    http_server.set_fault("v/at-limit.mp4", fault)
+    assert get_url(url, tmp_path, max_bytes=len(DATA)).read_bytes() == DATA
+
+
+def test_a_download_asks_for_the_files_own_bytes_not_a_compressed_form(remote, http_server, tmp_path):
+    # sizes, limits and Range offsets count the file's bytes: a gzip answer would count others
+    fetch(remote, tmp_path)
+    get_url(remote.url, tmp_path / "v")
+    assert [(e or "").lower() for e in http_server.accept_encodings] == ["identity", "identity"]
+
+
+def test_a_file_answered_without_a_content_type_is_downloaded(http_server, tmp_path):
+    http_server.content_type = None
+    url = http_server.add("v/untyped.mp4", DATA)
+    assert get_url(url, tmp_path).read_bytes() == DATA
+
+
+def test_a_body_declared_identity_counts_as_announced_and_is_not_probed(http_server, tmp_path):
+    from actionrec.errors import VideoOpenError
+
+    def reject(path):
+        raise VideoOpenError("not a video")
+
+    http_server.extra_headers = {"Content-Encoding": " Identity"}
+    url = http_server.add("v/identity.mp4", DATA)
+    assert get_url(url, tmp_path, probe=reject).read_bytes() == DATA
+
+
+@pytest.mark.parametrize("answer", ["416", "another-range", "another-version"])
+def test_a_part_file_removed_by_someone_else_during_a_resume_is_no_error(http_server, tmp_path, answer):
+    http_server.etags = None  # the date validator: the "another-version" answer changes its date
+    if answer == "another-range":
+        url = http_server.add("m/gone.bin", DATA)
+        http_server.set_fault("m/gone.bin", "wrong_range")
+        remote = RemoteFile("m/gone.bin", url, len(DATA), sha(DATA), "sha384")
+        part = tmp_path / "m/gone.bin.part"
+        run = lambda: fetch(remote, tmp_path)  # noqa: E731
+        validator = None
+    else:
+        url, validator = plant_resume(http_server, tmp_path, "v/gone.mp4", b"Mon, 01 Jan 2024 00:00:00 GMT")
+        part = validator.with_name(validator.name.removesuffix(".validator"))
+        if answer == "416":
+            part.write_bytes(DATA + b"more than the server has")
+        else:
+            http_server.honour_if_range = False
+            http_server.last_modified = "Tue, 02 Jan 2024 00:00:00 GMT"
+        run = lambda: get_url(url, tmp_path)  # noqa: E731
+
+    def remove_meanwhile(_path, rng):
+        if rng is not None:
+            part.unlink(missing_ok=True)
+            if validator is not None:
+                validator.unlink(missing_ok=True)
+
+    http_server.on_request = remove_meanwhile
+    assert run().read_bytes() == DATA
+
+
+def test_a_part_file_removed_while_its_body_streams_in_is_reported_as_nothing_kept(remote, http_server, tmp_path):
+    import time
+
+    part = tmp_path / "m/model.bin.part"
+
+    def remove_before_the_drop(_path):
+        deadline = time.monotonic() + 30  # a hang guard: the client creates it on the answer's headers
+        while not part.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        part.unlink()
+
+    http_server.set_fault("m/model.bin", "drop_once")
+    http_server.on_drop = remove_before_the_drop
+    with pytest.raises(DownloadError) as info:
+        fetch(remote, tmp_path, retries=0)
+    assert str(info.value) == (
+        f"downloading m/model.bin from {remote.url} failed after 1 attempt "
+        "(last: connection dropped after 0 B: ChunkedEncodingError); "
+        "Check the network or the mirror (--base-url / AR_MODEL_BASE_URL), then run again"
+    )

@@ -6,9 +6,10 @@ Faults (per path, set with :meth:`FaultServer.set_fault`):
 - ``"truncate"``: announces the full length, sends half, closes (every time);
 - ``"drop_once"``: like ``truncate`` on the first request only, then honours ``Range``;
 - ``"ignore_range"``: always answers 200 with the whole body (after a first dropped request);
-- ``"404"``, ``"500"``, ``"500_once"``: status codes (``500_once`` fails one request, then works);
+- ``"404"``, ``"500"``, or any other status code: that status every time; ``"500_once"`` and
+  ``"429_once"`` fail one request with it, then work;
 - ``"stall"``: sends the headers and a few bytes, then sleeps past any client timeout;
-- ``"html"``: answers 200 with an HTML page instead of the file;
+- ``"html"``: answers 200 with an HTML page instead of the file (as :attr:`FaultServer.html_type`);
 - ``"slow"``: sends 16 KB every 50 ms (to kill a client mid-download);
 - ``"wrong_range"``: drops the first request mid-file, then answers a ``Range`` request with 206
   and the whole body labelled ``bytes 0-`` (another range than asked for);
@@ -22,7 +23,12 @@ Faults (per path, set with :meth:`FaultServer.set_fault`):
 With a fault set, ``Range`` is ignored for the last three (they answer 200 with the whole body).
 
 Every request is logged as ``(path, range_header_or_None)`` in :attr:`FaultServer.requests`, and
-its ``If-Range`` header (or ``None``) in :attr:`FaultServer.if_ranges`.
+its ``If-Range`` header (or ``None``) in :attr:`FaultServer.if_ranges`, its ``Accept-Encoding`` in
+:attr:`FaultServer.accept_encodings`. A file's answer carries :attr:`FaultServer.content_type` (``None``:
+no ``Content-Type``) and :attr:`FaultServer.extra_headers`. :attr:`FaultServer.on_request`,
+when set, is called with ``(path, range_header_or_None)`` before each answer (a test acting on the
+client's files while its request is open); :attr:`FaultServer.on_drop` with ``(path,)`` after half a
+dropped body is sent, before the connection closes.
 Responses carry an ``ETag`` of the current bytes (:attr:`FaultServer.etags`: strong, weak or none),
 and a ``Range`` request whose ``If-Range`` names another version gets the whole file (200) unless
 :attr:`FaultServer.honour_if_range` is off.
@@ -51,6 +57,13 @@ class FaultServer:
         self.etags: str | None = "strong"  # "strong", "weak" (W/"...") or None
         self.honour_if_range = True  # False: a CDN that honours Range but ignores If-Range
         self.last_modified: str | None = "Mon, 01 Jan 2024 00:00:00 GMT"  # sent with every file
+        self.html_type = "text/html"  # the Content-Type of the "html" fault's page
+        self.on_request = None  # called with (path, range) before each answer
+        self.on_drop = None  # called with (path,) after half a dropped body is sent, before closing
+        self.date: str | None = None  # the Date header of every answer (None: the current time)
+        self.accept_encodings: list[str | None] = []
+        self.content_type: str | None = "application/octet-stream"
+        self.extra_headers: dict[str, str] = {}
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -61,6 +74,9 @@ class FaultServer:
 
             def do_GET(self) -> None:
                 server._handle(self)
+
+            def date_time_string(self, timestamp=None) -> str:  # the Date header
+                return server.date or super().date_time_string(timestamp)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
@@ -101,16 +117,21 @@ class FaultServer:
         rng = h.headers.get("Range")
         self.requests.append((path, rng))
         self.if_ranges.append(h.headers.get("If-Range"))
+        self.accept_encodings.append(h.headers.get("Accept-Encoding"))
+        if self.on_request is not None:
+            self.on_request(path, rng)
         count = self._served.get(path, 0)
         self._served[path] = count + 1
         fault = self.faults.get(path)
         data = self.files.get(path)
         if data is None or fault == "404":
             return self._send(h, 404, b"not found")
-        if fault == "500" or (fault == "500_once" and count == 0):
-            return self._send(h, 500, b"server error")
+        if fault in ("500_once", "429_once") and count == 0:
+            return self._send(h, int(fault[:3]), b"try again")
+        if fault is not None and fault.isdigit():
+            return self._send(h, int(fault), b"refused")
         if fault == "html":
-            return self._send(h, 200, b"<!doctype html><html><body>Sign in</body></html>", "text/html")
+            return self._send(h, 200, b"<!doctype html><html><body>Sign in</body></html>", self.html_type)
         if fault in ("chunked", "no_length", "endless"):
             return self._send_unannounced(h, data, fault)
         if fault == "gzip":
@@ -147,7 +168,10 @@ class FaultServer:
                     return self._send(h, 416, b"")
         body = data[start:]
         h.send_response(206 if start else 200)
-        h.send_header("Content-Type", "application/octet-stream")
+        if self.content_type is not None:
+            h.send_header("Content-Type", self.content_type)
+        for name, value in self.extra_headers.items():
+            h.send_header(name, value)
         h.send_header("Content-Length", str(len(body)))
         if start:
             h.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
@@ -173,6 +197,8 @@ class FaultServer:
         if drop:
             h.wfile.write(body[: len(body) // 2])
             h.wfile.flush()
+            if self.on_drop is not None:
+                self.on_drop(path)
             h.close_connection = True
             return
         h.wfile.write(body)
