@@ -172,7 +172,7 @@ def open_sampled(path: Path, display: str, *, fps: float | None, frame_need: Fra
             return None
         stats, report = VideoStats(), DecodeReport()
         converter = _Converter(stats)
-        frames = _decode(container, report=report, stats=stats, frame_need=frame_need, converter=converter)
+        frames = _decode(container, report=report, stats=stats, frame_need=frame_need)
         first = next(frames, None)
     except BaseException:
         container.close()
@@ -205,7 +205,7 @@ def open_sampled(path: Path, display: str, *, fps: float | None, frame_need: Fra
     return VideoSource(info, stats, checked(), on_close=container.close)
 
 
-def _decode(container, *, report: DecodeReport, stats: VideoStats, frame_need: FrameNeed, converter: _Converter):
+def _decode(container, *, report: DecodeReport, stats: VideoStats, frame_need: FrameNeed):
     """Yield ``(av_frame, index, t_s or None)`` in presentation order, leaving unneeded non-reference frames out.
 
     ``index`` counts every frame of the source (left-out ones too); ``stats.frames_decoded`` and
@@ -238,7 +238,7 @@ def _decode(container, *, report: DecodeReport, stats: VideoStats, frame_need: F
         return not frame_need(seconds(max(before)), seconds(pts), seconds(min(after)))
 
     def send(packet):
-        nonlocal skipping, index
+        nonlocal skipping
         skip = may_skip(packet.pts) if packet.size else False
         if skip != skipping:
             context.skip_frame = "NONREF" if skip else "DEFAULT"
