@@ -92,6 +92,24 @@ def test_sampled_decode_takes_the_same_frames_and_gives_the_same_tensors(clips, 
     assert new_stats.frames_converted == len(new), "only the sampled frames' crops are converted"
 
 
+@pytest.mark.parametrize("name", ["landscape", "rot90", "rot180", "rot270"])
+def test_any_rectangle_equals_the_same_rectangle_of_opencvs_upright_frame(clips, name):
+    with open_video(clips[name], progress=False) as video:
+        upright = [f.image_bgr for _, f in zip(range(8), video, strict=False)]
+    with open_video(clips[name], progress=False, frame_need=lambda *_: True) as video:
+        lazy = [f for _, f in zip(range(8), video, strict=False)]
+    w, h = video.info.size_wh
+    rects = [(0, 0, w, h), (1, 3, 37, 21), (w - 31, h - 17, 31, 17), (6, 1, 64, 63), (w // 2, 0, 1, h)]
+    for image, frame in zip(upright, lazy, strict=True):
+        for x, y, cw, ch in rects:
+            crop = frame.crop_bgr(x, y, cw, ch)
+            assert np.array_equal(crop, image[y : y + ch, x : x + cw]), (
+                f"{name} frame {frame.index} rect {x, y, cw, ch}"
+            )
+    with pytest.raises(ValueError, match=rf"crop \(x=0, y=0, w={w + 1}, h=1\) is not inside the {w}x{h} frame"):
+        lazy[0].crop_bgr(0, 0, w + 1, 1)
+
+
 def test_non_reference_frames_no_sample_takes_are_not_decoded(clips):
     _, _, stats = grid_samples(clips["landscape"], sampled=True)
     assert stats.nonref_skipped > 0, "the clip has non-reference B-frames off the grid: some must be left out"
@@ -132,6 +150,8 @@ def test_analysis_embeddings_equal_with_both_decoders_and_unsampled_frames_are_n
     assert np.abs(new.embeddings - old.embeddings).max() <= 1e-6
     assert new.crop_xywh == old.crop_xywh and new.size_wh == old.size_wh == (240, 320)
     assert len(calls) == int(new.encoded.sum()) == new.num_samples < 75, "one conversion per encoded sample"
+    _, _, crop_w, crop_h = new.crop_xywh
+    assert {(w * h) for _, _, _, w, h in calls} == {crop_w * crop_h}, "only the model crop is converted, not the frame"
 
 
 def test_a_red_clip_through_the_sampled_decode_is_labelled_red(models, tmp_path):
