@@ -212,3 +212,30 @@ def test_the_file_decoder_setting(monkeypatch):
     monkeypatch.setenv(settings.ENV_FILE_DECODER, "fast")
     with pytest.raises(ValueError, match=r"'fast' is not one of sampled, opencv; set AR_FILE_DECODER="):
         settings.file_decoder()
+
+
+SHARED_MP4 = [
+    "damaged_soccer_juggling_1280x720_24fps_truncated60.mp4",  # BT.709-tagged, truncated
+    "damaged_testpattern_1280x720_10fps_corrupt.mp4",  # an undecodable packet
+    "dance_portrait_1080x1920_24fps_h264.mp4",  # BT.709-tagged portrait
+    "kinetics_arm_wrestling_340x256_28fps_h264.mp4",  # grid points exactly halfway between frames
+    "phone_keyboard_rot90_568x320_30fps_3frames.mov",  # display matrix
+]
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("name", SHARED_MP4)
+def test_real_mp4_and_mov_clips_give_the_same_samples_and_tensors(name):
+    from tests.conftest import shared_path
+
+    path = shared_path("media", name)
+    old, old_info, old_stats = grid_samples(path, sampled=False)
+    new, new_info, new_stats = grid_samples(path, sampled=True)
+    assert new_info.decoder == "pyav-sampled" and new_info.rotation_deg == old_info.rotation_deg
+    assert [(k, i, d) for k, i, _, d, _ in new] == [(k, i, d) for k, i, _, d, _ in old]
+    assert max(float(np.abs(a[4] - b[4]).max()) for a, b in zip(old, new, strict=True)) == 0.0
+    assert (new_stats.frames_decoded, new_stats.frames_corrupt, new_stats.truncated) == (
+        old_stats.frames_decoded,
+        old_stats.frames_corrupt,
+        old_stats.truncated,
+    )

@@ -18,10 +18,10 @@ per second) OpenCV's path decodes every frame and converts 16 of 30 whole frames
   order, so packets are demuxed :data:`LOOKAHEAD` ahead (more than H.264's deepest reordering):
   the neighbours of a packet's time are then known before it is decoded. A frame is left undecoded
   only when ``frame_need(prev_s, t_s, next_s)`` says no grid point takes it, all three times are
-  valid and distinct, and no packet failed to decode so far (a lost neighbour would make it the
-  nearest frame): the grid samples are then exactly those of decoding everything. Skipped frames
-  still count in :attr:`VideoStats.frames_decoded` and take their index, so counts and frame
-  indices equal OpenCV's.
+  valid and distinct, and no packet failed to decode and no timestamp was replaced so far (a lost
+  or moved neighbour could make it the nearest frame): the grid samples are then exactly those of
+  decoding everything. Skipped frames still count in :attr:`VideoStats.frames_decoded` and take
+  their index, so counts and frame indices equal OpenCV's.
 
 The rule (:func:`open_sampled`): the file pipeline (:meth:`Recognizer.encode`, unless
 ``AR_FILE_DECODER=opencv``) asks for the sampled decode by passing ``frame_need``; a local file gets
@@ -77,7 +77,10 @@ class _Converter:
             f = 1 if i == 0 else 2  # the chroma planes are half size both ways
             sx, sy, sw, sh = x0 // f, y0 // f, (x1 - x0) // f, (y1 - y0) // f
             d[:sh, :sw] = s[sy : sy + sh, sx : sx + sw]
-        bgr = self._reformatter.reformat(small, format="bgr24", threads=1).to_ndarray()
+        # The source's colour matrix (BT.709 on HD files that say so), as OpenCV's conversion uses it.
+        bgr = self._reformatter.reformat(
+            small, format="bgr24", src_colorspace=frame.colorspace, src_color_range=frame.color_range, threads=1
+        ).to_ndarray()
         self._stats.frames_converted += 1
         return bgr[y - y0 : y - y0 + h, x - x0 : x - x0 + w]
 
@@ -225,7 +228,9 @@ def _decode(container, *, report: DecodeReport, stats: VideoStats, frame_need: F
     index = 0
 
     def seconds(pts: int) -> float:
-        return (pts - start) * tb
+        # OpenCV's CAP_PROP_POS_MSEC arithmetic, then its * 0.001: the same floats, so grid points
+        # that fall exactly halfway between two frames are decided the same way on both paths.
+        return (pts - start) * tb * 1000.0 * 0.001
 
     def may_skip(pts: int | None) -> bool:
         if pts is None or report.corrupt or stats.timestamp_fallbacks:
