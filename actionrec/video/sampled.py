@@ -8,10 +8,13 @@ per second) OpenCV's path decodes every frame and converts 16 of 30 whole frames
   :class:`YuvFrame` objects. Only :meth:`YuvFrame.crop_bgr`, called by the encoder stage for the
   samples it encodes, converts pixels: the Y/U/V planes of the requested rectangle (widened to even
   coordinates for the 4:2:0 chroma) are copied into a small frame and swscale converts just that to
-  BGR, then the rectangle is rotated upright. swscale's unscaled YUV→BGR conversion takes each
+  BGR with the source frame's colour matrix and range (BT.709 where the file says so, as OpenCV
+  does), then the rectangle is rotated upright. swscale's unscaled YUV→BGR conversion takes each
   pixel from its own luma and its 2x2 block's chroma, so the crop is bit-identical to the same
   rectangle of a whole-frame conversion, which is what OpenCV does (measured: 0 grey levels on the
-  bench file and the test clips; ``tests/test_sampled_decode.py``).
+  bench file, the test clips and the MP4/MOV clips of ``../shared/media``;
+  ``tests/test_sampled_decode.py``). Times use OpenCV's arithmetic (``CAP_PROP_POS_MSEC`` x 0.001),
+  so a grid point exactly halfway between two frames goes to the same one.
 - a non-reference frame (nothing else is predicted from it: H.264/HEVC B-frames, ~45 % of the bench
   file's frames) that no grid point can take is not decoded at all (``skip_frame = "NONREF"`` for
   its packet). Whether a grid point can take a frame depends on its neighbours in presentation
