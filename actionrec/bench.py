@@ -11,16 +11,30 @@ The ceiling's encoder runs the IR as it is (batch 1); the pipeline sends it batc
 :func:`~actionrec.models.cpu_file_batch` samples on a CPU (see :mod:`actionrec.pipeline.encoders`).
 Video fps = source frames / wall time of :meth:`Recognizer.analyze` (compile time and a 2 s warm-up
 excluded; the median of ``--repeat`` runs).
+
+The **encoder-bound limit** (conventions): the best ``benchmark_app -hint throughput`` figure of the
+encoder over batch 1, 8 and the pipeline's batch (``-b``), x source frames / grid samples: the file
+cannot be analysed faster than the encoder alone. The pipeline runs both file decoders in paired,
+interleaved runs (``opencv``, ``sampled``, then ``sampled``, ``opencv``, ...; the machine may be
+shared, so only figures of the same run are compared): its figure is the default (sampled) decoder's,
+the OpenCV path's is printed beside it with the median of the per-pair ratios. An OMZ-demo-style
+loop (:func:`omz_style_loop`) is timed beside them. The load average is printed with the figures.
+
+Not split: one command's measurements and the table they fill, read together; each part (the
+decode, the encoder by batch, the decoder, the two peer loops, the paired pipeline runs) is short,
+and a sibling module of the same layer could not be imported from here (the layer contract).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import resource
 import shutil
 import subprocess
+import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import settings
@@ -47,6 +61,17 @@ class BenchResult:
     peak_rss_mb: float
     encoder_batch: int = 1
     baseline_fps: float | None = None
+    encoder_batch_fps: dict[int, float] = field(default_factory=dict)
+    encoder_bound_fps: float = 0.0
+    limit_ratio: float = 0.0
+    decoder: str = ""
+    opencv_fps: float = 0.0
+    opencv_limit_ratio: float = 0.0
+    sampled_vs_opencv: float = 0.0
+    pair_ratios: tuple[float, ...] = ()
+    load_average: tuple[float, float] = (0.0, 0.0)
+    cpu: str = ""
+    omz_fps: float = 0.0
 
     def to_text(self) -> str:
         """The figures as an aligned table, for a terminal."""
@@ -62,11 +87,36 @@ class BenchResult:
             ("decoder", f"{self.decoder_calls_per_s:.0f} calls/s ({1000 / self.decoder_calls_per_s:.2f} ms)"),
             ("ceiling", f"{self.ceiling_fps:.1f} video frames/s"),
             (
+                "encoder alone by batch",
+                ", ".join(f"b={b}: {fps:.1f}" for b, fps in sorted(self.encoder_batch_fps.items())) + " frames/s",
+            ),
+            (
+                "encoder-bound limit",
+                f"{self.encoder_bound_fps:.1f} video frames/s "
+                f"(best batch x {self.frames} frames / {self.samples} samples)",
+            ),
+            (
                 "actionrec pipeline",
-                f"{self.video_fps:.1f} video frames/s ({self.encoder_batch} samples per encoder request)",
+                f"{self.video_fps:.1f} video frames/s ({self.decoder} decode, "
+                f"{self.encoder_batch} samples per encoder request)",
             ),
             ("ratio to ceiling", f"{self.ratio:.3f}"),
+            ("ratio to encoder-bound limit", f"{self.limit_ratio:.3f}"),
+            (
+                "OpenCV decode path",
+                f"{self.opencv_fps:.1f} video frames/s ({self.opencv_limit_ratio:.3f} of the limit); "
+                f"sampled / OpenCV, median of {len(self.pair_ratios)} pairs: {self.sampled_vs_opencv:.3f}",
+            ),
+            (
+                "OMZ-demo-style loop",
+                f"{self.omz_fps:.1f} video frames/s ({self.omz_fps / self.encoder_bound_fps:.3f} of the limit; "
+                f"actionrec is {self.video_fps / self.omz_fps:.2f}x)"
+                if self.omz_fps and self.encoder_bound_fps
+                else "not measured",
+            ),
             ("peak RSS", f"{self.peak_rss_mb:.0f} MB"),
+            ("load average (1 min)", f"{self.load_average[0]:.2f} before, {self.load_average[1]:.2f} after"),
+            ("CPU", self.cpu),
         ]
         if self.baseline_fps:
             rows.append(
@@ -93,12 +143,20 @@ def measure_decode(video: Path) -> tuple[int, float]:
     return n, elapsed * 1000 / max(n, 1)
 
 
-def measure_encoder(xml: Path, *, device: str, seconds: float) -> tuple[float, str]:
-    """Encoder throughput in frames/s: benchmark_app when installed, else an AsyncInferQueue run."""
-    exe = shutil.which("benchmark_app")
+def benchmark_app_path() -> str | None:
+    """``benchmark_app`` on PATH, else beside this Python (a venv's ``bin/`` need not be on PATH)."""
+    found = shutil.which("benchmark_app")
+    beside = Path(sys.executable).with_name("benchmark_app")
+    return found or (str(beside) if beside.exists() else None)
+
+
+def measure_encoder(xml: Path, *, device: str, seconds: float, batch: int = 1) -> tuple[float, str]:
+    """Encoder throughput in frames/s at ``batch``: benchmark_app when installed, else an AsyncInferQueue run."""
+    exe = benchmark_app_path()
     if exe:
+        cmd = [exe, "-m", str(xml), "-d", device, "-hint", "throughput", "-t", str(max(1, int(seconds)))]
         out = subprocess.run(
-            [exe, "-m", str(xml), "-d", device, "-hint", "throughput", "-t", str(int(seconds))],
+            [*cmd, "-b", str(batch)] if batch != 1 else cmd,
             capture_output=True,
             text=True,
             timeout=seconds * 4 + 120,
@@ -111,13 +169,19 @@ def measure_encoder(xml: Path, *, device: str, seconds: float) -> tuple[float, s
 
     from .models.runtime import get_core
 
-    compiled = get_core().compile_model(str(xml), device, {"PERFORMANCE_HINT": "THROUGHPUT"})
+    core = get_core()
+    model = core.read_model(str(xml))
+    if batch != 1:
+        shape = model.input(0).get_partial_shape().to_shape()
+        shape[0] = batch
+        model.reshape({model.input(0): shape})
+    compiled = core.compile_model(model, device, {"PERFORMANCE_HINT": "THROUGHPUT"})
     jobs = ov.AsyncInferQueue(compiled, int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
     x = np.random.default_rng(0).uniform(0, 255, tuple(compiled.input(0).get_shape())).astype(np.float32)
     n, t = 0, time.perf_counter()
     while time.perf_counter() - t < seconds:
         jobs.start_async({0: x})
-        n += 1
+        n += batch
     jobs.wait_all()
     return n / (time.perf_counter() - t), "AsyncInferQueue, throughput hint"
 
@@ -168,6 +232,85 @@ def baseline_loop(video: Path, files, *, device: str) -> float:
     return n / (time.perf_counter() - t)
 
 
+def omz_style_loop(video: Path, files: ModelFiles, *, device: str) -> float:
+    """Video frames/s of a loop built like the OMZ action-recognition demo (our own implementation).
+
+    A reader thread decodes with OpenCV and preprocesses every second frame into a small queue; the
+    main thread feeds an ``AsyncInferQueue`` of two encoder requests (the IRs compiled with the
+    plugin's defaults), keeps the embeddings in order in a ``clip_len``-long sliding window, and runs
+    the decoder after every new embedding once the window is full.
+    """
+    import queue
+    import threading
+    from collections import deque
+
+    import cv2
+    import numpy as np
+    import openvino as ov
+
+    from .models.runtime import get_core
+    from .pipeline.preprocess import preprocess
+
+    core = get_core()
+    encoder = core.compile_model(str(files.encoder_xml), device)
+    decoder = core.compile_model(str(files.decoder_xml), device)
+    clip_len = int(decoder.input(0).get_shape()[1])
+    dec = decoder.create_infer_request()
+    window: deque[np.ndarray] = deque(maxlen=clip_len)
+    ready: dict[int, np.ndarray] = {}
+    lock = threading.Lock()
+    handoff: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=4)
+    frames = [0]
+
+    def done(request: ov.InferRequest, k: int) -> None:
+        with lock:
+            ready[k] = request.get_output_tensor(0).data.reshape(-1).copy()
+
+    def reader() -> None:
+        cap, n = cv2.VideoCapture(str(video)), 0
+        try:
+            while True:
+                ok, image = cap.read()
+                if not ok:
+                    break
+                if n % 2 == 0:
+                    handoff.put(preprocess(image).tensor)
+                n += 1
+        finally:
+            frames[0] = n
+            cap.release()
+            handoff.put(None)
+
+    jobs = ov.AsyncInferQueue(encoder, 2)
+    jobs.set_callback(done)
+    next_k = 0
+
+    def take_ready() -> None:
+        nonlocal next_k
+        while True:
+            with lock:
+                embedding = ready.pop(next_k, None)
+            if embedding is None:
+                return
+            window.append(embedding)
+            next_k += 1
+            if len(window) == clip_len:
+                dec.infer({0: np.stack(window)[None]})
+
+    t = time.perf_counter()
+    thread = threading.Thread(target=reader, name="omz-style-reader", daemon=True)
+    thread.start()
+    k = 0
+    while (x := handoff.get()) is not None:
+        jobs.start_async({0: x}, k)
+        k += 1
+        take_ready()
+    jobs.wait_all()
+    take_ready()
+    thread.join()
+    return frames[0] / (time.perf_counter() - t)
+
+
 def run_bench(
     video: Path,
     files: ModelFiles,
@@ -178,46 +321,62 @@ def run_bench(
     baseline: bool = False,
     repeat: int = 3,
 ) -> BenchResult:
-    """Measure the ceiling's parts and the real pipeline on ``video`` in one run.
+    """Measure the ceiling's parts, the encoder-bound limit and the real pipeline on ``video`` in one run.
 
-    The pipeline runs ``repeat`` times after a 2 s warm-up; the median run gives the video fps.
+    After a 2 s warm-up the pipeline runs ``repeat`` times with each file decoder, interleaved in
+    pairs (the order alternates); the median run of each decoder gives its video fps.
 
     Args:
         video: the file to analyse.
         files: the model files (labels are not needed: placeholder names are used).
         device: where both models run.
         cache_dir: root of the compile cache, as ``--cache-dir``.
-        encoder_seconds: how long ``benchmark_app`` measures the encoder.
+        encoder_seconds: how long ``benchmark_app`` measures the encoder, per batch size.
         baseline: also time the original notebook's serial loop.
-        repeat: pipeline runs; the median counts.
+        repeat: pipeline runs per decoder; the medians count.
 
     Returns:
         The figures, measured in this process.
     """
     from .models.runtime import compile_models
     from .pipeline.files import Recognizer
+    from .video import open_video
 
+    load_before = os.getloadavg()[0]
     labels = placeholder_labels(files.decoder_xml)
     models = compile_models(files, device=device, hint="THROUGHPUT", labels=labels, cache_dir=cache_dir)
     recognizer = Recognizer(models)
     frames, decode_ms = measure_decode(video)
     enc_fps, enc_source = measure_encoder(files.encoder_xml, device=device, seconds=encoder_seconds)
+    by_batch = {1: enc_fps}
+    for batch in sorted({8, models.encoder_batch} - {1}):
+        by_batch[batch] = measure_encoder(files.encoder_xml, device=device, seconds=encoder_seconds, batch=batch)[0]
     dec_fps = measure_decoder(models)
     recognizer.encode(str(video), progress=False, max_seconds=2.0)  # start-up (first requests) excluded
-    walls = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        timeline = recognizer.analyze(str(video), progress=False, cache=False)
-        walls.append(time.perf_counter() - t)
-    wall = sorted(walls)[len(walls) // 2]  # median run
+    walls: dict[str, list[float]] = {"opencv": [], "sampled": []}
+    timeline = None
+    for i in range(repeat):
+        for decoder in ("opencv", "sampled") if i % 2 == 0 else ("sampled", "opencv"):
+            recognizer.file_decoder = decoder
+            t = time.perf_counter()
+            timeline = recognizer.analyze(str(video), progress=False, cache=False)
+            walls[decoder].append(time.perf_counter() - t)
+    recognizer.file_decoder = "sampled"
+    with open_video(video, frame_need=lambda *_: True) as opened:
+        decoder_used = opened.info.decoder  # what the rule picks for this file
+    wall = {d: sorted(w)[len(w) // 2] for d, w in walls.items()}  # median runs
+    pairs = tuple(o / s for o, s in zip(walls["opencv"], walls["sampled"], strict=True))
     # The machine is shared: decode again after the pipeline runs and average, so the ceiling and
     # the pipeline see the same conditions as far as possible.
     decode_ms = (decode_ms + measure_decode(video)[1]) / 2
     samples = recognizer.grid.samples_in(timeline.duration_s)
     windows = len(timeline)
     ceiling = 1.0 / (decode_ms / 1000 + (samples / frames) / enc_fps + (windows / frames) / dec_fps)
-    video_fps = timeline.frames_decoded / wall
+    limit = max(by_batch.values()) * frames / samples
+    video_fps = timeline.frames_decoded / wall["sampled"]
+    opencv_fps = timeline.frames_decoded / wall["opencv"]
     base = baseline_loop(video, files, device=device) if baseline else None
+    omz = omz_style_loop(video, files, device=device)
     return BenchResult(
         video=str(video),
         precision=files.precision,
@@ -235,7 +394,29 @@ def run_bench(
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         encoder_batch=models.encoder_batch,
         baseline_fps=base,
+        encoder_batch_fps=by_batch,
+        encoder_bound_fps=limit,
+        limit_ratio=video_fps / limit,
+        decoder=decoder_used,
+        opencv_fps=opencv_fps,
+        opencv_limit_ratio=opencv_fps / limit,
+        sampled_vs_opencv=sorted(pairs)[len(pairs) // 2],
+        pair_ratios=pairs,
+        load_average=(load_before, os.getloadavg()[0]),
+        cpu=cpu_name(),
+        omz_fps=omz,
     )
+
+
+def cpu_name() -> str:
+    """The CPU model and core count, e.g. ``"AMD EPYC (2 cores)"``."""
+    name = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            name = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    except OSError:
+        pass
+    return f"{name or 'unknown CPU'} ({os.cpu_count()} cores)"
 
 
 def placeholder_labels(decoder_xml: Path) -> tuple[str, ...]:

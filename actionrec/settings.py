@@ -44,6 +44,8 @@ ENV_VIDEO = "AR_VIDEO"
 ENV_MAX_SECONDS = "AR_MAX_SECONDS"
 ENV_MAX_UPLOAD_MB = "AR_MAX_UPLOAD_MB"
 ENV_MAX_DOWNLOAD_MB = "AR_MAX_DOWNLOAD_MB"
+ENV_FILE_DECODER = "AR_FILE_DECODER"
+FILE_DECODERS = ("sampled", "opencv")  # file analysis: the sampled decode where it applies, or always OpenCV
 DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024**3  # 2 GB: a long phone clip, still well under a typical free disk
 
 
@@ -190,3 +192,21 @@ def data_dir(*parts: str) -> Path:
     """A folder under ``data/`` (labels, samples, downloads, uploads, cache); ``AR_DATA_DIR`` moves it."""
     value = env_str(ENV_DATA_DIR)
     return (resolve_path(value) if value else home_dir() / "data").joinpath(*parts)
+
+
+def file_decoder(override: str | None = None) -> str:
+    """How the file pipeline decodes: ``"sampled"`` (the default) or ``"opencv"``.
+
+    ``"sampled"``: :mod:`actionrec.video.sampled` where its rule allows, else OpenCV; ``"opencv"``:
+    always the OpenCV path (for comparisons).
+
+    Raises:
+        ValueError: ``override`` or ``AR_FILE_DECODER`` is another word.
+    """
+    value = (override or env_str(ENV_FILE_DECODER, FILE_DECODERS[0]) or "").lower()
+    if value not in FILE_DECODERS:
+        raise ValueError(
+            f"file decoder {value!r} is not one of {', '.join(FILE_DECODERS)}; set {ENV_FILE_DECODER}=sampled "
+            "(the default) or opencv (the old path, for comparisons)"
+        )
+    return value

@@ -328,7 +328,7 @@ def test_the_frame_filter_given_at_open_changes_no_embedding(models, video_facto
     from actionrec.video import open_video
 
     path = video_factory("filter_30.mp4", fps=30, duration_s=2.5, size_wh=(160, 120), paint=noise_paint)
-    rec = Recognizer(models)
+    rec = Recognizer(models, file_decoder="opencv")  # the OpenCV path (tests/test_sampled_decode.py: the other)
     filtered = rec.encode(path, progress=False)
     encoder = FileEncoder(models, rec.grid, progress=False)
     with open_video(path, progress=False, frame_filter=encoder.frame_filter) as video:  # what encode() does

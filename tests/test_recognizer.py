@@ -295,7 +295,7 @@ def test_the_cache_is_on_by_default_and_off_on_request(models, video_factory, ve
 
 
 def test_a_file_is_converted_only_where_a_grid_sample_can_take_its_frame(models, video_factory, monkeypatch):
-    """60 fps against a 16-per-second grid: most frames are decoded but never converted to BGR."""
+    """60 fps against a 16-per-second grid: most frames are decoded but never converted to BGR (both decoders)."""
     opened = []
     real = pipeline_files.open_video
 
@@ -305,10 +305,14 @@ def test_a_file_is_converted_only_where_a_grid_sample_can_take_its_frame(models,
 
     monkeypatch.setattr(pipeline_files, "open_video", spy)
     path = video_factory("recognizer_60fps.mp4", fps=60, duration_s=1.5, size_wh=(64, 48))
-    encoded = Recognizer(models).encode(path, progress=False)
+    encoded = Recognizer(models, file_decoder="opencv").encode(path, progress=False)
     stats = opened[0].stats
     assert encoded.frames_decoded == stats.frames_decoded == 90
     assert stats.frames_skipped >= 90 - 2 * encoded.num_samples > 0
+    encoded = Recognizer(models).encode(path, progress=False)  # the sampled decode: only the samples' crops
+    stats = opened[1].stats
+    assert opened[1].info.decoder == "pyav-sampled" and encoded.frames_decoded == stats.frames_decoded == 90
+    assert stats.frames_converted == encoded.num_samples < 90
 
 
 def test_embeddings_missing_samples_of_this_stride_are_refused_with_what_to_do(models):

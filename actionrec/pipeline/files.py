@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .. import settings
 from ..errors import ClipTooShortError, ModelOutputError
 from ..models.runtime import ActionModels
 from ..results import Timeline, predictions_from_probs, smooth_probs, softmax
@@ -51,6 +52,11 @@ class Recognizer:
         head: what the timeline's classes are: ``None`` for the model's own (Kinetics-400), or a
             :class:`~actionrec.pipeline.decoded.Head` (label groups, custom actions:
             :mod:`actionrec.heads`), applied to the decoder's outputs.
+        file_decoder: ``"sampled"`` or ``"opencv"`` (default ``AR_FILE_DECODER``, else
+            ``"sampled"``): how :meth:`encode` decodes local files. ``"sampled"`` uses
+            :mod:`actionrec.video.sampled` where its rule allows (MP4/MOV in limited-range
+            ``yuv420p``; the same embeddings, less CPU) and OpenCV otherwise; ``"opencv"`` keeps
+            the OpenCV path for every file (for paired comparisons). An attribute: set it between runs.
 
     Raises:
         HeadMismatchError: ``head`` cannot read these models' outputs (e.g. a custom-action head
@@ -58,9 +64,15 @@ class Recognizer:
     """
 
     def __init__(
-        self, models: ActionModels, *, options: RecognizerOptions | None = None, head: Head | None = None
+        self,
+        models: ActionModels,
+        *,
+        options: RecognizerOptions | None = None,
+        head: Head | None = None,
+        file_decoder: str | None = None,
     ) -> None:
         self.models = models
+        self.file_decoder = settings.file_decoder(file_decoder)
         self.options = options if options is not None else RecognizerOptions()
         self.grid = self.options.grid(clip_len=models.clip_len)
         if head is not None:
@@ -194,9 +206,15 @@ class Recognizer:
         encoder = FileEncoder(
             self.models, self.grid, max_seconds=max_seconds, progress=progress, on_progress=on_progress, known=known
         )
-        # Files decoded by OpenCV convert only frames that can be nearest to a grid point.
+        # Files decoded by OpenCV convert only frames that can be nearest to a grid point; the sampled
+        # decode converts only the crops of the samples encoded and leaves out unneeded non-reference frames.
+        need = encoder.frame_need if settings.file_decoder(self.file_decoder) == "sampled" else None
         opened = open_video(
-            source, progress=progress, frame_filter=encoder.frame_filter, max_download_mb=max_download_mb
+            source,
+            progress=progress,
+            frame_filter=encoder.frame_filter,
+            frame_need=need,
+            max_download_mb=max_download_mb,
         )
         with opened as video:
             return encoder.run(video, source=video.info.source, total_frames=video.info.frame_count, stats=video.stats)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..video.core import CroppableFrame, Frame
+
 PREPROCESS_VERSION = 1
 """Bump when :func:`preprocess` gives other tensors (crop, resize, colour order): the embedding
 cache keys entries with it, so embeddings of the old preprocessing are rebuilt, never reused."""
@@ -62,8 +64,6 @@ def preprocess(image_bgr: np.ndarray, *, input_hw: tuple[int, int] = (224, 224))
     Raises:
         ValueError: the image is not an ``H x W x 3`` uint8 array.
     """
-    import cv2
-
     if image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or image_bgr.dtype != np.uint8:
         raise ValueError(
             f"expected an H x W x 3 uint8 BGR image, got shape {image_bgr.shape} dtype {image_bgr.dtype}; "
@@ -71,7 +71,30 @@ def preprocess(image_bgr: np.ndarray, *, input_hw: tuple[int, int] = (224, 224))
         )
     h, w = image_bgr.shape[:2]
     x, y, cw, ch = crop_rect((w, h), input_hw=input_hw)
-    crop = image_bgr[y : y + ch, x : x + cw]
+    return Preprocessed(_crop_to_tensor(image_bgr[y : y + ch, x : x + cw], input_hw), (x, y, cw, ch))
+
+
+def preprocess_frame(frame: Frame | CroppableFrame, *, input_hw: tuple[int, int] = (224, 224)) -> Preprocessed:
+    """:func:`preprocess` of a decoded frame, converting only the model crop of a sampled-decode frame.
+
+    A :class:`~actionrec.video.CroppableFrame` (the sampled decode) converts only the model crop to
+    BGR, never the whole frame: the same tensor, cheaper.
+
+    Raises:
+        ValueError: the frame's image is not ``H x W x 3`` uint8.
+    """
+    crop_bgr = getattr(frame, "crop_bgr", None)
+    if crop_bgr is None:
+        return preprocess(frame.image_bgr, input_hw=input_hw)
+    x, y, cw, ch = crop_rect(frame.size_wh, input_hw=input_hw)
+    return Preprocessed(_crop_to_tensor(crop_bgr(x, y, cw, ch), input_hw), (x, y, cw, ch))
+
+
+def _crop_to_tensor(crop: np.ndarray, input_hw: tuple[int, int]) -> np.ndarray:
+    """The model crop (BGR) resized to the input size, as the ``[1, 3, H, W]`` float32 tensor."""
+    import cv2
+
+    ch, cw = crop.shape[:2]
     in_h, in_w = input_hw
     # Area-average by halving while the image is at least twice the input size (OpenCV's SIMD
     # path for exact halves; this is what anti-aliases), then one linear step of less than 2x: within
@@ -83,5 +106,4 @@ def preprocess(image_bgr: np.ndarray, *, input_hw: tuple[int, int] = (224, 224))
     halved = crop.shape[:2] != (ch, cw)
     interpolation = cv2.INTER_AREA if shrinking and not halved else cv2.INTER_LINEAR
     resized = cv2.resize(crop, (in_w, in_h), interpolation=interpolation)
-    tensor = np.ascontiguousarray(resized.transpose(2, 0, 1), dtype=np.float32)[None]
-    return Preprocessed(tensor, (x, y, cw, ch))
+    return np.ascontiguousarray(resized.transpose(2, 0, 1), dtype=np.float32)[None]

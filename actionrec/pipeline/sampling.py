@@ -261,3 +261,38 @@ class NearestFrameFilter:
         while self.t0 + k * self.step_s <= lo - 1e-6:  # the first grid point after lo (generously)
             k += 1
         return self.t0 + k * self.step_s <= hi + 1e-6
+
+
+class GridNeed:
+    """``need(prev_s, t_s, next_s)``: is the frame at ``t_s`` the nearest one to some grid point?
+
+    The frame's neighbours in presentation order are at ``prev_s`` and ``next_s``; it is nearest to
+    the grid points in ``((prev_s + t_s) / 2, (t_s + next_s) / 2]`` (ties go to the earlier frame, as
+    in :class:`GridSampler`). Given to :func:`~actionrec.video.open_video` as ``frame_need``, it lets
+    the sampled decode leave out non-reference frames no grid point takes: the sampler then picks
+    exactly what it picks over every frame. The interval is widened by ``margin_s`` on both sides
+    (a frame in doubt is decoded: frame 8 below ties with frame 7 for 0.25 s). Set :attr:`t0` to
+    the first frame's time; until then every frame is needed.
+
+    Example:
+        >>> need = GridNeed(step_s=0.0625)
+        >>> need.t0 = 0.0
+        >>> [i for i in range(1, 15) if need((i - 1) / 30, i / 30, (i + 1) / 30)]  # 30 fps, 16/s grid
+        [2, 4, 6, 7, 8, 9, 11, 13]
+    """
+
+    def __init__(self, *, step_s: float, margin_s: float = 1e-3) -> None:
+        if not step_s > 0 or not margin_s >= 0:
+            raise ValueError(f"step_s must be > 0 and margin_s >= 0, got {step_s} and {margin_s}")
+        self.step_s = step_s
+        self.margin_s = margin_s
+        self.t0: float | None = None
+
+    def __call__(self, prev_s: float, t_s: float, next_s: float) -> bool:
+        """True when a grid point may take the frame at ``t_s`` (or when that cannot be told)."""
+        if self.t0 is None or not prev_s < t_s < next_s:
+            return True
+        lo = (prev_s + t_s) / 2 - self.margin_s
+        hi = (t_s + next_s) / 2 + self.margin_s
+        k = max(0, math.ceil((lo - self.t0) / self.step_s))
+        return self.t0 + k * self.step_s <= hi

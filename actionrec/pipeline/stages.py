@@ -30,11 +30,11 @@ import numpy as np
 
 from ..models.runtime import ActionModels
 from ..results import StageTimings
-from ..video.core import Frame, VideoStats
+from ..video.core import CroppableFrame, Frame, VideoStats
 from .encoded import EncodedVideo
 from .encoders import EncoderQueue
-from .preprocess import preprocess
-from .sampling import GridSampler, NearestFrameFilter, Sample, SamplingGrid
+from .preprocess import preprocess_frame
+from .sampling import GridNeed, GridSampler, NearestFrameFilter, Sample, SamplingGrid
 
 if TYPE_CHECKING:
     from tqdm.auto import tqdm
@@ -109,6 +109,9 @@ class FileEncoder:
         frame_filter: pass it to :func:`~actionrec.video.open_video` (``frame_filter=``) so files
             decoded by OpenCV skip the BGR conversion of frames no grid point needs; its ``t0``
             is set from the first frame.
+        frame_need: pass it as ``frame_need=`` for the sampled decode (:mod:`actionrec.video.sampled`):
+            the frames come unconverted, only the crop of each encoded sample is converted, and
+            non-reference frames no grid point takes are not decoded; its ``t0`` is set likewise.
 
     Example:
         >>> encoder = FileEncoder(models, grid)                                  # doctest: +SKIP
@@ -134,6 +137,7 @@ class FileEncoder:
         self.progress = progress
         self.on_progress = on_progress
         self.frame_filter = NearestFrameFilter(step_s=grid.step_s)
+        self.frame_need = GridNeed(step_s=grid.step_s)
         self._sampler: GridSampler[Frame] = GridSampler(step_s=grid.step_s)
         self._handoff: queue.Queue[_Item] = queue.Queue(maxsize=queue_depth)
         self._stop = threading.Event()
@@ -222,8 +226,8 @@ class FileEncoder:
                     break
                 counts.frames += 1
                 if counts.first_timestamp_s is None:
-                    counts.first_timestamp_s = self.frame_filter.t0 = frame.timestamp_s
-                    counts.size_wh = (frame.image_bgr.shape[1], frame.image_bgr.shape[0])
+                    counts.first_timestamp_s = self.frame_filter.t0 = self.frame_need.t0 = frame.timestamp_s
+                    counts.size_wh = _size_wh(frame)
                 if self.max_seconds is not None and frame.timestamp_s - counts.first_timestamp_s > self.max_seconds:
                     break
                 counts.last_timestamp_s = frame.timestamp_s
@@ -285,7 +289,7 @@ class FileEncoder:
                 self._encoded.append(copy)
             else:
                 t = time.perf_counter()
-                pre = preprocess(frame.image_bgr, input_hw=input_hw)
+                pre = preprocess_frame(frame, input_hw=input_hw)
                 self._counts.preprocess_s += time.perf_counter() - t
                 self._counts.crop_xywh = pre.crop_xywh
                 jobs.submit(pre.tensor, k)
@@ -376,6 +380,14 @@ def _through_interrupts(*steps: Callable[[], None]) -> None:
                 interrupted = interrupted or exc
     if interrupted is not None:
         raise interrupted
+
+
+def _size_wh(frame: Frame | CroppableFrame) -> tuple[int, int]:
+    """Upright (width, height), without converting a sampled-decode frame's pixels."""
+    size = getattr(frame, "size_wh", None)
+    if size is not None:
+        return size
+    return (frame.image_bgr.shape[1], frame.image_bgr.shape[0])
 
 
 def _short(source: str, width: int = 28) -> str:

@@ -7,7 +7,8 @@
   async code and async sources), and :func:`resolve_source`
   (what a ``source`` argument is: camera, stream, file, folder, upload, live source, frames)
 - :mod:`~actionrec.video.files` (OpenCV) and :mod:`~actionrec.video.pyav` (the fallback decoder):
-  video files
+  video files; :mod:`~actionrec.video.sampled`: the file pipeline's sampled decode (PyAV, threaded,
+  pixels converted only for the model crop of sampled frames)
 - :mod:`~actionrec.video.live`: cameras and streams; :mod:`~actionrec.video.frames`: image folders and iterables
 """
 
@@ -15,8 +16,10 @@ from .core import (
     DEFAULT_IMAGE_FPS,
     IMAGE_SUFFIXES,
     Capture,
+    CroppableFrame,
     Frame,
     FrameFilter,
+    FrameNeed,
     LiveFrameSource,
     TimestampGuard,
     VideoInfo,
@@ -30,8 +33,10 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "LIVE_SCHEMES",
     "Capture",
+    "CroppableFrame",
     "Frame",
     "FrameFilter",
+    "FrameNeed",
     "LiveFrameSource",
     "ResolvedSource",
     "SourceLike",

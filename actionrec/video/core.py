@@ -29,6 +29,12 @@ FrameFilter = Callable[[float, float], bool]
 ``timestamp_s`` (the previous decoded one was at ``prev_timestamp_s``)? Given to
 :func:`~actionrec.video.open_video` at open time; see :func:`~actionrec.video.files.open_file`."""
 
+FrameNeed = Callable[[float, float, float], bool]
+"""``frame_need(prev_s, t_s, next_s) -> bool``: does the consumer need the frame at ``t_s``, whose
+neighbours in presentation order are at ``prev_s`` and ``next_s``? Given to
+:func:`~actionrec.video.open_video` (``frame_need=``), it selects the sampled decode of files
+(:mod:`actionrec.video.sampled`): a non-reference frame it returns False for is not decoded."""
+
 T = TypeVar("T")
 
 
@@ -123,6 +129,28 @@ class Frame:
         return f"Frame(index={self.index}, timestamp_s={self.timestamp_s:.3f}, image_bgr={w}x{h})"
 
 
+@runtime_checkable
+class CroppableFrame(Protocol):
+    """A frame whose pixels are converted on demand (the sampled decode of files).
+
+    ``crop_bgr(x, y, w, h)`` gives an upright rectangle as HxWx3 uint8 BGR without converting the
+    rest of the frame; ``image_bgr`` converts the whole frame (for callers that need it).
+    """
+
+    index: int
+    timestamp_s: float
+    size_wh: tuple[int, int]
+
+    @property
+    def image_bgr(self) -> np.ndarray:
+        """The whole upright frame, BGR (converted now)."""
+        ...
+
+    def crop_bgr(self, x: int, y: int, w: int, h: int) -> np.ndarray:
+        """The upright rectangle ``(x, y, w, h)`` in BGR."""
+        ...
+
+
 @dataclass(frozen=True)
 class VideoInfo:
     """What is known about a source when it opens.
@@ -135,6 +163,9 @@ class VideoInfo:
         duration_s: only when trustworthy, else ``None``.
         is_live: camera or live iterable (wall-clock timestamps, no end).
         rotation_deg: clockwise rotation applied to make frames upright (0, 90, 180, 270).
+        decoder: what decodes a file: ``"opencv"``, ``"pyav"`` (OpenCV cannot) or
+            ``"pyav-sampled"`` (the sampled decode: :mod:`actionrec.video.sampled`); ``""`` for
+            other sources.
     """
 
     source: str
@@ -144,6 +175,7 @@ class VideoInfo:
     duration_s: float | None
     is_live: bool
     rotation_deg: int = 0
+    decoder: str = ""
 
     def __post_init__(self) -> None:
         if len(self.size_wh) != 2 or min(self.size_wh) <= 0:
@@ -164,9 +196,15 @@ class VideoStats:
 
     Attributes:
         frames_decoded: frames decoded (yielded, or passed over by the ``frame_filter`` given to
-            :func:`~actionrec.video.open_video`).
+            :func:`~actionrec.video.open_video`); with the sampled decode also the non-reference
+            frames no grid point needed, which were not decoded (in :attr:`nonref_skipped`), so the
+            count is the source's frames on every path.
         frames_skipped: frames decoded but neither converted nor yielded because the
             ``frame_filter`` did not need them (OpenCV files only).
+        nonref_skipped: non-reference frames the sampled decode left undecoded (the ``frame_need``
+            said no grid point takes them); counted in :attr:`frames_decoded`.
+        frames_converted: sampled decode only: frames whose pixels were converted from YUV to BGR
+            (the model crop of each encoded sample; frames no sample takes are never converted).
         last_timestamp_s: timestamp of the last frame decoded (yielded or not), ``None`` before.
         frames_corrupt: undecodable frames (packets, images) skipped.
         truncated: the source ended well before its container said (a cut-off file).
@@ -181,6 +219,8 @@ class VideoStats:
     timestamp_fallbacks: int = 0
     frames_dropped: int = 0
     frames_skipped: int = 0
+    nonref_skipped: int = 0
+    frames_converted: int = 0
     last_timestamp_s: float | None = None
     warnings: list[str] = field(default_factory=list)
 

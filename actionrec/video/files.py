@@ -100,7 +100,9 @@ def open_file(
         raise
     stats = VideoStats()
     guard = TimestampGuard(stats, 1.0 / (nominal or fps or 30.0), display)
-    info = VideoInfo(display, (first.shape[1], first.shape[0]), nominal or fps, count, duration, False, rotation)
+    info = VideoInfo(
+        display, (first.shape[1], first.shape[0]), nominal or fps, count, duration, False, rotation, decoder="opencv"
+    )
     frames = _opencv_frames(cap, first, path, info, facts, stats, guard, frame_filter)
     return VideoSource(info, stats, frames, on_close=cap.release)
 
@@ -175,7 +177,7 @@ def _opencv_frames(
             f"{info.source}: OpenCV stopped after {index} frames at {prev:.2f} s; PyAV decoded {more} more"
             + (f" and skipped {report.corrupt} undecodable packet(s)" if report.corrupt else "")
         )
-    _warn_truncated(info.source, facts, report, stats)
+    warn_truncated(info.source, facts, report, stats)
 
 
 def _reached_end(last_s: float, n: int, info: VideoInfo, step_s: float) -> bool:
@@ -187,7 +189,8 @@ def _reached_end(last_s: float, n: int, info: VideoInfo, step_s: float) -> bool:
     return info.frame_count is None or n >= info.frame_count - max(2.0, 0.02 * info.frame_count)
 
 
-def _warn_truncated(display: str, facts: ContainerFacts | None, report: DecodeReport, stats: VideoStats) -> None:
+def warn_truncated(display: str, facts: ContainerFacts | None, report: DecodeReport, stats: VideoStats) -> None:
+    """Add the "truncated" warning to ``stats`` when ``stats.truncated`` is set (shared by every PyAV decode)."""
     if stats.truncated:
         declared = facts.duration_s if facts is not None else None
         says = f"the container says {declared:.2f} s" if declared else "the container breaks off inside a packet"
@@ -216,7 +219,7 @@ def _open_with_pyav(
     stats = VideoStats(warnings=[f"OpenCV cannot {why} {display}; decoding it with PyAV instead (slower)"])
     guard = TimestampGuard(stats, 1.0 / (nominal or fps or 30.0), display)
     size_wh = (first[0].shape[1], first[0].shape[0])
-    info = VideoInfo(display, size_wh, nominal or fps, count, duration, False, report.rotation_deg)
+    info = VideoInfo(display, size_wh, nominal or fps, count, duration, False, report.rotation_deg, decoder="pyav")
 
     def frames() -> Iterator[Frame]:
         try:
@@ -225,6 +228,6 @@ def _open_with_pyav(
             container.close()
         stats.frames_corrupt += report.corrupt
         stats.truncated = report.truncated(facts, guard.step_s)
-        _warn_truncated(display, facts, report, stats)
+        warn_truncated(display, facts, report, stats)
 
     return VideoSource(info, stats, frames(), on_close=container.close)

@@ -43,10 +43,11 @@ from ..atomic import atomic_write
 from ..download import download_url
 from ..errors import DownloadError, UploadError, VideoOpenError
 from ..redact import redact_url
-from .core import CaptureFactory, Frame, FrameFilter, LiveFrameSource, VideoSource
+from .core import CaptureFactory, Frame, FrameFilter, FrameNeed, LiveFrameSource, VideoSource
 from .files import open_file
 from .frames import open_async_iterable, open_folder, open_iterable
 from .live import open_live
+from .sampled import open_sampled
 
 LIVE_SCHEMES = ("rtsp", "rtsps")  # handed to OpenCV/FFmpeg as live streams (wall-clock timestamps)
 DEFAULT_DOWNLOAD_RETRIES = 2
@@ -209,6 +210,7 @@ def open_video(
     source: SourceLike,
     *,
     frame_filter: FrameFilter | None = None,
+    frame_need: FrameNeed | None = None,
     newest_only: bool = True,
     fps: float | None = None,
     download_dir: str | os.PathLike[str] | None = None,
@@ -236,6 +238,13 @@ def open_video(
             Files decoded by OpenCV then skip the BGR conversion of the frames it rejects and do
             not yield them (they still count in ``stats.frames_decoded``, and in
             ``stats.frames_skipped``); other sources ignore it and yield every frame.
+        frame_need: ``frame_need(prev_s, t_s, next_s) -> bool`` asks for the sampled decode of
+            files (:mod:`actionrec.video.sampled`): a local MP4/MOV file in limited-range
+            ``yuv420p`` then yields :class:`~actionrec.video.sampled.YuvFrame` objects, whose
+            pixels are converted only when asked for (``crop_bgr``), and non-reference frames the
+            predicate declines are not decoded. Other files go the OpenCV way (``frame_filter``
+            applies); ``info.decoder`` says which ran. Ignored by other sources and with
+            ``capture_factory``.
         newest_only: cameras and streams: a thread keeps only the newest frame, so a slow consumer
             skips frames (counted in ``stats.frames_dropped``) instead of falling behind.
         fps: folders and arrays: the rate their timestamps follow (default 30); cameras: the rate to
@@ -286,6 +295,10 @@ def open_video(
         return open_folder(value, fps=fps)
     if kind == "file":
         assert isinstance(value, Path)
+        if frame_need is not None and capture_factory is None:
+            sampled = open_sampled(value, display, fps=fps, frame_need=frame_need)
+            if sampled is not None:
+                return sampled
         return open_file(value, display, fps=fps, factory=capture_factory, frame_filter=frame_filter)
     if kind == "live":
         assert isinstance(value, LiveFrameSource)

@@ -61,6 +61,7 @@ def make_video(
     codec: str = "libx264",
     stamp_index: bool = True,
     rotation_deg: int = 0,
+    options: dict[str, str] | None = None,
 ) -> Path:
     """Write a synthetic video and return its path.
 
@@ -74,6 +75,8 @@ def make_video(
         codec: PyAV encoder name: ``libx264``, ``mpeg4``, ``mjpeg``, ``libvpx-vp9``...
         stamp_index: stamp the frame index barcode (see :func:`read_stamp`).
         rotation_deg: display-matrix rotation metadata (MP4/MOV only).
+        options: encoder options replacing the defaults (e.g. libx264 ``{"preset": "fast"}``, which
+            writes B-frames, some of them non-reference; the default ``ultrafast`` writes none).
     """
     import av
 
@@ -92,6 +95,8 @@ def make_video(
             stream.options = {"crf": "12", "preset": "ultrafast", "g": "30"}
         if codec == "mpeg4" or codec == "mjpeg":
             stream.options = {"qscale": "2"}
+        if options is not None:
+            stream.options = options
         stream.codec_context.time_base = time_base
         stream.time_base = time_base
         img = np.zeros((h, w, 3), np.uint8)
