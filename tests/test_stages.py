@@ -188,13 +188,13 @@ def test_stage_timings_are_per_decoded_frame_and_per_encoded_sample(models, grid
     """Each frame takes 1 ms to decode, each sample 2 ms to preprocess, each request 4 ms per sample."""
     clocks = ThreadClocks()
     monkeypatch.setattr(stages, "time", SimpleNamespace(perf_counter=clocks.perf_counter))
-    real_preprocess = stages.preprocess
+    real_preprocess = stages.preprocess_frame
 
     def preprocess_2ms(*a, **k):
         clocks.advance(0.002)
         return real_preprocess(*a, **k)
 
-    monkeypatch.setattr(stages, "preprocess", preprocess_2ms)
+    monkeypatch.setattr(stages, "preprocess_frame", preprocess_2ms)
     # requests start on the calling thread at 0 and end on OpenVINO's callback threads at 4 ms
     main = threading.main_thread()
     monkeypatch.setattr(
