@@ -59,6 +59,8 @@ STAGES = ("imports", "resolve", "compile", "player", "first_frame", "first_windo
 
 
 def main(argv: list[str] | None = None) -> int:
+    from actionrec.bench import cpu_name
+
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--video", type=Path, default=REPO / "model/bench/720p30.mp4")
     p.add_argument("--model-dir", type=Path, default=REPO / "model/proxy", help="OMZ layout (proxy models)")
@@ -81,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"{path} does not exist (see benchmarks/make_bench_video.py and ../shared/proxy/README)")
 
     print(f"cold start: {args.precision} models of {args.model_dir} on {args.device}, {args.video.name} at source pace")
-    print(f"cpu        {_cpu_name()}, {os.cpu_count()} logical cores")
+    print(f"cpu        {cpu_name()}")
     print("front end  an in-process page acknowledging each frame after JPEG-decoding it (no Chromium)")
     warm = _run(args, profile=None)  # fills the compile cache and the page cache: not counted
     if warm is not None:
@@ -209,16 +211,6 @@ def _print_profile(path: Path) -> None:
 
     stats = pstats.Stats(str(path))
     stats.sort_stats("cumulative").print_stats(40)
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 # -- the counted process -------------------------------------------------------------------------

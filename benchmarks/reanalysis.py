@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import re
 import shutil
 import statistics
@@ -37,16 +36,6 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def benchmark_app_fps(xml: Path, seconds: int) -> float:
@@ -76,6 +65,8 @@ def write_video(path: Path, *, seconds: float, fps: int = 16) -> None:
 
 
 def main() -> None:
+    from actionrec.bench import cpu_name
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model-dir", required=True, help="OMZ layout, e.g. the ../shared proxies")
     ap.add_argument("--precision", default="FP16")
@@ -135,7 +126,7 @@ def main() -> None:
 
     pipeline_files.run_decoder = counted
 
-    print(f"CPU        {cpu_name()} ({os.cpu_count()} logical cores)")
+    print(f"CPU        {cpu_name()}")
     print(f"decoder    {files.decoder_xml} ({args.precision}), feature {models.feature_name} [{models.feature_dim}]")
     print(f"video      {args.minutes:g} min: {n} grid samples; stride 0.5 s -> {base.grid.count_windows(n)} windows")
     new_stride, no_inference, bench, windows = [], [], [], 0

@@ -56,6 +56,8 @@ TRACKER_SETTINGS = "@jupyterlab/notebook-extension/tracker.jupyterlab-settings"
 
 
 def main(argv: list[str] | None = None) -> int:
+    from actionrec.bench import cpu_name
+
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model-dir", type=Path, default=REPO / "model/proxy", help="OMZ layout (proxy models)")
     p.add_argument("--cache-dir", type=Path, default=REPO / "model", help="compile cache root (AR_CACHE_DIR)")
@@ -84,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         "PYTHONPATH": str(link),
     }
     print(f"Run All: {args.precision} proxy models of {args.model_dir}, live section {args.max_seconds:g} s of video")
-    print(f"cpu      {_cpu_name()}, {os.cpu_count()} logical cores; Chromium {CHROMIUM}")
+    print(f"cpu      {cpu_name()}; Chromium {CHROMIUM}")
     server = _start_lab(base / "lab", env)
     try:
         settings = server.root_dir.parent / "settings" / TRACKER_SETTINGS  # read when the page loads
@@ -210,16 +212,6 @@ def _print_run(name: str, run: dict) -> None:
     )
     for c in sorted(cells, key=lambda c: c["seconds"], reverse=True):
         print(f"{'':8s} [{c['index']:2d}] {c['seconds']:6.2f} s  {c['code'][:70]}")
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 if __name__ == "__main__":
