@@ -143,3 +143,19 @@ def test_decoder_id_follows_the_decoder_file_in_one_process(tiny_model_dir, tiny
         files.decoder_xml.with_suffix(suffix).write_bytes(fp16.decoder_xml.with_suffix(suffix).read_bytes())
     changed = compile_models(files, cache_dir=tmp_path / "cache", hint="LATENCY")
     assert changed.decoder_id == compile_models(fp16, cache_dir=tmp_path / "cache").decoder_id != first.decoder_id
+
+
+@pytest.mark.parametrize("hint", ["LATENCY", "THROUGHPUT"])
+def test_compiling_from_the_cache_leaves_the_process_locale_as_it_was(hint, tiny_model_dir, tiny_labels_file, tmp_path):
+    """OpenVINO's compile cache sets the locale to "C" and back: two compiles at once left it at "C".
+
+    Then Python's default text encoding is ASCII for the rest of the process (``open()``,
+    ``subprocess.run(text=True)``): the layout test's import-linter output failed to decode.
+    """
+    import locale
+
+    files = resolve_model(precision="FP32", model_dir=tiny_model_dir, labels=tiny_labels_file)
+    before = locale.setlocale(locale.LC_ALL)
+    for _ in range(30):  # the first compile fills the cache, the others load from it (a race: many tries)
+        compile_models(files, cache_dir=tmp_path, hint=hint)
+        assert locale.setlocale(locale.LC_ALL) == before

@@ -168,7 +168,8 @@ def compile_models(
 ) -> ActionModels:
     """Compile encoder and decoder on ``device`` with a performance ``hint``.
 
-    The two compile at once (two threads), each from the compile cache after the first time.
+    One after the other (see the note in the code on the process locale), each from the compile
+    cache after the first time, with the decoder's content id hashed meanwhile.
 
     Args:
         files: from :func:`actionrec.models.resolve_model`.
@@ -203,16 +204,15 @@ def compile_models(
     # live sources one window at a time (latency). Its threads stay pinned: in file analysis the
     # decoder runs after the video is decoded, with no decoder threads to starve.
     decoder_config = {k: v for k, v in config.items() if k != "ENABLE_CPU_PINNING"}
-    # Encoder and decoder compile at once (OpenVINO releases the GIL; from the compile cache each
-    # mostly loads its blob), and the decoder's id is hashed beside them: on 2 cores the three
-    # overlap instead of adding up (benchmarks/cold_start.py).
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="actionrec-compile") as pool:
-        decoder_job = pool.submit(_compile_decoder, core, files.decoder_xml, device, decoder_config)
+    # The decoder's id is hashed while the models compile. The two compiles stay one after the
+    # other: OpenVINO's compile cache sets the process locale to "C" and back around its work, and
+    # two compiles in two threads left the whole process in "C" (ASCII text I/O) most of the time.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="actionrec-hash") as pool:
         decoder_id_job = pool.submit(_content_id, files.decoder_xml)
         # Files on a CPU: the encoder takes several samples per request (see actionrec.pipeline.encoders).
         file_batch = wanted if hint == "THROUGHPUT" and device == "CPU" else 1
         encoder, batch, enc_in, enc_out = _compile_encoder(core, files.encoder_xml, device, config, batch=file_batch)
-        decoder, feature, dec_in, dec_out = decoder_job.result()  # an encoder error waits for it, then wins
+        decoder, feature, dec_in, dec_out = _compile_decoder(core, files.decoder_xml, device, decoder_config)
         decoder_id = decoder_id_job.result()
     if len(enc_in) != 4 or len(dec_in) != 3 or dec_in[2] != _numel(enc_out):
         raise ModelNotFoundError(
