@@ -26,7 +26,7 @@ def blue_then_red(index: int, t: float, img: np.ndarray) -> None:
 
 @pytest.fixture(scope="module")
 def clip(video_factory):
-    return video_factory("blue_then_red.mp4", fps=25, duration_s=4.0, paint=blue_then_red)
+    return video_factory("compare_blue_then_red.mp4", fps=25, duration_s=4.0, paint=blue_then_red)
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,7 @@ def test_different_outputs_agree_less_and_the_cli_prints_and_writes_the_table(tm
     header, ref_row, int8_row = proc.stdout.splitlines()[1:4]
     assert header.split()[:4] == ["configuration", "windows", "top-1", "agree"]
     assert ref_row.split()[:3] == ["FP16", "CPU", "(ref)"]
-    doc = json.loads((out / "blue_then_red.compare.json").read_text())
+    doc = json.loads((out / "compare_blue_then_red.compare.json").read_text())
     assert doc["schema"] == "actionrec.compare/1" and doc["reference"] == "FP16 CPU"
     ag = doc["configurations"][1]["agreement"]
     agree = np.array(ag["window_agree"])
@@ -99,7 +99,7 @@ def test_different_outputs_agree_less_and_the_cli_prints_and_writes_the_table(tm
     assert agree[centres < 1.5].all() and not agree[centres > 2.6].any()
     assert 0.0 < ag["top1_agreement"] < 1.0 and ag["mean_abs_prob_diff"] > 0.05 and ag["spearman"] < 1.0
     assert int8_row.split()[:4] == ["FP16-INT8", "CPU", "7", f"{ag['top1_agreement']:.3f}"]
-    assert (out / "blue_then_red.compare.png").read_bytes().startswith(b"\x89PNG")
+    assert (out / "compare_blue_then_red.compare.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_a_failing_configuration_names_itself(tmp_path, clip, tiny_labels_file):
