@@ -10,7 +10,7 @@ import pytest
 
 from tests.support.http_server import FaultServer
 from tests.support.tiny_models import write_labels, write_model_dir
-from tests.support.videos import make_video
+from tests.support.videos import make_video, solid
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -61,6 +61,12 @@ def video_factory(tmp_path_factory):
         return made[name][1]
 
     return make
+
+
+@pytest.fixture
+def red_clip(video_factory):
+    """1.6 s at 30 fps, 320x240, red (BGR 30, 30, 220): the tiny models say "red"."""
+    return video_factory("red_30fps.mp4", fps=30, duration_s=1.6, size_wh=(320, 240), paint=solid((30, 30, 220)))
 
 
 def _params_key(kwargs: dict) -> str:

@@ -45,12 +45,6 @@ def models(tiny_model_dir, tiny_labels_file, tmp_path_factory):
     return compile_models(files, cache_dir=tmp_path_factory.mktemp("cc"), hint="LATENCY")
 
 
-@pytest.fixture
-def red_clip(video_factory):
-    """1.6 s at 30 fps, 320x240, red: the tiny models say "red"."""
-    return video_factory("red_30fps.mp4", fps=30, duration_s=1.6, size_wh=(320, 240), paint=solid(RED_BGR))
-
-
 def recording_player(
     models, record, *, interrupt_after_s: float | None = None, **kwargs
 ) -> tuple[LivePlayer, FakeTime]:
