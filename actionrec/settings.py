@@ -45,6 +45,7 @@ ENV_MAX_SECONDS = "AR_MAX_SECONDS"
 ENV_MAX_UPLOAD_MB = "AR_MAX_UPLOAD_MB"
 ENV_MAX_DOWNLOAD_MB = "AR_MAX_DOWNLOAD_MB"
 ENV_FILE_DECODER = "AR_FILE_DECODER"
+ENV_INFERENCE_PRECISION = "AR_INFERENCE_PRECISION"
 FILE_DECODERS = ("sampled", "opencv")  # file analysis: the sampled decode where it applies, or always OpenCV
 DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024**3  # 2 GB: a long phone clip, still well under a typical free disk
 
@@ -208,5 +209,30 @@ def file_decoder(override: str | None = None) -> str:
         raise ValueError(
             f"file decoder {value!r} is not one of {', '.join(FILE_DECODERS)}; set {ENV_FILE_DECODER}=sampled "
             "(the default) or opencv (the old path, for comparisons)"
+        )
+    return value
+
+
+INFERENCE_PRECISIONS = ("f32", "bf16", "f16")
+
+
+def inference_precision(override: str | None = None) -> str | None:
+    """The precision OpenVINO computes in (``INFERENCE_PRECISION_HINT``), or ``None``: the device's own.
+
+    The CPU plugin runs FP16 and FP32 models in bf16 on CPUs with AVX-512 BF16 or AMX (twice as fast
+    there; the scores differ from f32 in the last digits) and in f32 elsewhere. ``f32`` makes every
+    CPU compute the same numbers (for comparisons across machines, and the test suite).
+
+    Raises:
+        ValueError: ``override`` or ``AR_INFERENCE_PRECISION`` is not one of f32, bf16, f16.
+    """
+    value = override or env_str(ENV_INFERENCE_PRECISION)
+    if value is None:
+        return None
+    value = value.lower()
+    if value not in INFERENCE_PRECISIONS:
+        raise ValueError(
+            f"inference precision {value!r} is not one of {', '.join(INFERENCE_PRECISIONS)}; set "
+            f"{ENV_INFERENCE_PRECISION}=f32 (the same numbers on every CPU), or unset it for the device's default"
         )
     return value

@@ -14,6 +14,12 @@ from tests.support.videos import make_video, solid
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
+# f32 on every CPU: OpenVINO's CPU plugin computes in bf16 on CPUs with AVX-512 BF16 or AMX, where the
+# tiny models' exact outputs (colour values read back from embeddings) would be off by a rounding.
+# Set before any fixture starts a process (kernels, JupyterLab, the CLI inherit it); the tests of the
+# device's own default unset it (tests/test_inference_precision.py).
+TEST_INFERENCE_PRECISION = "f32"
+os.environ["AR_INFERENCE_PRECISION"] = TEST_INFERENCE_PRECISION
 
 
 def shared_path(*parts: str) -> Path:
@@ -90,7 +96,7 @@ def _isolated_env(monkeypatch, tmp_path):
     In this process the project folder is a temporary one; ``AR_DATA_DIR`` and ``AR_CACHE_DIR``
     point into it too, so the processes a test starts (the CLI, kernels) inherit the same folders
     whatever their working directory. :func:`pytest_sessionfinish` fails the run if the checkout
-    changed anyway.
+    changed anyway. ``AR_INFERENCE_PRECISION`` stays ``f32`` (see ``TEST_INFERENCE_PRECISION``).
     """
     for name in list(os.environ):
         if name.startswith("AR_"):
@@ -101,6 +107,7 @@ def _isolated_env(monkeypatch, tmp_path):
     monkeypatch.setattr(settings, "REPO_ROOT", root)
     monkeypatch.setenv(settings.ENV_DATA_DIR, str(root / "data"))
     monkeypatch.setenv(settings.ENV_CACHE_DIR, str(root / "model"))
+    monkeypatch.setenv(settings.ENV_INFERENCE_PRECISION, TEST_INFERENCE_PRECISION)
 
 
 # -- the checkout stays as it was -------------------------------------------------------------------

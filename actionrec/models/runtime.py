@@ -177,7 +177,9 @@ def compile_models(
         hint: ``THROUGHPUT`` for files, ``LATENCY`` for live sources.
         labels: class names; default: read from ``files.labels_path``.
         cache_dir: root of the compile cache (``<cache_dir>/compile_cache``), default ``model/``.
-        inference_precision: e.g. ``"f32"`` to force f32 where the CPU would run bf16.
+        inference_precision: e.g. ``"f32"`` to force f32 where the CPU would run bf16; default
+            ``AR_INFERENCE_PRECISION`` (:func:`actionrec.settings.inference_precision`), else the
+            device's own.
         encoder_batch: samples per encoder request for files (``THROUGHPUT`` on a CPU; other
             hints and devices take 1); default :func:`cpu_file_batch`, the rule for this CPU.
 
@@ -189,6 +191,7 @@ def compile_models(
     if encoder_batch is not None and not (isinstance(encoder_batch, int) and encoder_batch >= 1):
         raise ValueError(f"encoder_batch={encoder_batch!r} must be >= 1 samples per request (or None: this CPU's rule)")
     wanted = cpu_file_batch() if encoder_batch is None else encoder_batch
+    inference_precision = settings.inference_precision(inference_precision)
     device = check_device(device)
     core = get_core()
     compile_cache = settings.cache_dir(cache_dir) / "compile_cache"

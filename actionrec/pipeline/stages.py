@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 QUEUE_DEPTH = 6  # preprocessed samples waiting for an encoder request (bounded: flat memory)
 _PROGRESS_EVERY = 16  # grid samples between progress bar refreshes
+_BLOCK_ROWS = 256  # embedding rows per block (512 KB at 512 floats): the unit the array grows by
 
 
 class _End:
@@ -143,9 +144,11 @@ class FileEncoder:
         self._stop = threading.Event()
         self._reader = ReaderCounts()
         self._counts = EncoderCounts()
-        # Rows written by OpenVINO's callback threads; the array is swapped (grown) under the lock.
+        # Rows written by OpenVINO's callback threads into fixed-size blocks: growing appends a block
+        # (no copy, no wait for the requests in flight), so memory grows with the video, never by
+        # doubling (a 10-minute file's 9,600 samples would otherwise peak at 16,384 + 8,192 rows).
         self._lock = threading.Lock()
-        self._emb = np.zeros((0, models.embedding_dim), np.float32)
+        self._blocks: list[np.ndarray] = []
         self._times: list[float] = []
         self._indices: list[int] = []
         self._dups: list[bool] = []
@@ -269,20 +272,16 @@ class FileEncoder:
             if isinstance(item, BaseException):
                 raise item
             k, frame = item.k, item.frame
-            if k >= len(self._emb):
-                # Grow by doubling: callbacks write into the array, so swap it under the lock.
-                jobs.wait_all()
+            if k >= len(self._blocks) * _BLOCK_ROWS:
+                block = np.zeros((_BLOCK_ROWS, self.models.embedding_dim), np.float32)
                 with self._lock:
-                    grown = np.zeros((max(256, 2 * len(self._emb)), self._emb.shape[1]), np.float32)
-                    grown[: len(self._emb)] = self._emb
-                    self._emb = grown
+                    self._blocks.append(block)
             self._times.append(frame.timestamp_s)
             self._indices.append(frame.index)
             self._dups.append(item.duplicated)
             copy = item.duplicated and k > 0 and self._encoded[k - 1]  # reuse the previous sample's row
             if self._known_row(k, frame.index):
-                with self._lock:
-                    self._emb[k] = self.known.embeddings[k]
+                self._store(k, self.known.embeddings[k])
                 self._encoded.append(True)
                 copy = False
             elif not self.grid.sample_used(k) or copy:
@@ -317,7 +316,7 @@ class FileEncoder:
     def _store(self, k: int, vector: np.ndarray) -> None:
         """Encoder callback (OpenVINO's threads): embedding ``k`` into row ``k``."""
         with self._lock:
-            self._emb[k] = vector
+            self._blocks[k // _BLOCK_ROWS][k % _BLOCK_ROWS] = vector
 
     # -- stage 3: the result, after the join -----------------------------------------------------
 
@@ -327,7 +326,11 @@ class FileEncoder:
 
     def _result(self, source: str, stats: VideoStats | None, *, encoder_s: float) -> EncodedVideo:
         n = len(self._times)
-        emb = self._emb[:n].copy()
+        emb = np.empty((n, self.models.embedding_dim), np.float32)
+        while self._blocks:  # block by block, each freed once copied: the peak is one block above n rows
+            b = len(self._blocks) - 1
+            rows = emb[b * _BLOCK_ROWS : (b + 1) * _BLOCK_ROWS]
+            rows[:] = self._blocks.pop()[: len(rows)]
         duplicated = np.asarray(self._dups, bool)
         for k in np.flatnonzero(np.asarray(self._copied, bool)):
             emb[k] = emb[k - 1]
