@@ -302,3 +302,12 @@ def test_model_choice_offers_the_devices_present_and_splits_on_request(fake_devi
     plain = ModelChoice(device="GPU.0", precision="FP16")
     assert (plain.encoder_device, plain.decoder_device) == ("GPU.0", "GPU.0")
     assert repr(plain) == "ModelChoice(device='GPU.0', precision='FP16')"
+
+
+def test_a_compare_configuration_carries_the_decoder_device_apart_from_its_embeddings():
+    from actionrec.insight import CompareConfig
+
+    split = CompareConfig(precision="FP16", device="GPU", decoder_device="CPU")
+    assert split.name == "FP16 GPU+CPU" and split.encoder_key() == CompareConfig(device="GPU").encoder_key()
+    assert CompareConfig(device="CPU", decoder_device="CPU") == CompareConfig(device="CPU")
+    assert CompareConfig(device="CPU", decoder_device="CPU").name == "FP16 CPU"
