@@ -39,6 +39,7 @@ from pathlib import Path
 
 from . import settings
 from .models.files import ModelFiles
+from .results import describe_devices
 
 
 @dataclass(frozen=True)
@@ -72,12 +73,17 @@ class BenchResult:
     load_average: tuple[float, float] = (0.0, 0.0)
     cpu: str = ""
     omz_fps: float = 0.0
+    decoder_device: str = ""  # "" when made: the encoder's ``device``
+
+    def __post_init__(self) -> None:
+        if not self.decoder_device:
+            object.__setattr__(self, "decoder_device", self.device)
 
     def to_text(self) -> str:
         """The figures as an aligned table, for a terminal."""
         rows = [
             ("video", f"{self.video} ({self.frames} frames)"),
-            ("model", f"{self.precision} on {self.device}"),
+            ("model", f"{self.precision} on {describe_devices(self.device, self.decoder_device)}"),
             ("grid samples / windows", f"{self.samples} / {self.windows}"),
             (
                 "OpenCV decode",
@@ -320,6 +326,8 @@ def run_bench(
     encoder_seconds: float = 15.0,
     baseline: bool = False,
     repeat: int = 3,
+    encoder_device: str | None = None,
+    decoder_device: str | None = None,
 ) -> BenchResult:
     """Measure the ceiling's parts, the encoder-bound limit and the real pipeline on ``video`` in one run.
 
@@ -329,11 +337,14 @@ def run_bench(
     Args:
         video: the file to analyse.
         files: the model files (labels are not needed: placeholder names are used).
-        device: where both models run.
+        device: where both models run, unless ``encoder_device`` / ``decoder_device`` say otherwise
+            (the encoder alone and the two reference loops are measured on the encoder's device).
         cache_dir: root of the compile cache, as ``--cache-dir``.
         encoder_seconds: how long ``benchmark_app`` measures the encoder, per batch size.
         baseline: also time the original notebook's serial loop.
         repeat: pipeline runs per decoder; the medians count.
+        encoder_device: where the encoder runs (default ``device``).
+        decoder_device: where the decoder runs (default ``device``).
 
     Returns:
         The figures, measured in this process.
@@ -344,7 +355,11 @@ def run_bench(
 
     load_before = os.getloadavg()[0]
     labels = placeholder_labels(files.decoder_xml)
-    models = compile_models(files, device=device, hint="THROUGHPUT", labels=labels, cache_dir=cache_dir)
+    models = compile_models(
+        files, device=device, encoder_device=encoder_device, decoder_device=decoder_device,
+        hint="THROUGHPUT", labels=labels, cache_dir=cache_dir,
+    )  # fmt: skip
+    device = models.device  # the encoder's, as checked
     recognizer = Recognizer(models)
     frames, decode_ms = measure_decode(video)
     enc_fps, enc_source = measure_encoder(files.encoder_xml, device=device, seconds=encoder_seconds)
@@ -405,6 +420,7 @@ def run_bench(
         load_average=(load_before, os.getloadavg()[0]),
         cpu=cpu_name(),
         omz_fps=omz,
+        decoder_device=models.decoder_device,
     )
 
 

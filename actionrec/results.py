@@ -28,6 +28,18 @@ UNCERTAIN = "uncertain"  # the word displays show for the uncertain state; never
 _CARRIED = ("coverage_s", "duplicated", "missing", "timings", "crop_xywh")
 
 
+def describe_devices(encoder_device: str, decoder_device: str = "") -> str:
+    """``"CPU"`` when both models run there, else ``"GPU encoder, CPU decoder"``.
+
+    Example:
+        >>> describe_devices("GPU", "CPU")
+        'GPU encoder, CPU decoder'
+    """
+    if not decoder_device or decoder_device == encoder_device:
+        return encoder_device
+    return f"{encoder_device or '?'} encoder, {decoder_device} decoder"
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Numerically stable softmax over the last axis."""
     z = np.asarray(logits, dtype=np.float64)
@@ -237,7 +249,8 @@ class Timeline:
         clip_len: samples per window.
         top_k: classes kept per window.
         smoothing: windows averaged per prediction (1 = none).
-        model, precision, device: what ran.
+        model, precision, device: what ran; ``device`` is the encoder's.
+        decoder_device: where the decoder ran (``""`` when made: ``device``).
         frames_decoded: source frames read; ``frames_corrupt``: frames skipped as undecodable;
         truncated: the source ended before its container said it would.
         duration_s: media time covered by the decoded frames.
@@ -262,9 +275,12 @@ class Timeline:
     truncated: bool = False
     duration_s: float = 0.0
     head: str = ""
+    decoder_device: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "source", redact_url(self.source))  # exported and shown: no secrets
+        if not self.decoder_device:
+            object.__setattr__(self, "decoder_device", self.device)
         if self.clip_len < 1 or self.top_k < 1 or self.smoothing < 1:
             raise ValueError("clip_len, top_k and smoothing must be >= 1")
         if not (self.window_s > 0 and self.stride_s > 0 and self.step_s > 0):
@@ -275,6 +291,11 @@ class Timeline:
 
     def __len__(self) -> int:
         return len(self.predictions)
+
+    @property
+    def devices_text(self) -> str:
+        """``"CPU"``, or ``"GPU encoder, CPU decoder"`` (:func:`describe_devices`)."""
+        return describe_devices(self.device, self.decoder_device)
 
     def with_top_k(self, top_k: int) -> Timeline:
         """Re-rank every window to ``top_k`` classes (no inference)."""

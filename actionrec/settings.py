@@ -40,6 +40,8 @@ ENV_DATA_BASE_URL = "AR_DATA_BASE_URL"
 ENV_LABELS = "AR_LABELS"
 ENV_PRECISION = "AR_PRECISION"
 ENV_DEVICE = "AR_DEVICE"
+ENV_ENCODER_DEVICE = "AR_ENCODER_DEVICE"
+ENV_DECODER_DEVICE = "AR_DECODER_DEVICE"
 ENV_VIDEO = "AR_VIDEO"
 ENV_MAX_SECONDS = "AR_MAX_SECONDS"
 ENV_MAX_UPLOAD_MB = "AR_MAX_UPLOAD_MB"
@@ -193,6 +195,31 @@ def data_dir(*parts: str) -> Path:
     """A folder under ``data/`` (labels, samples, downloads, uploads, cache); ``AR_DATA_DIR`` moves it."""
     value = env_str(ENV_DATA_DIR)
     return (resolve_path(value) if value else home_dir() / "data").joinpath(*parts)
+
+
+def device(override: str | None = None) -> str:
+    """Where the models run (``--device`` ≡ ``AR_DEVICE``; default ``CPU``)."""
+    return override or env_str(ENV_DEVICE, DEFAULT_DEVICE) or DEFAULT_DEVICE
+
+
+def encoder_device(override: str | None = None, *, device_override: str | None = None) -> str:
+    """Where the encoder runs: ``--encoder-device`` ≡ ``AR_ENCODER_DEVICE``, else :func:`device`.
+
+    Args:
+        override: ``--encoder-device``.
+        device_override: ``--device`` (the fallback's own flag, which wins over ``AR_DEVICE``).
+
+    Example:
+        >>> os.environ["AR_ENCODER_DEVICE"] = "GPU"  # doctest: +SKIP
+        >>> encoder_device(), encoder_device("CPU")  # doctest: +SKIP
+        ('GPU', 'CPU')
+    """
+    return override or env_str(ENV_ENCODER_DEVICE) or device(device_override)
+
+
+def decoder_device(override: str | None = None, *, device_override: str | None = None) -> str:
+    """Where the decoder runs: ``--decoder-device`` ≡ ``AR_DECODER_DEVICE``, else :func:`device`."""
+    return override or env_str(ENV_DECODER_DEVICE) or device(device_override)
 
 
 def file_decoder(override: str | None = None) -> str:

@@ -24,6 +24,8 @@ from tests.support.cli import run_actionrec
 
 NAMES = (
     "OpenVINO",
+    "GPU",
+    "NPU",
     "local camera",
     "browser camera",
     "secure context",
@@ -436,6 +438,7 @@ def test_a_crashing_check_becomes_a_fail_row(tmp_path):
         "fix": FIXES["crash"],
     }
     assert [name for name, row in rows.items() if row["verdict"] == "FAIL"] == ["OpenVINO"]  # the others still ran
+    assert rows["NPU"]["verdict"] == "SKIP" and rows["NPU"]["detail"] == "not checked: OpenVINO does not load (OSError)"
 
 
 @pytest.mark.parametrize("first", ["actionrec.doctor", "actionrec.doctor.checks"])
@@ -464,7 +467,7 @@ def test_cli_json_and_bad_flags(tmp_path):
     r = run_cli("--no-cameras", "--codecs", "h264,vp9", "--json", "--cache-dir", str(tmp_path))
     data = json.loads(r.stdout)
     assert r.returncode == 0 and data["ok"] is True
-    assert [c["name"] for c in data["checks"]][4:6] == ["decode H.264", "decode VP9"]
+    assert [c["name"] for c in data["checks"]][6:8] == ["decode H.264", "decode VP9"]
     assert all(set(c) == {"name", "verdict", "detail", "fix"} for c in data["checks"])
     bad = run_cli("--cameras", "front", "--cache-dir", str(tmp_path))
     assert bad.returncode == 2 and bad.stderr.startswith("error: --cameras 'front'")

@@ -574,6 +574,7 @@ def test_the_json_document_field_by_field():
         "model": "m",
         "precision": "FP16",
         "device": "CPU",
+        "decoder_device": "CPU",
         "num_classes": 2,
         "window_s": 1.0,
         "stride_s": 0.5,

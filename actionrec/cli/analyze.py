@@ -18,7 +18,7 @@ from pathlib import Path
 from .. import settings
 from ..errors import ActionRecError
 from ..redact import redact_text, redact_url
-from .common import add_model_args, resolve_from_args
+from .common import add_device_args, add_model_args, devices_from_args, resolve_from_args
 
 FORMATS = ("json", "csv", "vtt", "mp4", "html")
 _OV_LOCATION = re.compile(r"Exception from \S+:\d+:?")
@@ -57,7 +57,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
     """Add the ``analyze`` flags to ``p``: inputs, model flags, window/stride/top-k/smoothing, exports."""
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="video files, folders or http(s) URLs")
     add_model_args(p)
-    p.add_argument("--device", default=settings.env_str(settings.ENV_DEVICE, settings.DEFAULT_DEVICE))
+    add_device_args(p)
     p.add_argument("--window-s", type=float, default=settings.DEFAULT_WINDOW_S, help="seconds per window")
     p.add_argument("--stride-s", type=float, default=settings.DEFAULT_STRIDE_S, help="seconds between windows")
     p.add_argument("--top-k", type=int, default=settings.DEFAULT_TOP_K, help="classes kept per window")
@@ -192,7 +192,7 @@ def run_analyze(args: argparse.Namespace) -> int:
         raise ActionRecError(str(exc)) from None
     rules = event_rules(args)  # a malformed rule is one clear line before any work
     files = resolve_from_args(args)
-    models = compile_models(files, device=args.device, hint="THROUGHPUT", cache_dir=args.cache_dir)
+    models = compile_models(files, **devices_from_args(args), hint="THROUGHPUT", cache_dir=args.cache_dir)
     head = actions_head(args, models) or groups_head(args, models)  # --actions refuses --groups
     try:
         options = RecognizerOptions(

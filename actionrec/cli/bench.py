@@ -7,16 +7,15 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from .. import settings
 from ..bench import run_bench
-from .common import add_model_args, resolve_from_args
+from .common import add_device_args, add_model_args, devices_from_args, resolve_from_args
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
     """Add the ``bench`` flags to ``p``: the video, model flags, repeats."""
     p.add_argument("video", type=Path, help="video file to analyse (e.g. a 1280x720 30 fps H.264 MP4)")
     add_model_args(p)
-    p.add_argument("--device", default=settings.env_str(settings.ENV_DEVICE, settings.DEFAULT_DEVICE))
+    add_device_args(p)
     p.add_argument("--encoder-seconds", type=float, default=15.0, help="benchmark_app duration (default: 15)")
     p.add_argument("--baseline", action="store_true", help="also time the original notebook's serial loop")
     p.add_argument("--repeat", type=int, default=3, help="pipeline runs; the median counts (default: 3)")
@@ -28,7 +27,7 @@ def run_bench_command(args: argparse.Namespace) -> int:
     result = run_bench(
         args.video,
         resolve_from_args(args, need_labels=False),
-        device=args.device,
+        **devices_from_args(args),
         cache_dir=args.cache_dir,
         encoder_seconds=args.encoder_seconds,
         baseline=args.baseline,

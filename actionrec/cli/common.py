@@ -30,6 +30,30 @@ def add_model_args(p: argparse.ArgumentParser, *, precision: bool = True) -> Non
     p.add_argument("--no-progress", action="store_true", help="hide download progress bars")
 
 
+def add_device_args(p: argparse.ArgumentParser) -> None:
+    """``--device``, ``--encoder-device`` and ``--decoder-device`` (read with :func:`devices_from_args`)."""
+    p.add_argument("--device", help="OpenVINO device of both models: CPU, GPU, NPU, AUTO (env AR_DEVICE; default: CPU)")
+    p.add_argument(
+        "--encoder-device", help="the encoder's device, e.g. GPU (env AR_ENCODER_DEVICE; default: the --device)"
+    )
+    p.add_argument(
+        "--decoder-device", help="the decoder's device, e.g. CPU (env AR_DECODER_DEVICE; default: the --device)"
+    )
+
+
+def devices_from_args(args: argparse.Namespace) -> dict[str, str]:
+    """``{"device", "encoder_device", "decoder_device"}`` for :func:`~actionrec.models.compile_models`.
+
+    A flag wins over its environment variable; ``--encoder-device`` / ``AR_ENCODER_DEVICE`` (and the
+    decoder's) fall back to ``--device`` / ``AR_DEVICE``, then CPU.
+    """
+    return {
+        "device": settings.device(args.device),
+        "encoder_device": settings.encoder_device(args.encoder_device, device_override=args.device),
+        "decoder_device": settings.decoder_device(args.decoder_device, device_override=args.device),
+    }
+
+
 def resolve_from_args(args: argparse.Namespace, *, need_labels: bool = True) -> ModelFiles:
     """:func:`actionrec.models.resolve_model` with the flags of :func:`add_model_args`.
 

@@ -47,8 +47,15 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--devices",
         type=lambda t: _names(t, what="device(s)"),
-        default=(settings.env_str(settings.ENV_DEVICE, settings.DEFAULT_DEVICE),),
-        help="comma-separated OpenVINO devices, e.g. CPU,GPU (env AR_DEVICE; default: CPU); absent ones are skipped",
+        default=(settings.encoder_device(),),
+        help="comma-separated OpenVINO devices, e.g. CPU,GPU,NPU (env AR_ENCODER_DEVICE, else AR_DEVICE; default: "
+        "CPU); absent ones are skipped",
+    )
+    p.add_argument(
+        "--decoder-device",
+        default=settings.env_str(settings.ENV_DECODER_DEVICE),
+        help="the decoder's device in every configuration, e.g. CPU (env AR_DECODER_DEVICE; default: each "
+        "configuration's device)",
     )
     p.add_argument("--window-s", type=_seconds, default=(settings.DEFAULT_WINDOW_S,), help="seconds per window, e.g. 1")
     p.add_argument("--stride-s", type=_seconds, default=(settings.DEFAULT_STRIDE_S,), help="strides, e.g. 0.5,0.25")
@@ -65,8 +72,9 @@ def run_compare(args: argparse.Namespace) -> int:
     """Compare configurations on one clip: top-1 agreement, probability difference, rank correlation, speed, memory."""
     from ..insight import CompareConfig, compare, write_comparison
 
+    decoder = (args.decoder_device or "").strip().upper()
     configs = [
-        CompareConfig(precision=p, device=d.upper(), window_s=w, stride_s=s)
+        CompareConfig(precision=p, device=d.upper(), window_s=w, stride_s=s, decoder_device=decoder)
         for p, d, w, s in itertools.product(args.precisions, args.devices, args.window_s, args.stride_s)
     ]
     if len(configs) < 2:

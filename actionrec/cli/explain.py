@@ -6,7 +6,7 @@ import argparse
 
 from .. import settings
 from ..errors import ActionRecError
-from .common import add_model_args, resolve_from_args
+from .common import add_device_args, add_model_args, devices_from_args, resolve_from_args
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
@@ -14,7 +14,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("clip", metavar="CLIP", help="a video file (or URL)")
     p.add_argument("--at-s", type=float, required=True, help="the time to explain, in seconds of the clip")
     add_model_args(p)
-    p.add_argument("--device", default=settings.env_str(settings.ENV_DEVICE, settings.DEFAULT_DEVICE))
+    add_device_args(p)
     p.add_argument("--window-s", type=float, default=settings.DEFAULT_WINDOW_S, help="seconds per window")
     p.add_argument("--stride-s", type=float, default=settings.DEFAULT_STRIDE_S, help="seconds between windows")
     p.add_argument("--top-n", type=int, default=5, help="moments listed over the whole video (default: 5)")
@@ -35,7 +35,7 @@ def run_explain(args: argparse.Namespace) -> int:
     if args.top_n < 1:
         raise ActionRecError(f"--top-n {args.top_n}: give 1 or more moments")
     files = resolve_from_args(args)
-    models = compile_models(files, device=args.device, hint="THROUGHPUT", cache_dir=args.cache_dir)
+    models = compile_models(files, **devices_from_args(args), hint="THROUGHPUT", cache_dir=args.cache_dir)
     result = explain(
         args.clip,
         models=models,

@@ -12,7 +12,7 @@ import argparse
 
 from .. import settings
 from ..errors import ActionRecError
-from .common import add_model_args, resolve_from_args
+from .common import add_device_args, add_model_args, devices_from_args, resolve_from_args
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
@@ -33,7 +33,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--out", required=True, help="the custom-actions file to write (JSON, format actionrec.actions/1)")
     add_model_args(p)
-    p.add_argument("--device", default=settings.env_str(settings.ENV_DEVICE, settings.DEFAULT_DEVICE))
+    add_device_args(p)
     p.add_argument("--window-s", type=float, default=settings.DEFAULT_WINDOW_S, help="seconds per window")
     p.add_argument("--stride-s", type=float, default=settings.DEFAULT_STRIDE_S, help="seconds between windows")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
@@ -52,7 +52,7 @@ def run_learn(args: argparse.Namespace) -> int:
         raise ActionRecError("no examples: give --example ACTION=VIDEO[@START-END] (repeatable) or --examples DIR")
     out = settings.resolve_path(args.out)
     files = resolve_from_args(args)
-    models = compile_models(files, device=args.device, hint="THROUGHPUT", cache_dir=args.cache_dir)
+    models = compile_models(files, **devices_from_args(args), hint="THROUGHPUT", cache_dir=args.cache_dir)
     try:
         recognizer = Recognizer(models, options=RecognizerOptions(window_s=args.window_s, stride_s=args.stride_s))
     except ValueError as exc:

@@ -16,7 +16,7 @@ import os
 import shutil
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +96,45 @@ def check_openvino(*, core: Any = None) -> Check:
         return _row("OpenVINO", "FAIL", found, FIXES["openvino_cpu"])
     only = "" if any(d.split(".")[0] in ("GPU", "NPU") for d in devices) else "; CPU only (fine)"
     return _row("OpenVINO", "OK", found + only)
+
+
+def check_accelerator(kind: str, *, core: Any = None, wanted: Mapping[str, str] | None = None) -> Check:
+    """Whether OpenVINO sees a ``GPU`` or an ``NPU`` here, with the driver to install when it does not.
+
+    Args:
+        kind: ``"GPU"`` or ``"NPU"``.
+        core: an ``openvino.Core``-like object (default: the shared one).
+        wanted: the devices asked for, ``{"AR_DEVICE": "CPU", ...}`` (default: the ``AR_DEVICE``,
+            ``AR_ENCODER_DEVICE`` and ``AR_DECODER_DEVICE`` settings): one naming ``kind`` when it is
+            absent makes the row FAIL; else an absent one is fine (the CPU runs everything): OK,
+            with the driver to install in the fix column.
+    """
+    from ..models.devices import DRIVER_HINTS, VIRTUAL_DEVICES, device_kind
+
+    if core is None:
+        try:
+            import openvino  # noqa: F401
+        except Exception as exc:  # the OpenVINO row reports it (FAIL, with the fix)
+            return _row(kind, "SKIP", f"not checked: OpenVINO does not load ({type(exc).__name__})")
+        from ..models.devices import get_core
+
+        core = get_core()
+    if wanted is None:
+        wanted = {
+            settings.ENV_DEVICE: settings.device(),
+            settings.ENV_ENCODER_DEVICE: settings.encoder_device(),
+            settings.ENV_DECODER_DEVICE: settings.decoder_device(),
+        }
+    found = [d for d in core.available_devices if device_kind(d) == kind]
+    if found:
+        return _row(kind, "OK", ", ".join(map(_device_name(core), found)))
+    asking = [f"{var}={value}" for var, value in wanted.items() if device_kind(value) == kind]
+    asking = [a for a in dict.fromkeys(asking) if device_kind(a.split("=", 1)[1]) not in VIRTUAL_DEVICES]
+    if asking:
+        return _row(
+            kind, "FAIL", f"{', '.join(asking)} but OpenVINO sees no {kind} here", f"{DRIVER_HINTS[kind]}; or use CPU"
+        )
+    return _row(kind, "OK", "none here (optional: the CPU runs everything)", f"to use one: {DRIVER_HINTS[kind]}")
 
 
 def _device_name(core: Any) -> Callable[[str], str]:

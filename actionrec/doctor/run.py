@@ -1,9 +1,10 @@
 """Source doctor: can this machine run the tutorial, and what to fix when it cannot.
 
 ``python -m actionrec doctor`` (or ``notebook_utils.doctor()`` in the notebook) checks OpenVINO and
-its devices, local cameras, the browser camera and secure context (notebook only), which codecs
-OpenCV decodes here (tiny clips made with PyAV), https download support (nothing is fetched), the
-upload limit, free disk for the models and the model files. One row per check: a verdict, what was
+its devices (a GPU and an NPU row: present, or the driver to install), local cameras, the browser
+camera and secure context (notebook only), which codecs OpenCV decodes here (tiny clips made with
+PyAV), https download support (nothing is fetched), the upload limit, free disk for the models and
+the model files. One row per check: a verdict, what was
 found, and the fix. FAIL means a default path of the tutorial will not work (e.g. H.264, the sample
 clip's codec, does not decode); WARN means an optional one will not (no local camera, AV1 files).
 
@@ -30,6 +31,7 @@ from ..models.registry import MODELS, PRECISIONS
 from .checks import (
     CODEC_NAMES,
     FIXES,
+    check_accelerator,
     check_browser,
     check_cameras,
     check_codec,
@@ -87,6 +89,7 @@ def run_doctor(
     cache, local = settings.cache_dir(cache_dir), settings.model_dir(model_dir)
     checks = [
         _guard("OpenVINO", check_openvino),
+        *(_guard(kind, lambda kind=kind: check_accelerator(kind)) for kind in ("GPU", "NPU")),
         _guard(
             "local camera", lambda: check_cameras(cameras, capture_factory=capture_factory, timeout_s=camera_timeout_s)
         ),

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..atomic import atomic_write
 from ..errors import ExportError
-from ..results import Timeline
+from ..results import Timeline, describe_devices
 from .view import view_assets, view_document
 
 if TYPE_CHECKING:
@@ -141,7 +141,7 @@ def _settings_table(doc: dict[str, Any]) -> str:
         ("source", str(main["source"])),
         ("model", str(main["model"] or "?")),
         ("precision", str(main["precision"] or "?")),
-        ("device", str(main["device"] or "?")),
+        ("device", describe_devices(str(main["device"] or "?"), str(main.get("decoder_device") or ""))),
         ("classes", f"{main['head']['name']} ({main['num_classes']})"),
         ("window", f"{main['window_s']:g} s ({main['clip_len']} samples, {main['step_s'] * 1000:g} ms apart)"),
         ("stride", f"{main['stride_s']:g} s"),

@@ -88,6 +88,7 @@ def timeline_to_dict(
         "model": timeline.model,
         "precision": timeline.precision,
         "device": timeline.device,
+        "decoder_device": timeline.decoder_device,
         "num_classes": len(timeline.labels),
         "window_s": timeline.window_s,
         "stride_s": timeline.stride_s,
@@ -260,6 +261,7 @@ def read_timeline(path: str | os.PathLike[str]) -> Timeline:
             model=str(doc["model"]),
             precision=str(doc["precision"]),
             device=str(doc["device"]),
+            decoder_device=str(doc.get("decoder_device") or doc["device"]),  # files before it: one device
             smoothing=int(doc["smoothing"]),
             frames_decoded=int(doc["frames_decoded"]),
             frames_corrupt=int(doc["frames_corrupt"]),

@@ -76,7 +76,8 @@ def view_document(
     events_data = [e.to_dict() for e in events]
     main = timeline_to_dict(timeline, threshold=threshold, events=list(events) or None)  # as write_json writes it
     docs = [main] + [timeline_to_dict(lane, threshold=threshold) for lane in lanes]
-    keys = ("source", "model", "precision", "device", "window_s", "stride_s", "top_k", "smoothing", "generator")
+    keys = ("source", "model", "precision", "device", "decoder_device", "window_s", "stride_s", "top_k", "smoothing")
+    keys += ("generator",)
     return {
         "schema": VIEW_SCHEMA_ID,
         "duration_s": max([timeline.duration_s] + [w["end_s"] for d in docs for w in d["windows"][-1:]]),

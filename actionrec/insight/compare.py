@@ -172,6 +172,7 @@ def compare(
     for c in configs:
         try:
             check_device(c.device)
+            check_device(c.decoder_device or c.device)
             runnable.append(c)
         except DeviceNotAvailableError as exc:
             if not skip_unavailable:
@@ -241,7 +242,12 @@ def _run_one(i, config, files, path, work, embedding_cache, model_cache_dir):
             "labels_path": str(files.labels_path) if files.labels_path else None,
             "verified": files.verified,
         },
-        "config": {"device": config.device, "window_s": config.window_s, "stride_s": config.stride_s},
+        "config": {
+            "device": config.device,
+            "decoder_device": config.decoder_device or config.device,
+            "window_s": config.window_s,
+            "stride_s": config.stride_s,
+        },
         "source": str(path),
         "embedding_cache_dir": embedding_cache,
         "model_cache_dir": str(model_cache_dir) if model_cache_dir else None,

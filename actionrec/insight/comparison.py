@@ -19,8 +19,10 @@ class CompareConfig:
 
     Attributes:
         precision: the IR precision (``FP32``, ``FP16``, ``FP16-INT8``).
-        device: the OpenVINO device (``CPU``, ``GPU``, ``NPU``, ``AUTO``).
+        device: the OpenVINO device (``CPU``, ``GPU``, ``NPU``, ``AUTO``): the encoder's, and the
+            decoder's unless ``decoder_device`` is set.
         window_s: seconds per window; ``stride_s``: seconds between windows.
+        decoder_device: the decoder's own device (``""``: ``device``), e.g. ``CPU`` beside an encoder on ``GPU``.
 
     Raises:
         ValueError: an empty precision or device, a window or stride that is not positive.
@@ -30,23 +32,26 @@ class CompareConfig:
     device: str = settings.DEFAULT_DEVICE
     window_s: float = settings.DEFAULT_WINDOW_S
     stride_s: float = settings.DEFAULT_STRIDE_S
+    decoder_device: str = ""
 
     def __post_init__(self) -> None:
         if not self.precision or not self.device:
             raise ValueError(f"a configuration needs a precision and a device, got {self.precision!r}, {self.device!r}")
+        if self.decoder_device == self.device:
+            object.__setattr__(self, "decoder_device", "")  # one configuration, however it is spelt
         if not (self.window_s > 0 and self.stride_s > 0):
             raise ValueError(f"window_s and stride_s must be > 0 seconds, got {self.window_s}, {self.stride_s}")
 
     @property
     def name(self) -> str:
-        """E.g. ``"FP16 CPU"``; the window and stride are added when not the defaults."""
-        text = f"{self.precision} {self.device}"
+        """E.g. ``"FP16 CPU"``, ``"FP16 GPU+CPU"`` (decoder on the CPU); the window and stride when not the defaults."""
+        text = f"{self.precision} {self.device}" + (f"+{self.decoder_device}" if self.decoder_device else "")
         if (self.window_s, self.stride_s) != (settings.DEFAULT_WINDOW_S, settings.DEFAULT_STRIDE_S):
             text += f" {self.window_s:g}/{self.stride_s:g}s"
         return text
 
     def encoder_key(self) -> tuple[str, str, float]:
-        """What the embeddings depend on: two configurations with the same key share them."""
+        """What the embeddings depend on (not the decoder's device): two configurations with the same key share them."""
         return (self.precision, self.device, self.window_s)
 
 

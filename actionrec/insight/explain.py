@@ -115,6 +115,7 @@ def explain(
         model=models.model,
         precision=models.precision,
         device=models.device,
+        decoder_device=models.decoder_device,
         embeddings_cached=cached,
         crop_xywh=encoded.crop_xywh,
     )

@@ -193,7 +193,8 @@ class Explanation:
         window: the window at the time asked for.
         video: the moments over every window of the video.
         at_s: the time asked for.
-        model, precision, device: what computed it.
+        model, precision, device: what computed it (``device``: the encoder's).
+        decoder_device: where the decoder ran the occlusions (``""`` when made: ``device``).
         embeddings_cached: the embeddings came from the cache (no encoder ran).
         crop_xywh: the model crop in source pixels (for thumbnails).
     """
@@ -206,6 +207,11 @@ class Explanation:
     device: str
     embeddings_cached: bool
     crop_xywh: tuple[int, int, int, int] | None = None
+    decoder_device: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.decoder_device:
+            object.__setattr__(self, "decoder_device", self.device)
 
     def to_dict(self) -> dict:
         """The JSON document ``python -m actionrec explain`` writes (:data:`EXPLAIN_SCHEMA_ID`)."""
@@ -216,6 +222,7 @@ class Explanation:
             "model": self.model,
             "precision": self.precision,
             "device": self.device,
+            "decoder_device": self.decoder_device,
             "embeddings_cached": self.embeddings_cached,
             "method": "occlusion of time steps: each sample's embedding replaced, the decoder run again",
             "window": self.window.to_dict(),

@@ -42,7 +42,13 @@ def run_config(spec: dict[str, Any], result: Path) -> dict[str, Any]:
     )
     cfg = spec["config"]
     t0 = time.perf_counter()
-    models = compile_models(files, device=cfg["device"], hint="THROUGHPUT", cache_dir=spec["model_cache_dir"])
+    models = compile_models(
+        files,
+        device=cfg["device"],
+        decoder_device=cfg.get("decoder_device"),
+        hint="THROUGHPUT",
+        cache_dir=spec["model_cache_dir"],
+    )
     compile_s = time.perf_counter() - t0
     options = RecognizerOptions(window_s=cfg["window_s"], stride_s=cfg["stride_s"])
     recognizer = Recognizer(models, options=options)

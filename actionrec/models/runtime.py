@@ -1,7 +1,8 @@
-"""OpenVINO runtime: one cached ``Core``, device checks, compiled encoder and decoder.
+"""OpenVINO runtime: the compiled encoder and decoder, each on its own device.
 
-What is read from or changed in the IR graphs themselves (the decoder's pooled feature, a dynamic
-encoder batch) is :mod:`actionrec.models.graph`.
+The cached ``Core``, the device checks and each device's compile settings are
+:mod:`actionrec.models.devices` (re-exported here). What is read from or changed in the IR graphs
+themselves (the decoder's pooled feature, a dynamic encoder batch) is :mod:`actionrec.models.graph`.
 
 Example:
     >>> files = resolve_model("action-recognition-0001")             # doctest: +SKIP
@@ -22,7 +23,10 @@ from typing import Any
 
 from .. import settings
 from ..atomic import private_dir
-from ..errors import DeviceNotAvailableError, LabelsError, ModelNotFoundError
+from ..errors import LabelsError, ModelNotFoundError
+from ..results import describe_devices
+from . import devices
+from .devices import VIRTUAL_DEVICES, available_devices, check_device, get_core  # noqa: F401 (re-exported)
 from .files import ModelFiles
 from .graph import any_batch, feature_output, per_sample, pooled
 from .labels import check_labels, load_labels
@@ -52,50 +56,6 @@ def cpu_file_batch(features: Mapping[str, bool] | None = None) -> int:
     return FILE_BATCH if features.get("AVX512F") else 1
 
 
-VIRTUAL_DEVICES = ("AUTO", "MULTI", "HETERO", "BATCH")
-
-
-@functools.cache
-def get_core():
-    """The process-wide ``openvino.Core`` (created once; creating one per call is slow)."""
-    import openvino as ov
-
-    return ov.Core()
-
-
-def available_devices() -> list[str]:
-    """Devices OpenVINO sees here, e.g. ``["CPU", "GPU.0"]``; plus ``AUTO``."""
-    return [*get_core().available_devices, "AUTO"]
-
-
-def check_device(device: str) -> str:
-    """Return ``device`` when OpenVINO can use it here.
-
-    ``AUTO`` and ``AUTO:GPU,CPU`` style names are accepted when at least one listed device exists.
-
-    Raises:
-        DeviceNotAvailableError: naming the device, what is available, and what to do.
-    """
-    real = get_core().available_devices
-    name = device.strip().upper()
-    head, _, tail = name.partition(":")
-    if head in VIRTUAL_DEVICES:
-        wanted = [d for d in tail.split(",") if d] or real
-        ok = any(_matches(d, real) for d in wanted)
-    else:
-        ok = _matches(name, real)
-    if not ok:
-        raise DeviceNotAvailableError(
-            f"device {device!r} is not available here; available: {', '.join([*real, 'AUTO'])}. "
-            "Use CPU (always present), or install the GPU driver and check `python -m actionrec doctor`"
-        )
-    return name
-
-
-def _matches(device: str, real: list[str]) -> bool:
-    return any(r == device or r.split(".")[0] == device for r in real)
-
-
 @dataclass(frozen=True)
 class ActionModels:
     """A compiled encoder/decoder pair with the facts read from them.
@@ -106,7 +66,8 @@ class ActionModels:
         clip_len: embeddings per decoder call (16 for the OMZ models), read from the decoder.
         input_size_hw: encoder input (height, width), read from the encoder.
         embedding_dim: encoder output features (512), read from the encoder.
-        device, hint, precision, model: how they were compiled.
+        device, hint, precision, model: how they were compiled; ``device`` is the encoder's
+            (:attr:`encoder_device`), the one the embeddings depend on.
         encoder_id: identifies the encoder IR files (path, size, modification time), so caches of
             embeddings never mix two different IRs with the same name.
         encoder_batch: samples per encoder request in file analysis: :data:`FILE_BATCH` when
@@ -125,6 +86,9 @@ class ActionModels:
         decoder_id: identifies the decoder IR (a BLAKE2b of its ``.xml`` and ``.bin``), so decoder
             outputs cached for one decoder are never used for another, and a custom-action head
             trained on one decoder's features is refused on another.
+        decoder_device: where the decoder runs (``""`` when made: the encoder's ``device``).
+        decoder_precision: the precision the compiled decoder computes in (as
+            ``inference_precision`` for the encoder); ``""`` when not read.
     """
 
     encoder: Any = field(repr=False)
@@ -145,6 +109,22 @@ class ActionModels:
     feature_dim: int = 0
     feature_name: str = ""
     decoder_id: str = ""
+    decoder_device: str = ""
+    decoder_precision: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.decoder_device:
+            object.__setattr__(self, "decoder_device", self.device)
+
+    @property
+    def encoder_device(self) -> str:
+        """Where the encoder runs (the same as :attr:`device`)."""
+        return self.device
+
+    @property
+    def devices_text(self) -> str:
+        """``"CPU"``, or ``"GPU encoder, CPU decoder"`` when the two run on different devices."""
+        return describe_devices(self.device, self.decoder_device)
 
     @property
     def num_classes(self) -> int:
@@ -165,23 +145,31 @@ def compile_models(
     cache_dir: str | os.PathLike[str] | None = None,
     inference_precision: str | None = None,
     encoder_batch: int | None = None,
+    encoder_device: str | None = None,
+    decoder_device: str | None = None,
 ) -> ActionModels:
-    """Compile encoder and decoder on ``device`` with a performance ``hint``.
+    """Compile the encoder and the decoder, each on its device, with a performance ``hint``.
 
     One after the other (see the note in the code on the process locale), each from the compile
-    cache after the first time, with the decoder's content id hashed meanwhile.
+    cache after the first time, with the decoder's content id hashed meanwhile. Each device gets
+    its own configuration (:func:`actionrec.models.devices.device_config`): CPU pinning off for a
+    file encoder on a CPU only, a precision hint only where the device takes it.
 
     Args:
         files: from :func:`actionrec.models.resolve_model`.
-        device: ``CPU``, ``GPU``, ``AUTO`` (or ``AUTO:GPU,CPU``).
+        device: ``CPU``, ``GPU``, ``NPU``, ``AUTO`` (or ``AUTO:GPU,CPU``): where both models run
+            unless ``encoder_device`` / ``decoder_device`` say otherwise.
         hint: ``THROUGHPUT`` for files, ``LATENCY`` for live sources.
         labels: class names; default: read from ``files.labels_path``.
         cache_dir: root of the compile cache (``<cache_dir>/compile_cache``), default ``model/``.
         inference_precision: e.g. ``"f32"`` to force f32 where the CPU would run bf16; default
             ``AR_INFERENCE_PRECISION`` (:func:`actionrec.settings.inference_precision`), else the
-            device's own.
-        encoder_batch: samples per encoder request for files (``THROUGHPUT`` on a CPU; other
-            hints and devices take 1); default :func:`cpu_file_batch`, the rule for this CPU.
+            device's own (an NPU always computes in its own).
+        encoder_batch: samples per encoder request for files (``THROUGHPUT`` with the encoder on a
+            CPU; other hints and devices take 1: an NPU needs static shapes); default
+            :func:`cpu_file_batch`, the rule for this CPU.
+        encoder_device: where the encoder runs (default ``device``), e.g. ``GPU``.
+        decoder_device: where the decoder runs (default ``device``), e.g. ``CPU`` for the small decoder.
 
     Raises:
         DeviceNotAvailableError, ModelNotFoundError, LabelsError.
@@ -190,32 +178,37 @@ def compile_models(
         raise ValueError(f"hint must be one of {HINTS}, got {hint!r}")
     if encoder_batch is not None and not (isinstance(encoder_batch, int) and encoder_batch >= 1):
         raise ValueError(f"encoder_batch={encoder_batch!r} must be >= 1 samples per request (or None: this CPU's rule)")
-    wanted = cpu_file_batch() if encoder_batch is None else encoder_batch
     inference_precision = settings.inference_precision(inference_precision)
-    device = check_device(device)
-    core = get_core()
+    enc_device = devices.check_device(encoder_device or device)
+    dec_device = devices.check_device(decoder_device or device)
+    core = devices.get_core()
     compile_cache = settings.cache_dir(cache_dir) / "compile_cache"
     private_dir(compile_cache)  # model/ is a cache of the user's: private (see private_dir for Windows)
-    config: dict[str, str] = {"PERFORMANCE_HINT": hint, "CACHE_DIR": str(compile_cache)}
-    if hint == "THROUGHPUT":
-        # Files decode video on the same cores: pinned inference threads starve the decoder
-        # threads (measured here, whole pipeline unpinned: ~10 % more video frames/s at batch 1, 2–5 % at 4).
-        config["ENABLE_CPU_PINNING"] = False
-    if inference_precision:
-        config["INFERENCE_PRECISION_HINT"] = inference_precision
+    # Files decode video on the same cores: pinned encoder threads starve the decoder threads
+    # (measured here, whole pipeline unpinned: ~10 % more video frames/s at batch 1, 2–5 % at 4).
+    config = devices.device_config(
+        enc_device, hint=hint, cache_dir=compile_cache, inference_precision=inference_precision,
+        unpinned=hint == "THROUGHPUT",
+    )  # fmt: skip
     # Same hint for the decoder: files decode many windows through an AsyncInferQueue (throughput),
     # live sources one window at a time (latency). Its threads stay pinned: in file analysis the
     # decoder runs after the video is decoded, with no decoder threads to starve.
-    decoder_config = {k: v for k, v in config.items() if k != "ENABLE_CPU_PINNING"}
+    decoder_config = devices.device_config(
+        dec_device, hint=hint, cache_dir=compile_cache, inference_precision=inference_precision
+    )
     # The decoder's id is hashed while the models compile. The two compiles stay one after the
     # other: OpenVINO's compile cache sets the process locale to "C" and back around its work, and
     # two compiles in two threads left the whole process in "C" (ASCII text I/O) most of the time.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="actionrec-hash") as pool:
         decoder_id_job = pool.submit(_content_id, files.decoder_xml)
-        # Files on a CPU: the encoder takes several samples per request (see actionrec.pipeline.encoders).
-        file_batch = wanted if hint == "THROUGHPUT" and device == "CPU" else 1
-        encoder, batch, enc_in, enc_out = _compile_encoder(core, files.encoder_xml, device, config, batch=file_batch)
-        decoder, feature, dec_in, dec_out = _compile_decoder(core, files.decoder_xml, device, decoder_config)
+        # Files with the encoder on a CPU: several samples per request (see actionrec.pipeline.encoders).
+        file_batch = 1
+        if hint == "THROUGHPUT" and enc_device == "CPU":
+            file_batch = cpu_file_batch() if encoder_batch is None else encoder_batch
+        encoder, batch, enc_in, enc_out = _compile_encoder(
+            core, files.encoder_xml, enc_device, config, batch=file_batch
+        )
+        decoder, feature, dec_in, dec_out = _compile_decoder(core, files.decoder_xml, dec_device, decoder_config)
         decoder_id = decoder_id_job.result()
     if len(enc_in) != 4 or len(dec_in) != 3 or dec_in[2] != _numel(enc_out):
         raise ModelNotFoundError(
@@ -239,7 +232,9 @@ def compile_models(
             raise LabelsError(f"{len(labels)} labels given but the decoder outputs {num_classes} classes")
     import openvino as ov
 
-    precision_used, devices_used = encoder_facts(core, encoder, requested_precision=inference_precision)
+    asked = config.get("INFERENCE_PRECISION_HINT"), decoder_config.get("INFERENCE_PRECISION_HINT")
+    precision_used, devices_used = encoder_facts(core, encoder, requested_precision=asked[0])
+    decoder_precision, _ = encoder_facts(core, decoder, requested_precision=asked[1])
     return ActionModels(
         encoder=encoder,
         decoder=decoder,
@@ -247,7 +242,7 @@ def compile_models(
         clip_len=int(dec_in[1]),
         input_size_hw=(int(enc_in[2]), int(enc_in[3])),
         embedding_dim=int(dec_in[2]),
-        device=device,
+        device=enc_device,
         hint=hint,
         precision=files.precision,
         model=files.model,
@@ -259,6 +254,8 @@ def compile_models(
         feature_dim=feature_dim,
         feature_name=feature.get_node().get_friendly_name() if feature is not None else "",
         decoder_id=decoder_id,
+        decoder_device=dec_device,
+        decoder_precision=decoder_precision,
     )
 
 

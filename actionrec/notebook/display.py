@@ -322,7 +322,7 @@ def plot_timeline(
     top.set_ylabel("probability")
     top.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=9)
     name = Path(str(timeline.source)).name or str(timeline.source)
-    what = ", ".join(x for x in (timeline.model, timeline.precision, timeline.device) if x)
+    what = ", ".join(x for x in (timeline.model, timeline.precision, timeline.devices_text) if x)
     fig.suptitle(f"{name}: top {len(ranked)} classes over time", x=0.01, ha="left", fontsize=11, fontweight="bold")
     top.set_title(f"{what} · window {timeline.window_s:g} s, stride {timeline.stride_s:g} s",
                   loc="left", fontsize=8.5, color=MUTED, fontweight="normal")  # fmt: skip

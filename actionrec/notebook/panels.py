@@ -6,7 +6,7 @@ imported when a panel is made, so importing this module stays cheap.
 Example (cells of ``action_recognition.ipynb``)::
 
     choice = ModelChoice(device="CPU", precision="FP16")
-    choice                                       # two dropdowns
+    choice                                       # device, precision, encoder and decoder devices
     panel = UploadPanel(models, options=RecognizerOptions(top_k=3), threshold=0.3)
     panel                                        # upload control + results area
     live = await choose_live_source(0, clip=clip)
@@ -31,32 +31,45 @@ from .upload_panel import UploadPanel as UploadPanel
 
 
 class ModelChoice:
-    """Two dropdowns, device and precision, preset from the parameters cell.
+    """Dropdowns for the device, the precision, and the encoder's and decoder's own devices.
+
+    The encoder and decoder dropdowns read "= device" until set: then both models run on the
+    device chosen; set one to run, e.g., the encoder on a GPU and the small decoder on the CPU.
 
     Args:
         device: preselected device (``AR_DEVICE``; default CPU).
         precision: preselected precision (``AR_PRECISION``; default FP16).
-        devices: the options (default: what OpenVINO sees here, plus AUTO).
+        devices: the options (default: what OpenVINO sees here, CPU always, GPU and NPU when
+            present, plus AUTO).
+        encoder_device: preselected encoder device (``AR_ENCODER_DEVICE``); ``None``: ``device``.
+        decoder_device: preselected decoder device (``AR_DECODER_DEVICE``); ``None``: ``device``.
 
     Attributes:
-        widget: the ``ipywidgets.HBox`` (the object displays as it).
+        widget: the ``ipywidgets.VBox`` (the object displays as it).
     """
 
     def __init__(self, *, device: str = settings.DEFAULT_DEVICE, precision: str = settings.DEFAULT_PRECISION,
-                 devices: list[str] | None = None) -> None:  # fmt: skip
+                 devices: list[str] | None = None, encoder_device: str | None = None,
+                 decoder_device: str | None = None) -> None:  # fmt: skip
         import ipywidgets as widgets
 
+        from ..models.devices import available_devices
         from ..models.registry import PRECISIONS
-        from ..models.runtime import available_devices
 
         options = list(devices if devices is not None else available_devices())
-        if device not in options:
-            options.append(device)  # kept so compiling says clearly why it is not usable here
+        for wanted in (device, encoder_device, decoder_device):
+            if wanted and wanted not in options:
+                options.append(wanted)  # kept so compiling says clearly why it is not usable here
         look = {"style": {"description_width": "70px"}, "layout": widgets.Layout(width="230px")}
         self._device = widgets.Dropdown(options=options, value=device, description="device", **look)
         self._precision = widgets.Dropdown(options=list(PRECISIONS), value=precision, description="precision", **look)
+        same = [("= device", ""), *((d, d) for d in options)]
+        self._encoder = widgets.Dropdown(options=same, value=encoder_device or "", description="encoder", **look)
+        self._decoder = widgets.Dropdown(options=same, value=decoder_device or "", description="decoder", **look)
         note = widgets.HTML("<i>change, then re-run the cells below</i>", layout=widgets.Layout(margin="0 0 0 12px"))
-        self.widget = widgets.HBox([self._device, self._precision, note])
+        self.widget = widgets.VBox(
+            [widgets.HBox([self._device, self._precision, note]), widgets.HBox([self._encoder, self._decoder])]
+        )
 
     @property
     def device(self) -> str:
@@ -68,11 +81,29 @@ class ModelChoice:
         """The chosen precision, e.g. ``"FP16"``."""
         return str(self._precision.value)
 
+    @property
+    def encoder_device(self) -> str:
+        """Where the encoder runs: its own choice, else :attr:`device`."""
+        return str(self._encoder.value or self.device)
+
+    @property
+    def decoder_device(self) -> str:
+        """Where the decoder runs: its own choice, else :attr:`device`."""
+        return str(self._decoder.value or self.device)
+
+    @property
+    def devices(self) -> dict[str, str]:
+        """``compile_models(files, **choice.devices, hint=...)``: ``device``, ``encoder_device``, ``decoder_device``."""
+        return {"device": self.device, "encoder_device": self.encoder_device, "decoder_device": self.decoder_device}
+
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
 
     def __repr__(self) -> str:
-        return f"ModelChoice(device={self.device!r}, precision={self.precision!r})"
+        split = "" if self.encoder_device == self.decoder_device == self.device else (
+            f", encoder_device={self.encoder_device!r}, decoder_device={self.decoder_device!r}"
+        )  # fmt: skip
+        return f"ModelChoice(device={self.device!r}, precision={self.precision!r}{split})"
 
 
 @dataclass(frozen=True)

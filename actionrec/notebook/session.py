@@ -361,7 +361,7 @@ def describe_models(models: Any, files: Any = None) -> str:
         ]
     h, w = models.input_size_hw
     lines.append(
-        f"compiled {models.model} {models.precision} on {models.device} ({models.hint}): encoder {w}×{h} BGR → "
+        f"compiled {models.model} {models.precision} on {models.devices_text} ({models.hint}): encoder {w}×{h} BGR → "
         f"{models.embedding_dim} features; decoder {models.clip_len} × {models.embedding_dim} → "
         f"{models.num_classes} classes"
     )

@@ -2,15 +2,17 @@
 
 Keyed (:func:`cache_key`) by what changes the embeddings: the file's content (BLAKE2b of its
 bytes), the model and its IR precision, the encoder IR files (path, size, modification time), the
-device asked for and the real devices behind it (``AUTO``), the inference precision the encoder
-really computes in (bf16 on CPUs that default to it, else f32), the performance hint and encoder
-batch, the OpenVINO version, the preprocessing version, the input size, the embedding size and
-the sampling grid (window length and samples per window), plus the file format's version. The
+encoder's device as asked for and the real devices behind it (``AUTO``), the inference precision
+the encoder really computes in (bf16 on CPUs that default to it, else f32), the performance hint
+and encoder batch, the OpenVINO version, the preprocessing version, the input size, the embedding
+size and the sampling grid (window length and samples per window), plus the file format's version.
+Only the encoder's configuration counts: a decoder on another device reuses the embeddings. The
 stride, smoothing, threshold and top-k are not part of the key: every grid sample is stored, and
 they only change the decoder pass or the post-processing. Beside each entry, the decoder's outputs
 (logits and pooled features per window, :class:`~actionrec.pipeline.decoded.DecodedWindows`) are
-stored per stride, keyed also by the decoder IR's content and its feature tensor, so a head, top-k,
-smoothing or threshold change runs no inference and a new stride only the decoder.
+stored per stride, keyed also by the decoder IR's content, its feature tensor, its device and the
+precision it computes in, so a head, top-k, smoothing or threshold change runs no inference and a
+new stride or decoder device only the decoder.
 Files are written atomically; an entry
 that is damaged (a wrong shape, dtype or field type, NaN, lengths that differ), of another format
 version or stored under other facts is refused by the one loader
@@ -70,11 +72,13 @@ def file_key(path: Path) -> str:
 
 
 def decoded_key(meta: dict[str, Any], models: ActionModels, grid: SamplingGrid) -> dict[str, Any]:
-    """The facts a decoder-output entry is keyed by: its embeddings' key, the decoder and the stride."""
+    """The facts a decoder-output entry is keyed by: its embeddings' key, the decoder, where it ran, the stride."""
     return {
         **meta,
         "decoded_version": DECODED_FORMAT_VERSION,
         "decoder": models.decoder_id,
+        "decoder_device": models.decoder_device,
+        "decoder_precision": models.decoder_precision,
         "feature": [models.feature_name, models.feature_dim],
         "stride_steps": grid.stride_steps,
     }
@@ -83,8 +87,11 @@ def decoded_key(meta: dict[str, Any], models: ActionModels, grid: SamplingGrid) 
 def cache_key(models: ActionModels, grid: SamplingGrid, *, content: str) -> dict[str, Any]:
     """The facts an entry is keyed by: everything that changes the stored embeddings.
 
+    The decoder's device and precision are not among them (they change no embedding): they key the
+    decoder outputs stored beside the entry (:func:`decoded_key`).
+
     Args:
-        models: the compiled models (what they are and how and where they really run).
+        models: the compiled models (what they are and how and where the encoder really runs).
         grid: the sampling grid (window length and samples per window).
         content: :func:`file_key` of the video file.
 

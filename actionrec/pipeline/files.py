@@ -339,6 +339,7 @@ class Recognizer:
             model=self.models.model,
             precision=self.models.precision,
             device=self.models.device,
+            decoder_device=self.models.decoder_device,
             frames_decoded=decoded.frames_decoded,
             frames_corrupt=decoded.frames_corrupt,
             truncated=decoded.truncated,

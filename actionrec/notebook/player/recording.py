@@ -102,6 +102,7 @@ def session_timeline(
         model=models.model,
         precision=models.precision,
         device=models.device,
+        decoder_device=models.decoder_device,
         smoothing=options.smoothing,
         frames_decoded=frames_decoded,
         duration_s=max(0.0, duration_s),
