@@ -85,9 +85,12 @@ TARGETS = (
             "tests/test_groups.py",
             "tests/test_download_limits.py::test_recognizer_encode_and_analyze_take_the_limit",
         ),
+        pytest_args=("--timeout=30",),  # as stages: a stuck encoder loop uses no CPU
     ),
     # stages: the file encoder's stages: their own tests (test_stages: the bar, the result's counters,
-    # timings from injected clocks, reuse, early stops) and the file pipeline's files.
+    # timings from injected clocks, reuse, early stops) and the file pipeline's files. A mutant of
+    # the encoder loop often leaves a thread waiting on the hand-off queue without using any CPU, so
+    # mutmut's CPU limit never ends it: a test stops after 30 s (each takes a few seconds at most).
     Target(
         "stages",
         "actionrec/pipeline/stages.py",
@@ -100,6 +103,7 @@ TARGETS = (
             "tests/test_interrupts.py::test_interrupt_mid_analysis_releases_the_file_and_writes_no_cache",
             "tests/test_interrupts.py::test_a_second_ctrl_c_during_shutdown_waits_for_the_reader_before_the_capture_is_released",
         ),
+        pytest_args=("--timeout=30",),
     ),
     # live: fork mode works with the OpenVINO tests (kills checked by hand without fork), but slowly:
     # a mutant that keeps a window from resolving waits out test_live's 60 s hang guard, or loops
