@@ -189,7 +189,7 @@ def analyze_on_ray(
                     else:
                         done[i] = VideoFailure(
                             WorkerLostError(
-                                f"the Ray worker analysing it died {attempts[i]} times (last: {_reason(exc)}); "
+                                f"the Ray worker analysing it died {_times(attempts[i])} (last: {_reason(exc)}); "
                                 "analyse this file alone without --ray to see what stops the process"
                             )
                         )
@@ -199,7 +199,9 @@ def analyze_on_ray(
                 done[i] = _renamed(out, sent[i], items[i])
                 bar.video_done(0.0 if isinstance(out, VideoFailure) else out.duration_s)
             while emitted in done:
+                bar.clear()  # the caller's lines (summaries, FAILED) start on a line of their own
                 yield emitted, done.pop(emitted)
+                bar.refresh()
                 emitted += 1
     finally:
         bar.close()
@@ -228,7 +230,11 @@ def _reason(exc: BaseException) -> str:
     cause = getattr(exc, "cause", None)
     if isinstance(cause, BaseException) and not lines:
         return f"{type(cause).__name__}: {cause}"
-    return "; ".join(lines[:2]) if lines else type(exc).__name__
+    return "; ".join(line.rstrip(".") for line in lines[:2]) if lines else type(exc).__name__
+
+
+def _times(n: int) -> str:
+    return "once" if n == 1 else f"{n} times"
 
 
 def _absolute(item: str) -> str:
@@ -267,6 +273,12 @@ class _Progress:
         rate = self.video_s / max(time.perf_counter() - self.t_start, 1e-9)
         self.bar.set_postfix_str(f"{self.video_s:.0f} video s, {rate:.1f} video s/s, {self.workers} workers")
         self.bar.update(1)
+
+    def clear(self) -> None:
+        self.bar.clear()
+
+    def refresh(self) -> None:
+        self.bar.refresh()
 
     def close(self) -> None:
         self.bar.close()
