@@ -61,8 +61,11 @@ def analyses(args: argparse.Namespace, recognizer, files, items: list[str]) -> I
     """
     if not args.ray:
         for item in items:
-            yield item, lambda item=item: recognizer.analyze(
-                item, progress=not args.no_progress, cache=not args.no_cache, max_download_mb=args.max_download_mb
+            yield (
+                item,
+                lambda item=item: recognizer.analyze(
+                    item, progress=not args.no_progress, cache=not args.no_cache, max_download_mb=args.max_download_mb
+                ),
             )
         return
     from ..distributed import ModelPayload, VideoFailure, WorkerConfig, analyze_on_ray, ray_session
