@@ -3,8 +3,8 @@
 :class:`VideoWorker` is a plain class; :mod:`actionrec.distributed.runner` makes it a Ray actor
 (``ray.remote(num_cpus=...)``), so it can be tested and subclassed without Ray. Each call returns the
 decoder's outputs (:class:`~actionrec.pipeline.decoded.DecodedWindows`), not a timeline: the driver
-applies the head, top-k and smoothing, as the local run does, so the results are the same and the
-smoothing of a chunked video runs across its chunk edges.
+applies the head, top-k and smoothing, as the local run does, so the results are the same (and
+chunks of one long video, when they come, can be smoothed across their edges).
 """
 
 from __future__ import annotations
@@ -54,18 +54,4 @@ class VideoWorker:
         try:
             return self.recognizer.analyze_windows(item, progress=False, cache=cache, max_download_mb=max_download_mb)
         except Exception as exc:  # one video's failure is a value: the driver prints its FAILED line
-            return VideoFailure.of(exc)
-
-    def analyze_chunk(self, item: str, chunk, *, cache: bool = True):
-        """The decoder outputs of the windows of one :class:`~actionrec.distributed.chunks.Chunk` of ``item``.
-
-        Returns:
-            ``(DecodedWindows, EncodedVideo)`` of the chunk's windows and samples, or a :class:`VideoFailure`.
-        """
-        from .chunks import analyze_chunk
-
-        self.calls += 1
-        try:
-            return analyze_chunk(self.recognizer, item, chunk, cache=cache)
-        except Exception as exc:
             return VideoFailure.of(exc)
