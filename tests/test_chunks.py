@@ -15,17 +15,14 @@ from actionrec.pipeline import Recognizer, RecognizerOptions, analyze_chunk, mer
 from actionrec.pipeline.chunks import Chunk
 from actionrec.pipeline.sampling import GridNeed, NeedFrom
 from tests.support.timelines import assert_same_timeline
+from tests.support.videos import switch
 
 CHUNK_S = 2.0  # 8 windows of the 0.25 s stride: 4 chunks on an 8 s clip
 
 
 def blue_then_red(change_s: float):
     """Blue until ``change_s``, then red: the label changes inside a chunk's shared edge samples."""
-
-    def paint(index: int, t: float, img: np.ndarray) -> None:
-        img[:] = (200, 30, 30) if t < change_s else (30, 30, 220)
-
-    return paint
+    return switch((200, 30, 30), (30, 30, 220), at_s=change_s)
 
 
 @pytest.fixture

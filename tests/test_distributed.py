@@ -8,6 +8,7 @@ tests/support/ray_workers.py. The CLI tests start their own runtime (slow-marked
 from __future__ import annotations
 
 import _thread
+import dataclasses
 import json
 import os
 import signal
@@ -24,7 +25,10 @@ from actionrec.models.files import resolve_model
 from actionrec.models.runtime import compile_models
 from actionrec.pipeline import Recognizer, RecognizerOptions
 from tests.support.cli import REPO, run_actionrec
-from tests.support.videos import make_video, solid
+from tests.support.ray_workers import ChunkDyingWorker
+from tests.support.videos import make_video, solid, switch
+
+BLUE_THEN_RED = switch((200, 30, 30), (30, 30, 220), at_s=4.06)
 
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install -r requirements-dev.txt (the ray extra)")
 
@@ -66,7 +70,7 @@ def local(tiny_model_dir, tiny_labels_file):
     files = resolve_model(model_dir=tiny_model_dir, labels=tiny_labels_file, precision="FP16")
     models = compile_models(files, hint="THROUGHPUT")
     recognizer = Recognizer(models, options=RecognizerOptions(smoothing=3, stride_s=0.25))
-    payload = ModelPayload.from_files(files, labels=models.labels)
+    payload = ModelPayload.from_files(files, labels=models.labels, encoder_id=models.encoder_id)
     config = WorkerConfig(device="CPU", options=recognizer.options, env=WorkerConfig.driver_env())
     return recognizer, payload, config
 
@@ -122,6 +126,33 @@ def test_two_workers_equal_the_local_run_bad_file_included(ray_runtime, local, f
     got = ray_results(recognizer, items, payload=payload, config=config, workers=2)
     assert_same(expected, got)
     assert {r.predictions[0].labels[0] for r in got if not isinstance(r, BaseException)} >= {"blue", "green", "red"}
+
+
+def test_a_long_video_in_chunks_equals_its_unsplit_analysis(ray_runtime, local, folder, tmp_path, monkeypatch):
+    """Four chunks of 2 s of windows (blue, then red in chunk 3; smoothing 3); one chunk's worker dies once."""
+    recognizer, payload, config = local
+    long = make_video(tmp_path / "long.mp4", fps=30, duration_s=8.0, size_wh=(160, 120), paint=BLUE_THEN_RED)
+    items = [str(long), str(folder / "a_blue.mp4")]
+    marker = tmp_path / "die-once"
+    marker.write_text("")
+    config = dataclasses.replace(config, env={**config.env, "AR_TEST_DIE_MARKER": str(marker)})
+    out = analyze_on_ray(
+        items,
+        payload=payload,
+        config=config,
+        cache=True,
+        progress=False,
+        chunk_s=2.0,
+        grid=recognizer.grid,
+        worker_cls=ChunkDyingWorker,
+    )
+    remote = [recognizer.timeline(o) for _, o in out]
+    assert not marker.exists(), "no chunk ran on a worker (the video was not split)"
+    assert_same(local_results(recognizer, items), remote)
+    assert [s.label for s in remote[0].segments()][:2] == ["blue", "red"]
+    # The workers filled the cache chunk by chunk: a local run finds every sample there.
+    monkeypatch.setattr(Recognizer, "encode", lambda *a, **k: pytest.fail("the cache should hold every sample"))
+    assert_same([remote[0]], [recognizer.analyze(long, progress=False, cache=True)])
 
 
 def test_a_worker_that_dies_has_its_video_retried(ray_runtime, local, folder, tmp_path):
@@ -247,6 +278,12 @@ def test_ray_flags_need_ray(tiny_model_dir, tiny_labels_file, folder, tmp_path):
     assert r.returncode == 1 and "--workers needs --ray" in r.stderr
     r = run_actionrec("analyze", str(folder / "a_blue.mp4"), "--ray", "--workers", "0")
     assert r.returncode == 2 and "not a positive number of workers" in r.stderr
+    r = run_actionrec(
+        "analyze", str(folder / "a_blue.mp4"), *tiny_cli(tiny_model_dir, tiny_labels_file, tmp_path), "--chunk-s", "60"
+    )
+    assert r.returncode == 1 and "--chunk-s needs --ray" in r.stderr
+    r = run_actionrec("analyze", str(folder / "a_blue.mp4"), "--ray", "--chunk-s", "-1")
+    assert r.returncode == 2 and "not a number of seconds >= 0" in r.stderr
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 
 
 def add_ray_args(p: argparse.ArgumentParser) -> None:
-    """``--ray``, ``--ray-address ADDRESS``, ``--workers N`` (docs/distributed.md)."""
+    """``--ray``, ``--ray-address ADDRESS``, ``--workers N``, ``--chunk-s SECONDS`` (docs/distributed.md)."""
     p.add_argument(
         "--ray",
         action="store_true",
@@ -27,6 +27,13 @@ def add_ray_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--workers", type=_positive, metavar="N", help="with --ray: worker actors (default: the cluster's CPUs)"
     )
+    p.add_argument(
+        "--chunk-s",
+        type=_seconds,
+        metavar="SECONDS",
+        help="with --ray: split a local video longer than this into chunks of about this many seconds, "
+        "one task each, merged into the unsplit result (default 120; 0: never split)",
+    )
 
 
 def _positive(text: str) -> int:
@@ -39,6 +46,16 @@ def _positive(text: str) -> int:
     return n
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds >= 0; e.g. 120 (0: never split)")
+    return value
+
+
 def check_ray_args(args: argparse.Namespace) -> None:
     """``--ray-address`` / ``--workers`` without ``--ray`` are a mistake worth one clear line.
 
@@ -47,7 +64,8 @@ def check_ray_args(args: argparse.Namespace) -> None:
     """
     from ..errors import ActionRecError
 
-    for flag, value in (("--ray-address", args.ray_address), ("--workers", args.workers)):
+    flags = (("--ray-address", args.ray_address), ("--workers", args.workers), ("--chunk-s", args.chunk_s))
+    for flag, value in flags:
         if value is not None and not args.ray:
             raise ActionRecError(f"{flag} needs --ray (analyse on Ray workers); add --ray or leave {flag} out")
 
@@ -56,8 +74,9 @@ def analyses(args: argparse.Namespace, recognizer, files, items: list[str]) -> I
     """``(item, analyse)`` per input, in input order; ``analyse()`` returns its timeline or raises its error.
 
     Without ``--ray``: ``analyse`` runs :meth:`Recognizer.analyze` here, when called. With ``--ray``:
-    the inputs run on the workers meanwhile, and ``analyse`` applies the head, top-k and smoothing
-    to the decoder outputs a worker sent back (as the local run does).
+    the inputs run on the workers meanwhile (a long local file in chunks, ``--chunk-s``), and
+    ``analyse`` applies the head, top-k and smoothing to the decoder outputs the workers sent back
+    (a chunked file's merged first, so smoothing crosses its chunk edges), as the local run does.
     """
     if not args.ray:
         for item in items:
@@ -69,9 +88,11 @@ def analyses(args: argparse.Namespace, recognizer, files, items: list[str]) -> I
             )
         return
     from ..distributed import ModelPayload, VideoFailure, WorkerConfig, analyze_on_ray, ray_session
+    from ..pipeline.chunks import DEFAULT_CHUNK_S
 
-    payload = ModelPayload.from_files(files, labels=recognizer.models.labels)
+    payload = ModelPayload.from_files(files, labels=recognizer.models.labels, encoder_id=recognizer.models.encoder_id)
     config = WorkerConfig(device=args.device, options=recognizer.options, env=WorkerConfig.driver_env())
+    chunk_s = DEFAULT_CHUNK_S if args.chunk_s is None else args.chunk_s
     with ray_session(args.ray_address, num_cpus=args.workers, verbose=getattr(args, "verbose", False)):
         outcomes = analyze_on_ray(
             items,
@@ -81,6 +102,8 @@ def analyses(args: argparse.Namespace, recognizer, files, items: list[str]) -> I
             cache=not args.no_cache,
             max_download_mb=args.max_download_mb,
             progress=not args.no_progress,
+            chunk_s=chunk_s or None,
+            grid=recognizer.grid,
         )
         for i, out in outcomes:
             yield items[i], lambda out=out: _timeline(recognizer, out, VideoFailure)

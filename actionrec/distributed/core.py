@@ -42,6 +42,10 @@ class ModelPayload:
         files: ``{relative path: bytes}`` of the encoder and decoder ``.xml`` and ``.bin``.
         labels: the class names, in decoder output order (read on the driver).
         digest: SHA-256 over the paths and bytes: names the folder the files are written to.
+        encoder_id: the driver's :attr:`~actionrec.models.ActionModels.encoder_id` of these files
+            (``""``: none). The workers key their embedding cache entries with it, not with their
+            own copies' paths, so on a shared file system a later local run (or another
+            worker) finds what they stored.
     """
 
     model: str
@@ -49,10 +53,13 @@ class ModelPayload:
     files: dict[str, bytes] = field(repr=False)
     labels: tuple[str, ...]
     digest: str
+    encoder_id: str = ""
 
     @classmethod
-    def from_files(cls, files: ModelFiles, *, labels: tuple[str, ...]) -> ModelPayload:
+    def from_files(cls, files: ModelFiles, *, labels: tuple[str, ...], encoder_id: str = "") -> ModelPayload:
         """Read ``files``' encoder and decoder IRs (``.xml`` and ``.bin``) into memory.
+
+        ``encoder_id``: the driver's compiled models' (see the attribute).
 
         Raises:
             OSError: a file cannot be read.
@@ -64,7 +71,14 @@ class ModelPayload:
         h = hashlib.sha256()
         for name in sorted(data):
             h.update(name.encode() + b"\0" + data[name])
-        return cls(model=files.model, precision=files.precision, files=data, labels=labels, digest=h.hexdigest())
+        return cls(
+            model=files.model,
+            precision=files.precision,
+            files=data,
+            labels=labels,
+            digest=h.hexdigest(),
+            encoder_id=encoder_id,
+        )
 
     @property
     def size_mb(self) -> float:

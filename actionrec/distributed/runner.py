@@ -3,16 +3,19 @@
 The driver (this process) resolves and verifies the models, puts their bytes once into Ray's object
 store (:class:`~actionrec.distributed.core.ModelPayload`) and starts one
 :class:`~actionrec.distributed.worker.VideoWorker` actor per worker; each actor writes the files
-into a folder of its node (once per node) and compiles them. Each video is one task on an idle actor.
+into a folder of its node (once per node) and compiles them. Each video is one task on an idle actor;
+a local file longer than ``chunk_s`` is split into chunks of windows on its whole grid
+(:mod:`actionrec.pipeline.chunks`), one task each, whose decoder outputs the driver merges.
 The driver only collects the decoder outputs, in input order, for the caller to turn into timelines
 and exports; it shows one progress bar for the whole cluster (videos, video seconds).
 
 Failures:
 
-- a video the worker cannot analyse comes back as a :class:`~actionrec.distributed.core.VideoFailure`
-  (the same error the local run raises); the other videos go on;
+- a video (or one of its chunks) the worker cannot analyse comes back as a
+  :class:`~actionrec.distributed.core.VideoFailure` (the same error the local run raises); the
+  other videos go on;
 - a worker that dies (crash, ``kill``, a lost node) is replaced, and its video is given to an idle
-  worker again, at most ``max_attempts`` times in all; then the video is a failure with a
+  worker again, at most ``max_attempts`` times in all (a chunk likewise); then the video is a failure with a
   :class:`~actionrec.distributed.core.WorkerLostError` saying why;
 - Ctrl+C (``KeyboardInterrupt``) kills the actors, so no task goes on, and propagates.
 
@@ -34,6 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ActionRecError
+from ..pipeline.chunks import Chunk, merge_chunks, plan_chunks
+from ..pipeline.sampling import SamplingGrid
+from ..video.pyav import probe
 from .core import ModelPayload, VideoFailure, WorkerConfig, WorkerLostError
 from .worker import VideoWorker
 
@@ -118,6 +124,8 @@ def analyze_on_ray(
     progress: bool = True,
     max_attempts: int = MAX_ATTEMPTS,
     worker_cls: type = VideoWorker,
+    chunk_s: float | None = None,
+    grid: SamplingGrid | None = None,
 ) -> Iterator[tuple[int, Any]]:
     """Analyse ``items`` on the connected Ray runtime (see :func:`ray_session`), one task per video.
 
@@ -132,6 +140,9 @@ def analyze_on_ray(
         progress: show the cluster's progress bar (videos and video seconds).
         max_attempts: tries per video when its worker dies.
         worker_cls: :class:`VideoWorker` or a subclass of it.
+        chunk_s: split local files longer than this (their container's duration) into chunks of
+            about this many seconds of windows, one task each (``None``: never split).
+        grid: the driver's sampling grid, to plan the chunks (needed with ``chunk_s``).
 
     Yields:
         ``(index in items, DecodedWindows | VideoFailure)`` in input order, each as soon as it and
@@ -139,14 +150,21 @@ def analyze_on_ray(
 
     Raises:
         ActionRecError: no worker could start (e.g. the models do not compile on the workers).
+        ValueError: ``chunk_s`` without ``grid``.
         KeyboardInterrupt: Ctrl+C; every actor is killed first.
     """
+    if chunk_s is not None and grid is None:
+        raise ValueError("chunk_s needs the sampling grid (grid=recognizer.grid) to plan the chunks")
     ray = import_ray()
+    sent = [_absolute(item) for item in items]
+    tasks = [(i, chunk) for i in range(len(items)) for chunk in _chunks(sent[i], chunk_s, grid)]
     n_workers = workers or max(1, cluster_cpus(ray) // config.cpus)
-    n_workers = max(1, min(n_workers, len(items)))
+    n_workers = max(1, min(n_workers, len(tasks)))
     actor_cls = ray.remote(num_cpus=config.cpus, max_restarts=0)(worker_cls)
     payload_ref = ray.put(payload)
-    sent = [_absolute(item) for item in items]
+    left = [0] * len(items)  # tasks of each video not done yet
+    for i, _ in tasks:
+        left[i] += 1
 
     def start() -> Any:
         return actor_cls.remote(payload_ref, config)
@@ -156,22 +174,28 @@ def analyze_on_ray(
     try:
         _check_ready(ray, actors)
         bar.set_workers(len(actors))
-        pending: deque[int] = deque(range(len(items)))
-        attempts = [0] * len(items)
+        pending: deque[int] = deque(range(len(tasks)))
+        attempts = [0] * len(tasks)
         idle = list(actors)
         inflight: dict[Any, tuple[Any, int]] = {}
+        parts: dict[int, list] = {}  # a chunked video's chunk outcomes so far
         done: dict[int, Any] = {}
         emitted = 0
         replaced = 0
         while emitted < len(items):
             while pending and idle:
-                actor, i = idle.pop(), pending.popleft()
-                attempts[i] += 1
-                ref = actor.analyze.remote(sent[i], cache=cache, max_download_mb=max_download_mb)
-                inflight[ref] = (actor, i)
+                actor, t = idle.pop(), pending.popleft()
+                attempts[t] += 1
+                i, chunk = tasks[t]
+                if chunk is None:
+                    ref = actor.analyze.remote(sent[i], cache=cache, max_download_mb=max_download_mb)
+                else:
+                    ref = actor.analyze_chunk.remote(sent[i], chunk=chunk, cache=cache, max_download_mb=max_download_mb)
+                inflight[ref] = (actor, t)
             ready, _ = ray.wait(list(inflight), num_returns=1, timeout=_POLL_S) if inflight else ([], [])
             for ref in ready:
-                actor, i = inflight.pop(ref)
+                actor, t = inflight.pop(ref)
+                i, chunk = tasks[t]
                 try:
                     out = ray.get(ref)
                 except _lost_errors(ray) as exc:
@@ -184,20 +208,27 @@ def analyze_on_ray(
                     fresh = start()
                     actors.append(fresh)
                     idle.append(fresh)
-                    if attempts[i] < max_attempts:
-                        pending.appendleft(i)
-                    else:
-                        done[i] = VideoFailure(
-                            WorkerLostError(
-                                f"the Ray worker analysing it died {_times(attempts[i])} (last: {_reason(exc)}); "
-                                "analyse this file alone without --ray to see what stops the process"
-                            )
+                    if attempts[t] < max_attempts:
+                        pending.appendleft(t)
+                        continue
+                    what = "it" if chunk is None else f"its windows {chunk.first_window}.."
+                    out = VideoFailure(
+                        WorkerLostError(
+                            f"the Ray worker analysing {what} died {_times(attempts[t])} (last: {_reason(exc)}); "
+                            "analyse this file alone without --ray to see what stops the process"
                         )
-                        bar.video_done(0.0)
-                    continue
-                idle.append(actor)
-                done[i] = _renamed(out, sent[i], items[i])
-                bar.video_done(0.0 if isinstance(out, VideoFailure) else out.duration_s)
+                    )
+                else:
+                    idle.append(actor)
+                if chunk is not None:
+                    parts.setdefault(i, []).append(out)
+                    bar.seconds_done(0.0 if isinstance(out, VideoFailure) else len(out.windows) * out.decoded.stride_s)
+                left[i] -= 1
+                if left[i] == 0:
+                    out = _merged(parts.pop(i)) if chunk is not None else out
+                    done[i] = _renamed(out, sent[i], items[i])
+                    seconds = 0.0 if isinstance(out, VideoFailure) or chunk is not None else out.duration_s
+                    bar.video_done(seconds)
             while emitted in done:
                 bar.clear()  # the caller's lines (summaries, FAILED) start on a line of their own
                 yield emitted, done.pop(emitted)
@@ -207,6 +238,30 @@ def analyze_on_ray(
         bar.close()
         for actor in actors:  # Ctrl+C, an error or the end: no task keeps running
             ray.kill(actor, no_restart=True)
+
+
+def _chunks(item: str, chunk_s: float | None, grid: SamplingGrid | None) -> tuple[Chunk | None, ...]:
+    """A long local file's chunks (its container's duration over ``chunk_s``); ``(None,)``: one task."""
+    path = Path(item)
+    if chunk_s is None or grid is None or "://" in item or not path.is_file():
+        return (None,)
+    facts = probe(path)
+    duration = facts.duration_s if facts is not None else None
+    if duration is None or duration <= chunk_s:
+        return (None,)
+    chunks = plan_chunks(duration_s=duration, grid=grid, chunk_s=chunk_s)
+    return chunks if len(chunks) > 1 else (None,)
+
+
+def _merged(outcomes: list) -> Any:
+    """A chunked video's decoder outputs, or the failure of one of its chunks."""
+    failures = [o for o in outcomes if isinstance(o, VideoFailure)]
+    if failures:
+        return failures[0]
+    try:
+        return merge_chunks(outcomes)
+    except (ActionRecError, ValueError) as exc:  # too short after all; chunks that do not cover it
+        return VideoFailure.of(exc)
 
 
 def _check_ready(ray, actors: list) -> None:
@@ -269,10 +324,14 @@ class _Progress:
         self.bar.set_postfix_str(f"{n} workers")
 
     def video_done(self, seconds: float) -> None:
+        self.seconds_done(seconds)
+        self.bar.update(1)
+
+    def seconds_done(self, seconds: float) -> None:
+        """Video seconds done (a whole video's, or a chunk's windows)."""
         self.video_s += seconds
         rate = self.video_s / max(time.perf_counter() - self.t_start, 1e-9)
         self.bar.set_postfix_str(f"{self.video_s:.0f} video s, {rate:.1f} video s/s, {self.workers} workers")
-        self.bar.update(1)
 
     def clear(self) -> None:
         self.bar.clear()

@@ -4,11 +4,12 @@
 (``ray.remote(num_cpus=...)``), so it can be tested and subclassed without Ray. Each call returns the
 decoder's outputs (:class:`~actionrec.pipeline.decoded.DecodedWindows`), not a timeline: the driver
 applies the head, top-k and smoothing, as the local run does, so the results are the same (and
-chunks of one long video, when they come, can be smoothed across their edges).
+chunks of one long video are smoothed across their edges: :meth:`VideoWorker.analyze_chunk`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 
@@ -40,6 +41,8 @@ class VideoWorker:
         t_start = time.perf_counter()
         files = payload.materialize(model_root)
         models = compile_models(files, device=config.device, hint="THROUGHPUT", labels=payload.labels)
+        if payload.encoder_id:  # the same bytes as the driver's files: cache entries keyed as the driver's
+            models = dataclasses.replace(models, encoder_id=payload.encoder_id)
         self.recognizer = Recognizer(models, options=config.options)
         self.compile_s = time.perf_counter() - t_start
         self.calls = 0
@@ -54,4 +57,14 @@ class VideoWorker:
         try:
             return self.recognizer.analyze_windows(item, progress=False, cache=cache, max_download_mb=max_download_mb)
         except Exception as exc:  # one video's failure is a value: the driver prints its FAILED line
+            return VideoFailure.of(exc)
+
+    def analyze_chunk(self, item: str, *, chunk, cache: bool = True, max_download_mb: float | None = None):
+        """One chunk's windows of ``item`` (:class:`~actionrec.pipeline.ChunkWindows`), or a :class:`VideoFailure`."""
+        from ..pipeline import analyze_chunk
+
+        self.calls += 1
+        try:
+            return analyze_chunk(self.recognizer, item, chunk, cache=cache, max_download_mb=max_download_mb)
+        except Exception as exc:  # as analyze(): the driver prints the video's FAILED line
             return VideoFailure.of(exc)

@@ -1,4 +1,4 @@
-"""Ray worker subclasses for tests: one that dies on a marker file, one that waits on a gate file.
+"""Ray worker subclasses for tests: ones that die on a marker file, one that waits on a gate file.
 
 Importable by the Ray worker processes (they run in the driver's working folder, the checkout).
 """
@@ -29,6 +29,17 @@ class DyingWorker(VideoWorker):
                 Path(marker).unlink()
                 os._exit(1)
         return super().analyze(item, **kwargs)
+
+
+class ChunkDyingWorker(VideoWorker):
+    """``os._exit(1)`` on a chunk after window 0 while ``AR_TEST_DIE_MARKER`` exists (removed first: once)."""
+
+    def analyze_chunk(self, item, *, chunk, **kwargs):
+        marker = Path(os.environ["AR_TEST_DIE_MARKER"])
+        if chunk.first_window > 0 and marker.exists():
+            marker.unlink()
+            os._exit(1)
+        return super().analyze_chunk(item, chunk=chunk, **kwargs)
 
 
 class GatedWorker(VideoWorker):
