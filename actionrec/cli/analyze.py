@@ -4,7 +4,8 @@ Each input is analysed on its own: any error of one input (the project's own, or
 or ``RuntimeError`` from OpenVINO, PyAV, numpy...) prints one ``FAILED path: Type: message`` line
 and the others still complete; Ctrl+C stops the batch. The exit code is non-zero when any input
 failed. A folder expands to the files in it (an image
-folder, holding only images, is one image-sequence input).
+folder, holding only images, is one image-sequence input). With ``--ray`` the inputs run on Ray
+workers (:mod:`actionrec.cli.analyze_ray`, docs/distributed.md); exports and lines are the same.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from .. import settings
 from ..errors import ActionRecError
 from ..redact import redact_text, redact_url
+from .analyze_ray import add_ray_args, analyses, check_ray_args
 from .common import add_device_args, add_model_args, devices_from_args, resolve_from_args
 
 FORMATS = ("json", "csv", "vtt", "mp4", "html")
@@ -78,6 +80,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
         help="refuse URL inputs larger than this many MB, counted on the bytes received "
         "(env AR_MAX_DOWNLOAD_MB; default: the upload limit AR_MAX_UPLOAD_MB, 2048)",
     )
+    add_ray_args(p)
 
 
 def add_events_arg(p: argparse.ArgumentParser) -> None:
@@ -190,6 +193,7 @@ def run_analyze(args: argparse.Namespace) -> int:
         settings.max_download_bytes(args.max_download_mb)
     except ValueError as exc:
         raise ActionRecError(str(exc)) from None
+    check_ray_args(args)
     rules = event_rules(args)  # a malformed rule is one clear line before any work
     files = resolve_from_args(args)
     models = compile_models(files, **devices_from_args(args), hint="THROUGHPUT", cache_dir=args.cache_dir)
@@ -205,12 +209,10 @@ def run_analyze(args: argparse.Namespace) -> int:
     out_dir = settings.resolve_path(args.out) if args.out else settings.data_dir("out")
     failed = 0
     used_stems: set[str] = set()
-    for item in expand_inputs(args.inputs):
+    for item, analyse in analyses(args, recognizer, files, expand_inputs(args.inputs)):  # --ray: on Ray workers
         shown = redact_url(item)  # an input URL's credentials and query never reach the output
         try:
-            timeline = recognizer.analyze(
-                item, progress=not args.no_progress, cache=not args.no_cache, max_download_mb=args.max_download_mb
-            )
+            timeline = analyse()
             stem = _unique_stem(shown, used_stems)
             events = _detect(timeline, rules)
             formats = tuple("webm" if (f == "mp4" and args.webm) else f for f in args.formats)

@@ -10,9 +10,12 @@
 - :mod:`~actionrec.pipeline.encoders` (batched async encoder requests),
   :mod:`~actionrec.pipeline.jobs` (async requests whose callback errors are raised once, on the
   caller's thread), :mod:`~actionrec.pipeline.cache` (embeddings on disk)
+- :mod:`~actionrec.pipeline.chunks`: a long video in chunks of windows (:func:`plan_chunks`,
+  :func:`analyze_chunk`, :func:`merge_chunks`), merged into what the unsplit run gives
 """
 
 from .cache import EmbeddingCache
+from .chunks import Chunk, ChunkWindows, analyze_chunk, merge_chunks, plan_chunks
 from .encoded import EncodedVideo
 from .encoders import EncoderQueue
 from .files import Recognizer, run_decoder
@@ -23,6 +26,8 @@ from .sampling import GridSampler, NearestFrameFilter, Sample, SamplingGrid
 from .stages import FileEncoder
 
 __all__ = [
+    "Chunk",
+    "ChunkWindows",
     "EmbeddingCache",
     "EncodedVideo",
     "EncoderQueue",
@@ -35,7 +40,10 @@ __all__ = [
     "RecognizerOptions",
     "Sample",
     "SamplingGrid",
+    "analyze_chunk",
     "crop_rect",
+    "merge_chunks",
+    "plan_chunks",
     "preprocess",
     "run_decoder",
 ]

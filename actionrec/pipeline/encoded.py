@@ -67,6 +67,9 @@ class EncodedVideo:
             ``decoder_ms`` and ``draw_ms`` stay 0 (the decoder runs later, per window). Not compared.
         crop_xywh: the model crop in source pixels (same for every frame of a file).
         size_wh: source frame size.
+        first_sample: the whole file's grid index of row 0 (0 but for a chunk of a long video,
+            :mod:`actionrec.pipeline.chunks`: row ``r`` is then grid sample ``first_sample + r``,
+            at ``t0_s + (first_sample + r) * step_s``, and ``t0_s`` stays the whole file's).
 
     Raises:
         ValueError: the four arrays differ in length.
@@ -87,6 +90,7 @@ class EncodedVideo:
     crop_xywh: tuple[int, int, int, int] | None = None
     size_wh: tuple[int, int] | None = None
     encoded: np.ndarray | None = field(default=None, repr=False)
+    first_sample: int = 0
 
     def __post_init__(self) -> None:
         n = len(self.embeddings)
@@ -141,6 +145,7 @@ class EncodedVideo:
             "stage_ms": {"decode": t.decode_ms, "preprocess": t.preprocess_ms, "encoder": t.encoder_ms},
             "crop_xywh": list(self.crop_xywh) if self.crop_xywh else None,
             "size_wh": list(self.size_wh) if self.size_wh else None,
+            "first_sample": self.first_sample,
         }
         with atomic_write(path, "wb") as f:
             np.savez(f, meta=np.array(json.dumps(meta)), **{name: getattr(self, name) for name in _ARRAYS})
@@ -291,4 +296,5 @@ def _check_fields(meta: dict) -> dict[str, Any]:
         "timings": StageTimings(decode_ms=ms["decode"], preprocess_ms=ms["preprocess"], encoder_ms=ms["encoder"]),
         "crop_xywh": _ints(meta, "crop_xywh", 4),
         "size_wh": _ints(meta, "size_wh", 2),
+        "first_sample": _number(meta, "first_sample", integer=True) if "first_sample" in meta else 0,
     }

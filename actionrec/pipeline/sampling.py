@@ -296,3 +296,35 @@ class GridNeed:
         hi = (t_s + next_s) / 2 + self.margin_s
         k = max(0, math.ceil((lo - self.t0) / self.step_s))
         return self.t0 + k * self.step_s <= hi
+
+
+class NeedFrom:
+    """A :class:`GridNeed` for one chunk of a file: also declines frames no grid point from ``first_k`` on takes.
+
+    A frame is nearest to the grid points up to the midpoint to its next frame; when that midpoint
+    (widened by the need's margin) is before grid sample ``first_k``, only samples before the
+    chunk could take it. The sampled decode then leaves such non-reference frames out; the grid
+    samples from ``first_k`` on are the ones the whole file's run takes (see :class:`GridNeed`).
+    """
+
+    def __init__(self, need: GridNeed, *, first_k: int) -> None:
+        self.need = need
+        self.first_k = first_k
+
+    @property
+    def t0(self) -> float | None:
+        """The whole file's first frame time (set on the wrapped need)."""
+        return self.need.t0
+
+    @t0.setter
+    def t0(self, value: float | None) -> None:
+        self.need.t0 = value
+
+    def __call__(self, prev_s: float, t_s: float, next_s: float) -> bool:
+        """False when the wrapped need declines the frame or only samples before ``first_k`` may take it."""
+        if not self.need(prev_s, t_s, next_s):
+            return False
+        if self.need.t0 is None or not t_s < next_s:
+            return True
+        start = self.need.t0 + self.first_k * self.need.step_s
+        return (t_s + next_s) / 2 + self.need.margin_s >= start

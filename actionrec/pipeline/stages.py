@@ -15,6 +15,9 @@ Each stage owns its counters (:class:`ReaderCounts`, :class:`EncoderCounts`); th
 reads the reader's only after joining it. Kept apart from :mod:`actionrec.pipeline.files` (the
 :class:`~actionrec.pipeline.Recognizer` that calls it) so each file stays short and the threaded
 part can be read on its own.
+
+Not split: the three stages share one run's state (the queue, the rows, the counters); a chunk of a
+long video (``first_sample``/``end_sample``) is a few lines in each.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from ..video.core import CroppableFrame, Frame, VideoStats
 from .encoded import EncodedVideo
 from .encoders import EncoderQueue
 from .preprocess import preprocess_frame
-from .sampling import GridNeed, GridSampler, NearestFrameFilter, Sample, SamplingGrid
+from .sampling import GridNeed, GridSampler, NearestFrameFilter, NeedFrom, Sample, SamplingGrid
 
 if TYPE_CHECKING:
     from tqdm.auto import tqdm
@@ -102,6 +105,12 @@ class FileEncoder:
         known: embeddings of this same source and grid step from an earlier run (a partial cache
             entry): samples it holds are copied, not encoded again; a sample whose frame differs
             from the stored one's is encoded.
+        first_sample, end_sample: encode only grid samples ``first_sample <= k < end_sample``
+            (``None``: to the end of the source) of the whole source's grid (``t0`` its first
+            frame): one chunk of a long video (:mod:`actionrec.pipeline.chunks`). The source is
+            still decoded from its start, so every sample takes the frame the whole run takes; the
+            reader stops once sample ``end_sample - 1`` is decided. The result's rows are those
+            samples (``first_sample`` in it); :attr:`reached_end` says whether the source ended.
 
     Only the samples some window of ``grid`` takes are encoded (:meth:`SamplingGrid.sample_used`:
     all of them unless the stride is longer than the window); the result's ``encoded`` says which.
@@ -130,7 +139,13 @@ class FileEncoder:
         on_progress: Callable[[int, int | None], object] | None = None,
         queue_depth: int = QUEUE_DEPTH,
         known: EncodedVideo | None = None,
+        first_sample: int = 0,
+        end_sample: int | None = None,
     ) -> None:
+        if first_sample < 0 or (end_sample is not None and end_sample <= first_sample):
+            raise ValueError(
+                f"samples {first_sample}..{end_sample} are not a range of grid samples; need 0 <= first < end"
+            )
         self.models = models
         self.grid = grid
         self.known = known
@@ -138,7 +153,12 @@ class FileEncoder:
         self.progress = progress
         self.on_progress = on_progress
         self.frame_filter = NearestFrameFilter(step_s=grid.step_s)
-        self.frame_need = GridNeed(step_s=grid.step_s)
+        self.frame_need: GridNeed | NeedFrom = GridNeed(step_s=grid.step_s)
+        if first_sample:  # frames only samples before the chunk take are not decoded (non-reference ones)
+            self.frame_need = NeedFrom(self.frame_need, first_k=first_sample)
+        self.first_sample = first_sample
+        self.end_sample = end_sample
+        self.reached_end = False
         self._sampler: GridSampler[Frame] = GridSampler(step_s=grid.step_s)
         self._handoff: queue.Queue[_Item] = queue.Queue(maxsize=queue_depth)
         self._stop = threading.Event()
@@ -236,6 +256,9 @@ class FileEncoder:
                 counts.last_timestamp_s = frame.timestamp_s
                 if not self._put_all(sampler.push(frame)):
                     return
+                if self.end_sample is not None and sampler.next_k >= self.end_sample:
+                    break  # the chunk's last sample is decided: the rest of the file is another chunk's
+            self.reached_end = ended
             # The last frames of a file may have been passed over by the filter: their grid points
             # belong to the last frame pushed.
             last_t = stats.last_timestamp_s if stats is not None else None
@@ -271,7 +294,9 @@ class FileEncoder:
                 break
             if isinstance(item, BaseException):
                 raise item
-            k, frame = item.k, item.frame
+            k, frame = item.k - self.first_sample, item.frame  # k: the row (the grid index in a whole run)
+            if k < 0 or (self.end_sample is not None and item.k >= self.end_sample):
+                continue  # another chunk's sample
             if k >= len(self._blocks) * _BLOCK_ROWS:
                 block = np.zeros((_BLOCK_ROWS, self.models.embedding_dim), np.float32)
                 with self._lock:
@@ -281,10 +306,10 @@ class FileEncoder:
             self._dups.append(item.duplicated)
             copy = item.duplicated and k > 0 and self._encoded[k - 1]  # reuse the previous sample's row
             if self._known_row(k, frame.index):
-                self._store(k, self.known.embeddings[k])
+                self._store(k, self.known.embeddings[k + self.first_sample - self.known.first_sample])
                 self._encoded.append(True)
                 copy = False
-            elif not self.grid.sample_used(k) or copy:
+            elif not self.grid.sample_used(item.k) or copy:
                 self._encoded.append(copy)
             else:
                 t = time.perf_counter()
@@ -295,7 +320,7 @@ class FileEncoder:
                 self._samples_encoded += 1
                 self._encoded.append(True)
             self._copied.append(copy)
-            if k % _PROGRESS_EVERY == 0:
+            if item.k % _PROGRESS_EVERY == 0:
                 bar.n = frame.index + 1  # frames decoded up to this sample (exact count after the join)
                 bar.refresh()
                 if self.on_progress is not None:
@@ -304,14 +329,12 @@ class FileEncoder:
         jobs.wait_all()
 
     def _known_row(self, k: int, frame_index: int) -> bool:
-        """The earlier run stored sample ``k``, taken from the same frame."""
+        """The earlier run stored row ``k``'s sample, taken from the same frame."""
         known = self.known
-        return (
-            known is not None
-            and k < known.num_samples
-            and bool(known.encoded[k])
-            and int(known.frame_indices[k]) == frame_index
-        )
+        if known is None:
+            return False
+        r = k + self.first_sample - known.first_sample
+        return 0 <= r < known.num_samples and bool(known.encoded[r]) and int(known.frame_indices[r]) == frame_index
 
     def _store(self, k: int, vector: np.ndarray) -> None:
         """Encoder callback (OpenVINO's threads): embedding ``k`` into row ``k``."""
@@ -357,6 +380,7 @@ class FileEncoder:
             crop_xywh=self._counts.crop_xywh or (self.known.crop_xywh if self.known is not None else None),
             size_wh=self._reader.size_wh,
             encoded=np.asarray(self._encoded, bool),
+            first_sample=self.first_sample,
         )
 
     @property

@@ -59,3 +59,14 @@ def synthetic_timeline(
         duration_s=(n_windows - 1) * stride_s + window_s,
         head=head,
     )
+
+
+def assert_same_timeline(a: Timeline, b: Timeline) -> None:
+    """``b`` is ``a`` (the unsplit local run): windows, labels and segments identical, scores within float tolerance."""
+    assert (b.source, b.labels, b.frames_decoded, b.duration_s) == (a.source, a.labels, a.frames_decoded, a.duration_s)
+    rows = [(p.window_index, p.start_s, p.end_s, p.labels, p.coverage_s, p.duplicated) for p in a.predictions]
+    assert [(p.window_index, p.start_s, p.end_s, p.labels, p.coverage_s, p.duplicated) for p in b.predictions] == rows
+    np.testing.assert_allclose([p.scores for p in b.predictions], [p.scores for p in a.predictions], atol=1e-6)
+    assert [(s.label, s.start_s, s.end_s, s.windows) for s in b.segments()] == [
+        (s.label, s.start_s, s.end_s, s.windows) for s in a.segments()
+    ]

@@ -27,6 +27,15 @@ def solid(bgr: tuple[int, int, int]) -> Painter:
     return paint
 
 
+def switch(before_bgr: tuple[int, int, int], after_bgr: tuple[int, int, int], *, at_s: float) -> Painter:
+    """One colour until ``at_s``, another from then on (a label change at a known time)."""
+
+    def paint(index: int, t: float, img: np.ndarray) -> None:
+        img[:] = before_bgr if t < at_s else after_bgr
+
+    return paint
+
+
 def stamp(img: np.ndarray, index: int) -> None:
     """Write ``index`` as a barcode over the full width of the top band."""
     h, w = img.shape[:2]
