@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from actionrec.cli.analyze import failure_line
+from actionrec.errors import ActionRecError
 from actionrec.models.files import resolve_model
 from actionrec.models.runtime import compile_models
 from actionrec.pipeline import Recognizer, RecognizerOptions
@@ -38,6 +39,7 @@ from actionrec.distributed import (  # noqa: E402  (after the skip: the runner n
     WorkerConfig,
     WorkerLostError,
     analyze_on_ray,
+    ray_session,
 )
 
 
@@ -307,3 +309,44 @@ def test_cli_ctrl_c_leaves_only_complete_outputs(tiny_model_dir, tiny_labels_fil
     for p in out.glob("*.json"):
         doc = json.loads(p.read_text())  # complete: parses, every window there
         assert len(doc["windows"]) == 5
+
+
+class _SlowStartRay:
+    """A stand-in for the ``ray`` module whose local node times out ``timeouts`` times, as Ray says it."""
+
+    def __init__(self, timeouts: int) -> None:
+        self.timeouts = timeouts
+        self.inits: list[dict] = []
+        self.shutdowns = 0
+
+    def is_initialized(self) -> bool:
+        return False
+
+    def init(self, **kwargs) -> None:
+        self.inits.append(kwargs)
+        if len(self.inits) <= self.timeouts:
+            raise Exception("The current node timed out during startup. This could happen because ...")
+
+    def shutdown(self) -> None:
+        self.shutdowns += 1
+
+
+def test_a_local_runtime_that_times_out_once_is_started_again(monkeypatch):
+    from actionrec.distributed import runner
+
+    fake = _SlowStartRay(timeouts=1)
+    monkeypatch.setattr(runner, "import_ray", lambda: fake)
+    with ray_session(None, num_cpus=2) as got:
+        assert got is fake
+    assert len(fake.inits) == 2 and fake.inits[1]["_node_ip_address"] == "127.0.0.1"
+
+
+def test_a_local_runtime_that_never_starts_is_one_clear_error(monkeypatch):
+    from actionrec.distributed import runner
+
+    fake = _SlowStartRay(timeouts=5)
+    monkeypatch.setattr(runner, "import_ray", lambda: fake)
+    expected = r"cannot start or reach a local Ray runtime: Exception: The current node timed out.*run again"
+    with pytest.raises(ActionRecError, match=expected), ray_session(None):
+        pass
+    assert len(fake.inits) == 2  # started once more, not forever

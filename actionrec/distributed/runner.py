@@ -93,19 +93,30 @@ def ray_session(address: str | None, *, num_cpus: int | None = None, verbose: bo
         }
     else:
         kwargs["address"] = address
-    try:
-        ray.init(**kwargs)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        where = f"the Ray cluster at {address!r}" if address else "a local Ray runtime"
-        raise ActionRecError(
-            f"cannot start or reach {where}: {exc}; for a cluster run `ray start --head` on one machine "
-            "and use --ray-address auto there (or ray://HOST:10001 elsewhere); without --ray-address a "
-            "local runtime is started"
-        ) from None
+    for attempt in range(2 if address is None else 1):
+        try:
+            ray.init(**kwargs)
+            break
+        except Exception as exc:  # Ray raises a bare Exception when its node does not start
+            if address is None and attempt == 0 and _startup_timed_out(exc):
+                ray.shutdown()  # a busy machine: Ray waits 30 s for its node; start it once more
+                continue
+            where = f"the Ray cluster at {address!r}" if address else "a local Ray runtime"
+            raise ActionRecError(
+                f"cannot start or reach {where}: {type(exc).__name__}: {exc}; for a cluster run `ray start "
+                "--head` on one machine and use --ray-address auto there (or ray://HOST:10001 elsewhere); "
+                "without --ray-address a local runtime is started (on a busy machine its start can time out: "
+                "run again)"
+            ) from None
     try:
         yield ray
     finally:
         ray.shutdown()
+
+
+def _startup_timed_out(exc: BaseException) -> bool:
+    """Ray's own words when its node did not register within its 30 s (``ray._private.node``)."""
+    return "timed out during startup" in str(exc)
 
 
 def cluster_cpus(ray) -> int:
