@@ -55,8 +55,9 @@ def mirror(tiny_model_dir, real_labels, http_server, monkeypatch):
 def test_registry_pins_the_driver_model_as_its_model_yml_says():
     spec = get_model(DRIVER_MODEL)
     assert spec.num_classes == 9 and spec.precisions == ("FP32", "FP16", "FP16-INT8")
-    releases = {f.name.split("/")[1]: f.url.split("/open_model_zoo/", 1)[1].split("/", 1)[0] for f in spec.model_files}
-    assert releases == {"FP32": "2023.0", "FP16": "2023.0", "FP16-INT8": "2022.3"}
+    release = {f.name: f.url.split("/open_model_zoo/", 1)[1].split("/", 1)[0] for f in spec.model_files}
+    for precision, expected in (("FP32", "2023.0"), ("FP16", "2023.0"), ("FP16-INT8", "2022.3")):
+        assert {release[f.name] for f in spec.files(precision)} == {expected}, precision  # all four files
     assert spec.labels.name == "labels/driver_actions.txt" and spec.labels.algorithm == "sha256"
     assert spec.labels.url.endswith("/demos/action_recognition_demo/python/driver_actions.txt")
 
