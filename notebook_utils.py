@@ -96,6 +96,7 @@ if TYPE_CHECKING:  # for readers, IDEs and type checkers; a test keeps it equal 
         export_events,
         export_source,
         export_timeline,
+        fetch_labels,
         fetch_sample,
         load_groups,
         load_labels,

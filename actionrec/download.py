@@ -196,7 +196,11 @@ def fetch_file(
         raise OfflineError(
             f"{remote.name} is not in the cache {Path(cache_dir)} and offline mode is on; "
             f"run once with network access (it downloads {_human(remote.size_bytes)} from {shown}) "
-            "or point --model-dir / AR_MODEL_DIR at models already on disk"
+            + (
+                "or pass a local labels file (--labels / AR_LABELS)"
+                if remote.name.startswith("labels/")
+                else "or point --model-dir / AR_MODEL_DIR at models already on disk"
+            )
         )
     scheme = urlsplit(source).scheme
     if scheme not in ("http", "https"):

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from tests.support.http_server import FaultServer
-from tests.support.tiny_models import write_labels, write_model_dir
+from tests.support.tiny_models import (
+    DRIVER_MODEL,
+    DRIVER_NUM_CLASSES,
+    write_driver_labels,
+    write_labels,
+    write_model_dir,
+)
 from tests.support.videos import make_video, solid
 
 REPO = Path(__file__).resolve().parent.parent
@@ -32,13 +38,23 @@ def shared_path(*parts: str) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
-    """Tiny action-recognition-0001 IRs (FP16 and FP16-INT8 names) in the OMZ layout."""
-    return write_model_dir(tmp_path_factory.mktemp("tiny_models"), precisions=("FP16", "FP16-INT8", "FP32"))
+    """Tiny IRs in the OMZ layout, FP32, FP16 and FP16-INT8 names: action-recognition-0001 (400 classes)
+    and, beside it, driver-action-recognition-adas-0002 (9 classes), as one ``AR_MODEL_DIR`` for both."""
+    root = write_model_dir(tmp_path_factory.mktemp("tiny_models"), precisions=("FP16", "FP16-INT8", "FP32"))
+    return write_model_dir(
+        root, model=DRIVER_MODEL, precisions=("FP16", "FP16-INT8", "FP32"), num_classes=DRIVER_NUM_CLASSES
+    )
 
 
 @pytest.fixture(scope="session")
 def tiny_labels_file(tmp_path_factory) -> Path:
     return write_labels(tmp_path_factory.mktemp("labels") / "labels.json", 400)
+
+
+@pytest.fixture(scope="session")
+def tiny_driver_labels_file(tmp_path_factory) -> Path:
+    """The tiny driver decoder's 9 labels (``driver blue``, ...), one per line."""
+    return write_driver_labels(tmp_path_factory.mktemp("driver_labels") / "driver_actions.txt")
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """The tutorial notebook, run headless (nbclient) as a user would run it, twice in one kernel.
 
-The kernel sees tiny colour-dependent models (``AR_MODEL_DIR``, ``AR_LABELS``), a 4 s synthetic
+The kernel sees tiny colour-dependent models (``AR_MODEL_DIR``, ``AR_LABELS``; the driver model's
+beside them, with ``AR_DRIVER_LABELS``), a 4 s synthetic
 video that is blue for 2 s then red (``AR_VIDEO``) and ``AR_MAX_SECONDS=3``; it runs from a temp
 copy of the project files, so the run writes into the copy's ``data/`` and ``model/``, never the
 repository's. No network is used. Also here: the notebook's hygiene (stripped outputs, tagged
@@ -22,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from support.notebooks import tiny_parameters, with_parameters
+from support.tiny_models import tiny_driver_labels
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOK = REPO / "action_recognition.ipynb"
@@ -68,7 +70,7 @@ def _seconds(cell) -> float:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, tiny_model_dir, tiny_labels_file, video_factory):
+def runs(tmp_path_factory, tiny_model_dir, tiny_labels_file, tiny_driver_labels_file, video_factory):
     """The notebook executed twice ("Run All" twice) in one kernel: (first, second, project copy)."""
     import nbformat
     from nbclient import NotebookClient
@@ -79,6 +81,7 @@ def runs(tmp_path_factory, tiny_model_dir, tiny_labels_file, video_factory):
     env.update(
         AR_MODEL_DIR=str(tiny_model_dir),
         AR_LABELS=str(tiny_labels_file),
+        AR_DRIVER_LABELS=str(tiny_driver_labels_file),
         AR_VIDEO=str(video),
         AR_MAX_SECONDS=str(MAX_SECONDS),
         PYTHONPATH=str(project),
@@ -161,6 +164,14 @@ def test_notebook_runs_headless_and_shows_results(runs, run):
     compared = _texts(_cell(nb, "nu.compare("))[0]  # the tiny FP16 and FP16-INT8 IRs are the same graph
     assert re.search(r"FP16-INT8 CPU\s+7\s+1\.000\s+0\.0000\s+1\.000", compared), compared
     assert any("image/png" in o.get("data", {}) for o in _cell(nb, "nu.compare(").outputs)
+
+    # Another model: the driver model (its tiny IRs beside the main ones) with its own 9 labels, same clip
+    described = _texts(_cell(nb, "nu.fetch_labels(DRIVER_MODEL"))[0]
+    assert "compiled driver-action-recognition-adas-0002 FP16 on CPU" in described and "→ 9 classes" in described
+    assert f"its 9 labels: {', '.join(tiny_driver_labels())}\n" in described, described
+    driven = _texts(_cell(nb, "nu.Recognizer(driver, options=options)"))[0]
+    assert re.search(r"driver blue\s+\(\d+%\)[\s\S]*driver red\s+\(\d+%\)", driven), driven
+    assert any("image/png" in o.get("data", {}) for o in _cell(nb, "nu.plot_timeline(driver_timeline").outputs)
 
     choice = _texts(_cell(nb, "nu.choose_live_source"))[0]
     assert "Live source: the video file blue_then_red.mp4, played in real time." in choice

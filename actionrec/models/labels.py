@@ -79,7 +79,9 @@ def check_labels(labels: Sequence[object], *, origin: str, where: Sequence[str] 
     return tuple(labels)  # type: ignore[arg-type]  # every item was checked to be a str
 
 
-def load_labels(path: str | os.PathLike[str], *, num_classes: int | None = None) -> tuple[str, ...]:
+def load_labels(
+    path: str | os.PathLike[str], *, num_classes: int | None = None, model: str | None = None
+) -> tuple[str, ...]:
     """Read labels in model output order.
 
     Accepts JSON ``{"0": "abseiling", "1": ...}`` (keys exactly ``"0"`` .. ``"N-1"``), a JSON list
@@ -90,6 +92,7 @@ def load_labels(path: str | os.PathLike[str], *, num_classes: int | None = None)
     Args:
         path: the labels file (a ``.json`` suffix means JSON, anything else one label per line).
         num_classes: when given, the decoder's output size; the label count must match.
+        model: the model family the decoder belongs to, named in the count-mismatch message.
 
     Returns:
         The labels, class 0 first.
@@ -113,11 +116,23 @@ def load_labels(path: str | os.PathLike[str], *, num_classes: int | None = None)
         raise LabelsError(f'{origin} holds no labels; write one label per line, or JSON {{"0": "name", ...}}')
     checked = check_labels(labels, origin=origin, where=where)
     if num_classes is not None and len(checked) != num_classes:
-        raise LabelsError(
-            f"{origin} holds {len(checked)} labels but the decoder outputs {num_classes} "
-            "classes; use the labels of this model (--labels / AR_LABELS) or the matching model"
-        )
+        raise LabelsError(f"{origin} holds {len(checked)} {count_mismatch(num_classes, model=model)}")
     return checked
+
+
+def count_mismatch(num_classes: int, *, model: str | None = None) -> str:
+    """The rest of a label-count error after "N labels": what the decoder outputs and what to do.
+
+    Example:
+        >>> count_mismatch(9, model="driver-action-recognition-adas-0002")[:42]
+        'labels but the decoder outputs 9 classes ('
+    """
+    of = f" (model {model})" if model else ""
+    return (
+        f"labels but the decoder outputs {num_classes} classes{of}; pass that model's {num_classes} labels "
+        "(--labels / AR_LABELS), leave them unset to download a registry model's own labels, or choose the "
+        "model these labels belong to (--model)"
+    )
 
 
 def _read_text(p: Path, origin: str) -> str:

@@ -29,7 +29,7 @@ from . import devices
 from .devices import VIRTUAL_DEVICES, available_devices, check_device, get_core  # noqa: F401 (re-exported)
 from .files import ModelFiles
 from .graph import any_batch, feature_output, per_sample, pooled
-from .labels import check_labels, load_labels
+from .labels import check_labels, count_mismatch, load_labels
 
 HINTS = ("LATENCY", "THROUGHPUT")
 FILE_BATCH = 8  # encoder samples per file request on a CPU with AVX-512 (see actionrec.pipeline.encoders)
@@ -225,11 +225,11 @@ def compile_models(
                 f"no labels for model {files.model!r}: pass --labels PATH (or set AR_LABELS) with "
                 f'{num_classes} labels, one per line or JSON {{"0": "name", ...}}'
             )
-        labels = load_labels(files.labels_path, num_classes=num_classes)
+        labels = load_labels(files.labels_path, num_classes=num_classes, model=files.model)
     else:
         labels = check_labels(labels, origin="labels")
         if len(labels) != num_classes:
-            raise LabelsError(f"{len(labels)} labels given but the decoder outputs {num_classes} classes")
+            raise LabelsError(f"{len(labels)} {count_mismatch(num_classes, model=files.model)}")
     import openvino as ov
 
     asked = config.get("INFERENCE_PRECISION_HINT"), decoder_config.get("INFERENCE_PRECISION_HINT")

@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 
 LABELS_HEAD = ("blue", "green", "red", "brightening", "top-heavy")
+DRIVER_MODEL = "driver-action-recognition-adas-0002"
+DRIVER_NUM_CLASSES = 9  # the real decoder's [1, 9]: ../shared/README.md
 
 
 def tiny_labels(num_classes: int) -> list[str]:
@@ -140,4 +142,16 @@ def write_labels(path: Path, num_classes: int = 400) -> Path:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({str(i): name for i, name in enumerate(tiny_labels(num_classes))}, indent=1))
+    return path
+
+
+def tiny_driver_labels() -> list[str]:
+    """Nine names for the tiny driver decoder's classes, in a form no Kinetics or tiny label has."""
+    return [f"driver {name}" for name in tiny_labels(DRIVER_NUM_CLASSES)]
+
+
+def write_driver_labels(path: Path) -> Path:
+    """:func:`tiny_driver_labels` one per line, as the real ``driver_actions.txt`` is written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{name}\n" for name in tiny_driver_labels()))
     return path

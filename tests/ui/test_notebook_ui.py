@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from tests.support.notebooks import tiny_parameters, write_with_parameters
+from tests.support.tiny_models import tiny_driver_labels, write_driver_labels
 from tests.test_notebook_headless import NOTEBOOK, blue_then_red, copy_project
 from tests.ui.conftest import (
     FAKE_CAMERA_ARGS,
@@ -63,6 +64,7 @@ def project_server(server_factory, tiny_model_dir, tiny_labels_file, video_facto
     env = {
         "AR_MODEL_DIR": str(tiny_model_dir),
         "AR_LABELS": str(tiny_labels_file),
+        "AR_DRIVER_LABELS": str(write_driver_labels(link.parent / "driver_actions.txt")),  # the last section's
         "AR_VIDEO": str(video),
         "AR_MAX_SECONDS": str(LIVE_LIMIT_S),
         "PYTHONPATH": str(link),
@@ -126,6 +128,8 @@ def test_notebook_in_jupyterlab(lab, page, video_factory, tmp_path):
     text = cell_outputs_text(page)
     assert "top-1: red" in text and "Longest certain segment" in text
     assert "Live source: the video file ui_blue_then_red.mp4, played in real time." in text
+    assert f"its 9 labels: {', '.join(tiny_driver_labels())}" in text  # the driver model's section
+    _shot(page, _cell(page, "nu.plot_timeline(driver_timeline"), "driver-timeline")
     _shot(page, _cell(page, "nu.ModelChoice"), "model-choice")
     _shot(page, _cell(page, "nu.window_strip"), "window")
     _shot(page, _cell(page, "nu.plot_timeline(timeline, top_n=5, threshold=THRESHOLD)"), "timeline")
