@@ -224,7 +224,7 @@ def test_acks_limit_frames_in_flight_and_late_frames_are_skipped(models, red_cli
     assert report.front_end is True
     assert page.max_in_flight == MAX_UNACKED  # it reached the limit and never passed it
     assert player.view.max_unacked == page.max_in_flight  # what the view reports (read by the UI test)
-    assert report.frames_shown == len(page.frames)
+    assert report.frames_shown + bool(report.windows_after_end) == len(page.frames)  # + the last labels' repaint
     # At most MAX_UNACKED frames per 0.1 s: the rest are skipped to keep the source pace instead of lagging.
     assert 8 <= report.frames_shown <= 36 and report.frames_skipped_for_browser >= 48 - 36
     assert fake.elapsed_s < 1.6 + 0.1  # it did not fall behind the source
@@ -240,7 +240,7 @@ def test_a_prompt_browser_sees_every_frame(models, red_clip):
     assert report.front_end is True
     assert "no front end" not in report.summary()
     assert len(page.frames) >= 40
-    assert report.frames_shown == len(page.frames) - 2  # replaced frames were not shown
+    assert report.frames_shown + bool(report.windows_after_end) == len(page.frames) - 2  # replaced: not shown
     labelled = cv2.imdecode(np.frombuffer(page.frames[-1], np.uint8), cv2.IMREAD_COLOR)
     placeholder = cv2.imdecode(np.frombuffer(page.frames[0], np.uint8), cv2.IMREAD_COLOR)
     assert labelled.shape == (240, 320, 3)
@@ -412,7 +412,7 @@ def test_playback_runs_on_narrow_controls_without_a_player(models, red_clip):
     settings = _settings(models, clock=fake, sleep=fake.sleep)
     report = asyncio.run(Playback(red_clip, settings=settings, controls=controls).run())
     assert report.stopped_by == "stop" and 36 <= report.frames_source < 48
-    assert report.frames_shown == len(sink.frames) and report.front_end is False
+    assert report.frames_shown == len(sink.frames) and report.front_end is False  # stopped: no repaint
     assert status[0] == "playing red_30fps.mp4: collecting frames..."
     assert report.predictions and all(p.crop_xywh == (40, 0, 240, 240) for p in report.predictions)
     image = cv2.imdecode(np.frombuffer(sink.frames[-1], np.uint8), cv2.IMREAD_COLOR)
@@ -477,3 +477,39 @@ def test_the_frame_loop_never_reaches_into_the_player():
             and not (isinstance(n.value, ast.Name) and n.value.id in ("self", "cls"))
         ]
         assert not reached, f"private members of another object: {reached}"
+
+
+def test_windows_that_complete_after_the_source_ends_are_reported_and_drawn(models, red_clip, monkeypatch):
+    """On a busy CPU the last (or only) windows of a clip resolve after its last frame was shown.
+
+    The recognizer here hands out no window until it was closed (the encoder requests of the last
+    samples still running when the source ended): the player waits for them, reports them, and
+    repaints the last frame with their labels, so the canvas does not end without a label.
+    """
+    from actionrec.notebook.player import playback as pb
+    from actionrec.render import TOP_BAR_BGR
+
+    class LateRecognizer(pb.LiveRecognizer):
+        closed = False
+
+        def poll_all(self):
+            return super().poll_all() if self.closed else ()
+
+        def close(self):
+            super().close()
+            self.closed = True
+
+    monkeypatch.setattr(pb, "LiveRecognizer", LateRecognizer)
+    sink = FakeSink()
+    controls = PlaybackControls(stop=threading.Event(), paused=threading.Event(), show=lambda text: None, view=sink)
+    fake = FakeTime(real_sleep_ratio=1.0)
+    report = asyncio.run(
+        Playback(red_clip, settings=_settings(models, clock=fake, sleep=fake.sleep), controls=controls).run()
+    )
+    assert report.stopped_by == "end"
+    assert report.predictions and {p.labels[0] for p in report.predictions} == {"red"}
+    assert report.windows_after_end == len(report.predictions)  # every window came after the end here
+    assert report.frames_shown == len(sink.frames) - 1  # the repaint is not a frame of the source
+    before, last = (cv2.imdecode(np.frombuffer(f, np.uint8), cv2.IMREAD_COLOR) for f in sink.frames[-2:])
+    bar = (np.abs(last.astype(int) - TOP_BAR_BGR).max(axis=2) <= 30).sum()
+    assert bar > 50 and (np.abs(before.astype(int) - TOP_BAR_BGR).max(axis=2) <= 30).sum() == 0

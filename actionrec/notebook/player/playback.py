@@ -46,6 +46,8 @@ from ...video.open import aopen_video
 from .recording import finish_recording, open_recorder
 from .report import ACK_TIMEOUT_S, STATUS_EVERY_S, PlaybackControls, PlaybackSettings, PlayerReport
 
+LAST_REPAINT_WAIT_S = 1.0  # how long the repaint with the last labels waits for the front end's ack
+
 if TYPE_CHECKING:
     from ...export.recording import Recording, SessionRecorder
     from ...video.core import Frame
@@ -94,6 +96,8 @@ class Playback:
         self.acks_before = controls.view.acks
         self.recorder: SessionRecorder | None = None
         self.recording: Recording | None = None
+        self.last_drawn: Frame | None = None  # the newest frame drawn (repainted with the last labels)
+        self.windows_after_end = 0
 
     async def run(self) -> PlayerReport:
         """Play the source until its end, Stop, an interrupt or ``max_seconds``.
@@ -119,6 +123,8 @@ class Playback:
             self.controls.show(f"playing {self._short_name()}: collecting frames...")
             try:
                 stopped_by = await self._loop(next_frame, rec)
+                if stopped_by in ("end", "max_seconds"):
+                    await self._last_windows(rec)
             except KeyboardInterrupt:
                 stopped_by = "interrupt"
             except asyncio.CancelledError:
@@ -237,12 +243,7 @@ class Playback:
             self._add("decode", (self.clock() - t) * 1000)
             self.frames_source += 1
             rec.push(frame)  # never blocks: the recognizer drops samples while the encoder is busy
-            for prediction in rec.poll_all():  # every new window: none skipped for the events and the report
-                self.latest = prediction
-                self.predictions.append(prediction)
-                self.unshown.append(prediction)
-                if self.tracker is not None:
-                    self.tracker.push(prediction)
+            self._take(rec.poll_all())
             if self.frames_source == 1 and not self.is_live:
                 self._draw(frame, rec)  # warm-up (fonts, encoder tables): the first draw is slow
                 self.base = self.clock()  # the file's clock starts when its first frame is ready
@@ -252,12 +253,50 @@ class Playback:
             t = self.clock()
             image, jpeg = self._draw(frame, rec)
             self._add("draw", (self.clock() - t) * 1000)
+            self.last_drawn = frame
             if not await self._wait_until(rel):
                 return "stop"
             await self.sleep(0)  # acks and button clicks get in even when running behind
             if await self._show_frame(jpeg, rel) and self.recorder is not None:
                 self.recorder.add(image, frame.timestamp_s)  # never waits: a full queue drops it
             self._update_status(rel)
+
+    def _take(self, new: tuple[Prediction, ...]) -> None:
+        """New windows, in order: the overlay's latest, the report's list, the events."""
+        for prediction in new:  # every new window: none skipped for the events and the report
+            self.latest = prediction
+            self.predictions.append(prediction)
+            self.unshown.append(prediction)
+            if self.tracker is not None:
+                self.tracker.push(prediction)
+
+    async def _last_windows(self, rec: LiveRecognizer) -> None:
+        """The source ended: decode the windows its last samples complete, and show their labels.
+
+        Their encoder requests were still running when the last frame was shown (on a busy CPU,
+        the only windows of a short clip can be among them): wait for them, then draw the last
+        frame shown again with the newest labels (a repaint, not a frame of the source: the
+        frame counts stay as they were).
+        """
+        await asyncio.to_thread(rec.close)  # requests in flight end within an encoder latency
+        new = rec.poll_all()
+        self._take(new)
+        self.windows_after_end = len(new)
+        frame, view = self.last_drawn, self.controls.view
+        if not new or frame is None:
+            return
+        _, jpeg = self._draw(frame, rec)
+        for _ in range(round(LAST_REPAINT_WAIT_S / 0.002)):  # counted, not timed: clocks may be injected
+            if view.ready() or self.controls.stop.is_set():
+                break
+            await self.sleep(0.002)
+        if view.ready():
+            view.send_frame(jpeg)
+            sent = self.clock()
+            for p in self.unshown:  # label latency: from its window's last sample to now
+                self.latencies.append(sent - self._due(p.end_s - self.settings.grid.step_s - (self.t0 or 0.0)))
+                self.label_times.append(sent)
+            self.unshown.clear()
 
     async def _show_frame(self, jpeg: bytes, rel: float) -> bool:
         """Send ``jpeg`` if the sink is ready within one frame interval of its due time, else skip it (False)."""
@@ -398,6 +437,7 @@ class Playback:
             frames_skipped_for_browser=self.skipped_for_browser,
             events=tuple(self.tracker.events) if self.tracker is not None else (),
             recording=self.recording,
+            windows_after_end=self.windows_after_end,
         )
 
 

@@ -61,6 +61,9 @@ class PlayerReport:
             earlier ones in time (the rest of the skipped frames: the kernel fell behind).
         events: the action events of the player's ``events=`` rules, in the order they became
             final (each was passed to ``on_event`` once); ``()`` without rules.
+        windows_after_end: windows whose last samples were still being encoded when the source
+            ended (a busy CPU): decoded then, reported, and drawn on one repaint of the last frame
+            shown (a repaint, not counted in ``frames_shown``).
         recording: with ``record=``, what the session left on disk
             (:class:`~actionrec.export.recording.Recording`: its folder, files and frames);
             ``None`` without.
@@ -81,6 +84,7 @@ class PlayerReport:
     frames_skipped_for_browser: int = 0
     events: tuple[ActionEvent, ...] = ()
     recording: Recording | None = None
+    windows_after_end: int = 0
 
     def __post_init__(self) -> None:
         if self.stopped_by not in STOP_REASONS:
