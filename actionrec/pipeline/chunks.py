@@ -47,7 +47,7 @@ from ..video.open import SourceLike, open_video
 from .cache import EmbeddingCache
 from .decoded import DecodedWindows
 from .encoded import EncodedVideo, UnusableEntryError
-from .files import Recognizer, run_decoder
+from .files import Recognizer, run_decoder, windows_of
 from .sampling import SamplingGrid
 from .stages import FileEncoder
 
@@ -221,34 +221,7 @@ def _decode(
         raise ValueError(f"{part.source}: some samples of the windows of {chunk} were not encoded")
     lo = windows.start * grid.stride_steps - fs if windows else 0
     logits, features, decoder_ms = run_decoder(models, part.embeddings[lo:], grid, len(windows))
-    times, dup = part.frame_times_s, part.duplicated
-    spans = np.array([grid.window_span(w, part.t0_s) for w in windows], np.float64).reshape(-1, 2)
-    coverage = np.empty(len(windows), np.float64)
-    duplicated = np.empty(len(windows), np.int64)
-    for i, w in enumerate(windows):
-        ks = grid.window_samples(w)
-        first, last = ks[0] - fs, ks[-1] - fs
-        coverage[i] = grid.coverage_s(float(times[first]), float(times[last]))
-        duplicated[i] = int(dup[first + 1 : last + 1].sum())
-    decoded = DecodedWindows(
-        source=part.source,
-        logits=logits,
-        features=features,
-        starts_s=spans[:, 0],
-        ends_s=spans[:, 1],
-        coverage_s=coverage,
-        duplicated=duplicated,
-        window_s=grid.window_s,
-        stride_s=grid.stride_s,
-        step_s=grid.step_s,
-        clip_len=grid.clip_len,
-        frames_decoded=part.frames_decoded,
-        frames_corrupt=part.frames_corrupt,
-        truncated=part.truncated,
-        duration_s=part.duration_s,
-        timings=dataclasses.replace(part.timings, decoder_ms=decoder_ms),
-        crop_xywh=part.crop_xywh,
-    )
+    decoded = windows_of(part, grid, windows, logits=logits, features=features, decoder_ms=decoder_ms)
     return ChunkWindows(chunk, windows, decoded, reached_end=reached_end, samples_encoded=samples_encoded)
 
 

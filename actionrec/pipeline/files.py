@@ -2,10 +2,15 @@
 
 Decoding runs in a reader thread, overlapped with preprocessing and encoder inference (batches of
 samples through an ``AsyncInferQueue`` with the throughput hint, :mod:`actionrec.pipeline.encoders`);
-embeddings are put back in grid order whatever order the callbacks arrive in; queues are bounded so
-memory stays flat on long files. Those stages are :class:`~actionrec.pipeline.stages.FileEncoder`.
+embeddings are put back in grid order whatever order the callbacks arrive in; queues are bounded, so
+on long files memory grows only with the embeddings kept (2 KB per sample). Those stages are
+:class:`~actionrec.pipeline.stages.FileEncoder`.
 Each grid sample is encoded once; windows (``clip_len`` samples, ``stride`` apart) then need only
 the decoder, so re-analysis with another stride, smoothing, threshold or top-k reuses the embeddings.
+
+Not split: the :class:`Recognizer`'s steps (encode, decode the windows, build the timeline) and the
+two functions they share with :mod:`actionrec.pipeline.chunks` (:func:`run_decoder`,
+:func:`windows_of`) are one path read top to bottom; the threaded stages already live apart.
 
 Example:
     >>> models = compile_models(resolve_model())          # doctest: +SKIP
@@ -251,34 +256,7 @@ class Recognizer:
                 f"({(grid.clip_len - 1) * grid.step_s:.2f} s of video); use a longer clip"
             )
         logits, features, decoder_ms = run_decoder(self.models, encoded.embeddings, grid, windows)
-        times = encoded.frame_times_s
-        spans = np.array([grid.window_span(w, encoded.t0_s) for w in range(windows)], np.float64)
-        coverage = np.empty(windows, np.float64)
-        duplicated = np.empty(windows, np.int64)
-        for w in range(windows):
-            ks = grid.window_samples(w)
-            first, last = ks[0], ks[-1]
-            coverage[w] = grid.coverage_s(float(times[first]), float(times[last]))
-            duplicated[w] = int(encoded.duplicated[first + 1 : last + 1].sum())
-        return DecodedWindows(
-            source=encoded.source,
-            logits=logits,
-            features=features,
-            starts_s=spans[:, 0],
-            ends_s=spans[:, 1],
-            coverage_s=coverage,
-            duplicated=duplicated,
-            window_s=grid.window_s,
-            stride_s=grid.stride_s,
-            step_s=grid.step_s,
-            clip_len=grid.clip_len,
-            frames_decoded=encoded.frames_decoded,
-            frames_corrupt=encoded.frames_corrupt,
-            truncated=encoded.truncated,
-            duration_s=encoded.duration_s,
-            timings=dataclasses.replace(encoded.timings, decoder_ms=decoder_ms),
-            crop_xywh=encoded.crop_xywh,
-        )
+        return windows_of(encoded, grid, range(windows), logits=logits, features=features, decoder_ms=decoder_ms)
 
     def timeline(
         self,
@@ -348,6 +326,50 @@ class Recognizer:
             smoothing=smoothing,
         )
         return timeline
+
+
+def windows_of(
+    encoded: EncodedVideo,
+    grid: SamplingGrid,
+    windows: range,
+    *,
+    logits: np.ndarray,
+    features: np.ndarray,
+    decoder_ms: float,
+) -> DecodedWindows:
+    """The decoder's outputs for ``windows`` of ``encoded`` with their spans, coverage and duplicates.
+
+    ``encoded``'s rows start at its ``first_sample`` (0 for a whole file; a chunk's first sample
+    otherwise); the source's facts (frames, corruption, duration, timings, crop) come with it.
+    """
+    fs, times, dup = encoded.first_sample, encoded.frame_times_s, encoded.duplicated
+    spans = np.array([grid.window_span(w, encoded.t0_s) for w in windows], np.float64).reshape(-1, 2)
+    coverage = np.empty(len(windows), np.float64)
+    duplicated = np.empty(len(windows), np.int64)
+    for i, w in enumerate(windows):
+        ks = grid.window_samples(w)
+        first, last = ks[0] - fs, ks[-1] - fs
+        coverage[i] = grid.coverage_s(float(times[first]), float(times[last]))
+        duplicated[i] = int(dup[first + 1 : last + 1].sum())
+    return DecodedWindows(
+        source=encoded.source,
+        logits=logits,
+        features=features,
+        starts_s=spans[:, 0],
+        ends_s=spans[:, 1],
+        coverage_s=coverage,
+        duplicated=duplicated,
+        window_s=grid.window_s,
+        stride_s=grid.stride_s,
+        step_s=grid.step_s,
+        clip_len=grid.clip_len,
+        frames_decoded=encoded.frames_decoded,
+        frames_corrupt=encoded.frames_corrupt,
+        truncated=encoded.truncated,
+        duration_s=encoded.duration_s,
+        timings=dataclasses.replace(encoded.timings, decoder_ms=decoder_ms),
+        crop_xywh=encoded.crop_xywh,
+    )
 
 
 def run_decoder(
