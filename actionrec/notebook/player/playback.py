@@ -24,6 +24,12 @@ Recording (``settings.record``): each frame sent, as drawn, also goes to a ``Ses
 The loop is handed a :class:`~actionrec.notebook.player.report.PlaybackSettings` (what it reads) and
 a :class:`~actionrec.notebook.player.report.PlaybackControls` (the Stop and Pause events, the
 status line, the frame sink): never the player itself.
+
+End of a file: windows whose samples were still being encoded when the source ended are waited
+for, reported and drawn on one repaint of the last frame shown (``windows_after_end``).
+
+Not split: the loop, its pacing, the end-of-file repaint and the counters they update are one
+:class:`Playback`'s state; the report, the view, the recording and the drawing live apart.
 """
 
 from __future__ import annotations
