@@ -76,6 +76,7 @@ TARGETS = (
         "actionrec/pipeline/files.py",
         (
             "tests/test_pipeline.py",
+            "tests/test_chunks.py",  # windows_of for a chunk
             "tests/test_recognizer.py",
             "tests/test_decoded_cache.py",
             "tests/test_embedding_cache.py",
@@ -96,6 +97,7 @@ TARGETS = (
         "actionrec/pipeline/stages.py",
         (
             "tests/test_stages.py",
+            "tests/test_chunks.py",  # a chunk of a long video: first_sample / end_sample
             "tests/test_pipeline.py",
             "tests/test_recognizer.py",
             "tests/test_embedding_cache.py",

@@ -384,3 +384,22 @@ def test_an_early_stop_returns_only_after_the_requests_in_flight_finished(models
     log.release()
     assert gated.encoder_batch == FILE_BATCH == 8
     assert log.held == 1 and sorted(finished_at_return) == [tuple(range(8)), tuple(range(8, 16))]
+
+
+def test_embeddings_grow_by_blocks_of_rows_not_one_block_per_sample(models, grid):
+    """The rows a file's embeddings take are allocated 256 at a time: memory grows with the video, by little.
+
+    Allocated once per sample instead, 300 samples would hold 300 blocks of 256 rows (150 MB).
+    """
+    import tracemalloc
+
+    encoder = FileEncoder(models, grid, progress=False)
+    tracemalloc.start()
+    try:
+        encoded = encoder.run(grid_frames(300), source="long.mp4")
+        _, peak_b = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert encoded.num_samples == 300
+    rows_b = 2 * 256 * models.embedding_dim * 4  # the two blocks 300 rows need
+    assert peak_b < rows_b + 16 * 1024 * 1024, f"peak {peak_b / 1e6:.1f} MB while encoding 300 samples"
