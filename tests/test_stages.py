@@ -403,3 +403,16 @@ def test_embeddings_grow_by_blocks_of_rows_not_one_block_per_sample(models, grid
     assert encoded.num_samples == 300
     rows_b = 2 * 256 * models.embedding_dim * 4  # the two blocks 300 rows need
     assert peak_b < rows_b + 16 * 1024 * 1024, f"peak {peak_b / 1e6:.1f} MB while encoding 300 samples"
+
+
+def test_a_chunk_holds_exactly_its_samples_when_one_frame_decides_many(models, grid):
+    """A chunk of samples [first, end): its rows are those samples, not more, across a gap in the source.
+
+    After a 2 s gap the next frame decides many grid samples at once (the ones nearest the frame before
+    the gap), the chunk's end among them: the samples from its end on are another chunk's.
+    """
+    frames = frames_at([i / 16 for i in range(17)] + [3.0])  # 1 s at 16 fps, then one frame at 3 s
+    encoder = FileEncoder(models, grid, progress=False, first_sample=2, end_sample=20)
+    encoded = encoder.run(frames, source="chunk.mp4")
+    assert encoded.first_sample == 2 and encoded.num_samples == 18
+    np.testing.assert_allclose(encoded.frame_times_s, [min(k, 16) / 16 for k in range(2, 20)])
