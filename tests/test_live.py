@@ -254,7 +254,8 @@ def test_overload_drops_samples_as_missing_instead_of_queueing(held):
                 live.push(frame(i, i / 30, held.bgr if i == 0 else (0, 0, 200)))
             assert live.samples_encoded == 0 and live.samples_missing == 20
             assert live.poll() is None and live.latest is None
-            assert held.log.held == 1 and held.log.completed == []  # never more in flight than allowed
+            # The one request reaches the gate on an inference thread, after push returned: wait for it.
+            assert held.log.wait_held(1) and held.log.held == 1 and held.log.completed == []  # never more in flight
         finally:
             held.log.release()
         p = next_prediction(live)

@@ -77,8 +77,15 @@ class CompletionLog:
             return
         with self._cond:
             self.held += 1
+            self._cond.notify_all()  # wake wait_held()
             if not self._cond.wait_for(lambda: all(rule(self.completed) for rule in rules), timeout=HOLD_LIMIT_S):
                 self.timed_out += 1
+
+    def wait_held(self, count: int) -> bool:
+        """Wait until ``count`` requests are held at the gate (an inference thread gets there after
+        ``start_async`` returned); ``False`` after :data:`HOLD_LIMIT_S` (a hang guard)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self.held >= count, timeout=HOLD_LIMIT_S)
 
     def _completed(self, userdata: Any) -> None:
         with self._cond:
