@@ -41,9 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import settings
 from ..errors import ClipTooShortError
-from ..video.open import SourceLike, open_video
+from ..video.open import SourceLike
 from .cache import EmbeddingCache
 from .decoded import DecodedWindows
 from .encoded import EncodedVideo, UnusableEntryError
@@ -52,6 +51,8 @@ from .sampling import SamplingGrid
 from .stages import FileEncoder
 
 log = logging.getLogger(__name__)
+# The per-window arrays of DecodedWindows: what merging chunks concatenates and cutting a chunk slices.
+_WINDOW_ARRAYS = ("logits", "features", "starts_s", "ends_s", "coverage_s", "duplicated")
 
 DEFAULT_CHUNK_S = 120.0
 """Seconds of video per chunk (``analyze --ray --chunk-s``): long enough that a chunk's start-up and
@@ -172,10 +173,7 @@ def merge_chunks(parts: Sequence[ChunkWindows]) -> DecodedWindows:
     end = ends[-1].decoded
     if not covered:
         raise ClipTooShortError(f"{end.source} is too short: it holds no complete window of {end.window_s:g} s")
-    arrays = {
-        name: np.concatenate([getattr(p.decoded, name) for p in ordered])
-        for name in ("logits", "features", "starts_s", "ends_s", "coverage_s", "duplicated")
-    }
+    arrays = {name: np.concatenate([getattr(p.decoded, name) for p in ordered]) for name in _WINDOW_ARRAYS}
     decoder_ms = sum(p.decoded.timings.decoder_ms * len(p.windows) for p in ordered) / len(covered)
     crop = next((p.decoded.crop_xywh for p in ordered if p.decoded.crop_xywh), None)
     timings = dataclasses.replace(end.timings, decoder_ms=decoder_ms)
@@ -196,12 +194,7 @@ def _encode(
     encoder = FileEncoder(
         recognizer.models, recognizer.grid, progress=progress, known=known, first_sample=first, end_sample=end
     )
-    need = encoder.frame_need if settings.file_decoder(recognizer.file_decoder) == "sampled" else None
-    opened = open_video(
-        source, progress=progress, frame_filter=encoder.frame_filter, frame_need=need, max_download_mb=max_download_mb
-    )
-    with opened as video:
-        part = encoder.run(video, source=video.info.source, total_frames=video.info.frame_count, stats=video.stats)
+    part = recognizer.run_encoder(encoder, source, progress=progress, max_download_mb=max_download_mb)
     return part, encoder
 
 
@@ -228,8 +221,7 @@ def _decode(
 def _rows(decoded: DecodedWindows, windows: range) -> DecodedWindows:
     """Windows ``windows`` of a whole file's decoder outputs."""
     s = slice(windows.start, windows.stop)
-    names = ("logits", "features", "starts_s", "ends_s", "coverage_s", "duplicated")
-    return dataclasses.replace(decoded, **{name: getattr(decoded, name)[s] for name in names})
+    return dataclasses.replace(decoded, **{name: getattr(decoded, name)[s] for name in _WINDOW_ARRAYS})
 
 
 _PART_NAME = re.compile(r"\.k(\d+)(\.end)?\.part\.npz$")

@@ -211,6 +211,16 @@ class Recognizer:
         encoder = FileEncoder(
             self.models, self.grid, max_seconds=max_seconds, progress=progress, on_progress=on_progress, known=known
         )
+        return self.run_encoder(encoder, source, progress=progress, max_download_mb=max_download_mb)
+
+    def run_encoder(
+        self, encoder: FileEncoder, source: SourceLike, *, progress: bool = True, max_download_mb: float | None = None
+    ) -> EncodedVideo:
+        """Open ``source`` as ``encoder`` needs it (its frame filter, this recognizer's file decoder) and run it.
+
+        What :meth:`encode` does with its own encoder; a chunk of a long video
+        (:mod:`actionrec.pipeline.chunks`) hands one that encodes only its samples. Errors as :meth:`encode`.
+        """
         # Files decoded by OpenCV convert only frames that can be nearest to a grid point; the sampled
         # decode converts only the crops of the samples encoded and leaves out unneeded non-reference frames.
         need = encoder.frame_need if settings.file_decoder(self.file_decoder) == "sampled" else None
