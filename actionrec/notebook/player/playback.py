@@ -298,11 +298,7 @@ class Playback:
             await self.sleep(0.002)
         if view.ready():
             view.send_frame(jpeg)
-            sent = self.clock()
-            for p in self.unshown:  # label latency: from its window's last sample to now
-                self.latencies.append(sent - self._due(p.end_s - self.settings.grid.step_s - (self.t0 or 0.0)))
-                self.label_times.append(sent)
-            self.unshown.clear()
+            self._labels_shown(self.clock())
 
     async def _show_frame(self, jpeg: bytes, rel: float) -> bool:
         """Send ``jpeg`` if the sink is ready within one frame interval of its due time, else skip it (False)."""
@@ -320,16 +316,20 @@ class Playback:
         self.on_time_seqs[seq] = on_time
         if len(self.on_time_seqs) > 256:
             del self.on_time_seqs[min(self.on_time_seqs)]
-        for p in self.unshown:  # label latency: from its window's last sample to now
-            self.latencies.append(sent - self._due(p.end_s - self.settings.grid.step_s - (self.t0 or 0.0)))
-            self.label_times.append(sent)
-        self.unshown.clear()
+        self._labels_shown(sent)
         self.shown_at.append(sent)
         for s in view.take_not_shown():  # the browser replaced or could not decode these
             if s in self.on_time_seqs:
                 self.shown -= 1
                 self.on_time -= self.on_time_seqs.pop(s)
         return True
+
+    def _labels_shown(self, sent: float) -> None:
+        """The windows not shown yet went out at ``sent``: their label latency (from each window's last sample)."""
+        for p in self.unshown:
+            self.latencies.append(sent - self._due(p.end_s - self.settings.grid.step_s - (self.t0 or 0.0)))
+            self.label_times.append(sent)
+        self.unshown.clear()
 
     def _draw(self, frame: Frame, rec: LiveRecognizer) -> tuple[np.ndarray, bytes]:
         """The frame, downscaled to ``width_px``, with the latest labels, crop and timings: the image and its JPEG.
