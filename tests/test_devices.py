@@ -21,10 +21,11 @@ from actionrec.doctor import check_accelerator
 from actionrec.errors import DeviceNotAvailableError
 from actionrec.models import devices, resolve_model
 from actionrec.models.devices import DRIVER_HINTS, check_device, device_config
-from actionrec.models.runtime import ActionModels, compile_models
+from actionrec.models.runtime import compile_models
 from actionrec.pipeline import FileEncoder, Recognizer
 from actionrec.pipeline.cache import cache_key, decoded_key
 from actionrec.pipeline.sampling import SamplingGrid
+from tests.support.model_facts import fake_models
 
 ALL = ["CPU", "GPU.0", "NPU"]
 
@@ -202,24 +203,6 @@ def test_analyze_runs_the_encoder_and_decoder_where_flags_and_env_say(
     core.compiled.clear()
     assert main(["analyze", str(red_clip), *args, "--encoder-device", "NPU", "--formats", "json", "--no-cache"]) == 0
     assert [(p, d) for p, d, _ in core.compiled] == [("encoder", "NPU"), ("decoder", "CPU")]  # AR_DEVICE unset: CPU
-
-
-def fake_models(**changes) -> ActionModels:
-    facts = {
-        "encoder": None,
-        "decoder": None,
-        "labels": ("a", "b"),
-        "clip_len": 16,
-        "input_size_hw": (224, 224),
-        "embedding_dim": 512,
-        "device": "CPU",
-        "hint": "THROUGHPUT",
-        "precision": "FP16",
-        "model": "action-recognition-0001",
-        "inference_precision": "f32",
-        "execution_devices": ("CPU",),
-    }
-    return ActionModels(**(facts | changes))
 
 
 def test_the_embedding_key_ignores_the_decoder_device_and_the_decoded_key_does_not():

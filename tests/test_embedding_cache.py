@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 
 from actionrec.models import resolve_model
-from actionrec.models.runtime import ActionModels, compile_models, encoder_facts
+from actionrec.models.runtime import compile_models, encoder_facts
 from actionrec.pipeline import EmbeddingCache, FileEncoder, Recognizer, SamplingGrid
 from actionrec.pipeline import cache as cache_module
 from actionrec.pipeline.cache import cache_key
 from actionrec.pipeline.encoded import FORMAT_VERSION, EncodedVideo
+from tests.support.model_facts import fake_models
 
 
 @pytest.fixture(scope="module")
@@ -140,27 +141,6 @@ def test_a_file_that_is_not_an_npz_is_rebuilt(kind, models, video_factory, encod
     with caplog.at_level(logging.WARNING, logger="actionrec.pipeline.cache"):
         recognizer.analyze(path, progress=False)
     assert encoder_runs == [1, 1] and reason in caplog.text
-
-
-def fake_models(**changes) -> ActionModels:
-    facts = {
-        "encoder": None,
-        "decoder": None,
-        "labels": ("a", "b"),
-        "clip_len": 16,
-        "input_size_hw": (224, 224),
-        "embedding_dim": 512,
-        "device": "AUTO",
-        "hint": "THROUGHPUT",
-        "precision": "FP16",
-        "model": "action-recognition-0001",
-        "encoder_id": "/m/enc.xml:1:2|/m/enc.bin:3:4",
-        "encoder_batch": 8,
-        "inference_precision": "f32",
-        "execution_devices": ("CPU",),
-        "openvino_version": "2026.4.1-22982",
-    }
-    return ActionModels(**(facts | changes))
 
 
 @pytest.mark.parametrize(
