@@ -230,3 +230,111 @@ def test_nearest_frame_filter_rejects_bad_settings(step_s, tolerance):
 
     with pytest.raises(ValueError, match=r"^step_s must be > 0 and tolerance in \[0, 1\)$"):
         NearestFrameFilter(step_s=step_s, tolerance=tolerance)
+
+
+# -- the sampled decode's frame need, a chunk's, and the samples a quick scan encodes ----------------
+
+
+def frames_taken(times, step_s, *, from_k=0):
+    """Independent oracle: the frames nearest to some grid point ``k >= from_k`` (ties to the earlier frame)."""
+    out, k = set(), 0
+    while times[0] + k * step_s <= times[-1] + 1e-9:
+        if k >= from_k:
+            g = times[0] + k * step_s
+            out.add(min(range(len(times)), key=lambda i: (abs(times[i] - g), i)))
+        k += 1
+    return out
+
+
+def frames_needed(need, times):
+    """The inner frames (both neighbours known) ``need`` keeps, with ``t0`` the first frame's time."""
+    need.t0 = times[0]
+    return {i for i in range(1, len(times) - 1) if need(times[i - 1], times[i], times[i + 1])}
+
+
+def variable_rate_times(seed=3, n=90):
+    gaps = np.random.default_rng(seed).uniform(0.004, 0.09, n)  # 11-250 fps, never a tie to the bit
+    return [0.37 + float(t) for t in np.concatenate([[0.0], np.cumsum(gaps)])]
+
+
+def near_a_tie(times, i, step_s, margin_s):
+    """Frame ``i``'s interval of grid times ends within ``margin_s`` of a grid point (it may be kept)."""
+    lo, hi = (times[i - 1] + times[i]) / 2, (times[i] + times[i + 1]) / 2
+    return any(
+        abs(edge - (times[0] + k * step_s)) <= margin_s + 1e-12
+        for edge in (lo, hi)
+        for k in range(round((edge - times[0]) / step_s) - 1, round((edge - times[0]) / step_s) + 2)
+    )
+
+
+@pytest.mark.parametrize("times", [variable_rate_times(3), variable_rate_times(8)], ids=["vfr-a", "vfr-b"])
+def test_grid_need_without_margin_keeps_exactly_the_frames_the_sampler_takes(times):
+    from actionrec.pipeline.sampling import GridNeed
+
+    need = GridNeed(step_s=1 / 16, margin_s=0.0)
+    inner = set(range(1, len(times) - 1))
+    assert frames_needed(need, times) == frames_taken(times, 1 / 16) & inner
+
+
+@pytest.mark.parametrize("fps", [10, 25, 29.97, 30, 60, 120])
+def test_grid_need_keeps_every_frame_taken_and_others_only_near_a_tie(fps):
+    from actionrec.pipeline.sampling import GridNeed
+
+    times = [0.013 + i / fps for i in range(int(fps * 3))]
+    taken = frames_taken(times, 1 / 16) & set(range(1, len(times) - 1))
+    kept = frames_needed(GridNeed(step_s=1 / 16), times)
+    assert kept >= taken
+    assert all(near_a_tie(times, i, 1 / 16, 1e-3) for i in kept - taken), sorted(kept - taken)
+    if fps >= 25:
+        assert len(kept) < 0.7 * len(times)  # the frames it declines are the point of it
+
+
+def test_grid_need_keeps_what_it_cannot_tell_and_rejects_bad_settings():
+    from actionrec.pipeline.sampling import GridNeed
+
+    need = GridNeed(step_s=1 / 16)
+    assert need(0.0, 1 / 30, 2 / 30) and need(0.1, 0.5, 0.52)  # no t0 yet: every frame
+    need.t0 = 0.0
+    assert not need(0.1, 0.105, 0.11)  # between grid points 0.0625 and 0.125: nobody's nearest
+    assert need(0.105, 0.105, 0.11) and need(0.1, 0.105, 0.105) and need(0.11, 0.105, 0.1)  # no order
+    for step_s, margin_s in [(0, 1e-3), (-0.1, 1e-3), (0.1, -1e-3)]:
+        with pytest.raises(ValueError, match=rf"^step_s must be > 0 and margin_s >= 0, got {step_s} and {margin_s}$"):
+            GridNeed(step_s=step_s, margin_s=margin_s)
+
+
+@pytest.mark.parametrize("first_k", [0, 5, 17, 40])
+def test_need_from_keeps_exactly_the_frames_samples_from_first_k_take(first_k):
+    from actionrec.pipeline.sampling import GridNeed, NeedFrom
+
+    times = variable_rate_times(5)
+    inner = set(range(1, len(times) - 1))
+    need = NeedFrom(GridNeed(step_s=1 / 16, margin_s=0.0), first_k=first_k)
+    assert frames_needed(need, times) == frames_taken(times, 1 / 16, from_k=first_k) & inner
+    assert need.need.t0 == times[0] == need.t0  # t0 is the whole file's, set through the chunk's need
+
+
+def test_need_from_keeps_what_it_cannot_tell_and_a_frame_at_its_first_sample():
+    from actionrec.pipeline.sampling import GridNeed, NeedFrom
+
+    need = NeedFrom(GridNeed(step_s=0.25, margin_s=0.0), first_k=4)  # sample 4 at 1.0 s
+    assert need(0.0, 0.1, 0.2)  # no t0 yet
+    need.t0 = 0.0
+    assert need(0.4, 0.5, 0.45) and need(0.45, 0.5, 0.5)  # next frame not after it: kept
+    assert not need(0.8, 0.9, 0.99)  # nearest to 0.75 only: before the chunk
+    assert need(0.9, 0.98, 1.02)  # nearest to 1.0 (sample 4)
+    assert need(0.8, 0.9, 1.1)  # its interval ends at 1.0 exactly: a tie goes to it
+    assert not need(0.2, 0.25, 0.3)  # the wrapped need declines it as well (no grid point before 0.275)
+
+
+@pytest.mark.parametrize(("clip_len", "stride_steps"), [(16, 8), (16, 16), (16, 17), (16, 32), (4, 7), (1, 3)])
+def test_samples_used_and_needed_are_those_some_window_takes(clip_len, stride_steps):
+    grid = SamplingGrid(window_s=1.0, clip_len=clip_len, stride_steps=stride_steps)
+    in_some_window = {w * stride_steps + j for w in range(200) for j in range(clip_len)}
+    assert [grid.sample_used(k) for k in range(-3, 120)] == [k in in_some_window for k in range(-3, 120)]
+    for n in range(0, 70):
+        complete = [
+            range(w * stride_steps, w * stride_steps + clip_len) for w in range(n) if w * stride_steps + clip_len <= n
+        ]
+        expected = [any(k in ks for ks in complete) for k in range(n)]
+        needed = grid.samples_needed(n)
+        assert needed.dtype == bool and needed.tolist() == expected, n

@@ -232,7 +232,10 @@ class Recognizer:
             max_download_mb=max_download_mb,
         )
         with opened as video:
-            return encoder.run(video, source=video.info.source, total_frames=video.info.frame_count, stats=video.stats)
+            info = video.info
+            return encoder.run(
+                video, source=info.source, total_frames=info.frame_count, stats=video.stats, duration_s=info.duration_s
+            )
 
     def decode(self, encoded: EncodedVideo) -> Timeline:
         """Run the decoder over every window of ``encoded`` and return the timeline.

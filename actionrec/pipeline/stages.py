@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 QUEUE_DEPTH = 6  # preprocessed samples waiting for an encoder request (bounded: flat memory)
 _PROGRESS_EVERY = 16  # grid samples between progress bar refreshes
 _BLOCK_ROWS = 256  # embedding rows per block (512 KB at 512 floats): the unit the array grows by
+_SPARE_ROWS = 2  # rows the first block holds beyond the samples a stated duration makes
 
 
 class _End:
@@ -164,11 +165,14 @@ class FileEncoder:
         self._stop = threading.Event()
         self._reader = ReaderCounts()
         self._counts = EncoderCounts()
-        # Rows written by OpenVINO's callback threads into fixed-size blocks: growing appends a block
-        # (no copy, no wait for the requests in flight), so memory grows with the video, never by
-        # doubling (a 10-minute file's 9,600 samples would otherwise peak at 16,384 + 8,192 rows).
+        # Rows written by OpenVINO's callback threads into blocks: the first holds the samples the
+        # source's stated duration makes (the result is then a view of it: no second copy of a long
+        # file's rows at the end), the others 256 rows each. Growing appends a block (no copy, no wait
+        # for the requests in flight), so memory grows with the video, never by doubling (a
+        # 10-minute file's 9,600 samples would otherwise peak at 16,384 + 8,192 rows).
         self._lock = threading.Lock()
         self._blocks: list[np.ndarray] = []
+        self._first_rows = _BLOCK_ROWS  # set by run() from the source's duration
         self._times: list[float] = []
         self._indices: list[int] = []
         self._dups: list[bool] = []
@@ -184,6 +188,7 @@ class FileEncoder:
         source: str,
         total_frames: int | None = None,
         stats: VideoStats | None = None,
+        duration_s: float | None = None,
     ) -> EncodedVideo:
         """Decode ``frames`` in a reader thread while this thread preprocesses and encodes.
 
@@ -193,6 +198,8 @@ class FileEncoder:
             total_frames: for the progress bar (``None``: unknown).
             stats: the source's counters: frames decoded (including those the filter passed
                 over), corrupt, truncated, the last timestamp.
+            duration_s: the source's stated duration (``None``: unknown): the embeddings are then
+                allocated once for the samples it makes, and the result holds them without a copy.
 
         Returns:
             The embeddings of every grid sample, in grid order.
@@ -209,6 +216,7 @@ class FileEncoder:
         if self._started:
             raise RuntimeError("a FileEncoder encodes one source; make a new one for the next")
         self._started = True
+        self._first_rows = self._rows_expected(duration_s)
         models = self.models
         jobs = EncoderQueue(
             models.encoder,
@@ -230,7 +238,9 @@ class FileEncoder:
             _through_interrupts(jobs.drain, reader.join)
             bar.n = self._frames_decoded(stats)
             bar.close()
-        return self._result(source, stats, encoder_s=jobs.latency_s)
+        encoder_s = jobs.latency_s
+        del jobs  # its requests' input buffers (a batch of frames each) are not held while the result is made
+        return self._result(source, stats, encoder_s=encoder_s)
 
     # -- stage 1: the reader thread --------------------------------------------------------------
 
@@ -297,8 +307,9 @@ class FileEncoder:
             k, frame = item.k - self.first_sample, item.frame  # k: the row (the grid index in a whole run)
             if k < 0 or (self.end_sample is not None and item.k >= self.end_sample):
                 continue  # another chunk's sample
-            if k >= len(self._blocks) * _BLOCK_ROWS:
-                block = np.zeros((_BLOCK_ROWS, self.models.embedding_dim), np.float32)
+            if k >= self._rows_allocated():
+                rows = _BLOCK_ROWS if self._blocks else self._first_rows
+                block = np.zeros((rows, self.models.embedding_dim), np.float32)
                 with self._lock:
                     self._blocks.append(block)
             self._times.append(frame.timestamp_s)
@@ -336,10 +347,28 @@ class FileEncoder:
         r = k + self.first_sample - known.first_sample
         return 0 <= r < known.num_samples and bool(known.encoded[r]) and int(known.frame_indices[r]) == frame_index
 
+    def _rows_expected(self, duration_s: float | None) -> int:
+        """Rows of the first block: the samples ``duration_s`` makes (within this run's limits), else one block."""
+        limits = []
+        if duration_s is not None and duration_s > 0:
+            limits.append(int(duration_s / self.grid.step_s) + 1 - self.first_sample)
+        if self.max_seconds is not None:
+            limits.append(int(self.max_seconds / self.grid.step_s) + 1 - self.first_sample)
+        if self.end_sample is not None:
+            limits.append(self.end_sample - self.first_sample - _SPARE_ROWS)
+        return max(1, min(limits) + _SPARE_ROWS) if limits else _BLOCK_ROWS
+
+    def _rows_allocated(self) -> int:
+        return self._first_rows + (len(self._blocks) - 1) * _BLOCK_ROWS if self._blocks else 0
+
     def _store(self, k: int, vector: np.ndarray) -> None:
         """Encoder callback (OpenVINO's threads): embedding ``k`` into row ``k``."""
+        first = self._first_rows
         with self._lock:
-            self._blocks[k // _BLOCK_ROWS][k % _BLOCK_ROWS] = vector
+            if k < first:
+                self._blocks[0][k] = vector
+            else:
+                self._blocks[1 + (k - first) // _BLOCK_ROWS][(k - first) % _BLOCK_ROWS] = vector
 
     # -- stage 3: the result, after the join -----------------------------------------------------
 
@@ -349,11 +378,16 @@ class FileEncoder:
 
     def _result(self, source: str, stats: VideoStats | None, *, encoder_s: float) -> EncodedVideo:
         n = len(self._times)
-        emb = np.empty((n, self.models.embedding_dim), np.float32)
-        while self._blocks:  # block by block, each freed once copied: the peak is one block above n rows
-            b = len(self._blocks) - 1
-            rows = emb[b * _BLOCK_ROWS : (b + 1) * _BLOCK_ROWS]
-            rows[:] = self._blocks.pop()[: len(rows)]
+        blocks = self._blocks
+        if len(blocks) == 1 and n > len(blocks[0]) // 2:  # the duration was right: its rows, no copy
+            emb = blocks.pop()[:n]
+        else:
+            emb = np.empty((n, self.models.embedding_dim), np.float32)
+            while blocks:  # block by block, each freed once copied: the peak is one block above n rows
+                b = len(blocks) - 1
+                start = 0 if b == 0 else self._first_rows + (b - 1) * _BLOCK_ROWS
+                rows = emb[start : start + len(blocks[b])]
+                rows[:] = blocks.pop()[: len(rows)]
         duplicated = np.asarray(self._dups, bool)
         for k in np.flatnonzero(np.asarray(self._copied, bool)):
             emb[k] = emb[k - 1]
