@@ -195,6 +195,13 @@ def write_config(root: Path, target: Target) -> None:
         f.write("\n".join(lines) + "\n")
 
 
+def write_atomically(path: Path, text: str) -> None:
+    """``text`` into ``path`` through a temporary file beside it: never half a file under its name."""
+    part = path.with_name(path.name + ".part")
+    part.write_text(text)
+    os.replace(part, path)
+
+
 def load_equivalents() -> dict[tuple[str, str], tuple[str, str]]:
     """``(module, mutant name) -> (mutated line, reason)`` from the equivalent-mutant list."""
     out = {}
@@ -343,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="mutants run at once (default 1: shared machines)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary copy (to run `mutmut show` in it)")
     parser.add_argument("--list", action="store_true", help="print the module -> tests table and exit")
-    parser.add_argument("--json", type=Path, help="also write the results to this file")
+    parser.add_argument("--json", type=Path, help="also write the results to this file (after each module)")
     parser.add_argument(
         "--survivors-of",
         type=Path,
@@ -379,12 +386,12 @@ def main(argv: list[str] | None = None) -> int:
         results.append(res)
         all_ok &= report(res)
         sys.stdout.flush()
+        if args.json:  # after each module: a run stopped later keeps what it finished
+            write_atomically(args.json, json.dumps(results, indent=2))
     if len(results) > 1:
         print("\nsummary")
         for res in results:
             report(res, details=False)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
     return 0 if all_ok else 1
 
 
