@@ -215,6 +215,13 @@ def test_save_renders_for_a_human_look():
         assert not mask[row, crop[0] + 8 : crop[0] + crop[2] - 8].any(), "the crop's interior was painted over"
         assert label_text(p, top_k=3, threshold=0.9)[0] != label_text(p)[0]
         assert changed(sure, unsure).any(), "an uncertain window renders like a confident one"
+        # the labels themselves: a prediction draws more than the placeholder, in the top-left quarter,
+        # and more classes draw more rows
+        placeholder = annotate(img, prediction=None, crop_xywh=crop, timestamp_s=62.5)
+        one, three = (annotate(img, prediction=p, crop_xywh=crop, timestamp_s=62.5, top_k=k) for k in (1, 3))
+        labels = changed(placeholder, one)
+        assert labels[: h // 2, : w // 2].any() and not labels[h // 2 :].any(), "no label panel in the top left"
+        assert changed(one, three)[: h // 2, : w // 2].sum() > labels.sum() // 4, "top_k=3 draws no more rows"
 
 
 @pytest.mark.shared
