@@ -338,3 +338,23 @@ def test_samples_used_and_needed_are_those_some_window_takes(clip_len, stride_st
         expected = [any(k in ks for ks in complete) for k in range(n)]
         needed = grid.samples_needed(n)
         assert needed.dtype == bool and needed.tolist() == expected, n
+
+
+def test_a_frame_within_the_margin_of_a_tie_is_decoded_on_either_side():
+    """The margin widens a frame's interval on both ends: a grid point just past a midpoint, or a tie in doubt.
+
+    Grid step 0.25 s. The frame at 1.1 s is nearest to grid point 1.0 (0.1 s against its previous
+    frame's 0.1005 s), which lies 0.25 ms after the midpoint to that frame. The frame at 0.9 s is
+    not nearest to 1.0 (its next frame at 1.0995 s is), but the midpoint is only 0.25 ms short of
+    it: within the 1 ms margin, so it is decoded rather than risked, also as a chunk's first sample.
+    """
+    from actionrec.pipeline.sampling import GridNeed, NeedFrom
+
+    need = GridNeed(step_s=0.25)
+    need.t0 = 0.0
+    assert need(0.8995, 1.1, 1.2)
+    assert need(0.8, 0.9, 1.0995)
+    assert NeedFrom(need, first_k=4)(0.8, 0.9, 1.0995)
+    strict = GridNeed(step_s=0.25, margin_s=0.0)
+    strict.t0 = 0.0
+    assert strict(0.8995, 1.1, 1.2) and not strict(0.8, 0.9, 1.0995)  # without the margin: only the nearest
