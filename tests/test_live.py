@@ -805,3 +805,42 @@ def test_frames_are_resized_to_the_encoders_own_input_size(models):
         got = run_camera(live, PacedCamera(live, [i / 30 for i in range(40)]))
     assert got and all(p.label == "red" and p.missing == 0 for p in got)
     assert live.samples_missing == 0 and live.samples_encoded == 21  # grid samples 0-20: up to the last frame, 1.3 s
+
+
+# -- the in-flight limit (actionrec.pipeline.inflight) on real requests ------------------------------
+
+
+def test_by_default_a_sample_arriving_while_the_encoder_is_busy_waits_in_a_second_request(held):
+    """Sample 0's request is held: sample 1 goes to a second request, and only sample 2 is dropped.
+
+    With one request (the latency hint's own number) sample 1 was dropped too.
+    """
+    guard = release_guard(held)
+    try:
+        with LiveRecognizer(held.models) as live:
+            assert live.max_in_flight == 2  # nothing measured yet
+            live.push(frame(0, 0.0, held.bgr))
+            live.push(frame(1, 1 / 16, held.bgr))
+            live.push(frame(2, 2 / 16))
+            assert (live.samples_missing, live.samples_encoded) == (1, 0)
+            held.log.release()
+            wait_for(lambda: live.samples_encoded == 2, "samples 0 and 1")
+        assert live.samples_missing == 1
+    finally:
+        guard.cancel()
+
+
+def test_a_slow_encoder_measured_on_the_clock_is_held_to_one_request(models):
+    """The recognizer's clock says each request took 0.25 s (over the 0.2 s budget): one in flight."""
+    ticks = iter(range(0, 10**6, 250))  # ms: every clock reading 0.25 s after the one before
+    with LiveRecognizer(models, clock=lambda: next(ticks) / 1000) as live:
+        for i in range(6):
+            live.push(frame(i, i / 16))
+            wait_for(lambda i=i: live.samples_encoded + live.samples_missing == i + 1, f"sample {i}")
+        assert live.in_flight_limit is not None and live.in_flight_limit.service_s >= 0.25
+        assert live.max_in_flight == 1
+
+
+def test_a_fixed_max_in_flight_is_kept_whatever_the_encoder_measures(models):
+    with LiveRecognizer(models, max_in_flight=3) as live:
+        assert live.in_flight_limit is None and live.max_in_flight == 3

@@ -26,6 +26,7 @@ import numpy as np
 from ..models.runtime import ActionModels
 from ..results import Prediction, StageTimings, softmax
 from .decoded import Head
+from .inflight import DEFAULT_CAP, InFlightLimit
 from .jobs import InferJobs, embeddings_of, logits_of, pooled_of
 from .options import RecognizerOptions
 from .preprocess import preprocess
@@ -46,7 +47,10 @@ class LiveRecognizer:
         models: compiled models (use ``hint="LATENCY"``).
         options: window, stride, top-k and smoothing (a trailing average live: future windows are
             unknown); default :class:`RecognizerOptions`.
-        max_in_flight: encoder requests running at once (default: the plugin's optimal number).
+        max_in_flight: encoder requests running at once. Default ``None``: as many as the latency
+            budget allows, from the encoder's measured service time
+            (:class:`~actionrec.pipeline.inflight.InFlightLimit`: up to 4, fewer on a slow encoder),
+            so a sample arriving while the encoder is busy waits instead of being dropped.
         clock: injected time source for timings.
         head: what the predictions' classes are: ``None`` for the model's own, or a
             :class:`~actionrec.pipeline.decoded.Head` (label groups, custom actions:
@@ -59,6 +63,8 @@ class LiveRecognizer:
             and the recognizer's stage timings when it was decoded.
         samples_encoded, samples_missing, samples_duplicated: counters since start. A sample that
             would reuse the frame of a missing sample is missing too (it has nothing to reuse).
+        in_flight_limit: the :class:`~actionrec.pipeline.inflight.InFlightLimit` deciding how many
+            requests run at once (``None`` with a fixed ``max_in_flight``); see :attr:`max_in_flight`.
 
     An error in an encoder callback (e.g. :class:`~actionrec.errors.ModelOutputError`: the
     encoder's output does not fit the decoder) is raised once, on the caller's thread, by the next
@@ -98,9 +104,13 @@ class LiveRecognizer:
         self._recent: deque[np.ndarray] = deque(maxlen=self.options.smoothing)
         self._next_window = 0
         self._in_flight = 0
-        limit = max_in_flight or models.optimal_requests()
-        self._jobs = InferJobs(models.encoder, max(1, limit), self._done)
-        self._max_in_flight = max(1, limit)
+        if max_in_flight is None:
+            cap = max(DEFAULT_CAP, models.optimal_requests())
+            self.in_flight_limit: InFlightLimit | None = InFlightLimit(cap=cap, start=min(cap, 2))
+        else:
+            cap, self.in_flight_limit = max(1, max_in_flight), None
+        self._jobs = InferJobs(models.encoder, cap, self._done)
+        self._max_in_flight = cap
         self._decoder = models.decoder.create_infer_request()
 
     # -- producer side ----------------------------------------------------------------------
@@ -128,7 +138,7 @@ class LiveRecognizer:
                         self.samples_duplicated += 1
                         self._dup_of[s.k] = self._dup_of.get(s.k - 1, s.k - 1)  # a run: its first sample
                     continue
-                busy = self._in_flight >= self._max_in_flight
+                busy = self._in_flight >= self.max_in_flight
                 if busy:
                     self._state[s.k] = "missing"
                     self.samples_missing += 1
@@ -174,6 +184,13 @@ class LiveRecognizer:
                     self._state[k] = "done"
                     self._enc_ms.append((now - started) * 1000)
                     self.samples_encoded += 1
+                    if self.in_flight_limit is not None:
+                        self.in_flight_limit.completed(started_s=started, done_s=now)
+
+    @property
+    def max_in_flight(self) -> int:
+        """Encoder requests allowed in flight now (fixed, or the latency budget's :class:`InFlightLimit`)."""
+        return self._max_in_flight if self.in_flight_limit is None else self.in_flight_limit.limit
 
     # -- consumer side ----------------------------------------------------------------------
     def poll(self) -> Prediction | None:
