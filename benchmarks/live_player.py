@@ -19,6 +19,7 @@ Usage:
     python benchmarks/live_player.py                       # 20 s of model/bench/720p30.mp4, FP16 proxies
     python benchmarks/live_player.py --seconds 10 --precision FP16-INT8
     python benchmarks/live_player.py --record /tmp/rec     # the same, recorded
+    python benchmarks/live_player.py --max-in-flight 1     # one request, as before the in-flight limit
 """
 
 from __future__ import annotations
@@ -47,7 +48,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=20.0, help="source seconds to play")
     p.add_argument("--record", type=Path, help="also record the session into this folder (LivePlayer(record=...))")
     p.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
+    p.add_argument(
+        "--max-in-flight",
+        type=int,
+        help="a fixed number of encoder requests (1: the latency hint's own, as before the in-flight limit); "
+        "default: the recognizer's latency-budget limit",
+    )
     args = p.parse_args(argv)
+    if args.max_in_flight is not None:  # the player makes its recognizer: give it the fixed number
+        import functools
+
+        from actionrec.notebook.player import playback
+
+        playback.LiveRecognizer = functools.partial(playback.LiveRecognizer, max_in_flight=args.max_in_flight)
 
     from actionrec.bench import placeholder_labels
     from actionrec.models import compile_models, resolve_model
@@ -70,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
 
     s = report.stage_ms
     print(f"video      {args.video.name}, {args.precision} proxy models on {args.device} (compile {compile_s:.1f} s)")
+    in_flight = "the latency budget's limit" if args.max_in_flight is None else f"fixed at {args.max_in_flight}"
+    print(f"requests   encoder requests in flight: {in_flight}")
     print(f"load avg   {load_before[0]:.2f} before, {load_after[0]:.2f} after (> core count: shared)")
     print(f"played     {report.frames_source} source frames in {report.wall_s:.2f} s, stopped by {report.stopped_by}")
     print(f"front end  {report.front_end} (headless: paced by source time)")
@@ -104,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
             "label_latency_p95_s": report.label_latency_p95_s,
             "frames_source": report.frames_source,
             "missing_samples": missing,
+            "window_samples": samples,
+            "max_in_flight": args.max_in_flight,
             "load_avg": load_before[0],
             "play_s": play_s,
             "frames_recorded": report.recording.frames if report.recording is not None else None,
