@@ -1,9 +1,10 @@
 """Live recognition for cameras and real-time playback: never blocks, never queues.
 
 Frames are pushed at the source's pace. Grid samples (the same time-based grid as files, on the
-source's timestamps: wall clock for cameras) go to the encoder only when a request is free;
-otherwise the sample is dropped and counted as *missing* in its window's coverage, so a slow CPU
-makes labels coarser, never late. The decoder runs as soon as a window's samples are resolved.
+source's timestamps: wall clock for cameras) go to the encoder only when a request is free (as
+many as fit the latency budget, :mod:`actionrec.pipeline.inflight`); otherwise the sample is dropped
+and counted as *missing* in its window's coverage, so a slow CPU makes labels coarser, never late.
+The decoder runs as soon as a window's samples are resolved.
 
 Example:
     >>> live = LiveRecognizer(compile_models(files, hint="LATENCY"))   # doctest: +SKIP
