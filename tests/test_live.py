@@ -844,3 +844,17 @@ def test_a_slow_encoder_measured_on_the_clock_is_held_to_one_request(models):
 def test_a_fixed_max_in_flight_is_kept_whatever_the_encoder_measures(models):
     with LiveRecognizer(models, max_in_flight=3) as live:
         assert live.in_flight_limit is None and live.max_in_flight == 3
+
+
+def test_a_closed_live_recognizer_is_freed_with_its_requests(models):
+    """As for files (test_stages): the request queue must not keep a finished live session alive."""
+    import gc
+    import weakref
+
+    with LiveRecognizer(models) as live:
+        for i in range(20):
+            live.push(frame(i, i / 16))
+    gone = weakref.ref(live)
+    del live
+    gc.collect()
+    assert gone() is None, "the live recognizer outlived its session"

@@ -446,6 +446,23 @@ def test_a_stated_duration_holds_the_rows_once_without_a_copy_at_the_end(models,
     assert unstated_b > 0.9 * rows_b  # the measure sees a copy where there is one
 
 
+def test_a_wildly_wrong_stated_duration_allocates_at_most_an_hour_of_rows(models, grid):
+    """A header claiming a week (a damaged or crafted file) must not allocate a week of rows (27 GB) up front."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        encoded = FileEncoder(models, grid, progress=False).run(
+            grid_frames(40), source="week.mkv", duration_s=7 * 86400
+        )
+        peak_b = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert encoded.num_samples == 40 and row_blues(encoded) == [blue(i) for i in range(40)]
+    hour_b = (3600 * 16 + 3) * models.embedding_dim * 4  # 118 MB: the most a stated duration reserves
+    assert peak_b < hour_b + 32 * 1024 * 1024, f"peak {peak_b / 1e6:.0f} MB for 40 samples"
+
+
 @pytest.mark.parametrize("stated_s", [0.5, 40.0], ids=["shorter", "longer"])
 def test_a_wrong_stated_duration_still_gives_every_row(models, grid, stated_s):
     """A duration that understates (rows past it go to more blocks) or overstates the source loses nothing."""
@@ -466,3 +483,17 @@ def test_a_chunk_holds_exactly_its_samples_when_one_frame_decides_many(models, g
     encoded = encoder.run(frames, source="chunk.mp4")
     assert encoded.first_sample == 2 and encoded.num_samples == 18
     np.testing.assert_allclose(encoded.frame_times_s, [min(k, 16) / 16 for k in range(2, 20)])
+
+
+def test_a_finished_encoder_and_its_request_buffers_are_freed(models, grid):
+    """The request queue holds its callback where the garbage collector cannot see it; it must not keep
+    the encoder (with its rows, its request buffers and an earlier run's embeddings) alive after the run."""
+    import gc
+    import weakref
+
+    encoder = FileEncoder(models, grid, progress=False)
+    encoder.run(grid_frames(40), source="once.mp4")
+    gone = weakref.ref(encoder)
+    del encoder
+    gc.collect()
+    assert gone() is None, "the encoder outlived its run"

@@ -16,6 +16,7 @@ needs, or say in one line which model files do not belong together.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -59,7 +60,10 @@ class InferJobs:
         self._lock = threading.Lock()
         self._error: BaseException | None = None
         self._queue = ov.AsyncInferQueue(compiled, requests)
-        self._queue.set_callback(self._call)
+        # The queue holds its callback from C++, where the garbage collector cannot see it: a bound
+        # method there would keep these jobs (and the owner their callback belongs to, with its
+        # buffers) alive for ever. It holds a weak reference instead.
+        self._queue.set_callback(_forward_to(weakref.ref(self)))
 
     def start_async(self, inputs: Any, userdata: Any = None) -> None:
         """Start one request (blocks while every request is running).
@@ -106,6 +110,16 @@ class InferJobs:
             with self._lock:
                 if self._error is None:
                     self._error = exc
+
+
+def _forward_to(jobs: weakref.ReferenceType[InferJobs]) -> Callback:
+    """The queue's callback: calls ``jobs``' own while it exists (see :class:`InferJobs`)."""
+
+    def call(request: Any, userdata: Any) -> None:
+        if (target := jobs()) is not None:
+            target._call(request, userdata)
+
+    return call
 
 
 def embeddings_of(output: np.ndarray, *, samples: int, embedding_dim: int) -> np.ndarray:

@@ -46,6 +46,7 @@ QUEUE_DEPTH = 6  # preprocessed samples waiting for an encoder request (bounded:
 _PROGRESS_EVERY = 16  # grid samples between progress bar refreshes
 _BLOCK_ROWS = 256  # embedding rows per block (512 KB at 512 floats): the unit the array grows by
 _SPARE_ROWS = 2  # rows the first block holds beyond the samples a stated duration makes
+_FIRST_BLOCK_MAX_S = 3600.0  # a stated duration sizes the first block up to this much video (118 MB of rows)
 
 
 class _End:
@@ -350,8 +351,8 @@ class FileEncoder:
     def _rows_expected(self, duration_s: float | None) -> int:
         """Rows of the first block: the samples ``duration_s`` makes (within this run's limits), else one block."""
         limits = []
-        if duration_s is not None and duration_s > 0:
-            limits.append(int(duration_s / self.grid.step_s) + 1 - self.first_sample)
+        if duration_s is not None and duration_s > 0:  # a wrong header allocates at most an hour's rows
+            limits.append(int(min(duration_s, _FIRST_BLOCK_MAX_S) / self.grid.step_s) + 1 - self.first_sample)
         if self.max_seconds is not None:
             limits.append(int(self.max_seconds / self.grid.step_s) + 1 - self.first_sample)
         if self.end_sample is not None:
