@@ -830,15 +830,27 @@ def test_by_default_a_sample_arriving_while_the_encoder_is_busy_waits_in_a_secon
         guard.cancel()
 
 
-def test_a_slow_encoder_measured_on_the_clock_is_held_to_one_request(models):
-    """The recognizer's clock says each request took 0.25 s (over the 0.2 s budget): one in flight."""
+def test_a_slow_encoder_measured_on_the_clock_is_held_to_one_request(held):
+    """The recognizer's clock says each request took 0.25 s (over the 0.2 s budget): one in flight.
+
+    Then a sample that arrives while the one request is busy (held) is dropped, not queued.
+    """
     ticks = iter(range(0, 10**6, 250))  # ms: every clock reading 0.25 s after the one before
-    with LiveRecognizer(models, clock=lambda: next(ticks) / 1000) as live:
-        for i in range(6):
-            live.push(frame(i, i / 16))
-            wait_for(lambda i=i: live.samples_encoded + live.samples_missing == i + 1, f"sample {i}")
-        assert live.in_flight_limit is not None and live.in_flight_limit.service_s >= 0.25
-        assert live.max_in_flight == 1
+    guard = release_guard(held)
+    try:
+        with LiveRecognizer(held.models, clock=lambda: next(ticks) / 1000) as live:
+            for i in range(4):
+                push_and_settle(live, frame(i, i / 16), i + 1)
+            assert live.in_flight_limit is not None and live.in_flight_limit.service_s >= 0.25
+            assert live.max_in_flight == 1
+            live.push(frame(4, 4 / 16, held.bgr))  # the one request stays busy with it
+            live.push(frame(5, 5 / 16))
+            assert (live.samples_missing, live.samples_encoded) == (1, 4)
+            held.log.release()
+            wait_for(lambda: resolved(live) == 6, "sample 4")
+        assert live.samples_encoded == 5
+    finally:
+        guard.cancel()
 
 
 def test_a_fixed_max_in_flight_is_kept_whatever_the_encoder_measures(models):

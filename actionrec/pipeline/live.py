@@ -50,8 +50,9 @@ class LiveRecognizer:
             unknown); default :class:`RecognizerOptions`.
         max_in_flight: encoder requests running at once. Default ``None``: as many as the latency
             budget allows, from the encoder's measured service time
-            (:class:`~actionrec.pipeline.inflight.InFlightLimit`: up to 4, fewer on a slow encoder),
-            so a sample arriving while the encoder is busy waits instead of being dropped.
+            (:class:`~actionrec.pipeline.inflight.InFlightLimit`: up to 4, or the plugin's optimal
+            number if larger; fewer on a slow encoder), so a sample arriving while the encoder is
+            busy waits instead of being dropped. A number: that many, fixed (at least 1).
         clock: injected time source for timings.
         head: what the predictions' classes are: ``None`` for the model's own, or a
             :class:`~actionrec.pipeline.decoded.Head` (label groups, custom actions:
