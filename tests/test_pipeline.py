@@ -1,6 +1,7 @@
 """File analysis end to end with tiny colour-dependent models and synthetic videos."""
 
 import dataclasses
+import re
 import threading
 from types import SimpleNamespace
 from typing import ClassVar
@@ -465,3 +466,50 @@ def test_the_encoder_batch_follows_the_cpu_rule_unless_given(tiny_model_dir, tin
     for bad in (0, -1, 2.5):
         with pytest.raises(ValueError, match=r"encoder_batch=.* must be >= 1 samples per request"):
             compile_models(files, cache_dir=tmp_path, hint="THROUGHPUT", encoder_batch=bad)
+
+
+def test_progress_reaches_the_download_of_a_url_too(models, video_factory, http_server, capfd):
+    """encode(url, progress=False) prints nothing; progress=True shows the download bar and the frames bar."""
+    path = video_factory("progress.mp4", fps=10, duration_s=2.0, size_wh=(160, 120))
+    recognizer = Recognizer(models)
+    capfd.readouterr()
+    recognizer.encode(http_server.add("quiet.mp4", path.read_bytes()), progress=False)
+    assert capfd.readouterr().err == ""
+    recognizer.encode(http_server.add("loud.mp4", path.read_bytes()), progress=True)
+    err = capfd.readouterr().err
+    assert re.search(r"loud\.mp4: 100%.*B/s", err), err  # the download, in bytes
+    assert re.search(r"frame/s", err), err  # then the frames
+
+
+def test_a_file_that_states_its_duration_is_encoded_without_copying_its_rows(models, video_factory, monkeypatch):
+    """Recognizer.encode hands the container's duration to the encoder: the result step copies no rows."""
+    import tracemalloc
+
+    path = video_factory("stated.mp4", fps=16, duration_s=6.0, size_wh=(160, 120))
+    make_result = FileEncoder._result
+    above_b = []
+
+    def measured(self, *args, **kwargs):
+        before_b = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        try:
+            return make_result(self, *args, **kwargs)
+        finally:
+            above_b.append(tracemalloc.get_traced_memory()[1] - before_b)
+
+    monkeypatch.setattr(FileEncoder, "_result", measured)
+    tracemalloc.start()
+    try:
+        encoded = Recognizer(models).encode(path, progress=False)
+    finally:
+        tracemalloc.stop()
+    rows_b = encoded.embeddings.nbytes
+    assert encoded.num_samples >= 90 and above_b[0] < 0.1 * rows_b, f"{above_b[0]} B beside {rows_b} B of rows"
+
+
+def test_the_timeline_names_the_decoder_device_apart_from_the_encoder_one(models, video_factory):
+    """Models whose decoder is said to run elsewhere (here only the name: no GPU on the test machines)."""
+    path = video_factory("device.mp4", fps=10, duration_s=2.0, size_wh=(160, 120))
+    split = dataclasses.replace(models, decoder_device="GPU")
+    timeline = Recognizer(split).analyze(path, progress=False, cache=False)
+    assert (timeline.device, timeline.decoder_device) == ("CPU", "GPU")
