@@ -470,7 +470,7 @@ def test_the_encoder_batch_follows_the_cpu_rule_unless_given(tiny_model_dir, tin
 
 def test_progress_reaches_the_download_of_a_url_too(models, video_factory, http_server, capfd):
     """encode(url, progress=False) prints nothing; progress=True shows the download bar and the frames bar."""
-    path = video_factory("progress.mp4", fps=10, duration_s=2.0, size_wh=(160, 120))
+    path = video_factory("url_progress.mp4", fps=10, duration_s=2.0, size_wh=(160, 120))
     recognizer = Recognizer(models)
     capfd.readouterr()
     recognizer.encode(http_server.add("quiet.mp4", path.read_bytes()), progress=False)

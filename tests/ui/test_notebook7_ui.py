@@ -143,10 +143,14 @@ def test_notebook_in_notebook7(nb7, page, video_factory, tmp_path):
     rgb = _canvas_rgb(canvas)
     assert rgb.shape[0] > 100 and rgb.shape[1] > 100, rgb.shape
     assert rgb.std() > 10, "the player's canvas is blank"
-    if player_walk._pixels_near(rgb, player_walk.TOP_BAR_RGB) <= 50:
+    # A label is drawn: the top-1 bar (green), or the orange bars of an uncertain window (the last
+    # window shown can be the blue-to-red change, below the threshold: a correct drawing too).
+    uncertain_rgb = (255, 160, 40)  # actionrec.render.UNCERTAIN_BGR
+    bars = max(player_walk._pixels_near(rgb, player_walk.TOP_BAR_RGB), player_walk._pixels_near(rgb, uncertain_rgb))
+    if bars <= 50:
         screenshot(page, "notebook-player-canvas-no-label")
         # The cell's own report says whether any window resolved (a label) before the source ended.
-        pytest.fail(f"no top-1 bar drawn on the canvas; the live cell shows: {live.inner_text()[-1500:]!r}")
+        pytest.fail(f"no label bar drawn on the canvas; the live cell shows: {live.inner_text()[-1500:]!r}")
     screenshot(page, "notebook-player-canvas")
 
     # The widgets rendered with a size (a widget whose front end failed shows an error text or nothing).
