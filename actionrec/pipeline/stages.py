@@ -359,17 +359,18 @@ class FileEncoder:
             limits.append(self.end_sample - self.first_sample - _SPARE_ROWS)
         return max(1, min(limits) + _SPARE_ROWS) if limits else _BLOCK_ROWS
 
+    def _block_start(self, b: int) -> int:
+        """Row ``k`` of block ``b``'s first row (block 0 holds ``_first_rows``, the others 256 each)."""
+        return 0 if b == 0 else self._first_rows + (b - 1) * _BLOCK_ROWS
+
     def _rows_allocated(self) -> int:
-        return self._first_rows + (len(self._blocks) - 1) * _BLOCK_ROWS if self._blocks else 0
+        return self._block_start(len(self._blocks))
 
     def _store(self, k: int, vector: np.ndarray) -> None:
         """Encoder callback (OpenVINO's threads): embedding ``k`` into row ``k``."""
-        first = self._first_rows
+        b = 0 if k < self._first_rows else 1 + (k - self._first_rows) // _BLOCK_ROWS
         with self._lock:
-            if k < first:
-                self._blocks[0][k] = vector
-            else:
-                self._blocks[1 + (k - first) // _BLOCK_ROWS][(k - first) % _BLOCK_ROWS] = vector
+            self._blocks[b][k - self._block_start(b)] = vector
 
     # -- stage 3: the result, after the join -----------------------------------------------------
 
@@ -386,7 +387,7 @@ class FileEncoder:
             emb = np.empty((n, self.models.embedding_dim), np.float32)
             while blocks:  # block by block, each freed once copied: the peak is one block above n rows
                 b = len(blocks) - 1
-                start = 0 if b == 0 else self._first_rows + (b - 1) * _BLOCK_ROWS
+                start = self._block_start(b)
                 rows = emb[start : start + len(blocks[b])]
                 rows[:] = blocks.pop()[: len(rows)]
         duplicated = np.asarray(self._dups, bool)
