@@ -13,6 +13,7 @@ from actionrec.errors import ClipTooShortError
 from actionrec.models import FILE_BATCH, compile_models, resolve_model
 from actionrec.pipeline import FileEncoder, Recognizer, RecognizerOptions
 from tests.oracle import oracle_windows
+from tests.support.result_memory import result_step_peak_b
 from tests.support.tiny_models import write_model_dir
 from tests.support.videos import solid
 
@@ -483,28 +484,10 @@ def test_progress_reaches_the_download_of_a_url_too(models, video_factory, http_
 
 def test_a_file_that_states_its_duration_is_encoded_without_copying_its_rows(models, video_factory, monkeypatch):
     """Recognizer.encode hands the container's duration to the encoder: the result step copies no rows."""
-    import tracemalloc
-
     path = video_factory("stated.mp4", fps=16, duration_s=6.0, size_wh=(160, 120))
-    make_result = FileEncoder._result
-    above_b = []
-
-    def measured(self, *args, **kwargs):
-        before_b = tracemalloc.get_traced_memory()[0]
-        tracemalloc.reset_peak()
-        try:
-            return make_result(self, *args, **kwargs)
-        finally:
-            above_b.append(tracemalloc.get_traced_memory()[1] - before_b)
-
-    monkeypatch.setattr(FileEncoder, "_result", measured)
-    tracemalloc.start()
-    try:
-        encoded = Recognizer(models).encode(path, progress=False)
-    finally:
-        tracemalloc.stop()
+    encoded, above_b = result_step_peak_b(monkeypatch, lambda: Recognizer(models).encode(path, progress=False))
     rows_b = encoded.embeddings.nbytes
-    assert encoded.num_samples >= 90 and above_b[0] < 0.1 * rows_b, f"{above_b[0]} B beside {rows_b} B of rows"
+    assert encoded.num_samples >= 90 and above_b < 0.1 * rows_b, f"{above_b} B beside {rows_b} B of rows"
 
 
 def test_the_timeline_names_the_decoder_device_apart_from_the_encoder_one(models, video_factory):

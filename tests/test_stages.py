@@ -22,6 +22,7 @@ from actionrec.models import FILE_BATCH, compile_models, resolve_model
 from actionrec.pipeline import FileEncoder, Recognizer, SamplingGrid, encoders, stages
 from actionrec.pipeline.encoded import EncodedVideo
 from actionrec.video.core import VideoStats
+from tests.support.result_memory import result_step_peak_b
 
 STEP_S = 1 / 16  # the tiny models' grid: 16 samples per 1 s window
 HANG_GUARD_S = 60.0  # a hang guard, not a timing: the waits it bounds end within milliseconds
@@ -405,30 +406,6 @@ def test_embeddings_grow_by_blocks_of_rows_not_one_block_per_sample(models, grid
     assert peak_b < rows_b + 16 * 1024 * 1024, f"peak {peak_b / 1e6:.1f} MB while encoding 300 samples"
 
 
-def _result_step_peak_b(monkeypatch, encoder, frames, **run_kwargs):
-    """The run's result and the memory its last step (rows -> result) allocates beyond what the run holds."""
-    import tracemalloc
-
-    make_result = FileEncoder._result
-    above_b = []
-
-    def measured(self, *args, **kwargs):
-        before_b = tracemalloc.get_traced_memory()[0]
-        tracemalloc.reset_peak()
-        try:
-            return make_result(self, *args, **kwargs)
-        finally:
-            above_b.append(tracemalloc.get_traced_memory()[1] - before_b)
-
-    monkeypatch.setattr(FileEncoder, "_result", measured)
-    tracemalloc.start()
-    try:
-        encoded = encoder.run(frames, source="long.mp4", **run_kwargs)
-    finally:
-        tracemalloc.stop()
-    return encoded, above_b[0]
-
-
 def test_a_stated_duration_holds_the_rows_once_without_a_copy_at_the_end(models, grid, monkeypatch):
     """With the source's duration known, the rows are allocated once and the result is them: no second copy.
 
@@ -437,12 +414,14 @@ def test_a_stated_duration_holds_the_rows_once_without_a_copy_at_the_end(models,
     """
     n = 1200
     rows_b = n * models.embedding_dim * 4
-    encoded, stated_b = _result_step_peak_b(
-        monkeypatch, FileEncoder(models, grid, progress=False), grid_frames(n), duration_s=(n - 1) * STEP_S
+    stated = FileEncoder(models, grid, progress=False)
+    encoded, stated_b = result_step_peak_b(
+        monkeypatch, lambda: stated.run(grid_frames(n), source="long.mp4", duration_s=(n - 1) * STEP_S)
     )
     assert encoded.num_samples == n and row_blues(encoded) == [blue(i) for i in range(n)]
     assert stated_b < 0.1 * rows_b, f"the result took {stated_b / 1e6:.2f} MB more for {rows_b / 1e6:.2f} MB of rows"
-    _, unstated_b = _result_step_peak_b(monkeypatch, FileEncoder(models, grid, progress=False), grid_frames(n))
+    unstated = FileEncoder(models, grid, progress=False)
+    _, unstated_b = result_step_peak_b(monkeypatch, lambda: unstated.run(grid_frames(n), source="long.mp4"))
     assert unstated_b > 0.9 * rows_b  # the measure sees a copy where there is one
 
 
