@@ -128,6 +128,15 @@ TARGETS = (
         env=(("AR_TEST_WAIT_LIMIT_S", "10"),),
         pytest_args=("--timeout=60",),
     ),
+    # inflight: the live encoder's request limit; its own tests script completions on a fake clock,
+    # test_live holds real requests (a sample waits in a second request; a slow encoder stays at one).
+    Target(
+        "inflight",
+        "actionrec/pipeline/inflight.py",
+        ("tests/test_inflight.py", "tests/test_live.py"),
+        env=(("AR_TEST_WAIT_LIMIT_S", "10"),),
+        pytest_args=("--timeout=60",),
+    ),
     # pyav: the real clips of ../shared/media carry what synthetic files lack (corrupt packets mid-file,
     # a cut-off MP4, containers that state no duration); 15 s more per surviving mutant.
     Target(

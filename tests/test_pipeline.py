@@ -454,15 +454,22 @@ def test_on_progress_reports_frames_and_its_exception_stops_the_analysis(models,
 
 
 def test_the_encoder_batch_follows_the_cpu_rule_unless_given(tiny_model_dir, tiny_labels_file, tmp_path, monkeypatch):
-    from actionrec.models import cpu_file_batch, runtime
+    from actionrec.models import INT8_FILE_BATCH, cpu_file_batch, runtime
 
     # AVX-512: batching pays; AVX2 only: the same throughput at batch 1, for ~90 MB less memory
-    assert cpu_file_batch({"AVX2": True, "AVX512F": True}) == FILE_BATCH
+    assert cpu_file_batch({"AVX2": True, "AVX512F": True}) == FILE_BATCH == 8
+    assert cpu_file_batch({"AVX2": True, "AVX512F": True}, precision="FP32") == 8
+    # an INT8 IR: batch 8 gains nothing over 4 there and overshoots its 330 MB budget
+    assert cpu_file_batch({"AVX2": True, "AVX512F": True}, precision="FP16-INT8") == INT8_FILE_BATCH == 4
     assert cpu_file_batch({"AVX2": True, "AVX512F": False}) == 1
+    assert cpu_file_batch({"AVX2": True, "AVX512F": False}, precision="FP16-INT8") == 1
     assert cpu_file_batch({}) == 1
     files = resolve_model(precision="FP32", model_dir=tiny_model_dir, labels=tiny_labels_file)
-    monkeypatch.setattr(runtime, "cpu_file_batch", lambda: 4)  # what this CPU's rule says
+    asked = []
+    # what this CPU's rule says, for the precision of the files compiled
+    monkeypatch.setattr(runtime, "cpu_file_batch", lambda *, precision: asked.append(precision) or 4)
     assert compile_models(files, cache_dir=tmp_path, hint="THROUGHPUT").encoder_batch == 4
+    assert asked == ["FP32"]
     assert compile_models(files, cache_dir=tmp_path, hint="THROUGHPUT", encoder_batch=2).encoder_batch == 2
     for bad in (0, -1, 2.5):
         with pytest.raises(ValueError, match=r"encoder_batch=.* must be >= 1 samples per request"):

@@ -17,6 +17,7 @@ from .registry import DEFAULT_SAMPLE, MODELS, PRECISIONS, SAMPLE_CLIPS, ModelSpe
 from .runtime import (
     FILE_BATCH,
     HINTS,
+    INT8_FILE_BATCH,
     ActionModels,
     available_devices,
     check_device,
@@ -29,6 +30,7 @@ __all__ = [
     "DEFAULT_SAMPLE",
     "FILE_BATCH",
     "HINTS",
+    "INT8_FILE_BATCH",
     "MODELS",
     "PRECISIONS",
     "SAMPLE_CLIPS",

@@ -33,27 +33,38 @@ from .labels import check_labels, count_mismatch, load_labels
 
 HINTS = ("LATENCY", "THROUGHPUT")
 FILE_BATCH = 8  # encoder samples per file request on a CPU with AVX-512 (see actionrec.pipeline.encoders)
+INT8_FILE_BATCH = 4  # the same for a quantized (INT8) encoder: within its memory budget
 
 
-def cpu_file_batch(features: Mapping[str, bool] | None = None) -> int:
-    """Encoder samples per file request on this CPU: :data:`FILE_BATCH` with AVX-512, else 1.
+def cpu_file_batch(features: Mapping[str, bool] | None = None, *, precision: str = "FP16") -> int:
+    """Encoder samples per file request on this CPU for an IR of ``precision``.
 
-    A rule from the instruction set, not a calibration: on AVX-512 machines batching gains 5-10 %
-    (measured, :mod:`actionrec.pipeline.encoders`); on AVX2-only machines the encoder's throughput
-    is the same at batch 1 and 8 while the batch-8 requests hold ~90 MB more (peak RSS of ``analyze``
-    at FP16 on a 2-core AVX2 EPYC: 409 MB at batch 1, 502 MB at 8). The batch is part of the
-    embedding cache key, so entries are never shared between the two.
+    A rule from the instruction set and the precision, not a calibration:
+
+    - AVX2 only: 1. The encoder's throughput is the same at batch 1 and 8 there while the batch-8
+      requests hold ~90 MB more (peak RSS of ``analyze`` at FP16 on a 2-core AVX2 EPYC: 409 MB at
+      batch 1, 502 MB at 8).
+    - AVX-512, FP32/FP16: :data:`FILE_BATCH` (8): batching gains 5-10 % there (measured,
+      :mod:`actionrec.pipeline.encoders`).
+    - AVX-512, an INT8 IR (``FP16-INT8``): :data:`INT8_FILE_BATCH` (4). On a 2-core AVX-512 EPYC
+      (VNNI), 1 minute of 720p, proxy models, paired runs: the same wall time at 4 and 8 (median
+      ratio 1.02), peak RSS 317-323 MB at 4 against 339-343 MB at 8 (the INT8 budget is 330 MB).
+
+    The batch is part of the embedding cache key, so entries are never shared between batches.
 
     Args:
         features: CPU feature flags (``{"AVX512F": True, ...}``); default: numpy's detection of this CPU
-            (batch :data:`FILE_BATCH` when that is unavailable, as before the rule).
+            (the AVX-512 batch when that is unavailable, as before the rule).
+        precision: the IR's precision (``ModelFiles.precision``).
     """
     if features is None:
         try:
             from numpy._core._multiarray_umath import __cpu_features__ as features
         except ImportError:  # numpy moved its private table: keep the batch measured first
-            return FILE_BATCH
-    return FILE_BATCH if features.get("AVX512F") else 1
+            features = {"AVX512F": True}
+    if not features.get("AVX512F"):
+        return 1
+    return INT8_FILE_BATCH if "INT8" in precision.upper() else FILE_BATCH
 
 
 @dataclass(frozen=True)
@@ -70,9 +81,9 @@ class ActionModels:
             (:attr:`encoder_device`), the one the embeddings depend on.
         encoder_id: identifies the encoder IR files (path, size, modification time), so caches of
             embeddings never mix two different IRs with the same name.
-        encoder_batch: samples per encoder request in file analysis: :data:`FILE_BATCH` when
-            compiled for files on a CPU (the encoder then accepts any batch size; single frames
-            still work), else 1.
+        encoder_batch: samples per encoder request in file analysis: :func:`cpu_file_batch` (or
+            the ``encoder_batch`` asked for) when compiled for files on a CPU (the encoder then
+            accepts any batch size; single frames still work), else 1.
         inference_precision: the precision the compiled encoder really computes in (``"f32"``,
             ``"bf16"``, ``"f16"``): a CPU with AMX or AVX-512 BF16 runs bf16 unless told otherwise,
             and the embeddings differ (see :func:`encoder_facts`). ``""`` when not read.
@@ -204,7 +215,7 @@ def compile_models(
         # Files with the encoder on a CPU: several samples per request (see actionrec.pipeline.encoders).
         file_batch = 1
         if hint == "THROUGHPUT" and enc_device == "CPU":
-            file_batch = cpu_file_batch() if encoder_batch is None else encoder_batch
+            file_batch = cpu_file_batch(precision=files.precision) if encoder_batch is None else encoder_batch
         encoder, batch, enc_in, enc_out = _compile_encoder(
             core, files.encoder_xml, enc_device, config, batch=file_batch
         )

@@ -1,8 +1,9 @@
 """Batched asynchronous encoder requests for file analysis.
 
 Files are encoded through an ``AsyncInferQueue`` with the throughput hint, several samples per
-request (:data:`actionrec.models.FILE_BATCH`, 8, on a CPU with AVX-512; 1 on AVX2-only CPUs, where
-batching gains no throughput and costs ~90 MB: :func:`actionrec.models.cpu_file_batch`): a request
+request (:func:`actionrec.models.cpu_file_batch`: 8 on a CPU with AVX-512, 4 there for an INT8 IR,
+whose memory budget batch 8 overshoots; 1 on AVX2-only CPUs, where batching gains no throughput and
+costs ~90 MB): a request
 then streams the encoder's weights through the cache once for several crops, and Python starts an
 eighth as many requests.
 Measured on a 2-core Xeon (AVX-512 VNNI + AMX), proxy models, 720p30 H.264, the whole file
