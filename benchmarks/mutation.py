@@ -32,6 +32,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -211,8 +212,17 @@ def write_atomically(path: Path, text: str) -> None:
     os.replace(part, path)
 
 
-def load_equivalents() -> dict[tuple[str, str], tuple[str, str]]:
-    """``(module, mutant name) -> (mutated line, reason)`` from the equivalent-mutant list."""
+def mutant_function(name: str) -> str:
+    """A mutant's name without its number: the function it mutates (``…x_crop_rect``).
+
+    mutmut numbers the mutants of a function in source order, so an edit elsewhere in the function
+    renumbers them; the equivalent list names a mutant by its function and its mutated line.
+    """
+    return re.sub(r"__mutmut_\d+$", "", name)
+
+
+def load_equivalents() -> dict[tuple[str, str, str], str]:
+    """``(module, mutant function, mutated line) -> reason`` from the equivalent-mutant list."""
     out = {}
     if not EQUIVALENT_FILE.exists():
         return out
@@ -223,7 +233,7 @@ def load_equivalents() -> dict[tuple[str, str], tuple[str, str]]:
         if len(parts) != 4:
             raise SystemExit(f"{EQUIVALENT_FILE.name}:{n}: want 4 tab-separated fields, got {len(parts)}: {line!r}")
         module, name, mutated, reason = (p.strip() for p in parts)
-        out[(module, name)] = (mutated, reason)
+        out[(module, mutant_function(name), mutated)] = reason
     return out
 
 
@@ -309,10 +319,9 @@ def run_target(target: Target, *, workers: int, keep: bool, equivalents: dict, p
         lines = mutated_lines(root, target.source, survivors, env)
         for name in survivors:
             line = lines[name]
-            eq = equivalents.get((target.name, name))
-            if eq is not None and eq[0] != line:
-                eq = None  # the list is stale for this mutant: the line it names is not this mutant's
-            rows.append({"name": name, "status": status[name], "line": line, "equivalent": eq[1] if eq else None})
+            # a listed line that no longer matches any mutant of its function is stale: not applied
+            eq = equivalents.get((target.name, mutant_function(name), line))
+            rows.append({"name": name, "status": status[name], "line": line, "equivalent": eq})
         total = previous["total"] if previous is not None else len(status)
         return {
             "module": target.name,
