@@ -144,3 +144,49 @@ def test_resize_path_is_the_documented_one_exactly(size_wh, input_hw):
     w, h = size_wh
     img = cv2.GaussianBlur(rng.integers(0, 256, (h, w, 3), np.uint8), (0, 0), 1.0)
     assert np.array_equal(preprocess(img, input_hw=input_hw).tensor[0], _reference(img, input_hw))
+
+
+# -- preprocess_frame: a decoded frame, and a sampled-decode frame that converts only the model crop --
+
+
+class _CropOnlyFrame:
+    """A sampled-decode frame (CroppableFrame): its whole image is never to be converted."""
+
+    def __init__(self, image_bgr):
+        self._image = image_bgr
+        self.index, self.timestamp_s = 0, 0.0
+        self.size_wh = (image_bgr.shape[1], image_bgr.shape[0])
+        self.crops = []
+
+    @property
+    def image_bgr(self):
+        raise AssertionError("the whole frame was converted; only the model crop should be")
+
+    def crop_bgr(self, x, y, w, h):
+        self.crops.append((x, y, w, h))
+        return self._image[y : y + h, x : x + w]
+
+
+@pytest.mark.parametrize(("size_wh", "input_hw"), [((1280, 720), (112, 160)), ((500, 1000), (224, 224))])
+def test_a_sampled_decode_frame_gives_the_whole_frame_tensor_converting_only_the_crop(size_wh, input_hw):
+    from actionrec.pipeline.preprocess import preprocess_frame
+
+    w, h = size_wh
+    img = cv2.GaussianBlur(np.random.default_rng(2).integers(0, 256, (h, w, 3), np.uint8), (0, 0), 1.0)
+    frame = _CropOnlyFrame(img)
+    got = preprocess_frame(frame, input_hw=input_hw)
+    want = preprocess(img, input_hw=input_hw)
+    assert frame.crops == [crop_rect(size_wh, input_hw=input_hw)]  # the crop asked for, once
+    assert got.crop_xywh == want.crop_xywh == frame.crops[0]
+    assert got.tensor.shape == (1, 3, *input_hw) and np.array_equal(got.tensor, want.tensor)
+
+
+def test_a_decoded_frame_is_preprocessed_whole_at_the_input_size_asked():
+    from actionrec.pipeline.preprocess import preprocess_frame
+    from actionrec.video import Frame
+
+    img = cv2.GaussianBlur(np.random.default_rng(3).integers(0, 256, (360, 640, 3), np.uint8), (0, 0), 1.0)
+    got = preprocess_frame(Frame(img, 0, 0.0), input_hw=(112, 160))
+    want = preprocess(img, input_hw=(112, 160))
+    assert got.crop_xywh == want.crop_xywh == crop_rect((640, 360), input_hw=(112, 160))
+    assert got.tensor.shape == (1, 3, 112, 160) and np.array_equal(got.tensor, want.tensor)
