@@ -33,7 +33,7 @@ from .labels import check_labels, count_mismatch, load_labels
 
 HINTS = ("LATENCY", "THROUGHPUT")
 FILE_BATCH = 8  # encoder samples per file request on a CPU with AVX-512 (see actionrec.pipeline.encoders)
-INT8_FILE_BATCH = 4  # the same for a quantized (INT8) encoder: within its memory budget
+INT8_FILE_BATCH = 2  # the same for a quantized (INT8) encoder: within its memory budget
 
 
 def cpu_file_batch(features: Mapping[str, bool] | None = None, *, precision: str = "FP16") -> int:
@@ -46,9 +46,11 @@ def cpu_file_batch(features: Mapping[str, bool] | None = None, *, precision: str
       batch 1, 502 MB at 8).
     - AVX-512, FP32/FP16: :data:`FILE_BATCH` (8): batching gains 5-10 % there (measured,
       :mod:`actionrec.pipeline.encoders`).
-    - AVX-512, an INT8 IR (``FP16-INT8``): :data:`INT8_FILE_BATCH` (4). On a 2-core AVX-512 EPYC
-      (VNNI), 1 minute of 720p, proxy models, paired runs: the same wall time at 4 and 8 (median
-      ratio 1.02), peak RSS 317-323 MB at 4 against 339-343 MB at 8 (the INT8 budget is 330 MB).
+    - AVX-512, an INT8 IR (``FP16-INT8``): :data:`INT8_FILE_BATCH` (2). On a 2-core AVX-512 EPYC
+      (VNNI), 1 minute of 720p, proxy models, interleaved runs: the same wall time at 2, 4 and 8
+      (medians 14.9, 14.8, 14.1 s; batch 1: 16.7 s), peak RSS 300-303 MB at 2, 313-317 MB at 4,
+      339-343 MB at 8; a 10-minute file adds its embeddings (~20 MB), so only batch 2 keeps it
+      within the INT8 budget of 330 MB.
 
     The batch is part of the embedding cache key, so entries are never shared between batches.
 

@@ -1,7 +1,7 @@
 """Batched asynchronous encoder requests for file analysis.
 
 Files are encoded through an ``AsyncInferQueue`` with the throughput hint, several samples per
-request (:func:`actionrec.models.cpu_file_batch`: 8 on a CPU with AVX-512, 4 there for an INT8 IR,
+request (:func:`actionrec.models.cpu_file_batch`: 8 on a CPU with AVX-512, 2 there for an INT8 IR,
 whose memory budget batch 8 overshoots; 1 on AVX2-only CPUs, where batching gains no throughput and
 costs ~90 MB): a request
 then streams the encoder's weights through the cache once for several crops, and Python starts an
