@@ -824,3 +824,63 @@ def test_read_timeline_refuses_a_v1_file_and_names_a_malformed_window(tmp_path):
     bad.write_text(json.dumps(doc))
     with pytest.raises(ExportError, match=r"bad.json is malformed: KeyError: 'score'"):
         read_timeline(bad)
+
+
+@pytest.mark.parametrize(
+    ("head", "kind", "name"),
+    [
+        ("", "model", "action-recognition-0001"),  # the decoder's own classes: named after the model
+        ("groups: sports.json", "groups", "groups: sports.json"),
+        ("actions: a: b.json", "actions", "actions: a: b.json"),  # the kind ends at the first ": "
+        ("my head", "custom", "my head"),  # no kind given
+        (": nameless.json", "custom", ": nameless.json"),  # an empty kind is none
+    ],
+)
+def test_the_json_head_says_what_the_classes_are(head, kind, name):
+    from dataclasses import replace
+
+    from actionrec.export import head_to_dict
+
+    doc = head_to_dict(replace(make_timeline(2), head=head))
+    assert doc == {"kind": kind, "name": name, "labels": list(LABELS)}
+
+
+def test_events_are_exported_only_when_given_and_as_given(tmp_path):
+    from actionrec.heads.events import ActionEvent
+
+    timeline = make_timeline(4)
+    event = ActionEvent("yawning", 0.5, 2.0, 0.9, 1.25, 0.8, 3, "yawning > 0.6 for 1s")
+    assert "events" not in timeline_to_dict(timeline)  # no rules were given: no key
+    assert timeline_to_dict(timeline, events=[])["events"] == []  # rules given, nothing found
+    assert timeline_to_dict(timeline, events=[event])["events"] == [event.to_dict()]
+    written = json.loads(write_json(timeline, tmp_path / "e.json", events=[event]).read_text())
+    assert written["events"] == [event.to_dict()] and written["events"][0]["rule"] == "yawning > 0.6 for 1s"
+    assert "events" not in json.loads(write_json(timeline, tmp_path / "n.json").read_text())
+
+
+def test_the_vtt_cues_by_default_keep_every_certain_segment():
+    from actionrec.export import vtt_cues
+
+    timeline = make_timeline()
+    assert vtt_cues(timeline) == vtt_cues(timeline, threshold=0.0)
+    # window 6 (its top-1 below 50 %) is certain at the default threshold 0: it stays in the second cue
+    assert vtt_cues(timeline) == [(0.0, 1.5, "arm wrestling (79%)"), (1.5, 4.5, "a &lt;b&gt; &amp; c (69%)")]
+
+
+def test_read_timeline_keeps_a_split_device_and_reads_files_from_before_timings_and_decoder_device(tmp_path):
+    from dataclasses import replace
+
+    from actionrec.export import read_timeline
+
+    split = replace(make_timeline(3), device="GPU", decoder_device="CPU")
+    back = read_timeline(write_json(split, tmp_path / "split.json"))
+    assert (back.device, back.decoder_device) == ("GPU", "CPU")
+    doc = timeline_to_dict(make_timeline(3))
+    del doc["decoder_device"]  # written before the decoder could run elsewhere: one device
+    for w in doc["windows"]:
+        del w["timings_ms"]  # written before timings were exported
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(doc))
+    back = read_timeline(old)
+    assert (back.device, back.decoder_device) == ("CPU", "CPU")
+    assert all(p.timings == StageTimings() for p in back.predictions)

@@ -5,7 +5,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from actionrec.results import UNCERTAIN, Prediction, Segment, StageTimings, Timeline, softmax
+from actionrec.results import UNCERTAIN, Prediction, Segment, StageTimings, Timeline, smooth_probs, softmax
 
 LABELS = ("run", "walk", "jump", "sit")
 
@@ -390,3 +390,55 @@ def test_vectorised_ranking_gives_the_predictions_of_row_by_row_ranking():
     )
     assert fast == slow
     assert fast[4].labels == ("a", "b", "d")
+
+
+def test_devices_are_named_once_when_both_models_share_one():
+    from actionrec.results import describe_devices
+
+    assert describe_devices("CPU") == "CPU"  # no decoder device given: it runs with the encoder
+    assert describe_devices("GPU", "GPU") == "GPU"
+    assert describe_devices("GPU", "CPU") == "GPU encoder, CPU decoder"
+    assert describe_devices("", "CPU") == "? encoder, CPU decoder"  # an unknown encoder device is shown as such
+    made = Timeline("t", LABELS, (), 1.0, 0.5, 0.0625, 16, 2, device="GPU")
+    assert made.decoder_device == "GPU" and made.devices_text == "GPU"  # not said: the encoder's device
+    split = Timeline("t", LABELS, (), 1.0, 0.5, 0.0625, 16, 2, device="GPU", decoder_device="CPU")
+    assert split.decoder_device == "CPU" and split.devices_text == "GPU encoder, CPU decoder"
+
+
+def test_vectorised_ranking_refuses_what_it_cannot_rank_and_says_why():
+    from actionrec.results import predictions_from_probs
+
+    one = [{"window_index": 0, "start_s": 0.0, "end_s": 1.0}]
+    with pytest.raises(ValueError, match=r"^4 labels for probabilities of shape \[1, 3\]$"):
+        predictions_from_probs(np.full((1, 3), 1 / 3), labels=LABELS, top_k=1, windows=one)
+    with pytest.raises(ValueError, match=r"^4 labels for probabilities of shape \[4\]$"):  # one row, not [1, 4]
+        predictions_from_probs(np.full(4, 0.25), labels=LABELS, top_k=1, windows=one)
+    with pytest.raises(ValueError, match=r"^1 windows for 2 rows of probabilities$"):
+        predictions_from_probs(np.full((2, 4), 0.25), labels=LABELS, top_k=1, windows=one)
+    with pytest.raises(ValueError, match=r"^top_k must be >= 1, got 0$"):
+        predictions_from_probs(np.full((1, 4), 0.25), labels=LABELS, top_k=0, windows=one)
+    (top1,) = predictions_from_probs(np.array([[0.1, 0.6, 0.2, 0.1]], np.float32), labels=LABELS, top_k=1, windows=one)
+    assert top1.labels == (LABELS[1],) and top1.probs.dtype == np.float64  # top_k 1 is valid; float32 comes in
+
+
+def test_vectorised_ranking_keeps_model_order_among_many_tied_classes():
+    from actionrec.results import predictions_from_probs
+
+    labels = tuple(f"c{i}" for i in range(400))  # as many classes as Kinetics-400: numpy's default sort is unstable
+    levels = np.random.default_rng(0).integers(0, 3, (4, 400)).astype(np.float64)
+    probs = levels / levels.sum(axis=1, keepdims=True)
+    windows = [{"window_index": w, "start_s": float(w), "end_s": w + 1.0} for w in range(4)]
+    fast = predictions_from_probs(probs, labels=labels, top_k=8, windows=windows)
+    for w, p in enumerate(fast):
+        assert p.class_ids == tuple(int(i) for i in np.argsort(-probs[w], kind="stable")[:8])
+        assert list(p.class_ids) == sorted(p.class_ids)  # ties all: the lowest class ids of the best level
+
+
+def test_smoothing_over_one_window_is_the_identity_and_long_float32_input_keeps_its_precision():
+    probs = np.random.default_rng(5).dirichlet(np.ones(4), size=50)
+    assert smooth_probs(probs, 1).tobytes() == probs.tobytes()  # unchanged to the bit, not a running sum's rounding
+    long = np.random.default_rng(6).dirichlet(np.ones(4), size=20_000).astype(np.float32)
+    smoothed = smooth_probs(long, 5)
+    direct = np.stack([long[max(0, i - 2) : i + 3].astype(np.float64).mean(axis=0) for i in range(len(long))])
+    assert smoothed.dtype == np.float64
+    np.testing.assert_allclose(smoothed, direct, atol=1e-9)  # a float32 running sum drifts by ~1e-4 here
