@@ -870,3 +870,23 @@ def test_a_closed_live_recognizer_is_freed_with_its_requests(models):
     del live
     gc.collect()
     assert gone() is None, "the live recognizer outlived its session"
+
+
+def test_the_request_limit_may_grow_to_the_plugins_optimal_number_when_it_is_larger(models):
+    """A device that wants more requests than the default cap of 4 (a GPU's streams) may get them all.
+
+    A CPU plugin here offers at most one request per core (2), so the device's number is stood in for:
+    the same compiled models, reporting 6.
+    """
+    import dataclasses
+
+    class SixRequests(type(models)):
+        def optimal_requests(self) -> int:
+            return 6
+
+    wide = SixRequests(**{f.name: getattr(models, f.name) for f in dataclasses.fields(models)})
+    with LiveRecognizer(wide) as live:
+        assert live.in_flight_limit is not None and live.in_flight_limit.cap == 6
+        assert live.max_in_flight == 2  # nothing measured yet: it starts at 2 whatever the cap
+    with LiveRecognizer(models) as live:
+        assert live.in_flight_limit.cap == 4 and live.max_in_flight == 2  # the default cap
