@@ -49,6 +49,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--record", type=Path, help="also record the session into this folder (LivePlayer(record=...))")
     p.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
     p.add_argument(
+        "--hint",
+        default="LATENCY",
+        choices=("LATENCY", "THROUGHPUT"),
+        help="the encoder's performance hint (default LATENCY, as the notebook's live player)",
+    )
+    p.add_argument(
+        "--inference-precision",
+        choices=("f32", "bf16", "f16"),
+        help="what the models compute in (default: the device's own; f32 on an AMX or AVX-512 BF16 CPU "
+        "comes closer to a CPU without them)",
+    )
+    p.add_argument(
         "--max-in-flight",
         type=int,
         help="a fixed number of encoder requests (1: the latency hint's own, as before the in-flight limit); "
@@ -72,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     files = resolve_model(precision=args.precision, model_dir=args.model_dir, need_labels=False)
     labels = placeholder_labels(files.decoder_xml)  # proxy labels mean nothing
     t = time.perf_counter()
-    models = compile_models(files, device=args.device, hint="LATENCY", labels=labels)
+    models = compile_models(
+        files, device=args.device, hint=args.hint, labels=labels, inference_precision=args.inference_precision
+    )
     compile_s = time.perf_counter() - t
     player = LivePlayer(models, max_seconds=args.seconds, record=args.record)
     load_before = os.getloadavg()
@@ -82,9 +96,13 @@ def main(argv: list[str] | None = None) -> int:
     load_after = os.getloadavg()
 
     s = report.stage_ms
-    print(f"video      {args.video.name}, {args.precision} proxy models on {args.device} (compile {compile_s:.1f} s)")
+    print(
+        f"video      {args.video.name}, {args.precision} proxy models on {args.device} computing in "
+        f"{models.inference_precision or '?'} (compile {compile_s:.1f} s)"
+    )
     in_flight = "the latency budget's limit" if args.max_in_flight is None else f"fixed at {args.max_in_flight}"
-    print(f"requests   encoder requests in flight: {in_flight}")
+    streams = models.encoder.get_property("NUM_STREAMS")
+    print(f"requests   encoder requests in flight: {in_flight}; {args.hint} hint, {streams} stream(s)")
     print(f"load avg   {load_before[0]:.2f} before, {load_after[0]:.2f} after (> core count: shared)")
     print(f"played     {report.frames_source} source frames in {report.wall_s:.2f} s, stopped by {report.stopped_by}")
     print(f"front end  {report.front_end} (headless: paced by source time)")
