@@ -20,6 +20,7 @@ Usage:
     python benchmarks/live_player.py --seconds 10 --precision FP16-INT8
     python benchmarks/live_player.py --record /tmp/rec     # the same, recorded
     python benchmarks/live_player.py --max-in-flight 1     # one request, as before the in-flight limit
+    python benchmarks/live_player.py --busy-core --inference-precision f32  # a slow 2-core CPU, roughly
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import argparse
 import asyncio
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -66,6 +68,12 @@ def main(argv: list[str] | None = None) -> int:
         help="a fixed number of encoder requests (1: the latency hint's own, as before the in-flight limit); "
         "default: the recognizer's latency-budget limit",
     )
+    p.add_argument(
+        "--busy-core",
+        action="store_true",
+        help="keep one core busy with a second process while playing (a busy loop): the slow case of a "
+        "2-core machine shared with other work",
+    )
     args = p.parse_args(argv)
     if args.max_in_flight is not None:  # the player makes its recognizer: give it the fixed number
         import functools
@@ -90,9 +98,15 @@ def main(argv: list[str] | None = None) -> int:
     compile_s = time.perf_counter() - t
     player = LivePlayer(models, max_seconds=args.seconds, record=args.record)
     load_before = os.getloadavg()
-    t = time.perf_counter()
-    report = asyncio.run(player.play(args.video))
-    play_s = time.perf_counter() - t
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if args.busy_core else None
+    try:
+        t = time.perf_counter()
+        report = asyncio.run(player.play(args.video))
+        play_s = time.perf_counter() - t
+    finally:
+        if busy is not None:
+            busy.kill()
+            busy.wait()
     load_after = os.getloadavg()
 
     s = report.stage_ms
@@ -104,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     streams = models.encoder.get_property("NUM_STREAMS")
     print(f"requests   encoder requests in flight: {in_flight}; {args.hint} hint, {streams} stream(s)")
     print(f"load avg   {load_before[0]:.2f} before, {load_after[0]:.2f} after (> core count: shared)")
+    if busy is not None:
+        print("busy core  a second process kept one core busy while playing")
     print(f"played     {report.frames_source} source frames in {report.wall_s:.2f} s, stopped by {report.stopped_by}")
     print(f"front end  {report.front_end} (headless: paced by source time)")
     print(
@@ -139,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
             "missing_samples": missing,
             "window_samples": samples,
             "max_in_flight": args.max_in_flight,
+            "hint": args.hint,
+            "busy_core": args.busy_core,
             "load_avg": load_before[0],
             "play_s": play_s,
             "frames_recorded": report.recording.frames if report.recording is not None else None,

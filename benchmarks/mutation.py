@@ -10,8 +10,9 @@ ones), so the checkout is never touched: mutmut's ``mutants/`` folder and its ca
 that copy. ``../shared`` is linked beside the copy, so tests needing it run as they do here.
 
 Prints, per module: killed / total, the score, and every surviving mutant with its diff line.
-mutmut runs each mutant in a forked worker; every survivor is then run once more in a Python
-process of its own, and counts as killed when its tests fail there (the report names those).
+mutmut runs each mutant in a forked worker; every survivor not listed as equivalent is then run once
+more in a Python process of its own, and counts as killed when its tests fail there (the report names
+those).
 Mutants listed in ``benchmarks/mutation-equivalent.txt`` (module, mutant name, the mutated line,
 reason) are equivalent (no test can tell them from the original): they are reported apart and the
 score without them is printed too. Target: at least 85 % killed per module.
@@ -358,19 +359,17 @@ def run_target(target: Target, *, workers: int, keep: bool, equivalents: dict, p
             earlier_kills = previous["killed"]
         killed = sorted(n for n, s in status.items() if s in ("killed", "timeout", "caught by type check"))
         survivors = sorted(set(status) - set(killed))
-        # a survivor is one only if a process of its own agrees (no state inherited from a fork)
-        fresh = rerun_in_fresh_processes(root, target, survivors, env, workers=workers)
+        lines = mutated_lines(root, target.source, survivors, env)
+        # a listed line that no longer matches any mutant of its function is stale: not applied
+        eq = {n: equivalents.get((target.name, mutant_function(n), lines[n])) for n in survivors}
+        # a survivor is one only if a process of its own agrees (no state inherited from a fork);
+        # an equivalent one needs no second opinion
+        fresh = rerun_in_fresh_processes(root, target, [n for n in survivors if not eq[n]], env, workers=workers)
         fresh_kills = sorted(n for n, verdict in fresh.items() if verdict != "survived")
         status |= {n: f"{fresh[n]} in a fresh process" for n in fresh_kills}
         killed = sorted([*killed, *fresh_kills])
         survivors = sorted(set(survivors) - set(fresh_kills))
-        rows = []
-        lines = mutated_lines(root, target.source, survivors, env)
-        for name in survivors:
-            line = lines[name]
-            # a listed line that no longer matches any mutant of its function is stale: not applied
-            eq = equivalents.get((target.name, mutant_function(name), line))
-            rows.append({"name": name, "status": status[name], "line": line, "equivalent": eq})
+        rows = [{"name": n, "status": status[n], "line": lines[n], "equivalent": eq[n]} for n in survivors]
         total = previous["total"] if previous is not None else len(status)
         return {
             "module": target.name,
