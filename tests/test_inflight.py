@@ -14,6 +14,8 @@ from actionrec.pipeline.inflight import InFlightLimit
 def test_before_any_completion_the_limit_is_its_start():
     assert InFlightLimit().limit == 2
     assert InFlightLimit(start=1, cap=3).limit == 1
+    assert InFlightLimit(start=4, cap=4).limit == 4  # the limits themselves are valid starts
+    assert InFlightLimit(start=1, cap=1).limit == 1
     assert InFlightLimit().service_s is None
 
 
