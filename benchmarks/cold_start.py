@@ -8,7 +8,7 @@ live section does on a fresh kernel::
 
     import notebook_utils as nu
     files = nu.resolve_model(precision=..., model_dir=..., labels=...)
-    models = nu.compile_models(files, hint="LATENCY")
+    models = nu.compile_models(files, hint="LIVE")
     player = nu.LivePlayer(models)
     await player.play(VIDEO)
 
@@ -24,7 +24,7 @@ CPU seconds beside each stage (wall time on a loaded machine is mostly waiting f
 
 - imports: ``import notebook_utils``;
 - resolve: ``resolve_model`` (no download: ``--model-dir``);
-- compile: ``compile_models(hint="LATENCY")`` from the compile cache;
+- compile: ``compile_models(hint="LIVE")`` from the compile cache;
 - player: ``LivePlayer(...)`` (the widgets' imports);
 - first frame: ``play()`` until the page acknowledged the first frame (opening the video);
 - first window: the first window's own video, from its first frame to its last sample
@@ -292,7 +292,7 @@ async def measure(
         from actionrec.bench import placeholder_labels
 
         names = placeholder_labels(files.decoder_xml)
-    models = nu.compile_models(files, device=device, hint="LATENCY", labels=names)
+    models = nu.compile_models(files, device=device, hint="LIVE", labels=names)
     mark("compile")
     player = nu.LivePlayer(models, max_seconds=window_s + 10.0)  # stopped at the first label
     mark("player")

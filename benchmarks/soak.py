@@ -60,7 +60,7 @@ async def soak(args) -> int:
 
     live.LiveRecognizer = Tracked  # the player imports it at play() time
     files = resolve_model(precision=args.precision, model_dir=args.model_dir, need_labels=False)
-    models = compile_models(files, hint="LATENCY", labels=placeholder_labels(files.decoder_xml))
+    models = compile_models(files, hint="LIVE", labels=placeholder_labels(files.decoder_xml))
     player = LivePlayer(models, max_seconds=args.minutes * 60)
     proc = psutil.Process()
     samples: list[tuple[float, float, int, int]] = []

@@ -114,6 +114,25 @@ def test_device_configs_follow_each_device():
     assert device_config("CPU", hint="LATENCY", cache_dir=cache) == {"PERFORMANCE_HINT": "LATENCY", "CACHE_DIR": cache}
 
 
+def test_the_live_hint_is_the_throughput_streams_on_a_cpu_and_latency_elsewhere(fake_devices, files, tmp_path):
+    cache = "/c"
+    assert device_config("CPU", hint="LIVE", cache_dir=cache, unpinned=True) == {
+        "PERFORMANCE_HINT": "THROUGHPUT",
+        "CACHE_DIR": cache,
+        "ENABLE_CPU_PINNING": False,
+    }
+    for device in ("GPU", "GPU.1", "NPU", "AUTO", "AUTO:GPU,CPU"):  # a GPU's throughput hint batches requests
+        assert device_config(device, hint="LIVE", cache_dir=cache)["PERFORMANCE_HINT"] == "LATENCY", device
+    core = fake_devices(ALL)
+    models = compile_models(files, encoder_device="CPU", decoder_device="GPU", hint="LIVE", cache_dir=tmp_path)
+    enc_device, enc = compiled(core, "encoder")
+    assert enc_device == "CPU" and enc["PERFORMANCE_HINT"] == "THROUGHPUT" and enc["ENABLE_CPU_PINNING"] is False
+    assert models.encoder_batch == 1 and models.encoder.input(0).get_partial_shape().is_static  # one frame each
+    dec_device, dec = compiled(core, "decoder")
+    assert dec_device == "GPU" and dec["PERFORMANCE_HINT"] == "LATENCY" and "ENABLE_CPU_PINNING" not in dec
+    assert models.hint == "LIVE"
+
+
 def test_npu_encoder_gets_hint_and_cache_but_no_cpu_pinning_nor_batch(fake_devices, files, tmp_path):
     core = fake_devices(ALL)
     models = compile_models(
@@ -161,6 +180,9 @@ def test_a_missing_decoder_device_is_refused_before_anything_compiles(fake_devic
 def test_real_cpu_compile_of_both_and_the_export_names_both_devices(files, red_clip, tmp_path):
     models = compile_models(files, encoder_device="CPU", decoder_device="cpu", cache_dir=tmp_path)
     assert (models.device, models.decoder_device, models.devices_text) == ("CPU", "CPU", "CPU")
+    live = compile_models(files, device="CPU", hint="LIVE", cache_dir=tmp_path)
+    assert str(live.encoder.get_property("PERFORMANCE_HINT")).endswith("THROUGHPUT")  # what OpenVINO was told
+    assert live.encoder_batch == 1 and live.encoder.input(0).get_partial_shape().is_static
     timeline = Recognizer(models).analyze(red_clip, progress=False, cache=False)
     assert timeline.predictions[0].labels[0] == "red"
     assert (timeline.device, timeline.decoder_device) == ("CPU", "CPU")

@@ -6,9 +6,10 @@ to do. :func:`device_config` is what each compiled model gets on its device:
 
 | setting | CPU | GPU | NPU | AUTO and other virtual devices |
 |---|---|---|---|---|
-| ``PERFORMANCE_HINT`` (``THROUGHPUT`` files, ``LATENCY`` live) | yes | yes | yes | yes |
+| ``PERFORMANCE_HINT`` of ``LIVE`` (:func:`performance_hint`) | THROUGHPUT | LATENCY | LATENCY | LATENCY |
+| ``PERFORMANCE_HINT`` of ``THROUGHPUT`` (files) and ``LATENCY`` | as asked | as asked | as asked | as asked |
 | ``CACHE_DIR`` (compile cache under ``model/``) | yes | yes | yes | yes |
-| ``ENABLE_CPU_PINNING=False`` (the encoder, files only) | yes | no | no | no |
+| ``ENABLE_CPU_PINNING=False`` (the encoder of files and of ``LIVE``) | yes | no | no | no |
 | ``INFERENCE_PRECISION_HINT`` (``AR_INFERENCE_PRECISION``) | f32, bf16, f16 | f32, f16 | no (its own) | as asked |
 | encoder batch > 1 (files, :func:`~actionrec.models.runtime.cpu_file_batch`) | yes | no | no (static shapes) | no |
 
@@ -90,6 +91,24 @@ def _matches(device: str, real: list[str]) -> bool:
     return any(r == device or r.split(".")[0] == device for r in real)
 
 
+def performance_hint(device: str, hint: str) -> str:
+    """The OpenVINO ``PERFORMANCE_HINT`` a model gets on ``device`` for the project's ``hint``.
+
+    ``THROUGHPUT`` and ``LATENCY`` are passed on. ``LIVE`` (a live source: one sample every
+    62.5 ms, a label within 0.3 s) is ``THROUGHPUT`` on a CPU: its streams of one thread each keep up
+    on a busy 2-core CPU where the latency hint's one stream of two threads drops samples (the live
+    recognizer's in-flight limit keeps the wait within the latency budget); ``LATENCY`` elsewhere (a
+    GPU's throughput hint batches requests: a live stream would wait for a batch to fill).
+
+    Example:
+        >>> performance_hint("CPU", "LIVE"), performance_hint("GPU.1", "LIVE"), performance_hint("GPU", "THROUGHPUT")
+        ('THROUGHPUT', 'LATENCY', 'THROUGHPUT')
+    """
+    if hint != "LIVE":
+        return hint
+    return "THROUGHPUT" if device_kind(device) == "CPU" else "LATENCY"
+
+
 def device_config(
     device: str,
     *,
@@ -102,18 +121,18 @@ def device_config(
 
     Args:
         device: a checked device name (:func:`check_device`).
-        hint: ``THROUGHPUT`` or ``LATENCY``.
+        hint: ``THROUGHPUT``, ``LATENCY`` or ``LIVE`` (:func:`performance_hint`).
         cache_dir: the compile cache folder (``CACHE_DIR``; CPU, GPU and NPU all cache compiled blobs).
         inference_precision: ``f32``/``bf16``/``f16`` or ``None`` (the device's own); a real device
             that does not take it (NPU; bf16 on a GPU) computes in its own precision, which
             :func:`~actionrec.models.runtime.encoder_facts` then reads back.
         unpinned: inference threads not pinned to cores (``ENABLE_CPU_PINNING=False``), CPU only: the
-            encoder of a file analysis, whose decode threads share the cores.
+            encoder of a file analysis or a live source, whose decode threads share the cores.
 
     Returns:
         The ``core.compile_model`` configuration.
     """
-    config: dict[str, object] = {"PERFORMANCE_HINT": hint, "CACHE_DIR": str(cache_dir)}
+    config: dict[str, object] = {"PERFORMANCE_HINT": performance_hint(device, hint), "CACHE_DIR": str(cache_dir)}
     kind = device_kind(device)
     if unpinned and kind == "CPU":
         config["ENABLE_CPU_PINNING"] = False

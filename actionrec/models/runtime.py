@@ -31,7 +31,7 @@ from .files import ModelFiles
 from .graph import any_batch, feature_output, per_sample, pooled
 from .labels import check_labels, count_mismatch, load_labels
 
-HINTS = ("LATENCY", "THROUGHPUT")
+HINTS = ("LATENCY", "THROUGHPUT", "LIVE")
 FILE_BATCH = 8  # encoder samples per file request on a CPU with AVX-512 (see actionrec.pipeline.encoders)
 INT8_FILE_BATCH = 2  # the same for a quantized (INT8) encoder: within its memory budget
 
@@ -172,7 +172,9 @@ def compile_models(
         files: from :func:`actionrec.models.resolve_model`.
         device: ``CPU``, ``GPU``, ``NPU``, ``AUTO`` (or ``AUTO:GPU,CPU``): where both models run
             unless ``encoder_device`` / ``decoder_device`` say otherwise.
-        hint: ``THROUGHPUT`` for files, ``LATENCY`` for live sources.
+        hint: ``THROUGHPUT`` for files, ``LIVE`` for live sources (on a CPU the throughput hint's
+            streams with one sample per request, elsewhere ``LATENCY``:
+            :func:`~actionrec.models.devices.performance_hint`), or ``LATENCY``.
         labels: class names; default: read from ``files.labels_path``.
         cache_dir: root of the compile cache (``<cache_dir>/compile_cache``), default ``model/``.
         inference_precision: e.g. ``"f32"`` to force f32 where the CPU would run bf16; default
@@ -199,13 +201,14 @@ def compile_models(
     private_dir(compile_cache)  # model/ is a cache of the user's: private (see private_dir for Windows)
     # Files decode video on the same cores: pinned encoder threads starve the decoder threads
     # (measured here, whole pipeline unpinned: ~10 % more video frames/s at batch 1, 2–5 % at 4).
+    # A live source decodes (and draws) on them too.
     config = devices.device_config(
         enc_device, hint=hint, cache_dir=compile_cache, inference_precision=inference_precision,
-        unpinned=hint == "THROUGHPUT",
+        unpinned=hint in ("THROUGHPUT", "LIVE"),
     )  # fmt: skip
     # Same hint for the decoder: files decode many windows through an AsyncInferQueue (throughput),
-    # live sources one window at a time (latency). Its threads stay pinned: in file analysis the
-    # decoder runs after the video is decoded, with no decoder threads to starve.
+    # live sources one window at a time. Its threads stay pinned: in file analysis the decoder runs
+    # after the video is decoded, with no decoder threads to starve.
     decoder_config = devices.device_config(
         dec_device, hint=hint, cache_dir=compile_cache, inference_precision=inference_precision
     )

@@ -4,14 +4,16 @@ A live source brings a grid sample every ``step_s`` (62.5 ms on the default grid
 in flight, a sample that arrives while the encoder is still on the previous one is dropped, even
 when the encoder keeps up on average: on a slow 2-core CPU it takes ~55 ms per sample at FP16 while
 decoding and drawing share the cores, and every late one costs a sample. More requests let a sample
-wait for the one before it instead, but each one queued adds one encoder time to the label latency
-(requests to one encoder run one after another on the latency hint's single stream).
+wait for the one before it instead, but each one queued adds to the label latency: one request's
+time on the latency hint's single stream, half of it on the two streams the ``LIVE`` hint gives a
+2-core CPU (two requests run at once, each on one thread).
 
 :class:`InFlightLimit` measures the encoder's *service time* (from a request's start, or from the
 previous completion when that is later, to its completion: the time the encoder spent on it, not
-the time it waited) and allows the largest number ``n`` of requests with ``n * service_s <=
-budget_s``, at least 1 and at most ``cap``. A fast encoder gets ``cap`` (nothing waits long); one
-slower than the budget gets 1 (dropping a sample is better than a late label).
+the time it waited; with two streams, about half a request's time) and allows the largest number
+``n`` of requests with ``n * service_s <= budget_s``, at least 1 and at most ``cap``. A fast encoder
+gets ``cap`` (nothing waits long); one slower than the budget gets 1 (dropping a sample is better
+than a late label).
 
 Example:
     >>> limit = InFlightLimit(budget_s=0.2, cap=4)

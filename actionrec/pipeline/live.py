@@ -7,7 +7,7 @@ and counted as *missing* in its window's coverage, so a slow CPU makes labels co
 The decoder runs as soon as a window's samples are resolved.
 
 Example:
-    >>> live = LiveRecognizer(compile_models(files, hint="LATENCY"))   # doctest: +SKIP
+    >>> live = LiveRecognizer(compile_models(files, hint="LIVE"))      # doctest: +SKIP
     >>> for frame in camera:                                           # doctest: +SKIP
     ...     live.push(frame)
     ...     if (p := live.poll()) is not None:
@@ -45,7 +45,7 @@ class LiveRecognizer:
     """Push frames, poll predictions.
 
     Args:
-        models: compiled models (use ``hint="LATENCY"``).
+        models: compiled models (use ``hint="LIVE"``: on a CPU, streams of one thread each).
         options: window, stride, top-k and smoothing (a trailing average live: future windows are
             unknown); default :class:`RecognizerOptions`.
         max_in_flight: encoder requests running at once. Default ``None``: as many as the latency

@@ -56,7 +56,7 @@ class LivePlayer:
     """Plays a source in real time with live labels in one canvas (see the module docstring).
 
     Args:
-        models: compiled models (``compile_models(files, hint="LATENCY")``).
+        models: compiled models (``compile_models(files, hint="LIVE")``).
         options: window, stride, top-k and smoothing, as for :class:`~actionrec.pipeline.LiveRecognizer`;
             default :meth:`RecognizerOptions.live() <actionrec.pipeline.RecognizerOptions.live>` (3 labels).
         threshold: top-1 probability below which the overlay says "uncertain".
