@@ -53,6 +53,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # ack_page beside this script
+from ack_page import AckPage  # noqa: E402
+
 LABELS = REPO.parent / "shared/omz/action-recognition-0001/kinetics400-id2label.json"
 TARGET_BEYOND_WINDOW_S = 2.0
 STAGES = ("imports", "resolve", "compile", "player", "first_frame", "first_window", "first_label")
@@ -216,46 +219,28 @@ def _print_profile(path: Path) -> None:
 # -- the counted process -------------------------------------------------------------------------
 
 
-class _Page:
-    """An in-process front end: JPEG-decodes each frame on its own thread and acknowledges it.
-
-    It stands in for ``player.js`` (decode, draw, ``{type: "ack", seq, shown: true}``); the
-    acknowledgement goes to the view's own message handler, as a comm message would.
-    """
+class _Page(AckPage):
+    """The front end (:class:`ack_page.AckPage`), noting the first frame and the first labelled frame."""
 
     def __init__(self, view, clock) -> None:
-        import queue
-        import threading
-
-        self.view, self.clock = view, clock
         self.first_frame_at: float | None = None
         self.first_label_at: float | None = None
         self.first_frame_cpu = self.first_label_cpu = 0.0
         self.first_prediction_at: float | None = None
         self.on_label = lambda: None  # called once, when the first labelled frame is acknowledged
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._work, daemon=True)
-        self._thread.start()
-        view.send = self.receive  # the widget's comm send: frames come here instead
+        super().__init__(view, clock)
 
-    def receive(self, content: dict, buffers: list | None = None) -> None:
-        labelled = self.first_prediction_at is not None and self.clock() >= self.first_prediction_at
-        self._queue.put((content["seq"], bytes(buffers[0]), labelled))
+    def sent(self, content: dict) -> bool:
+        """Whether the frame carries a label: sent after the recognizer's first prediction."""
+        return self.first_prediction_at is not None and self.clock() >= self.first_prediction_at
 
-    def _work(self) -> None:
-        import cv2
-        import numpy as np
-
-        while True:
-            seq, jpeg, labelled = self._queue.get()
-            image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
-            now, cpu = self.clock(), time.process_time()
-            if self.first_frame_at is None:
-                self.first_frame_at, self.first_frame_cpu = now, cpu
-            if labelled and self.first_label_at is None:
-                self.first_label_at, self.first_label_cpu = now, cpu
-                self.on_label()
-            self.view._on_page_msg(self.view, {"type": "ack", "seq": seq, "shown": image is not None}, [])
+    def on_frame(self, *, seq: int, sent_s: float, shown_s: float, shown: bool, note: object) -> None:
+        cpu = time.process_time()
+        if self.first_frame_at is None:
+            self.first_frame_at, self.first_frame_cpu = shown_s, cpu
+        if note and self.first_label_at is None:
+            self.first_label_at, self.first_label_cpu = shown_s, cpu
+            self.on_label()
 
 
 async def profiled(path: str, **options) -> None:

@@ -3,7 +3,10 @@
 
 Plays VIDEO through :class:`actionrec.notebook.player.LivePlayer` exactly as the notebook does
 (decode, LiveRecognizer, overlay drawing, JPEG encoding, sending to the canvas widget), but with no
-front end: no acknowledgement ever comes, so frames are paced by source time only. Prints the
+front end: no acknowledgement ever comes, so frames are paced by source time only. With
+``--ack-page``, an in-process page (``ack_page.py``: a thread that JPEG-decodes every frame and
+acknowledges it, as ``player.js`` does after drawing) is the front end: the player then runs with
+browser flow control. Prints the
 shown-frame ratio (source frames shown within one frame interval of their source time / source
 frames) and the label latency (label on screen - source time of its window's last frame), per
 ../shared/docs/conventions.md. Targets: >= 95 % of frames shown at source pace, labels refreshing
@@ -21,6 +24,7 @@ Usage:
     python benchmarks/live_player.py --record /tmp/rec     # the same, recorded
     python benchmarks/live_player.py --max-in-flight 1     # one request, as before the in-flight limit
     python benchmarks/live_player.py --busy-core --inference-precision f32  # a slow 2-core CPU, roughly
+    python benchmarks/live_player.py --ack-page            # with a front end that acknowledges frames
 """
 
 from __future__ import annotations
@@ -75,6 +79,11 @@ def main(argv: list[str] | None = None) -> int:
         help="keep one core busy with a second process while playing (a busy loop): the slow case of a "
         "2-core machine shared with other work",
     )
+    p.add_argument(
+        "--ack-page",
+        action="store_true",
+        help="an in-process front end that decodes and acknowledges every frame (browser flow control)",
+    )
     args = p.parse_args(argv)
     if args.max_in_flight is not None:  # the player makes its recognizer: give it the fixed number
         import functools
@@ -98,6 +107,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     compile_s = time.perf_counter() - t
     player = LivePlayer(models, max_seconds=args.seconds, record=args.record)
+    page = None
+    if args.ack_page:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from ack_page import AckPage
+
+        page = AckPage(player.view)
     load_before = os.getloadavg()
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if args.busy_core else None
     try:
@@ -122,7 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     if busy is not None:
         print("busy core  a second process kept one core busy while playing")
     print(f"played     {report.frames_source} source frames in {report.wall_s:.2f} s, stopped by {report.stopped_by}")
-    print(f"front end  {report.front_end} (headless: paced by source time)")
+    if page is None:
+        print(f"front end  {report.front_end} (headless: paced by source time)")
+    else:
+        print(f"front end  an in-process page acknowledged {page.frames} frames (browser flow control)")
     print(
         f"shown      {report.frames_shown_on_time}/{report.frames_source} on time = {report.shown_ratio:.1%} "
         f"(target >= {TARGET_SHOWN_RATIO:.0%}); {report.frames_shown} shown in all"
@@ -158,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             "max_in_flight": args.max_in_flight,
             "hint": args.hint,
             "busy_core": args.busy_core,
+            "ack_page": args.ack_page,
             "load_avg": load_before[0],
             "play_s": play_s,
             "frames_recorded": report.recording.frames if report.recording is not None else None,
