@@ -10,9 +10,9 @@ ones), so the checkout is never touched: mutmut's ``mutants/`` folder and its ca
 that copy. ``../shared`` is linked beside the copy, so tests needing it run as they do here.
 
 Prints, per module: killed / total, the score, and every surviving mutant with its diff line.
-mutmut runs each mutant in a forked worker; every survivor not listed as equivalent is then run once
-more in a Python process of its own, and counts as killed when its tests fail there (the report names
-those).
+mutmut runs each mutant in a forked worker; every survivor not listed as equivalent, and every mutant
+that ran out of time, is then run once more in a Python process of its own: a survivor counts as
+killed when its tests fail there (the report names those), a timeout as a survivor when they pass.
 Mutants listed in ``benchmarks/mutation-equivalent.txt`` (module, mutant name, the mutated line,
 reason) are equivalent (no test can tell them from the original): they are reported apart and the
 score without them is printed too. Target: at least 85 % killed per module.
@@ -359,16 +359,22 @@ def run_target(target: Target, *, workers: int, keep: bool, equivalents: dict, p
             earlier_kills = previous["killed"]
         killed = sorted(n for n, s in status.items() if s in ("killed", "timeout", "caught by type check"))
         survivors = sorted(set(status) - set(killed))
-        lines = mutated_lines(root, target.source, survivors, env)
+        # a mutant that ran out of time in its forked worker may only have waited (a lock or a thread
+        # the fork did not carry, a machine busy with other work): a process of its own decides
+        timeouts = sorted(n for n in killed if status[n] == "timeout")
+        lines = mutated_lines(root, target.source, [*survivors, *timeouts], env)
         # a listed line that no longer matches any mutant of its function is stale: not applied
-        eq = {n: equivalents.get((target.name, mutant_function(n), lines[n])) for n in survivors}
+        eq = {n: equivalents.get((target.name, mutant_function(n), lines[n])) for n in [*survivors, *timeouts]}
         # a survivor is one only if a process of its own agrees (no state inherited from a fork);
         # an equivalent one needs no second opinion
-        fresh = rerun_in_fresh_processes(root, target, [n for n in survivors if not eq[n]], env, workers=workers)
-        fresh_kills = sorted(n for n, verdict in fresh.items() if verdict != "survived")
+        again = [n for n in survivors if not eq[n]] + timeouts
+        fresh = rerun_in_fresh_processes(root, target, again, env, workers=workers)
+        fresh_kills = sorted(n for n in survivors if n in fresh and fresh[n] != "survived")
+        timeout_survivors = sorted(n for n in timeouts if fresh[n] == "survived")
         status |= {n: f"{fresh[n]} in a fresh process" for n in fresh_kills}
-        killed = sorted([*killed, *fresh_kills])
-        survivors = sorted(set(survivors) - set(fresh_kills))
+        status |= {n: "survived in a fresh process (timed out in its forked worker)" for n in timeout_survivors}
+        killed = sorted(set(killed) - set(timeout_survivors) | set(fresh_kills))
+        survivors = sorted(set(survivors) - set(fresh_kills) | set(timeout_survivors))
         rows = [{"name": n, "status": status[n], "line": lines[n], "equivalent": eq[n]} for n in survivors]
         total = previous["total"] if previous is not None else len(status)
         return {
