@@ -451,6 +451,38 @@ def test_a_wrong_stated_duration_still_gives_every_row(models, grid, stated_s):
     assert encoded.embeddings.shape == (n, models.embedding_dim)
 
 
+@pytest.mark.parametrize(
+    ("frames", "duration_s", "run", "rows"),
+    [
+        (33, 2.0, {}, 35),  # 2 s: samples 0..32, and 2 spare rows
+        (9, 0.5, {}, 11),  # under a second too
+        (33, 2.0, {"max_seconds": 1.0}, 19),  # max_seconds ends the run first: samples 0..16
+        (33, 2.0, {"first_sample": 8}, 27),  # a chunk from sample 8 to the end: 25 samples
+        (33, 2.0, {"first_sample": 8, "max_seconds": 1.0}, 11),  # samples 8..16
+        (33, None, {"first_sample": 2, "end_sample": 20}, 18),  # a chunk's end: exactly its 18 samples
+        (33, 2.0, {"first_sample": 5, "end_sample": 6}, 1),  # a chunk of one sample: one row
+        (13, 1.5, {}, 27),  # 13 of 27 rows used (not more than half): their rows are copied, see below
+        (14, 1.5, {}, 27),  # 14 of 27: the rows are kept
+    ],
+)
+def test_the_first_rows_are_the_samples_the_stated_duration_makes_within_the_runs_limits(
+    models, grid, frames, duration_s, run, rows
+):
+    """One allocation holds a file's rows when its duration is right: the samples it makes, plus 2 spare.
+
+    The result is a view of those rows when more than half of them were used (else a copy of the
+    used ones: an overstated duration does not keep its unused rows for the rest of the session).
+    """
+    encoder = FileEncoder(models, grid, progress=False, **run)
+    encoded = encoder.run(grid_frames(frames), source="sized.mp4", duration_s=duration_s)
+    first, n = encoded.first_sample, encoded.num_samples
+    assert row_blues(encoded) == [blue(i) for i in range(first, first + n)]
+    if n > rows // 2:
+        assert encoded.embeddings.base is not None and encoded.embeddings.base.shape == (rows, models.embedding_dim)
+    else:
+        assert encoded.embeddings.base is None and encoded.embeddings.shape == (n, models.embedding_dim)
+
+
 def test_a_chunk_holds_exactly_its_samples_when_one_frame_decides_many(models, grid):
     """A chunk of samples [first, end): its rows are those samples, not more, across a gap in the source.
 
