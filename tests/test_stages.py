@@ -121,8 +121,13 @@ def test_the_result_carries_the_sources_counters_size_and_start(models, grid, ca
 
 
 def test_max_seconds_counts_from_the_first_frame(models, grid):
-    encoded = FileEncoder(models, grid, progress=False, max_seconds=1.0).run(grid_frames(64, t0=20.0), source="x")
+    bounded = FileEncoder(models, grid, progress=False, max_seconds=1.0)
+    encoded = bounded.run(grid_frames(64, t0=20.0), source="x")
     assert encoded.num_samples == 17 and encoded.duration_s == pytest.approx(1.0) and encoded.t0_s == 20.0
+    assert bounded.reached_end is False  # max_seconds ended it, not the source
+    whole = FileEncoder(models, grid, progress=False)
+    whole.run(grid_frames(8), source="x")
+    assert whole.reached_end is True
     # a bound below zero stops at the first frame: nothing analysed, a well-formed empty result
     none = FileEncoder(models, grid, progress=False, max_seconds=-1.0).run(grid_frames(8, t0=20.0), source="x")
     assert (none.num_samples, none.duration_s, none.frames_decoded, none.size_wh) == (0, 0.0, 1, (32, 32))
@@ -324,6 +329,7 @@ def test_an_early_stop_stops_the_reader_blocked_on_a_full_queue(models, grid, mo
     assert not runner.is_alive(), "the run did not return after its stop: the reader is stuck in put()"
     assert outcome == ["stopped"]
     assert len(pulled) == 4  # sample 0 taken, 2 queued, 1 waiting: nothing read after the stop
+    assert encoder.reached_end is False  # stopped: the source did not end (a chunk is not taken for the last)
 
 
 def test_a_ctrl_c_while_the_requests_drain_is_raised_after_the_reader_is_joined(models, grid, monkeypatch):
@@ -481,6 +487,31 @@ def test_the_first_rows_are_the_samples_the_stated_duration_makes_within_the_run
         assert encoded.embeddings.base is not None and encoded.embeddings.base.shape == (rows, models.embedding_dim)
     else:
         assert encoded.embeddings.base is None and encoded.embeddings.shape == (n, models.embedding_dim)
+
+
+@pytest.mark.parametrize(("first", "end"), [(5, 5), (6, 5), (-1, None), (-1, 4)])
+def test_a_chunk_that_is_no_range_of_samples_is_refused(models, grid, first, end):
+    with pytest.raises(
+        ValueError, match=rf"^samples {first}\.\.{end} are not a range of grid samples; need 0 <= first < end$"
+    ):
+        FileEncoder(models, grid, progress=False, first_sample=first, end_sample=end)
+
+
+def test_a_chunk_reads_no_frame_past_the_one_that_decides_its_last_sample(models, grid):
+    """Samples 0..7 of a source with a frame at every grid time: frame 7 decides sample 7 (a frame on
+    the sample's own time is its nearest); the 32 frames after it are another chunk's and stay unread."""
+    encoder = FileEncoder(models, grid, progress=False, first_sample=0, end_sample=8)
+    encoded = encoder.run(grid_frames(40), source="chunk.mp4")
+    assert encoded.num_samples == 8 and encoded.frames_decoded == 8 and encoder.reached_end is False
+
+
+def test_a_chunk_that_starts_on_a_repeated_frame_encodes_its_first_sample(models, grid):
+    """After a gap one frame serves several samples; a chunk starting among them has no row before its first."""
+    frames = frames_at([i / 16 for i in range(17)] + [3.0])  # samples 17..31 repeat frame 16 (nearest before the gap)
+    encoder = FileEncoder(models, grid, progress=False, first_sample=20, end_sample=24)
+    encoded = encoder.run(frames, source="chunk.mp4")
+    assert encoded.first_sample == 20 and encoded.num_samples == 4
+    assert row_blues(encoded) == [blue(16)] * 4 and encoder.samples_encoded == 1  # encoded once, then copied
 
 
 def test_a_chunk_holds_exactly_its_samples_when_one_frame_decides_many(models, grid):
