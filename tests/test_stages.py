@@ -467,6 +467,7 @@ def test_a_wrong_stated_duration_still_gives_every_row(models, grid, stated_s):
         (33, 2.0, {"first_sample": 8, "max_seconds": 1.0}, 11),  # samples 8..16
         (33, None, {"first_sample": 2, "end_sample": 20}, 18),  # a chunk's end: exactly its 18 samples
         (33, 2.0, {"first_sample": 5, "end_sample": 6}, 1),  # a chunk of one sample: one row
+        (2, 0.0, {}, 256),  # a duration of 0 is none (a header that states none): one block of rows
         (13, 1.5, {}, 27),  # 13 of 27 rows used (not more than half): their rows are copied, see below
         (14, 1.5, {}, 27),  # 14 of 27: the rows are kept
     ],
