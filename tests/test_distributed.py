@@ -26,6 +26,7 @@ from actionrec.models.files import resolve_model
 from actionrec.models.runtime import compile_models
 from actionrec.pipeline import Recognizer, RecognizerOptions
 from tests.support.cli import REPO, run_actionrec
+from tests.support.interrupts import default_ctrl_c_in_child, python_ctrl_c_here
 from tests.support.ray_workers import ChunkDyingWorker
 from tests.support.videos import make_video, solid, switch
 
@@ -197,7 +198,8 @@ def test_a_video_that_kills_every_worker_fails_after_bounded_retries(ray_runtime
     assert_same(local_results(recognizer, [items[0], items[2]]), [got[0], got[2]])
 
 
-def test_ctrl_c_kills_the_workers(ray_runtime, local, folder, tmp_path):
+def test_ctrl_c_kills_the_workers(ray_runtime, local, folder, tmp_path, request):
+    python_ctrl_c_here(request)
     _, payload, config = local
     slow = make_video(tmp_path / "slow.mp4", fps=30, duration_s=1.5, size_wh=(64, 48))  # not in the shared folder
     started = tmp_path / "started"
@@ -296,7 +298,7 @@ def test_cli_ctrl_c_leaves_only_complete_outputs(tiny_model_dir, tiny_labels_fil
     proc = subprocess.Popen(
         [sys.executable, "-m", "actionrec", "analyze", str(videos), *tiny_cli(tiny_model_dir, tiny_labels_file, out),
          "--ray", "--workers", "1", "--no-progress"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_ctrl_c_in_child,
     )  # fmt: skip
     deadline = time.monotonic() + 240
     while not list(out.glob("*.json")) and proc.poll() is None and time.monotonic() < deadline:

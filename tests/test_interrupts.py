@@ -15,6 +15,7 @@ from actionrec.models import compile_models, resolve_model
 from actionrec.pipeline import Recognizer
 from actionrec.pipeline import files as pipeline_files
 from tests.conftest import REPO
+from tests.support.interrupts import default_ctrl_c_in_child
 
 
 @pytest.fixture(scope="module")
@@ -105,9 +106,7 @@ def test_ctrl_c_during_cli_analyze_leaves_only_complete_files(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        # Ctrl+C's default action in the child, whatever this process inherited: a shell that starts
-        # the suite in the background without job control ignores SIGINT, and children inherit that
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        preexec_fn=default_ctrl_c_in_child,
     )
     lines: list[str] = []
     err: list[str] = []

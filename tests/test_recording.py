@@ -32,6 +32,7 @@ from actionrec.pipeline import RecognizerOptions
 from actionrec.render import TOP_BAR_BGR
 from actionrec.video import Frame, open_video
 from tests.support.fake_time import FakeTime
+from tests.support.interrupts import python_ctrl_c_here
 from tests.support.videos import solid
 
 pytestmark = pytest.mark.timeout(60)
@@ -320,10 +321,7 @@ def test_an_interrupt_while_the_video_is_finishing_drops_only_the_video(tmp_path
     """Ctrl+C while the encoder flushes: no half-written MP4 under any name; the text files are written."""
     from actionrec.export.video import AnnotatedVideoWriter
 
-    # Python's Ctrl+C handler, whatever this process inherited (a shell that starts the suite in the
-    # background without job control ignores SIGINT)
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    request.addfinalizer(lambda: signal.signal(signal.SIGINT, previous))
+    python_ctrl_c_here(request)
     from actionrec.results import Prediction, Timeline
 
     started, release = threading.Event(), threading.Event()
