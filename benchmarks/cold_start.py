@@ -40,6 +40,7 @@ Usage:
     python benchmarks/cold_start.py                          # 3 runs, FP16 proxies, model/bench/720p30.mp4
     python benchmarks/cold_start.py --runs 5 --precision FP16-INT8
     python benchmarks/cold_start.py --profile /tmp/cold.prof # one run under cProfile, its top functions
+    python benchmarks/cold_start.py --busy-core --inference-precision f32  # a slow 2-core CPU, roughly
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -80,6 +82,18 @@ def main(argv: list[str] | None = None) -> int:
         help="another checkout (e.g. `git archive` of main, unpacked): its runs interleave with this one's, "
         "so both see the same load; both medians are printed",
     )
+    p.add_argument(
+        "--inference-precision",
+        choices=("f32", "bf16", "f16"),
+        help="AR_INFERENCE_PRECISION in the kernels (default: the device's own; f32 on an AMX or AVX-512 "
+        "BF16 CPU comes closer to a CPU without them)",
+    )
+    p.add_argument(
+        "--busy-core",
+        action="store_true",
+        help="keep one core busy with a second process during the counted runs (a busy loop): with "
+        "--inference-precision f32, the slow case of a 2-core AVX2 machine, roughly",
+    )
     args = p.parse_args(argv)
     for path in (args.video, args.model_dir):
         if not path.exists():
@@ -88,6 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"cold start: {args.precision} models of {args.model_dir} on {args.device}, {args.video.name} at source pace")
     print(f"cpu        {cpu_name()}")
     print("front end  an in-process page acknowledging each frame after JPEG-decoding it (no Chromium)")
+    if args.inference_precision or args.busy_core:
+        print(
+            f"slow case  inference precision {args.inference_precision or 'the device default'}"
+            f"{', one core kept busy by a second process in the counted runs' if args.busy_core else ''}"
+        )
     warm = _run(args, profile=None)  # fills the compile cache and the page cache: not counted
     if warm is not None:
         print(f"warm-up    1 run not counted (total {warm['total']:.2f} s, load {warm['load_before']:.2f})")
@@ -99,19 +118,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.baseline_code:
         _run(args, profile=None, code=args.baseline_code)  # its compile cache entries, if they differ
-    runs, baseline = [], []
-    for i in range(args.runs):
-        if args.baseline_code:
-            figures = _run(args, profile=None, code=args.baseline_code)
-            if figures is not None:
-                baseline.append(figures)
-                _print_run(f"base {i + 1}", figures, args)
-        figures = _run(args, profile=None)
-        if figures is not None:
-            runs.append(figures)
-            _print_run(f"run {i + 1}", figures, args)
-            if args.json:
-                print(json.dumps(figures))
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if args.busy_core else None
+    try:
+        runs, baseline = _counted_runs(args)
+    finally:
+        if busy is not None:
+            busy.kill()
+            busy.wait()
     if not runs:
         print("no run showed a label (see above): on a loaded machine the player may skip every frame")
         return 1
@@ -124,6 +137,25 @@ def main(argv: list[str] | None = None) -> int:
     target = f"first label <= {TARGET_BEYOND_WINDOW_S:g} s beyond the first window's {args.window_s:g} s"
     print(f"target     {target}: {verdict}")
     return 0
+
+
+def _counted_runs(args: argparse.Namespace) -> tuple[list[dict], list[dict]]:
+    """The counted runs (and the baseline code's, interleaved): their figures."""
+    runs: list[dict] = []
+    baseline: list[dict] = []
+    for i in range(args.runs):
+        if args.baseline_code:
+            figures = _run(args, profile=None, code=args.baseline_code)
+            if figures is not None:
+                baseline.append(figures)
+                _print_run(f"base {i + 1}", figures, args)
+        figures = _run(args, profile=None)
+        if figures is not None:
+            runs.append(figures)
+            _print_run(f"run {i + 1}", figures, args)
+            if args.json:
+                print(json.dumps(figures))
+    return runs, baseline
 
 
 def _last_error(text: str) -> str:
@@ -149,6 +181,8 @@ def _run(args: argparse.Namespace, *, profile: Path | None, code: Path = REPO) -
     from jupyter_client.manager import start_new_kernel
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("AR_")}
+    if args.inference_precision:
+        env["AR_INFERENCE_PRECISION"] = args.inference_precision
     env["PYTHONPATH"] = os.pathsep.join([str(code), *filter(None, [os.environ.get("PYTHONPATH")])])
     load_before = os.getloadavg()[0]
     t = time.perf_counter()

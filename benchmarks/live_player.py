@@ -25,6 +25,12 @@ Usage:
     python benchmarks/live_player.py --max-in-flight 1     # one request, as before the in-flight limit
     python benchmarks/live_player.py --busy-core --inference-precision f32  # a slow 2-core CPU, roughly
     python benchmarks/live_player.py --ack-page            # with a front end that acknowledges frames
+    python benchmarks/live_player.py --chromium            # the front end: player.js in JupyterLab + Chromium
+
+With ``--chromium`` the player runs in a JupyterLab kernel (the UI tests' harness,
+``tests/ui/conftest.py``: Debian's ``/usr/bin/chromium`` driven by Playwright, never ``playwright
+install``) and its widget is displayed in a notebook that headless Chromium shows: ``player.js``
+decodes, draws and acknowledges the frames, as for a user. The kernel prints the same figures.
 """
 
 from __future__ import annotations
@@ -46,6 +52,16 @@ TARGET_LABELS_PER_S = 2.0
 
 
 def main(argv: list[str] | None = None) -> int:
+    p = _parser()
+    args = p.parse_args(argv)
+    if args.chromium:
+        if args.ack_page:
+            p.error("--chromium and --ack-page are two front ends: give one")
+        return _in_chromium([a for a in (argv if argv is not None else sys.argv[1:]) if a != "--chromium"], args)
+    return asyncio.run(_play(args, p))
+
+
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--video", type=Path, default=REPO / "model/bench/720p30.mp4")
     p.add_argument("--model-dir", type=Path, default=REPO / "model/proxy", help="OMZ layout (proxy models)")
@@ -84,7 +100,21 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="an in-process front end that decodes and acknowledges every frame (browser flow control)",
     )
-    args = p.parse_args(argv)
+    p.add_argument(
+        "--chromium",
+        action="store_true",
+        help="play in a JupyterLab kernel with the widget shown in headless Chromium (player.js acknowledges)",
+    )
+    return p
+
+
+async def play_in_kernel(argv: list[str]) -> int:
+    """The benchmark inside a Jupyter kernel: the player's widget is displayed, the page acknowledges."""
+    p = _parser()
+    return await _play(p.parse_args(argv), p, display=True)
+
+
+async def _play(args: argparse.Namespace, p: argparse.ArgumentParser, *, display: bool = False) -> int:
     if args.max_in_flight is not None:  # the player makes its recognizer: give it the fixed number
         import functools
 
@@ -113,11 +143,15 @@ def main(argv: list[str] | None = None) -> int:
         from ack_page import AckPage
 
         page = AckPage(player.view)
+    if display:  # in a kernel: the notebook's page shows the widget, player.js acknowledges its frames
+        from IPython.display import display as show
+
+        show(player.widget)
     load_before = os.getloadavg()
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if args.busy_core else None
     try:
         t = time.perf_counter()
-        report = asyncio.run(player.play(args.video))
+        report = await player.play(args.video)
         play_s = time.perf_counter() - t
     finally:
         if busy is not None:
@@ -137,7 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     if busy is not None:
         print("busy core  a second process kept one core busy while playing")
     print(f"played     {report.frames_source} source frames in {report.wall_s:.2f} s, stopped by {report.stopped_by}")
-    if page is None:
+    if display:
+        print(f"front end  player.js in Chromium; it acknowledged frames: {report.front_end}")
+    elif page is None:
         print(f"front end  {report.front_end} (headless: paced by source time)")
     else:
         print(f"front end  an in-process page acknowledged {page.frames} frames (browser flow control)")
@@ -177,12 +213,66 @@ def main(argv: list[str] | None = None) -> int:
             "hint": args.hint,
             "busy_core": args.busy_core,
             "ack_page": args.ack_page,
+            "chromium": display,
             "load_avg": load_before[0],
             "play_s": play_s,
             "frames_recorded": report.recording.frames if report.recording is not None else None,
             "frames_not_recorded": report.recording.frames_dropped if report.recording is not None else None,
         }
         print(json.dumps(figures))
+    return 0
+
+
+def _in_chromium(argv: list[str], args: argparse.Namespace) -> int:
+    """Run :func:`play_in_kernel` in a JupyterLab kernel whose notebook headless Chromium shows."""
+    import secrets
+    import shutil
+    import tempfile
+
+    import nbformat
+    from playwright.sync_api import sync_playwright
+
+    from tests.support.chromium import CHROMIUM, LAUNCH_ARGS
+    from tests.ui.conftest import (
+        _start_lab,
+        _stop_lab,
+        cell_outputs_text,
+        error_outputs,
+        open_notebook,
+        run_all,
+        shutdown_kernels,
+    )
+
+    if not CHROMIUM.exists():
+        raise SystemExit(f"--chromium needs Debian's Chromium at {CHROMIUM} (apt-get install -y chromium)")
+    absolute = []  # the kernel runs in the Lab's root: paths made absolute
+    for a in argv:
+        absolute.append(str(Path(a).resolve()) if Path(a).exists() else a)
+    source = f"import live_player\nrc = await live_player.play_in_kernel({absolute!r})\nassert rc == 0, rc"
+    base = Path(tempfile.mkdtemp(prefix="ar-live-chromium-"))
+    notebook = base / f"live_player-{secrets.token_hex(3)}.ipynb"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source)]
+    nbformat.write(nb, notebook)
+    env = {"PYTHONPATH": os.pathsep.join((str(REPO), str(Path(__file__).resolve().parent)))}
+    server = _start_lab(base / "lab", env)
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=list(LAUNCH_ARGS), headless=True)
+            try:
+                page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+                open_notebook(page, server, notebook)
+                run_all(page, timeout_s=args.seconds + 180)
+                errors = error_outputs(page)
+                print(cell_outputs_text(page))
+            finally:
+                browser.close()
+    finally:
+        shutdown_kernels(server)
+        _stop_lab(server)
+        shutil.rmtree(base, ignore_errors=True)
+    if errors:
+        raise SystemExit("the kernel failed:\n" + "\n".join(errors))
     return 0
 
 

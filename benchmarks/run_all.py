@@ -25,6 +25,7 @@ Usage:
     python benchmarks/run_all.py                         # 1 counted run, FP16 proxies
     python benchmarks/run_all.py --runs 3 --precision FP16-INT8
     python benchmarks/run_all.py --screenshot /tmp/ra    # also a screenshot of the page when done
+    python benchmarks/run_all.py --busy-core --inference-precision f32  # a slow 2-core CPU, roughly
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import re
 import secrets
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -66,6 +68,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=1, help="counted runs of Run All (after one not counted)")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds one Run All may take")
     p.add_argument("--screenshot", type=Path, help="save a screenshot of each counted run's page in this folder")
+    p.add_argument(
+        "--inference-precision",
+        choices=("f32", "bf16", "f16"),
+        help="AR_INFERENCE_PRECISION for the kernels (default: the device's own; f32 on an AMX or AVX-512 "
+        "BF16 CPU comes closer to a CPU without them)",
+    )
+    p.add_argument(
+        "--busy-core",
+        action="store_true",
+        help="keep one core busy with a second process during the counted runs (a busy loop): with "
+        "--inference-precision f32, the slow case of a 2-core AVX2 machine, roughly",
+    )
     args = p.parse_args(argv)
     missing = [str(f) for f in (args.model_dir, *DATA_FILES.values()) if not f.exists()]
     if missing:
@@ -87,8 +101,15 @@ def main(argv: list[str] | None = None) -> int:
         "AR_MAX_SECONDS": f"{args.max_seconds:g}",
         "PYTHONPATH": str(link),
     }
+    if args.inference_precision:
+        env["AR_INFERENCE_PRECISION"] = args.inference_precision
     print(f"Run All: {args.precision} proxy models of {args.model_dir}, live section {args.max_seconds:g} s of video")
     print(f"cpu      {cpu_name()}; Chromium {CHROMIUM}")
+    if args.inference_precision or args.busy_core:
+        print(
+            f"slow case inference precision {args.inference_precision or 'the device default'}"
+            f"{', one core kept busy by a second process in the counted runs' if args.busy_core else ''}"
+        )
     server = _start_lab(base / "lab", env)
     try:
         settings = server.root_dir.parent / "settings" / TRACKER_SETTINGS  # read when the page loads
@@ -99,10 +120,16 @@ def main(argv: list[str] | None = None) -> int:
                 warm = _run_all(browser, server, link, args)
                 print(f"warm-up  {warm['total_s']:.1f} s, not counted (load avg {warm['load_before']:.2f})")
                 runs = []
-                for i in range(args.runs):
-                    run = _run_all(browser, server, link, args, shot=args.screenshot, name=f"run{i + 1}")
-                    runs.append(run)
-                    _print_run(f"run {i + 1}", run)
+                busy = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if args.busy_core else None
+                try:
+                    for i in range(args.runs):
+                        run = _run_all(browser, server, link, args, shot=args.screenshot, name=f"run{i + 1}")
+                        runs.append(run)
+                        _print_run(f"run {i + 1}", run)
+                finally:
+                    if busy is not None:
+                        busy.kill()
+                        busy.wait()
             finally:
                 browser.close()
     finally:
