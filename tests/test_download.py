@@ -553,6 +553,17 @@ def test_offline_without_the_file_says_how_much_a_run_online_downloads_and_the_a
     )
 
 
+def test_offline_without_the_labels_points_at_a_local_labels_file(tmp_path):
+    remote = RemoteFile("labels/kinetics.txt", "http://127.0.0.1:9/labels/kinetics.txt", 2048, "ab" * 48, "sha384")
+    with pytest.raises(OfflineError) as info:
+        fetch(remote, tmp_path, offline=True)
+    assert str(info.value) == (
+        f"labels/kinetics.txt is not in the cache {tmp_path} and offline mode is on; run once with network "
+        "access (it downloads 2.0 KB from http://127.0.0.1:9/labels/kinetics.txt) or pass a local labels file "
+        "(--labels / AR_LABELS)"
+    )
+
+
 @pytest.fixture
 def closed_port():
     """A 127.0.0.1 port nothing listens on: connecting is refused at once."""
