@@ -49,13 +49,13 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # ack_page beside this script
+import slow_case  # noqa: E402
 from ack_page import AckPage  # noqa: E402
 
 LABELS = REPO.parent / "shared/omz/action-recognition-0001/kinetics400-id2label.json"
@@ -82,18 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         help="another checkout (e.g. `git archive` of main, unpacked): its runs interleave with this one's, "
         "so both see the same load; both medians are printed",
     )
-    p.add_argument(
-        "--inference-precision",
-        choices=("f32", "bf16", "f16"),
-        help="AR_INFERENCE_PRECISION in the kernels (default: the device's own; f32 on an AMX or AVX-512 "
-        "BF16 CPU comes closer to a CPU without them)",
-    )
-    p.add_argument(
-        "--busy-core",
-        action="store_true",
-        help="keep one core busy with a second process during the counted runs (a busy loop): with "
-        "--inference-precision f32, the slow case of a 2-core AVX2 machine, roughly",
-    )
+    slow_case.add_arguments(p, busy_while="during the counted runs")
     args = p.parse_args(argv)
     for path in (args.video, args.model_dir):
         if not path.exists():
@@ -102,11 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"cold start: {args.precision} models of {args.model_dir} on {args.device}, {args.video.name} at source pace")
     print(f"cpu        {cpu_name()}")
     print("front end  an in-process page acknowledging each frame after JPEG-decoding it (no Chromium)")
-    if args.inference_precision or args.busy_core:
-        print(
-            f"slow case  inference precision {args.inference_precision or 'the device default'}"
-            f"{', one core kept busy by a second process in the counted runs' if args.busy_core else ''}"
-        )
+    if slow_case.describe(args):
+        print(f"slow case  {slow_case.describe(args)} in the counted runs")
     warm = _run(args, profile=None)  # fills the compile cache and the page cache: not counted
     if warm is not None:
         print(f"warm-up    1 run not counted (total {warm['total']:.2f} s, load {warm['load_before']:.2f})")
@@ -118,13 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.baseline_code:
         _run(args, profile=None, code=args.baseline_code)  # its compile cache entries, if they differ
-    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if args.busy_core else None
-    try:
+    with slow_case.busy_core(args.busy_core):
         runs, baseline = _counted_runs(args)
-    finally:
-        if busy is not None:
-            busy.kill()
-            busy.wait()
     if not runs:
         print("no run showed a label (see above): on a loaded machine the player may skip every frame")
         return 1

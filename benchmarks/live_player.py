@@ -39,13 +39,14 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # slow_case beside this script
+import slow_case  # noqa: E402
 
 TARGET_SHOWN_RATIO = 0.95
 TARGET_LABELS_PER_S = 2.0
@@ -78,23 +79,12 @@ def _parser() -> argparse.ArgumentParser:
         "hint's streams, one frame per request; LATENCY: one stream, as before)",
     )
     p.add_argument(
-        "--inference-precision",
-        choices=("f32", "bf16", "f16"),
-        help="what the models compute in (default: the device's own; f32 on an AMX or AVX-512 BF16 CPU "
-        "comes closer to a CPU without them)",
-    )
-    p.add_argument(
         "--max-in-flight",
         type=int,
         help="a fixed number of encoder requests (1: the latency hint's own, as before the in-flight limit); "
         "default: the recognizer's latency-budget limit",
     )
-    p.add_argument(
-        "--busy-core",
-        action="store_true",
-        help="keep one core busy with a second process while playing (a busy loop): the slow case of a "
-        "2-core machine shared with other work",
-    )
+    slow_case.add_arguments(p, busy_while="while playing")
     p.add_argument(
         "--ack-page",
         action="store_true",
@@ -148,15 +138,10 @@ async def _play(args: argparse.Namespace, p: argparse.ArgumentParser, *, display
 
         show(player.widget)
     load_before = os.getloadavg()
-    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if args.busy_core else None
-    try:
+    with slow_case.busy_core(args.busy_core):
         t = time.perf_counter()
         report = await player.play(args.video)
         play_s = time.perf_counter() - t
-    finally:
-        if busy is not None:
-            busy.kill()
-            busy.wait()
     load_after = os.getloadavg()
 
     s = report.stage_ms
@@ -168,7 +153,7 @@ async def _play(args: argparse.Namespace, p: argparse.ArgumentParser, *, display
     streams = models.encoder.get_property("NUM_STREAMS")
     print(f"requests   encoder requests in flight: {in_flight}; {args.hint} hint, {streams} stream(s)")
     print(f"load avg   {load_before[0]:.2f} before, {load_after[0]:.2f} after (> core count: shared)")
-    if busy is not None:
+    if args.busy_core:
         print("busy core  a second process kept one core busy while playing")
     print(f"played     {report.frames_source} source frames in {report.wall_s:.2f} s, stopped by {report.stopped_by}")
     if display:

@@ -37,7 +37,6 @@ import re
 import secrets
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,6 +45,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # slow_case beside this script
+import slow_case  # noqa: E402
+
 SHARED = REPO.parent / "shared"
 DATA_FILES = {  # data/ of the project copy: the pinned files, from ../shared
     "labels/kinetics400-id2label.json": SHARED / "omz/action-recognition-0001/kinetics400-id2label.json",
@@ -68,18 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=1, help="counted runs of Run All (after one not counted)")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds one Run All may take")
     p.add_argument("--screenshot", type=Path, help="save a screenshot of each counted run's page in this folder")
-    p.add_argument(
-        "--inference-precision",
-        choices=("f32", "bf16", "f16"),
-        help="AR_INFERENCE_PRECISION for the kernels (default: the device's own; f32 on an AMX or AVX-512 "
-        "BF16 CPU comes closer to a CPU without them)",
-    )
-    p.add_argument(
-        "--busy-core",
-        action="store_true",
-        help="keep one core busy with a second process during the counted runs (a busy loop): with "
-        "--inference-precision f32, the slow case of a 2-core AVX2 machine, roughly",
-    )
+    slow_case.add_arguments(p, busy_while="during the counted runs")
     args = p.parse_args(argv)
     missing = [str(f) for f in (args.model_dir, *DATA_FILES.values()) if not f.exists()]
     if missing:
@@ -105,11 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         env["AR_INFERENCE_PRECISION"] = args.inference_precision
     print(f"Run All: {args.precision} proxy models of {args.model_dir}, live section {args.max_seconds:g} s of video")
     print(f"cpu      {cpu_name()}; Chromium {CHROMIUM}")
-    if args.inference_precision or args.busy_core:
-        print(
-            f"slow case inference precision {args.inference_precision or 'the device default'}"
-            f"{', one core kept busy by a second process in the counted runs' if args.busy_core else ''}"
-        )
+    if slow_case.describe(args):
+        print(f"slow case {slow_case.describe(args)} in the counted runs")
     server = _start_lab(base / "lab", env)
     try:
         settings = server.root_dir.parent / "settings" / TRACKER_SETTINGS  # read when the page loads
@@ -120,16 +108,11 @@ def main(argv: list[str] | None = None) -> int:
                 warm = _run_all(browser, server, link, args)
                 print(f"warm-up  {warm['total_s']:.1f} s, not counted (load avg {warm['load_before']:.2f})")
                 runs = []
-                busy = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if args.busy_core else None
-                try:
+                with slow_case.busy_core(args.busy_core):
                     for i in range(args.runs):
                         run = _run_all(browser, server, link, args, shot=args.screenshot, name=f"run{i + 1}")
                         runs.append(run)
                         _print_run(f"run {i + 1}", run)
-                finally:
-                    if busy is not None:
-                        busy.kill()
-                        busy.wait()
             finally:
                 browser.close()
     finally:
