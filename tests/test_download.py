@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from actionrec.download import RemoteFile, download_url, fetch_file, mirror_url
+from actionrec.download import RemoteFile, download_url, fetch_file, fetch_files, mirror_url
 from actionrec.errors import ChecksumMismatchError, DownloadError, OfflineError
 from tests.conftest import REPO, sha
 
@@ -987,3 +987,23 @@ def test_a_part_file_removed_while_its_body_streams_in_is_reported_as_nothing_ke
         "(last: connection dropped after 0 B: ChunkedEncodingError); "
         "Check the network or the mirror (--base-url / AR_MODEL_BASE_URL), then run again"
     )
+
+
+def test_fetch_files_takes_each_file_through_its_own_mirror_in_order(http_server, tmp_path):
+    model_bytes, labels_bytes = b"model weights " * 100, b"label one\nlabel two\n"
+    http_server.add("models/m/a.bin", model_bytes)
+    http_server.add("data/org/repo/sha/labels.txt", labels_bytes)
+    remotes = [  # canonical URLs nothing listens on: only the mirrors can serve them
+        RemoteFile("m/a.bin", "https://h/x/models_bin/1/m/a.bin", len(model_bytes), sha(model_bytes), "sha384"),
+        RemoteFile(
+            "labels/l.txt", "https://raw.githubusercontent.com/org/repo/sha/labels.txt", len(labels_bytes),
+            sha(labels_bytes), "sha384",
+        ),
+    ]  # fmt: skip
+    paths = fetch_files(
+        remotes, cache_dir=tmp_path, model_base_url=f"{http_server.url}/models/",
+        data_base_url=f"{http_server.url}/data", progress=False, sleep=lambda s: None, timeout_s=(2, 1),
+    )  # fmt: skip
+    assert paths == [tmp_path / "m/a.bin", tmp_path / "labels/l.txt"]
+    assert [p.read_bytes() for p in paths] == [model_bytes, labels_bytes]
+    assert [p for p, _ in http_server.requests] == ["/models/m/a.bin", "/data/org/repo/sha/labels.txt"]
