@@ -91,8 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"cold start: {args.precision} models of {args.model_dir} on {args.device}, {args.video.name} at source pace")
     print(f"cpu        {cpu_name()}")
     print("front end  an in-process page acknowledging each frame after JPEG-decoding it (no Chromium)")
-    if slow_case.describe(args):
-        print(f"slow case  {slow_case.describe(args)} in the counted runs")
+    if slow := slow_case.describe(args):
+        print(f"slow case  {slow} in the counted runs")
     warm = _run(args, profile=None)  # fills the compile cache and the page cache: not counted
     if warm is not None:
         print(f"warm-up    1 run not counted (total {warm['total']:.2f} s, load {warm['load_before']:.2f})")

@@ -210,7 +210,6 @@ async def _play(args: argparse.Namespace, p: argparse.ArgumentParser, *, display
 
 def _in_chromium(argv: list[str], args: argparse.Namespace) -> int:
     """Run :func:`play_in_kernel` in a JupyterLab kernel whose notebook headless Chromium shows."""
-    import secrets
     import shutil
     import tempfile
 
@@ -230,12 +229,10 @@ def _in_chromium(argv: list[str], args: argparse.Namespace) -> int:
 
     if not CHROMIUM.exists():
         raise SystemExit(f"--chromium needs Debian's Chromium at {CHROMIUM} (apt-get install -y chromium)")
-    absolute = []  # the kernel runs in the Lab's root: paths made absolute
-    for a in argv:
-        absolute.append(str(Path(a).resolve()) if Path(a).exists() else a)
+    absolute = [str(Path(a).resolve()) if Path(a).exists() else a for a in argv]  # the kernel runs in the Lab's root
     source = f"import live_player\nrc = await live_player.play_in_kernel({absolute!r})\nassert rc == 0, rc"
     base = Path(tempfile.mkdtemp(prefix="ar-live-chromium-"))
-    notebook = base / f"live_player-{secrets.token_hex(3)}.ipynb"
+    notebook = base / "live_player.ipynb"  # open_notebook opens a copy of its own name
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(source)]
     nbformat.write(nb, notebook)

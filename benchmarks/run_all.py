@@ -96,8 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         env["AR_INFERENCE_PRECISION"] = args.inference_precision
     print(f"Run All: {args.precision} proxy models of {args.model_dir}, live section {args.max_seconds:g} s of video")
     print(f"cpu      {cpu_name()}; Chromium {CHROMIUM}")
-    if slow_case.describe(args):
-        print(f"slow case {slow_case.describe(args)} in the counted runs")
+    if slow := slow_case.describe(args):
+        print(f"slow case {slow} in the counted runs")
     server = _start_lab(base / "lab", env)
     try:
         settings = server.root_dir.parent / "settings" / TRACKER_SETTINGS  # read when the page loads
