@@ -10,7 +10,9 @@ browser flow control. Prints the
 shown-frame ratio (source frames shown within one frame interval of their source time / source
 frames) and the label latency (label on screen - source time of its window's last frame), per
 ../shared/docs/conventions.md. Targets: >= 95 % of frames shown at source pace, labels refreshing
-at least twice a second.
+at least twice a second. Also prints the CPU seconds each part used while playing (this player's
+process, Chromium's, the Jupyter server's, the busy core's, the rest), per frame shown: where the
+cores went.
 
 The machine may be shared: the load average is printed; compare runs only on a quiet machine.
 
@@ -26,6 +28,7 @@ Usage:
     python benchmarks/live_player.py --busy-core --inference-precision f32  # a slow 2-core CPU, roughly
     python benchmarks/live_player.py --ack-page            # with a front end that acknowledges frames
     python benchmarks/live_player.py --chromium            # the front end: player.js in JupyterLab + Chromium
+    python benchmarks/live_player.py --chromium --ack-every 1   # player.js acknowledging every frame
 
 With ``--chromium`` the player runs in a JupyterLab kernel (the UI tests' harness,
 ``tests/ui/conftest.py``: Debian's ``/usr/bin/chromium`` driven by Playwright, never ``playwright
@@ -42,6 +45,10 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import psutil
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -91,6 +98,12 @@ def _parser() -> argparse.ArgumentParser:
         help="an in-process front end that decodes and acknowledges every frame (browser flow control)",
     )
     p.add_argument(
+        "--ack-every",
+        type=int,
+        help="the page acknowledges one drawn frame in this many (default: the player's ACK_EVERY; "
+        "1: every frame, as before); with --chromium",
+    )
+    p.add_argument(
         "--chromium",
         action="store_true",
         help="play in a JupyterLab kernel with the widget shown in headless Chromium (player.js acknowledges)",
@@ -133,15 +146,19 @@ async def _play(args: argparse.Namespace, p: argparse.ArgumentParser, *, display
         from ack_page import AckPage
 
         page = AckPage(player.view)
+    if args.ack_every is not None:
+        player.view.ack_every = args.ack_every
     if display:  # in a kernel: the notebook's page shows the widget, player.js acknowledges its frames
         from IPython.display import display as show
 
         show(player.widget)
     load_before = os.getloadavg()
     with slow_case.busy_core(args.busy_core):
+        cpu_before = cpu_seconds_by_process()  # the busy core's process included
         t = time.perf_counter()
         report = await player.play(args.video)
         play_s = time.perf_counter() - t
+        cpu = cpu_used(cpu_before, cpu_seconds_by_process())
     load_after = os.getloadavg()
 
     s = report.stage_ms
@@ -157,7 +174,10 @@ async def _play(args: argparse.Namespace, p: argparse.ArgumentParser, *, display
         print("busy core  a second process kept one core busy while playing")
     print(f"played     {report.frames_source} source frames in {report.wall_s:.2f} s, stopped by {report.stopped_by}")
     if display:
-        print(f"front end  player.js in Chromium; it acknowledged frames: {report.front_end}")
+        print(
+            f"front end  player.js in Chromium; it acknowledged frames: {report.front_end} "
+            f"({player.view.acks} acknowledgements, one per {player.view.ack_every} frames drawn)"
+        )
     elif page is None:
         print(f"front end  {report.front_end} (headless: paced by source time)")
     else:
@@ -176,6 +196,11 @@ async def _play(args: argparse.Namespace, p: argparse.ArgumentParser, *, display
     print(
         f"stage ms   decode {s.decode_ms:.1f}, preprocess {s.preprocess_ms:.1f}, encoder {s.encoder_ms:.1f}, "
         f"decoder {s.decoder_ms:.1f}, draw {s.draw_ms:.1f}"
+    )
+    frames = max(1, report.frames_shown)
+    print(
+        f"cpu        {play_s:.1f} s of play on {os.cpu_count()} cores: "
+        + ", ".join(f"{group} {used:.1f} s ({1000 * used / frames:.0f} ms/frame shown)" for group, used in cpu.items())
     )
     if report.recording is not None:
         rec = report.recording
@@ -203,9 +228,50 @@ async def _play(args: argparse.Namespace, p: argparse.ArgumentParser, *, display
             "play_s": play_s,
             "frames_recorded": report.recording.frames if report.recording is not None else None,
             "frames_not_recorded": report.recording.frames_dropped if report.recording is not None else None,
+            "cpu_s": cpu,
         }
         print(json.dumps(figures))
     return 0
+
+
+def _group(proc: psutil.Process, me: int) -> str:
+    """Which part of the run a process is: this player, Chromium, the Jupyter server, the busy core."""
+    if proc.pid == me:
+        return "player"
+    if "chrom" in proc.name():  # by name: the server's and kernel's command lines may name "chromium" paths
+        return "chromium"
+    cmd = " ".join(proc.cmdline())
+    if "jupyter" in cmd and "ipykernel" not in cmd:
+        return "jupyter server"
+    if "while True: pass" in cmd:
+        return "busy core"
+    return "other"
+
+
+def cpu_seconds_by_process() -> dict[int, tuple[str, float]]:
+    """pid -> (group, user + system CPU seconds so far) for every process this user can read."""
+    import psutil
+
+    me, out = os.getpid(), {}
+    for proc in psutil.process_iter():
+        try:
+            with proc.oneshot():
+                times = proc.cpu_times()
+                out[proc.pid] = (_group(proc, me), times.user + times.system)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return out
+
+
+def cpu_used(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict[str, float]:
+    """CPU seconds each group used between two snapshots (a process started between them: all of its
+    time; one that ended between them is not counted: its time is lost with it)."""
+    used: dict[str, float] = {}
+    for pid, (group, seconds) in after.items():
+        earlier = before.get(pid)
+        used[group] = used.get(group, 0.0) + seconds - (earlier[1] if earlier is not None else 0.0)
+    order = ("player", "chromium", "jupyter server", "busy core", "other")
+    return {g: round(used[g], 2) for g in order if g in used}
 
 
 def _in_chromium(argv: list[str], args: argparse.Namespace) -> int:

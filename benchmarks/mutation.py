@@ -159,6 +159,9 @@ TARGETS = (
     ),
     # download: besides its own two files, the planted-link tests of test_private_files (a link or a
     # second name at the part, validator or final path is never written through or read out).
+    # A mutant of the read loop (a read timeout or a stall check undone) waits on a socket that the
+    # test server keeps stalled, using no CPU: a test stops after 20 s (each takes 1.5 s at most),
+    # not at mutmut's wall-clock limit of ~15x the tests' time (~2.5 min per such mutant).
     Target(
         "download",
         "actionrec/download.py",
@@ -172,6 +175,7 @@ TARGETS = (
             "tests/test_private_files.py::test_a_link_at_the_validator_path_is_neither_read_nor_written",
             "tests/test_private_files.py::test_download_url_does_not_hand_out_a_link_planted_at_its_final_name",
         ),
+        pytest_args=("--timeout=20",),
     ),
 )
 

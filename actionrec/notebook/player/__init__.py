@@ -8,6 +8,7 @@
 """
 
 from .report import (
+    ACK_EVERY,
     ACK_TIMEOUT_S,
     MAX_UNACKED,
     STATUS_EVERY_S,
@@ -21,6 +22,7 @@ from .view import FrameView
 from .widget import LivePlayer
 
 __all__ = [
+    "ACK_EVERY",
     "ACK_TIMEOUT_S",
     "MAX_UNACKED",
     "STATUS_EVERY_S",

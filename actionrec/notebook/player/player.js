@@ -2,12 +2,16 @@
 //
 // The kernel sends annotated frames as binary JPEG buffers ({type: "frame", seq} + [jpeg]); each is
 // decoded off the main thread (createImageBitmap) and drawn onto one <canvas> per view, updated in
-// place: one display area, no flicker. Every frame is acknowledged ({type: "ack", seq, shown}) once
-// drawn, so the kernel keeps at most ~2 frames un-acknowledged. A frame arriving while another is
-// being decoded waits in a one-frame slot; a newer one replaces it (acked with shown: false), so the
-// browser never queues a backlog.
+// place: one display area, no flicker. Drawn frames are acknowledged ({type: "ack", seq, shown}),
+// cumulatively: one ack for every `ack_every` frames drawn (2), or ACK_DELAY_MS after the last one
+// drawn when no other follows, so the kernel keeps at most ~2 frames un-acknowledged. Each ack is a
+// message on the kernel's shell channel (the kernel answers it with busy and idle): half as many
+// leave the kernel and the page more CPU for the frames. A frame not drawn (no view, an error) is
+// acknowledged at once. A frame arriving while another is being decoded waits in a one-frame slot;
+// a newer one replaces it (acked with shown: false), so the browser never queues a backlog.
 
 const players = new Map(); // _player_id -> Player (one per widget model, shared by its views)
+const ACK_DELAY_MS = 100; // the last frame drawn is acknowledged this long after, when no other comes
 
 class Player {
   constructor(model) {
@@ -16,11 +20,30 @@ class Player {
     this.busy = false;
     this.pending = null; // {seq, buffer}: the newest frame waiting for the decoder
     this.last = null; // the newest ImageBitmap, drawn into views created later
+    this.drawnSinceAck = 0; // frames drawn and shown, not yet acknowledged
+    this.ackTimer = null;
+  }
+
+  ack(seq, shown, error) {
+    clearTimeout(this.ackTimer);
+    this.ackTimer = null;
+    this.drawnSinceAck = 0;
+    this.model.send(error ? { type: "ack", seq, shown, error } : { type: "ack", seq, shown });
+  }
+
+  drawn(seq) {
+    this.drawnSinceAck += 1;
+    if (this.drawnSinceAck >= Math.max(1, this.model.get("ack_every"))) {
+      this.ack(seq, true);
+      return;
+    }
+    clearTimeout(this.ackTimer);
+    this.ackTimer = setTimeout(() => this.ack(seq, true), ACK_DELAY_MS);
   }
 
   receive(seq, buffer) {
     if (this.busy) {
-      if (this.pending) this.model.send({ type: "ack", seq: this.pending.seq, shown: false });
+      if (this.pending) this.ack(this.pending.seq, false);
       this.pending = { seq, buffer };
       return;
     }
@@ -34,9 +57,10 @@ class Player {
       for (const canvas of this.canvases) paint(canvas, bitmap);
       if (this.last) this.last.close();
       this.last = bitmap;
-      this.model.send({ type: "ack", seq, shown: this.canvases.size > 0 });
+      if (this.canvases.size > 0) this.drawn(seq);
+      else this.ack(seq, false);
     } catch (err) {
-      this.model.send({ type: "ack", seq, shown: false, error: `${err.name}: ${err.message}` });
+      this.ack(seq, false, `${err.name}: ${err.message}`);
     }
     this.busy = false;
     if (this.pending) {
@@ -65,6 +89,7 @@ function initialize({ model }) {
   model.on("msg:custom", onMessage);
   return () => {
     model.off("msg:custom", onMessage);
+    clearTimeout(player.ackTimer);
     if (player.last) player.last.close();
     players.delete(id);
   };

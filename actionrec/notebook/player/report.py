@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ...pipeline.sampling import SamplingGrid
 
 MAX_UNACKED = 2  # frames in the browser not yet acknowledged
+ACK_EVERY = 2  # the page acknowledges every second frame drawn (an ack covers the frames before it)
 ACK_TIMEOUT_S = 2.0  # an older un-acked frame is lost (tab closed, page gone): stop waiting for it
 STATUS_EVERY_S = 0.25
 STOP_REASONS = ("end", "stop", "interrupt", "max_seconds")
@@ -172,7 +173,8 @@ class FrameSink(Protocol):
     :class:`~actionrec.notebook.player.FrameView` is one; tests pass a list-backed fake.
 
     Attributes:
-        acks: frames acknowledged by a browser so far (it grows only when a front end answers).
+        acks: acknowledgements received from a browser so far (it grows only when a front end
+            answers; one acknowledgement covers every frame up to the one it names).
     """
 
     acks: int

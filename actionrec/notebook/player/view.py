@@ -12,7 +12,7 @@ from typing import Any
 import anywidget
 import traitlets
 
-from .report import ACK_TIMEOUT_S, MAX_UNACKED
+from .report import ACK_EVERY, ACK_TIMEOUT_S, MAX_UNACKED
 
 
 class FrameView(anywidget.AnyWidget):
@@ -24,7 +24,9 @@ class FrameView(anywidget.AnyWidget):
 
     Attributes:
         front_end: a browser acknowledged at least one frame.
-        acks: acknowledgements received.
+        acks: acknowledgements received (the page sends one per ``ack_every`` frames drawn, and
+            one for each frame it did not draw; each covers every frame up to the one it names).
+        ack_every: synced to the page: how many drawn frames one acknowledgement covers.
         max_unacked: the most frames un-acknowledged at once (counted from the first
             acknowledgement: before it the view may be headless and does not wait); flow control
             keeps it at most :data:`MAX_UNACKED`.
@@ -34,6 +36,8 @@ class FrameView(anywidget.AnyWidget):
     _css = ".ar-player-canvas { display: block; width: 100%; height: auto; background: #111; border-radius: 3px; }"
     _player_id = traitlets.Unicode("").tag(sync=True)
     width_px = traitlets.Int(640).tag(sync=True)
+    # the page acknowledges this many drawn frames at once (cumulatively): fewer shell messages
+    ack_every = traitlets.Int(ACK_EVERY).tag(sync=True)
 
     def __init__(self, *, width_px: int = 640, clock: Callable[[], float] = time.perf_counter) -> None:
         super().__init__(_player_id=uuid.uuid4().hex, width_px=width_px)

@@ -4,8 +4,9 @@
 or frames from an (async) iterable, all opened one way (:func:`~actionrec.video.aopen_video`). Each frame goes to a
 :class:`~actionrec.pipeline.LiveRecognizer` (which drops samples when the encoder is busy: inference
 never holds the display) and, annotated with the top-k labels, the model crop and the stage
-timings, to a :class:`FrameView` canvas as a binary JPEG. The page acknowledges each frame and at
-most :data:`MAX_UNACKED` are in flight; a frame that cannot be shown within one frame interval of
+timings, to a :class:`FrameView` canvas as a binary JPEG. The page acknowledges the frames it
+draws (one acknowledgement per :data:`ACK_EVERY`, covering those before it) and at most
+:data:`MAX_UNACKED` are in flight; a frame that cannot be shown within one frame interval of
 its source time is skipped (the display catches up instead of lagging).
 
 Headless runs (nbclient) have no front end: no acknowledgement ever comes, the player never waits
