@@ -453,4 +453,5 @@ def _banner_line(event: ActionEvent) -> str:
 
 
 def _mean(values: deque[float]) -> float:
-    return float(np.mean(values)) if values else 0.0
+    # twice a frame: plain floats (numpy would copy the deque into an array each time)
+    return sum(values) / len(values) if values else 0.0
