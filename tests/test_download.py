@@ -1007,3 +1007,10 @@ def test_fetch_files_takes_each_file_through_its_own_mirror_in_order(http_server
     assert paths == [tmp_path / "m/a.bin", tmp_path / "labels/l.txt"]
     assert [p.read_bytes() for p in paths] == [model_bytes, labels_bytes]
     assert [p for p, _ in http_server.requests] == ["/models/m/a.bin", "/data/org/repo/sha/labels.txt"]
+    paths[1].unlink()
+    with pytest.raises(OfflineError):  # the options reach every fetch: offline touches no network
+        fetch_files(
+            remotes, cache_dir=tmp_path, model_base_url=f"{http_server.url}/models/",
+            data_base_url=f"{http_server.url}/data", offline=True, progress=False,
+        )  # fmt: skip
+    assert len(http_server.requests) == 2 and paths[0].read_bytes() == model_bytes

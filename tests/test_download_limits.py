@@ -130,10 +130,43 @@ def test_too_little_free_space_refuses_to_start(http_server, tmp_path, monkeypat
     fake_free_space(monkeypatch, 100 * MB)
     with pytest.raises(VideoOpenError) as caught:
         open_video(url, download_dir=tmp_path, progress=False, max_download_mb=64)
-    message = str(caught.value)
-    assert message.startswith(f"cannot download {url}: {tmp_path} has 100.0 MB free, but the rest of this download")
-    assert "256.0 MB must stay free; free some space" in message
+    assert str(caught.value) == (
+        f"cannot download {url}: {tmp_path} has 100.0 MB free, but the rest of this download may need up to "
+        f"{len(clip_bytes) / 1024:.1f} KB and 256.0 MB must stay free; free some space, download into another "
+        "folder (AR_DATA_DIR), or lower the limit (--max-download-mb / AR_MAX_DOWNLOAD_MB)"
+    )
     assert files_in(tmp_path) == []
+
+
+def test_exactly_the_rest_plus_the_margin_free_is_enough(http_server, tmp_path, monkeypatch):
+    from actionrec.download import FREE_SPACE_MARGIN_BYTES, download_url
+
+    body = os.urandom(100_000)
+    url = http_server.add("v/exact.bin", body)
+    fake_free_space(monkeypatch, len(body) + FREE_SPACE_MARGIN_BYTES)
+    path = download_url(url, dest_dir=tmp_path, progress=False, max_bytes=64 * MB)
+    assert path.read_bytes() == body
+
+
+@pytest.mark.parametrize("short_bytes", [0, 1])
+def test_the_check_after_the_last_byte_wants_the_margin_and_nothing_more(
+    http_server, tmp_path, monkeypatch, short_bytes
+):
+    """The free space is checked again after each 4 MB: after the last byte of a 4 MB body the rest is 0 bytes."""
+    from actionrec.download import FREE_SPACE_CHECK_BYTES, FREE_SPACE_MARGIN_BYTES, download_url
+    from actionrec.errors import DownloadError
+
+    body = os.urandom(FREE_SPACE_CHECK_BYTES)
+    url = http_server.add("v/four.bin", body)
+    calls = fake_free_space(monkeypatch, len(body) + FREE_SPACE_MARGIN_BYTES, FREE_SPACE_MARGIN_BYTES - short_bytes)
+    if short_bytes == 0:  # the margin is free: the download completes
+        assert download_url(url, dest_dir=tmp_path, progress=False, max_bytes=64 * MB).read_bytes() == body
+    else:
+        with pytest.raises(DownloadError) as caught:
+            download_url(url, dest_dir=tmp_path, progress=False, max_bytes=64 * MB)
+        assert "has 256.0 MB free, but the rest of this download may need up to 0 B and 256.0 MB" in str(caught.value)
+        assert files_in(tmp_path) == []
+    assert len(calls) == 2  # at the start, and after the last byte
 
 
 def test_the_announced_size_not_the_limit_is_what_must_fit(http_server, tmp_path, monkeypatch, clip_bytes):

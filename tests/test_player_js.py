@@ -3,8 +3,9 @@
 The page imports the real ES module (served from a 127.0.0.1 folder) and hands it a fake widget
 model that records every message the page sends to the kernel. Frames are real JPEGs, each of
 its own colour, so a test knows which one is on the canvas. The page's timers run on Playwright's
-fake clock (``page.clock``): the delayed acknowledgement comes when the test moves time on, never
-by waiting. Never runs ``playwright install``: the browser is Debian's ``/usr/bin/chromium``.
+fake clock (``page.clock``), paused: the delayed acknowledgement comes when the test moves time
+on, never by waiting, however slow the machine. Never runs ``playwright install``: the browser is
+Debian's ``/usr/bin/chromium``.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ window.pageReady = true;
 </script></body></html>
 """
 
+START_MS = 1_700_000_000_000  # the fake clock's epoch milliseconds
 COLOURS_BGR = [(0, 0, 255), (0, 255, 0), (255, 0, 0), (0, 255, 255), (255, 0, 255), (255, 255, 0)]
 
 
@@ -83,9 +85,10 @@ def player_page(served_player):
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=list(LAUNCH_ARGS), headless=True)
         try:
             page = browser.new_page()
-            page.clock.install()  # the page's setTimeout runs on the test's clock
+            page.clock.install(time=START_MS)  # the page's setTimeout runs on the test's clock
             page.goto(f"{served_player}/index.html")
             page.wait_for_function("window.pageReady === true")
+            page.clock.pause_at(START_MS + 1000)  # and it stands still until the test moves it
             yield page
         finally:
             browser.close()

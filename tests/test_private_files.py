@@ -2,6 +2,7 @@
 and the folders the package creates for its caches are private to the user (issue 12, item 9)."""
 
 import os
+import re
 import stat
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from actionrec import settings
 from actionrec.atomic import atomic_write
 from actionrec.download import RemoteFile, download_url, fetch_file
+from actionrec.errors import DownloadError
 from actionrec.video import resolve_source
 from tests.conftest import sha
 
@@ -107,6 +109,34 @@ def test_a_link_at_the_validator_path_is_neither_read_nor_written(http_server, t
     assert victim.read_bytes() == SECRET, "the server's ETag was written into the link's target"
     assert SECRET.strip().decode() not in http_server.if_ranges, "the target's text went to the server"
     assert path.read_bytes() == DATA and sorted(p.name for p in dest.iterdir()) == [path.name]
+
+
+def test_a_link_planted_at_the_validator_path_after_its_removal_stops_the_download(
+    http_server, tmp_path, victim, monkeypatch
+):
+    """The validator is created new (``O_EXCL``, no link followed), not opened by name after the unlink.
+
+    Another process planting a link between the removal of the old validator and the creation of
+    the new one gets its target written to if the file is opened by name: the download stops
+    instead, naming the path, and the target keeps its bytes.
+    """
+    import pathlib
+
+    url = http_server.add("v/clip.mp4", DATA)
+    dest = tmp_path / "downloads"
+    dest.mkdir()
+    validator = url_file(dest, url).with_suffix(".mp4.part.validator")
+    unlink = pathlib.Path.unlink
+
+    def unlink_then_plant(self, missing_ok=False):
+        unlink(self, missing_ok=missing_ok)
+        if self == validator:
+            self.symlink_to(victim)  # the other process, right after the removal
+
+    monkeypatch.setattr(pathlib.Path, "unlink", unlink_then_plant)
+    with pytest.raises(DownloadError, match=f"^cannot download {re.escape(str(validator))}: something else keeps"):
+        download_url(url, dest_dir=dest, **quiet())
+    assert victim.read_bytes() == SECRET, "the server's ETag was written through the planted link"
 
 
 def test_download_url_does_not_hand_out_a_link_planted_at_its_final_name(http_server, tmp_path, victim):
