@@ -2,6 +2,7 @@
 
 import errno
 import os
+import stat
 
 import pytest
 
@@ -759,6 +760,44 @@ def test_a_folder_at_the_part_path_stops_the_download_saying_what_is_in_the_way(
         assert caplog.messages == [
             f"m/model.bin: {part} is not a partial download of this user (a link or a shared file); replacing it"
         ]
+
+
+def test_a_part_that_changed_while_resuming_and_cannot_be_removed_stops_the_download_naming_it(
+    remote, http_server, tmp_path, monkeypatch
+):
+    part = tmp_path / "m/model.bin.part"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(DATA[:1000])
+
+    def another_writer(_path, _range):  # while the request is open, something appends to the part
+        with part.open("ab") as f:
+            f.write(b"x")
+
+    http_server.on_request = another_writer
+    real_unlink = os.unlink
+
+    def cannot_remove_the_part(path, *args, **kwargs):
+        if str(path) == str(part):
+            raise PermissionError(13, "Permission denied")  # e.g. the folder was made read-only
+        return real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "unlink", cannot_remove_the_part)
+    with pytest.raises(DownloadError) as info:
+        fetch(remote, tmp_path)
+    assert str(info.value) == (
+        f"cannot download m/model.bin: {part} is in the way and cannot be removed (Permission denied); "
+        "remove it and run again"
+    )
+
+
+def test_downloaded_files_get_the_usual_mode_never_executable(http_server, tmp_path):
+    url = http_server.add("v/mode.mp4", DATA)
+    old = os.umask(0o022)
+    try:
+        path = get_url(url, tmp_path)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644  # 0o666 less the umask, as any new file
 
 
 def test_a_rival_that_recreates_the_part_file_at_once_is_named_as_the_cause(remote, http_server, tmp_path, monkeypatch):

@@ -79,6 +79,17 @@ def test_the_default_limit_is_ar_max_download_mb_then_the_upload_limit(http_serv
         open_video(url, download_dir=tmp_path, progress=False, max_download_mb=4)
 
 
+def test_download_url_on_its_own_takes_the_default_limit(http_server, tmp_path, monkeypatch):
+    from actionrec.download import download_url
+    from actionrec.errors import DownloadError
+
+    url = http_server.add("v/default.bin", NOISE)  # 3 MB, announced
+    monkeypatch.setenv("AR_MAX_DOWNLOAD_MB", "1")
+    with pytest.raises(DownloadError, match=r"it is 3\.0 MB, over the limit of 1\.0 MB"):
+        download_url(url, dest_dir=tmp_path, progress=False)
+    assert files_in(tmp_path) == []
+
+
 def test_a_compressed_body_counts_what_it_decodes_to(http_server, tmp_path, clip_bytes):
     """Content-Length of a gzip body is its compressed size: neither a bound nor a completeness check."""
     url = http_server.add("v/gz.mp4", clip_bytes)
