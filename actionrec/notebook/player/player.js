@@ -33,7 +33,7 @@ class Player {
 
   drawn(seq) {
     this.drawnSinceAck += 1;
-    if (this.drawnSinceAck >= Math.max(1, this.model.get("ack_every"))) {
+    if (this.drawnSinceAck >= Math.max(1, this.model.get("ack_every") || 1)) {
       this.ack(seq, true);
       return;
     }
