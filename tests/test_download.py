@@ -2,6 +2,7 @@
 
 import errno
 import os
+import re
 import stat
 
 import pytest
@@ -788,6 +789,33 @@ def test_a_part_that_changed_while_resuming_and_cannot_be_removed_stops_the_down
         f"cannot download m/model.bin: {part} is in the way and cannot be removed (Permission denied); "
         "remove it and run again"
     )
+
+
+def test_download_url_starts_over_in_full_when_the_server_ignores_the_range(http_server, tmp_path, capsys):
+    url = http_server.add("v/ignored.mp4", DATA)
+    http_server.set_fault("v/ignored.mp4", "ignore_range")  # the first answer is cut off, then 200s only
+    path = get_url(url, tmp_path, progress=True)
+    assert path.read_bytes() == DATA
+    assert len(http_server.requests) == 2 and http_server.ranged()  # it asked to resume and got it all
+    _, second = capsys.readouterr().err.rstrip("\n").split("\n")  # one bar per attempt
+    assert re.match(r"\r[^:]+:   0%\|\s+\| 0\.00/0\.98M", second), second  # the new attempt counts from 0
+
+
+def test_a_pinned_file_cut_short_without_a_length_is_resumed_not_taken_as_whole(remote, http_server, tmp_path):
+    http_server.set_fault("m/model.bin", "no_length_drop_once")  # half, then the connection closes
+    path = fetch(remote, tmp_path)
+    assert path.read_bytes() == DATA
+    assert [r for _, r in http_server.requests] == [None, f"bytes={len(DATA) // 2}-"]
+
+
+def test_a_resumed_download_s_bar_starts_where_the_part_ends(remote, http_server, tmp_path, capsys):
+    http_server.set_fault("m/model.bin", "drop_once")
+    fetch(remote, tmp_path, progress=True)
+    first, second = capsys.readouterr().err.rstrip("\n").split("\n")  # one bar per attempt
+    count = r"\| ([\d.]+[kM]?)/0\.98M"
+    kept = re.findall(count, first)[-1]  # what the dropped attempt left in the part
+    assert kept != "0.00" and re.findall(count, second)[0] == kept  # the second bar starts there
+    assert re.findall(count, second)[-1] == "0.98M"
 
 
 def test_downloaded_files_get_the_usual_mode_never_executable(http_server, tmp_path):

@@ -159,6 +159,38 @@ def test_exactly_the_rest_plus_the_margin_free_is_enough(http_server, tmp_path, 
     assert path.read_bytes() == body
 
 
+def test_the_free_space_is_checked_every_4_mb_against_what_is_left(http_server, tmp_path, monkeypatch):
+    from actionrec.download import FREE_SPACE_CHECK_BYTES, FREE_SPACE_MARGIN_BYTES, download_url
+
+    body = os.urandom(3 * FREE_SPACE_CHECK_BYTES)
+    url = http_server.add("v/twelve.bin", body)
+    rests = [len(body) - k * FREE_SPACE_CHECK_BYTES for k in range(4)]  # at the start, after 4, 8 and 12 MB
+    calls = fake_free_space(monkeypatch, *(rest + FREE_SPACE_MARGIN_BYTES for rest in rests))  # just enough
+    assert download_url(url, dest_dir=tmp_path, progress=False, max_bytes=64 * MB).read_bytes() == body
+    assert calls == [rest + FREE_SPACE_MARGIN_BYTES for rest in rests]  # each check once, none between
+
+
+def test_a_resumed_download_needs_room_for_its_rest_only(http_server, tmp_path, monkeypatch):
+    from actionrec.download import FREE_SPACE_MARGIN_BYTES, download_url
+
+    body = os.urandom(MB)
+    url = http_server.add("v/resumed.mp4", body)
+    http_server.set_fault("v/resumed.mp4", "drop_once")  # half arrives, then a resume
+    real = shutil.disk_usage
+    asked = []
+
+    def just_enough(path):  # the rest of the file (what the part lacks) plus the margin, not a byte more
+        parts = list(tmp_path.glob("*.part"))
+        have = parts[0].stat().st_size if parts else 0
+        asked.append(have)
+        return real(path)._replace(free=len(body) - have + FREE_SPACE_MARGIN_BYTES)
+
+    monkeypatch.setattr(shutil, "disk_usage", just_enough)
+    path = download_url(url, dest_dir=tmp_path, progress=False, max_bytes=64 * MB, sleep=lambda s: None)
+    assert path.read_bytes() == body
+    assert len(asked) == 2 and asked[0] == 0 < asked[1] < len(body)  # checked again when resuming
+
+
 @pytest.mark.parametrize("short_bytes", [0, 1])
 def test_the_check_after_the_last_byte_wants_the_margin_and_nothing_more(
     http_server, tmp_path, monkeypatch, short_bytes

@@ -1,6 +1,7 @@
 """Cache folders are shared ground: a planted link never makes the package write into its target,
 and the folders the package creates for its caches are private to the user (issue 12, item 9)."""
 
+import contextlib
 import os
 import re
 import stat
@@ -64,6 +65,33 @@ def test_fetch_file_never_appends_to_a_link_planted_at_the_part_path(http_server
     assert victim.read_bytes() == SECRET
     assert not path.is_symlink() and path.read_bytes() == DATA
     assert http_server.ranged() == [], "the link's target is no partial download to resume from"
+
+
+def test_the_part_is_written_through_the_descriptor_it_was_opened_as_not_by_its_name(
+    http_server, tmp_path, victim, monkeypatch
+):
+    """A link planted at the part path once the part is open is never written through."""
+    from actionrec import download
+
+    url = http_server.add("m/model.bin", DATA)
+    remote = RemoteFile("m/model.bin", url, len(DATA), sha(DATA), "sha384")
+    cache = tmp_path / "cache"
+    part = cache / "m" / "model.bin.part"
+    open_part = download._open_part
+    planted = []
+
+    def open_then_plant(*args, **kwargs):
+        fd = open_part(*args, **kwargs)
+        if not planted:  # another process swaps a link in under the open file's name
+            part.unlink()
+            part.symlink_to(victim)
+            planted.append(part)
+        return fd
+
+    monkeypatch.setattr(download, "_open_part", open_then_plant)
+    with contextlib.suppress(DownloadError):  # what arrived went to the open file; the check refuses the link
+        fetch_file(remote, cache_dir=cache, **quiet())
+    assert planted and victim.read_bytes() == SECRET, "the download was written into the link's target"
 
 
 def test_fetch_file_never_appends_to_a_hard_link_at_the_part_path(http_server, tmp_path, victim):

@@ -15,6 +15,8 @@ Faults (per path, set with :meth:`FaultServer.set_fault`):
   and the whole body labelled ``bytes 0-`` (another range than asked for);
 - ``"chunked"``: the whole body with ``Transfer-Encoding: chunked`` and no ``Content-Length``;
 - ``"no_length"``: the whole body with neither, ended by closing the connection (HTTP/1.0 style);
+- ``"no_length_drop_once"``: the first request gets half the body that way (no length, closed: the
+  client cannot tell it from the end), then ``Range`` is honoured with lengths;
 - ``"endless"``: no length, the file's bytes sent over and over (an MJPEG camera, a radio), until
   the client goes away or :attr:`FaultServer.endless_max_bytes` are sent;
 - ``"gzip"``: the body gzip-compressed (whatever the client's ``Accept-Encoding``), with the
@@ -135,6 +137,8 @@ class FaultServer:
             return self._send(h, 200, b"<!doctype html><html><body>Sign in</body></html>", self.html_type)
         if fault in ("chunked", "no_length", "endless"):
             return self._send_unannounced(h, data, fault)
+        if fault == "no_length_drop_once" and count == 0:
+            return self._send_unannounced(h, data[: len(data) // 2], "no_length")
         if fault == "gzip":
             import gzip
 
