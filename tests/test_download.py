@@ -818,6 +818,34 @@ def test_a_resumed_download_s_bar_starts_where_the_part_ends(remote, http_server
     assert re.findall(count, second)[-1] == "0.98M"
 
 
+def test_a_body_that_cannot_be_decoded_fails_naming_the_error(http_server, tmp_path):
+    url = http_server.add("v/garbled.mp4", DATA)
+    http_server.set_fault("v/garbled.mp4", "bad_gzip")  # labelled gzip, but not gzip
+    with pytest.raises(DownloadError) as info:
+        get_url(url, tmp_path)
+    message = str(info.value)
+    assert message.startswith(f"cannot download {url}: ContentDecodingError: ")
+    assert "failed to decode" in message and list(tmp_path.glob("*.mp4")) == []
+
+
+def test_a_full_disk_while_writing_says_how_far_it_got_and_that_it_resumes(remote, tmp_path, monkeypatch):
+    from actionrec import download
+
+    open_part = download._open_part
+
+    def onto_a_full_disk(*args, **kwargs):
+        os.close(open_part(*args, **kwargs))  # the part exists, empty; every write fails as on a full disk
+        return os.open("/dev/full", os.O_WRONLY)
+
+    monkeypatch.setattr(download, "_open_part", onto_a_full_disk)
+    with pytest.raises(DownloadError) as info:
+        fetch(remote, tmp_path)
+    part = tmp_path / "m/model.bin.part"
+    assert str(info.value) == (
+        f"the disk is full while writing {part} (0 B of 1000.0 KB); free some space and run again (it resumes)"
+    )
+
+
 def test_downloaded_files_get_the_usual_mode_never_executable(http_server, tmp_path):
     url = http_server.add("v/mode.mp4", DATA)
     old = os.umask(0o022)

@@ -173,7 +173,7 @@ def test_the_free_space_is_checked_every_4_mb_against_what_is_left(http_server, 
 def test_a_resumed_download_needs_room_for_its_rest_only(http_server, tmp_path, monkeypatch):
     from actionrec.download import FREE_SPACE_MARGIN_BYTES, download_url
 
-    body = os.urandom(MB)
+    body = os.urandom(9 * MB)  # the resumed attempt checks again after 4 MB of its own
     url = http_server.add("v/resumed.mp4", body)
     http_server.set_fault("v/resumed.mp4", "drop_once")  # half arrives, then a resume
     real = shutil.disk_usage
@@ -188,7 +188,7 @@ def test_a_resumed_download_needs_room_for_its_rest_only(http_server, tmp_path, 
     monkeypatch.setattr(shutil, "disk_usage", just_enough)
     path = download_url(url, dest_dir=tmp_path, progress=False, max_bytes=64 * MB, sleep=lambda s: None)
     assert path.read_bytes() == body
-    assert len(asked) == 2 and asked[0] == 0 < asked[1] < len(body)  # checked again when resuming
+    assert asked[0] == 0 and min(asked[1:]) > 0 and max(asked) < len(body)  # checked again when resuming
 
 
 @pytest.mark.parametrize("short_bytes", [0, 1])

@@ -20,7 +20,8 @@ Faults (per path, set with :meth:`FaultServer.set_fault`):
 - ``"endless"``: no length, the file's bytes sent over and over (an MJPEG camera, a radio), until
   the client goes away or :attr:`FaultServer.endless_max_bytes` are sent;
 - ``"gzip"``: the body gzip-compressed (whatever the client's ``Accept-Encoding``), with the
-  compressed size as ``Content-Length`` (a misconfigured server, or a decompression bomb).
+  compressed size as ``Content-Length`` (a misconfigured server, or a decompression bomb);
+- ``"bad_gzip"``: labelled gzip, but the body is not gzip (it cannot be decoded).
 
 With a fault set, ``Range`` is ignored for the last three (they answer 200 with the whole body).
 
@@ -139,10 +140,10 @@ class FaultServer:
             return self._send_unannounced(h, data, fault)
         if fault == "no_length_drop_once" and count == 0:
             return self._send_unannounced(h, data[: len(data) // 2], "no_length")
-        if fault == "gzip":
+        if fault in ("gzip", "bad_gzip"):
             import gzip
 
-            body = gzip.compress(data)
+            body = gzip.compress(data) if fault == "gzip" else b"not gzip at all " * 64
             h.send_response(200)
             h.send_header("Content-Type", "application/octet-stream")
             h.send_header("Content-Encoding", "gzip")
