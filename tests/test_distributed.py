@@ -158,6 +158,21 @@ def test_a_long_video_in_chunks_equals_its_unsplit_analysis(ray_runtime, local, 
     assert_same([remote[0]], [recognizer.analyze(long, progress=False, cache=True)])
 
 
+def test_workers_that_cannot_start_say_why(ray_runtime, local, folder):
+    """The worker's own exception, not Python's ``^^^^`` markers or Ray's pid and colour codes."""
+    recognizer, payload, config = local
+    items = sorted(str(p) for p in folder.iterdir() if "bad" not in p.name)
+    from tests.support.ray_workers import BrokenStartWorker
+
+    with pytest.raises(ActionRecError) as info:
+        ray_results(recognizer, items, payload=payload, config=config, workers=1, worker_cls=BrokenStartWorker)
+    assert str(info.value) == (
+        "the Ray workers could not start: The actor died because of an error raised in its creation task, "
+        "ray::BrokenStartWorker.__init__(); "
+        "FileNotFoundError: [Errno 2] No such file or directory: '/nowhere/encoder.bin'"
+    )
+
+
 def test_a_worker_that_dies_has_its_video_retried(ray_runtime, local, folder, tmp_path):
     recognizer, payload, config = local
     items = sorted(str(p) for p in folder.iterdir() if "bad" not in p.name)

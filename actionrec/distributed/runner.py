@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import re
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -290,13 +291,27 @@ def _lost_errors(ray) -> tuple[type[BaseException], ...]:
     return (e.RayActorError, e.WorkerCrashedError, e.NodeDiedError, e.ObjectLostError, e.OwnerDiedError)
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # Ray colours the task's name
+_WHERE = re.compile(r"\s*\(pid=.*\)$")  # "(pid=…, ip=…, actor_id=…, repr=…)": Ray's bookkeeping
+
+
 def _reason(exc: BaseException) -> str:
-    """The first informative lines of a Ray error, on one line."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    """The informative lines of a Ray error, on one line.
+
+    A failure inside a worker comes with its traceback: Ray's header line (without its pid and
+    actor id) and the traceback's last line, the exception itself. Python's ``^^^^`` markers and
+    Ray's colour codes are dropped.
+    """
+    lines = [_ANSI.sub("", line).strip() for line in str(exc).splitlines()]
+    lines = [line for line in lines if line and set(line) - set("^~ ")]
     cause = getattr(exc, "cause", None)
     if isinstance(cause, BaseException) and not lines:
         return f"{type(cause).__name__}: {cause}"
-    return "; ".join(line.rstrip(".") for line in lines[:2]) if lines else type(exc).__name__
+    if not lines:
+        return type(exc).__name__
+    if any(line.startswith("File ") for line in lines[1:]):  # a traceback: where, then what
+        return f"{_WHERE.sub('', lines[0]).rstrip('.')}; {lines[-1]}"
+    return "; ".join(line.rstrip(".") for line in lines[:2])
 
 
 def _times(n: int) -> str:

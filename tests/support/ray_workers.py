@@ -52,3 +52,10 @@ class GatedWorker(VideoWorker):
             while time.monotonic() < deadline:
                 time.sleep(0.1)
         return super().analyze(item, **kwargs)
+
+
+class BrokenStartWorker(VideoWorker):
+    """Fails while starting, as a worker whose models cannot load would: raises in ``__init__``."""
+
+    def __init__(self, *args, **kwargs):
+        raise FileNotFoundError(2, "No such file or directory", "/nowhere/encoder.bin")
