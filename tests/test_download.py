@@ -801,11 +801,28 @@ def test_download_url_starts_over_in_full_when_the_server_ignores_the_range(http
     assert re.match(r"\r[^:]+:   0%\|\s+\| 0\.00/0\.98M", second), second  # the new attempt counts from 0
 
 
-def test_a_pinned_file_cut_short_without_a_length_is_resumed_not_taken_as_whole(remote, http_server, tmp_path):
+def test_a_pinned_file_cut_short_without_a_length_is_resumed_not_taken_as_whole(remote, http_server, tmp_path, caplog):
     http_server.set_fault("m/model.bin", "no_length_drop_once")  # half, then the connection closes
-    path = fetch(remote, tmp_path)
+    with caplog.at_level("INFO", logger="actionrec.download"):
+        path = fetch(remote, tmp_path)
     assert path.read_bytes() == DATA
     assert [r for _, r in http_server.requests] == [None, f"bytes={len(DATA) // 2}-"]
+    assert caplog.messages == [
+        f"m/model.bin from {remote.url}: body ended at 500.0 KB of 1000.0 KB; retry 1/4 in 0.5 s"
+    ]
+
+
+def test_a_pinned_file_sent_whole_without_a_length_takes_one_request(remote, http_server, tmp_path):
+    http_server.set_fault("m/model.bin", "no_length")
+    assert fetch(remote, tmp_path).read_bytes() == DATA
+    assert len(http_server.requests) == 1
+
+
+def test_a_complete_but_shorter_body_is_another_file_not_a_dropped_connection(remote, http_server, tmp_path):
+    http_server.add("m/model.bin", DATA[:1000])  # announced and sent whole: the server holds other bytes
+    with pytest.raises(ChecksumMismatchError, match="size and hash mismatch"):
+        fetch(remote, tmp_path)
+    assert len(http_server.requests) == 1  # refused at once, not resumed as if the connection had dropped
 
 
 def test_a_resumed_download_s_bar_starts_where_the_part_ends(remote, http_server, tmp_path, capsys):
