@@ -248,8 +248,12 @@ def analyze_on_ray(
                 emitted += 1
     finally:
         bar.close()
-        for actor in actors:  # Ctrl+C, an error or the end: no task keeps running
-            ray.kill(actor, no_restart=True)
+        # Ctrl+C, an error or the end: no task keeps running. A generator closed after its session
+        # ended (Ctrl+C while the caller wrote a result) finds Ray shut down and its actors gone with
+        # it: ray.kill would start Ray again, or hang connecting to the last cluster it recorded.
+        if ray.is_initialized():
+            for actor in actors:
+                ray.kill(actor, no_restart=True)
 
 
 def _chunks(item: str, chunk_s: float | None, grid: SamplingGrid | None) -> tuple[Chunk | None, ...]:
