@@ -818,6 +818,15 @@ def test_a_pinned_file_sent_whole_without_a_length_takes_one_request(remote, htt
     assert len(http_server.requests) == 1
 
 
+def test_a_pinned_file_sent_compressed_takes_one_request(remote, http_server, tmp_path):
+    """A gzip body's Content-Length is not the file's: a whole file decoded is whole, not cut short."""
+    http_server.set_fault("m/model.bin", "gzip")
+    waits = []
+    assert fetch(remote, tmp_path, sleep=waits.append).read_bytes() == DATA
+    assert len(http_server.requests) == 1
+    assert waits == [], "the whole file was taken for a dropped connection and retried"
+
+
 def test_a_complete_but_shorter_body_is_another_file_not_a_dropped_connection(remote, http_server, tmp_path):
     http_server.add("m/model.bin", DATA[:1000])  # announced and sent whole: the server holds other bytes
     with pytest.raises(ChecksumMismatchError, match="size and hash mismatch"):
