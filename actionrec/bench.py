@@ -74,16 +74,27 @@ class BenchResult:
     cpu: str = ""
     omz_fps: float = 0.0
     decoder_device: str = ""  # "" when made: the encoder's ``device``
+    inference_precision: str = ""  # what the compiled encoder computes in ("f32", "bf16"...); "" unread
+    inference_precision_asked: str = ""  # --inference-precision / AR_INFERENCE_PRECISION; "" none
 
     def __post_init__(self) -> None:
         if not self.decoder_device:
             object.__setattr__(self, "decoder_device", self.device)
 
+    def _computes(self) -> str:
+        if not self.inference_precision:
+            return ""
+        asked = self.inference_precision_asked
+        if not asked:
+            return f", computing in {self.inference_precision}"
+        which = "" if asked == self.inference_precision else f"{asked} "
+        return f", computing in {self.inference_precision} ({which}asked for every model and benchmark_app)"
+
     def to_text(self) -> str:
         """The figures as an aligned table, for a terminal."""
         rows = [
             ("video", f"{self.video} ({self.frames} frames)"),
-            ("model", f"{self.precision} on {describe_devices(self.device, self.decoder_device)}"),
+            ("model", f"{self.precision} on {describe_devices(self.device, self.decoder_device)}{self._computes()}"),
             ("grid samples / windows", f"{self.samples} / {self.windows}"),
             (
                 "OpenCV decode",
@@ -156,11 +167,28 @@ def benchmark_app_path() -> str | None:
     return found or (str(beside) if beside.exists() else None)
 
 
-def measure_encoder(xml: Path, *, device: str, seconds: float, batch: int = 1) -> tuple[float, str]:
-    """Encoder throughput in frames/s at ``batch``: benchmark_app when installed, else an AsyncInferQueue run."""
+def precision_config(device: str, inference_precision: str | None) -> dict[str, object]:
+    """``{"INFERENCE_PRECISION_HINT": ...}`` where ``device`` takes it (as ``compile_models`` sets it), else ``{}``."""
+    from .models.devices import device_config
+
+    config = device_config(device, hint="THROUGHPUT", cache_dir="", inference_precision=inference_precision)
+    return {k: v for k, v in config.items() if k == "INFERENCE_PRECISION_HINT"}
+
+
+def measure_encoder(
+    xml: Path, *, device: str, seconds: float, batch: int = 1, inference_precision: str | None = None
+) -> tuple[float, str]:
+    """Encoder throughput in frames/s at ``batch``: benchmark_app when installed, else an AsyncInferQueue run.
+
+    ``inference_precision`` (e.g. ``"f32"``) goes to benchmark_app as ``-infer_precision`` and to
+    the fallback's compile, where the device takes it (:func:`precision_config`).
+    """
     exe = benchmark_app_path()
+    hint = precision_config(device, inference_precision)
     if exe:
         cmd = [exe, "-m", str(xml), "-d", device, "-hint", "throughput", "-t", str(max(1, int(seconds)))]
+        if hint:
+            cmd += ["-infer_precision", str(hint["INFERENCE_PRECISION_HINT"])]
         out = subprocess.run(
             [*cmd, "-b", str(batch)] if batch != 1 else cmd,
             capture_output=True,
@@ -181,7 +209,7 @@ def measure_encoder(xml: Path, *, device: str, seconds: float, batch: int = 1) -
         shape = model.input(0).get_partial_shape().to_shape()
         shape[0] = batch
         model.reshape({model.input(0): shape})
-    compiled = core.compile_model(model, device, {"PERFORMANCE_HINT": "THROUGHPUT"})
+    compiled = core.compile_model(model, device, {"PERFORMANCE_HINT": "THROUGHPUT", **hint})
     jobs = ov.AsyncInferQueue(compiled, int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
     x = np.random.default_rng(0).uniform(0, 255, tuple(compiled.input(0).get_shape())).astype(np.float32)
     n, t = 0, time.perf_counter()
@@ -206,10 +234,11 @@ def measure_decoder(models, *, seconds: float = 2.0) -> float:
     return n / (time.perf_counter() - t)
 
 
-def baseline_loop(video: Path, files, *, device: str) -> float:
+def baseline_loop(video: Path, files, *, device: str, inference_precision: str | None = None) -> float:
     """The original notebook's serial loop: encode every 2nd frame synchronously, decode per 16.
 
-    The IRs are compiled as that notebook compiles them (no configuration: the device's defaults).
+    The IRs are compiled as that notebook compiles them (no configuration: the device's defaults),
+    except for ``inference_precision`` (:func:`precision_config`), which every part of a run shares.
     """
     import cv2
     import numpy as np
@@ -218,8 +247,9 @@ def baseline_loop(video: Path, files, *, device: str) -> float:
     from .pipeline.preprocess import preprocess
 
     core = get_core()
-    enc = core.compile_model(str(files.encoder_xml), device).create_infer_request()
-    decoder = core.compile_model(str(files.decoder_xml), device)
+    config = precision_config(device, inference_precision)
+    enc = core.compile_model(str(files.encoder_xml), device, config).create_infer_request()
+    decoder = core.compile_model(str(files.decoder_xml), device, config)
     dec, clip_len = decoder.create_infer_request(), int(decoder.input(0).get_shape()[1])
     cap = cv2.VideoCapture(str(video))
     clip: list[np.ndarray] = []
@@ -238,13 +268,14 @@ def baseline_loop(video: Path, files, *, device: str) -> float:
     return n / (time.perf_counter() - t)
 
 
-def omz_style_loop(video: Path, files: ModelFiles, *, device: str) -> float:
+def omz_style_loop(video: Path, files: ModelFiles, *, device: str, inference_precision: str | None = None) -> float:
     """Video frames/s of a loop built like the OMZ action-recognition demo (our own implementation).
 
     A reader thread decodes with OpenCV and preprocesses every second frame into a small queue; the
     main thread feeds an ``AsyncInferQueue`` of two encoder requests (the IRs compiled with the
     plugin's defaults), keeps the embeddings in order in a ``clip_len``-long sliding window, and runs
-    the decoder after every new embedding once the window is full.
+    the decoder after every new embedding once the window is full. ``inference_precision`` as in
+    :func:`baseline_loop`.
     """
     import queue
     import threading
@@ -258,8 +289,9 @@ def omz_style_loop(video: Path, files: ModelFiles, *, device: str) -> float:
     from .pipeline.preprocess import preprocess
 
     core = get_core()
-    encoder = core.compile_model(str(files.encoder_xml), device)
-    decoder = core.compile_model(str(files.decoder_xml), device)
+    config = precision_config(device, inference_precision)
+    encoder = core.compile_model(str(files.encoder_xml), device, config)
+    decoder = core.compile_model(str(files.decoder_xml), device, config)
     clip_len = int(decoder.input(0).get_shape()[1])
     dec = decoder.create_infer_request()
     window: deque[np.ndarray] = deque(maxlen=clip_len)
@@ -328,6 +360,7 @@ def run_bench(
     repeat: int = 3,
     encoder_device: str | None = None,
     decoder_device: str | None = None,
+    inference_precision: str | None = None,
 ) -> BenchResult:
     """Measure the ceiling's parts, the encoder-bound limit and the real pipeline on ``video`` in one run.
 
@@ -345,27 +378,35 @@ def run_bench(
         repeat: pipeline runs per decoder; the medians count.
         encoder_device: where the encoder runs (default ``device``).
         decoder_device: where the decoder runs (default ``device``).
+        inference_precision: what every model of the run computes in, the pipeline's, benchmark_app's
+            and the two loops' (``f32`` on a CPU with AMX or AVX-512 BF16 comes closer to a CPU
+            without them); default ``AR_INFERENCE_PRECISION``, else the device's own.
 
     Returns:
         The figures, measured in this process.
+
+    Raises:
+        ValueError: ``inference_precision`` is not one of f32, bf16, f16.
     """
     from .models.runtime import compile_models
     from .pipeline.files import Recognizer
     from .video import open_video
 
+    asked = settings.inference_precision(inference_precision)
     load_before = os.getloadavg()[0]
     labels = placeholder_labels(files.decoder_xml)
     models = compile_models(
         files, device=device, encoder_device=encoder_device, decoder_device=decoder_device,
-        hint="THROUGHPUT", labels=labels, cache_dir=cache_dir,
+        hint="THROUGHPUT", labels=labels, cache_dir=cache_dir, inference_precision=asked,
     )  # fmt: skip
     device = models.device  # the encoder's, as checked
     recognizer = Recognizer(models)
     frames, decode_ms = measure_decode(video)
-    enc_fps, enc_source = measure_encoder(files.encoder_xml, device=device, seconds=encoder_seconds)
+    timing = {"device": device, "seconds": encoder_seconds, "inference_precision": asked}
+    enc_fps, enc_source = measure_encoder(files.encoder_xml, **timing)
     by_batch = {1: enc_fps}
     for batch in sorted({8, models.encoder_batch} - {1}):
-        by_batch[batch] = measure_encoder(files.encoder_xml, device=device, seconds=encoder_seconds, batch=batch)[0]
+        by_batch[batch] = measure_encoder(files.encoder_xml, **timing, batch=batch)[0]
     dec_fps = measure_decoder(models)
     recognizer.encode(str(video), progress=False, max_seconds=2.0)  # start-up (first requests) excluded
     walls: dict[str, list[float]] = {"opencv": [], "sampled": []}
@@ -390,8 +431,8 @@ def run_bench(
     limit = max(by_batch.values()) * frames / samples
     video_fps = timeline.frames_decoded / wall["sampled"]
     opencv_fps = timeline.frames_decoded / wall["opencv"]
-    base = baseline_loop(video, files, device=device) if baseline else None
-    omz = omz_style_loop(video, files, device=device)
+    base = baseline_loop(video, files, device=device, inference_precision=asked) if baseline else None
+    omz = omz_style_loop(video, files, device=device, inference_precision=asked)
     return BenchResult(
         video=str(video),
         precision=files.precision,
@@ -421,6 +462,8 @@ def run_bench(
         cpu=cpu_name(),
         omz_fps=omz,
         decoder_device=models.decoder_device,
+        inference_precision=models.inference_precision,
+        inference_precision_asked=asked or "",
     )
 
 
