@@ -183,8 +183,9 @@ async def _play(args: argparse.Namespace, p: argparse.ArgumentParser, *, display
     else:
         print(f"front end  an in-process page acknowledged {page.frames} frames (browser flow control)")
     print(
-        f"shown      {report.frames_shown_on_time}/{report.frames_source} on time = {report.shown_ratio:.1%} "
+        f"shown      {report.frames_shown_on_time}/{report.frames_in_view} on time = {report.shown_ratio:.1%} "
         f"(target >= {TARGET_SHOWN_RATIO:.0%}); {report.frames_shown} shown in all"
+        + (f"; {report.frames_out_of_view} not drawn: out of view" if report.frames_out_of_view else "")
     )
     n_labels, target = len(report.predictions), TARGET_LABELS_PER_S
     print(f"labels     {n_labels}, refreshed {report.labels_per_s:.2f}/s (target >= {target:g}/s)")
@@ -217,6 +218,7 @@ async def _play(args: argparse.Namespace, p: argparse.ArgumentParser, *, display
             "label_latency_s": report.label_latency_s,
             "label_latency_p95_s": report.label_latency_p95_s,
             "frames_source": report.frames_source,
+            "frames_out_of_view": report.frames_out_of_view,
             "missing_samples": missing,
             "window_samples": samples,
             "max_in_flight": args.max_in_flight,

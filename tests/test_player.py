@@ -20,7 +20,7 @@ from actionrec.pipeline import RecognizerOptions
 from actionrec.results import StageTimings
 from actionrec.video import Frame
 from tests.support.fake_time import FakeTime
-from tests.support.videos import solid
+from tests.support.videos import solid, switch
 
 pytestmark = pytest.mark.timeout(60)
 RED_BGR = (30, 30, 220)
@@ -366,9 +366,10 @@ def test_the_report_says_how_many_windows_missed_samples():
 
 
 class FakeSink:
-    """The narrow view a playback is handed: always ready, keeps the JPEGs, acks nothing."""
+    """The narrow view a playback is handed: always ready, in view, keeps the JPEGs, acks nothing."""
 
     acks = 0
+    in_view = True
 
     def __init__(self) -> None:
         self.frames: list[bytes] = []
@@ -459,6 +460,81 @@ def test_each_frame_of_a_variable_rate_file_is_sent_at_its_source_time_never_ear
     assert early == [], f"frames sent before their source time (index, seconds): {early}"
     assert late == [], f"frames sent a frame interval or more after their source time: {late}"
     assert report.wall_s == pytest.approx(VFR_TIMES_S[-1] - VFR_TIMES_S[0], abs=MIN_GAP_S)
+
+
+class ScrollingSink(TimedSink):
+    """A :class:`TimedSink` whose page says no view is on screen from ``away_s`` until ``back_s``
+    (seconds of the injected clock after the first frame sent; ``None``: never back)."""
+
+    def __init__(self, clock, *, away_s: float, back_s: float | None) -> None:
+        super().__init__(clock)
+        self.away_s, self.back_s = away_s, back_s
+
+    @property
+    def in_view(self) -> bool:
+        if not self.sent_at:
+            return True
+        t = self.clock() - self.sent_at[0]
+        return not (self.away_s <= t and (self.back_s is None or t < self.back_s))
+
+
+def _play_scrolled(models, clip, **sink_kwargs):
+    fake = FakeTime(real_sleep_ratio=1.0)  # labels need the encoder's real time between frames
+    sink = ScrollingSink(fake, **sink_kwargs)
+    controls = PlaybackControls(stop=threading.Event(), paused=threading.Event(), show=lambda _t: None, view=sink)
+    settings = _settings(models, clock=fake, sleep=fake.sleep)
+    return asyncio.run(Playback(clip, settings=settings, controls=controls).run()), sink
+
+
+def test_frames_nobody_can_see_are_neither_drawn_nor_sent_and_the_source_keeps_its_pace(models, video_factory):
+    clip = video_factory("player_scrolled.mp4", fps=30, duration_s=3.0, size_wh=(320, 240), paint=solid(RED_BGR))
+    report, sink = _play_scrolled(models, clip, away_s=1.0, back_s=2.0)
+    assert report.stopped_by == "end" and report.frames_source == 90
+    offsets = [t - sink.sent_at[0] for t in sink.sent_at]
+    assert not [o for o in offsets if 1.0 + 1e-6 < o < 2.0 - 1e-6], "frames were sent while out of view"
+    assert 28 <= report.frames_out_of_view <= 31  # about the second of source time away
+    assert report.frames_shown == report.frames_source - report.frames_out_of_view
+    assert len(sink.frames) == report.frames_shown + (report.windows_after_end > 0)  # + the end's repaint
+    assert report.frames_in_view == report.frames_shown_on_time and report.shown_ratio == 1.0
+    assert offsets[report.frames_shown - 1] == pytest.approx(89 / 30, abs=1e-6)  # the hidden second took a second
+    assert f"{report.frames_shown_on_time}/{report.frames_in_view} frames shown on time (100.0%) " in report.figures()
+    assert f"({report.frames_out_of_view} more not drawn: out of view)" in report.figures()
+    assert report.predictions  # recognition went on out of view
+    assert report.labels_per_s == pytest.approx(2.0, rel=0.1)  # refreshed twice a second on screen
+
+
+def test_a_source_that_ends_out_of_view_leaves_its_last_frame_drawn_for_a_view_scrolled_back(models, video_factory):
+    blue = (220, 30, 30)
+    paint = switch(RED_BGR, blue, at_s=1.0)  # red while in view, blue after it went out of view
+    clip = video_factory("player_away.mp4", fps=30, duration_s=2.0, size_wh=(320, 240), paint=paint)
+    report, sink = _play_scrolled(models, clip, away_s=0.5, back_s=None)
+    assert report.frames_out_of_view == report.frames_source - report.frames_shown > 40
+    # one repaint after the end (not a frame shown): the last frame read, not the last one drawn
+    assert len(sink.frames) == report.frames_shown + 1
+    first, last = (cv2.imdecode(np.frombuffer(sink.frames[i], np.uint8), cv2.IMREAD_COLOR) for i in (0, -1))
+    assert last.shape == (120, 160, 3)
+    corner = (slice(108, 118), slice(145, 158))  # right of the crop, below the stats: no panel there
+    assert np.abs(first[corner].mean(axis=(0, 1)) - RED_BGR).max() < 20
+    assert np.abs(last[corner].mean(axis=(0, 1)) - blue).max() < 20, "the repaint is not the source's last frame"
+    # labels that arrived out of view were seen by nobody: no latency is made up for them
+    assert report.label_latency_s is None or len(report.predictions) > 0
+
+
+def test_the_player_s_view_follows_what_its_page_says_of_being_on_screen(models, video_factory):
+    clip = video_factory("player_view_msgs.mp4", fps=30, duration_s=2.0, size_wh=(320, 240), paint=solid(RED_BGR))
+    player, fake = fake_timed_player(models, real_sleep_ratio=1.0)
+    page = FakePage(player, fake, delay_s=0.01)
+    view = player.view
+    say = lambda content: lambda: view._on_page_msg(view, content, [])  # noqa: E731
+    fake.after(0.5, say({"type": "view", "in_view": False}))  # scrolled away
+    fake.after(0.7, say({"type": "view", "in_view": "no"}))  # not from our page: ignored
+    fake.after(0.7, say({"type": "view"}))
+    fake.after(1.2, say({"type": "view", "in_view": True}))  # and back
+    report = asyncio.run(player.play(clip))
+    assert view.in_view is True and report.front_end
+    assert 19 <= report.frames_out_of_view <= 23  # 0.7 s away at 30 fps (21 frames), give or take a frame each end
+    assert len(page.frames) == report.frames_shown + (report.windows_after_end > 0)
+    assert report.frames_shown == report.frames_in_view == report.frames_source - report.frames_out_of_view
 
 
 def test_the_frame_loop_never_reaches_into_the_player():

@@ -175,3 +175,28 @@ def test_a_frame_replaced_while_the_page_decodes_is_acknowledged_as_not_shown(pl
     page.evaluate("(b64) => { for (let s = 0; s < 3; s++) window.made.e.frame(s, b64[s]); }", b64)
     _wait_drawn(page, "e", COLOURS_BGR[2])
     assert _sent(page, "e") == [{"type": "ack", "seq": 1, "shown": False}, {"type": "ack", "seq": 2, "shown": True}]
+
+
+@pytest.mark.timeout(120)
+def test_the_page_tells_the_kernel_when_no_view_of_the_player_can_be_seen_and_when_one_can_again(player_page):
+    page = player_page
+    page.evaluate("window.makePlayer('v', 2, true)")
+    spacer = "() => { const s = document.createElement('div'); s.style.height = '20000px'; document.body.append(s); }"
+    page.evaluate(spacer)
+    page.clock.run_for(100)  # on screen, as the kernel assumes: nothing to say (the list below is exact)
+    page.evaluate("window.scrollTo(0, 15000)")  # scrolled away from the player
+    page.wait_for_function("window.made.v.sent.length === 1")
+    page.evaluate("window.scrollTo(0, 0)")  # and back
+    page.wait_for_function("window.made.v.sent.length === 2")
+    hidden = """(state) => {
+        Object.defineProperty(document, "visibilityState", { configurable: true, get: () => state });
+        document.dispatchEvent(new Event("visibilitychange"));
+    }"""
+    page.evaluate(hidden, "hidden")  # the browser tab went to the background
+    page.evaluate(hidden, "visible")
+    assert _sent(page, "v") == [{"type": "view", "in_view": v} for v in (False, True, False, True)]
+    # frames drawn meanwhile are acknowledged as before: the view messages are apart from the acks
+    page.evaluate("([seq, b64]) => window.made.v.frame(seq, b64)", [0, _jpeg_b64(COLOURS_BGR[0])])
+    _wait_drawn(page, "v", COLOURS_BGR[0])
+    page.clock.run_for(150)
+    assert _sent(page, "v")[4:] == [{"type": "ack", "seq": 0, "shown": True}]

@@ -89,6 +89,8 @@ class Playback:
         self.prev_t: float | None = None
         self.gap_s: float | None = None
         self.frames_source = self.shown = self.on_time = self.skipped_for_browser = 0
+        self.out_of_view = 0  # frames neither drawn nor sent: no view of the player on screen
+        self.unseen_since_drawn = False  # frames went by out of view since the last one drawn
         self.on_time_seqs: dict[int, bool] = {}
         self.recent = {"decode": deque(maxlen=32), "draw": deque(maxlen=32)}
         self.totals = {"decode": [0.0, 0], "draw": [0.0, 0]}
@@ -97,12 +99,14 @@ class Playback:
         self.predictions: list[Prediction] = []
         self.unshown: list[Prediction] = []
         self.latencies: list[float] = []
-        self.label_times: list[float] = []  # wall time each label first appeared
+        # wall time each label first appeared, one run per stretch on screen (out of view splits them)
+        self.label_runs: list[list[float]] = [[]]
         self.shown_at: deque[float] = deque(maxlen=31)
         self.acks_before = controls.view.acks
         self.recorder: SessionRecorder | None = None
         self.recording: Recording | None = None
         self.last_drawn: Frame | None = None  # the newest frame drawn (repainted with the last labels)
+        self.last_read: Frame | None = None  # the newest frame read (repainted when it went by unseen)
         self.windows_after_end = 0
 
     async def run(self) -> PlayerReport:
@@ -248,6 +252,7 @@ class Playback:
                 return "max_seconds"
             self._add("decode", (self.clock() - t) * 1000)
             self.frames_source += 1
+            self.last_read = frame
             rec.push(frame)  # never blocks: the recognizer drops samples while the encoder is busy
             self._take(rec.poll_all())
             if self.frames_source == 1 and not self.is_live:
@@ -256,10 +261,23 @@ class Playback:
             if self.clock() - self._due(rel) > self._interval():
                 await self.sleep(0)  # behind: skip drawing it; let acks and clicks in
                 continue
+            if not self.controls.view.in_view and self.recorder is None:
+                # Nobody can see it: no drawing, JPEG or message (a recording still draws every
+                # frame). The source keeps its pace; labels nobody saw have no latency.
+                self.out_of_view += 1
+                self.unseen_since_drawn = True
+                self.unshown.clear()
+                if self.label_runs[-1]:  # the refresh rate is measured on screen only
+                    self.label_runs.append([])
+                if not await self._wait_until(rel):
+                    return "stop"
+                await self.sleep(0)
+                self._update_status(rel)
+                continue
             t = self.clock()
             image, jpeg = self._draw(frame, rec)
             self._add("draw", (self.clock() - t) * 1000)
-            self.last_drawn = frame
+            self.last_drawn, self.unseen_since_drawn = frame, False
             if not await self._wait_until(rel):
                 return "stop"
             await self.sleep(0)  # acks and button clicks get in even when running behind
@@ -282,14 +300,16 @@ class Playback:
         Their encoder requests were still running when the last frame was shown (on a busy CPU,
         the only windows of a short clip can be among them): wait for them, then draw the last
         frame shown again with the newest labels (a repaint, not a frame of the source: the
-        frame counts stay as they were).
+        frame counts stay as they were). When the last frames went by out of view, the last frame
+        read is drawn instead, so a view scrolled back to shows how the source ended.
         """
         await asyncio.to_thread(rec.close)  # requests in flight end within an encoder latency
         new = rec.poll_all()
         self._take(new)
         self.windows_after_end = len(new)
-        frame, view = self.last_drawn, self.controls.view
-        if not new or frame is None:
+        view = self.controls.view
+        frame = self.last_read if self.unseen_since_drawn else self.last_drawn
+        if not (new or self.unseen_since_drawn) or frame is None:
             return
         _, jpeg = self._draw(frame, rec)
         for _ in range(round(LAST_REPAINT_WAIT_S / 0.002)):  # counted, not timed: clocks may be injected
@@ -298,7 +318,10 @@ class Playback:
             await self.sleep(0.002)
         if view.ready():
             view.send_frame(jpeg)
-            self._labels_shown(self.clock())
+            if view.in_view:
+                self._labels_shown(self.clock())
+            else:  # drawn for a view scrolled back to later: nobody saw these labels arrive
+                self.unshown.clear()
 
     async def _show_frame(self, jpeg: bytes, rel: float) -> bool:
         """Send ``jpeg`` if the sink is ready within one frame interval of its due time, else skip it (False)."""
@@ -328,7 +351,7 @@ class Playback:
         """The windows not shown yet went out at ``sent``: their label latency (from each window's last sample)."""
         for p in self.unshown:
             self.latencies.append(sent - self._due(p.end_s - self.settings.grid.step_s - (self.t0 or 0.0)))
-            self.label_times.append(sent)
+            self.label_runs[-1].append(sent)
         self.unshown.clear()
 
     def _draw(self, frame: Frame, rec: LiveRecognizer) -> tuple[np.ndarray, bytes]:
@@ -402,19 +425,21 @@ class Playback:
         headless = not self._front_end() and now - self.started > ACK_TIMEOUT_S
         self.controls.show(
             f"playing {self._short_name()}: {format_time(rel)}, {fps or 0.0:.1f} fps shown, "
-            f"{self.on_time / max(1, self.frames_source):.0%} on time, {label}"
+            f"{self.on_time / max(1, self.frames_source - self.out_of_view):.0%} on time, {label}"
             + ("; no front end answered: paced by source time" if headless else "")
         )
 
     def _labels_per_s(self, wall_s: float) -> float:
         """How often the label refreshes: labels per second between the first and the last one shown.
 
-        The first window takes ``window_s`` to fill, which is latency, not refresh rate.
+        The first window takes ``window_s`` to fill, which is latency, not refresh rate. Time out
+        of view is left out: each stretch on screen counts from its first label to its last.
         """
-        times = self.label_times
-        if len(times) > 1 and times[-1] > times[0]:
-            return (len(times) - 1) / (times[-1] - times[0])
-        return len(times) / wall_s if wall_s > 0 else 0.0
+        runs = [r for r in self.label_runs if len(r) > 1 and r[-1] > r[0]]
+        if runs:
+            return sum(len(r) - 1 for r in runs) / sum(r[-1] - r[0] for r in runs)
+        shown = sum(len(r) for r in self.label_runs)
+        return shown / wall_s if wall_s > 0 else 0.0
 
     def _report(self, stopped_by: str, measured: StageTimings) -> PlayerReport:
         wall_s = max(0.0, self.ended - self.started - self.paused_s) if self.t0 is not None else 0.0
@@ -432,6 +457,7 @@ class Playback:
             frames_source=self.frames_source,
             frames_shown=max(0, self.shown),
             frames_shown_on_time=max(0, self.on_time),
+            frames_out_of_view=self.out_of_view,
             predictions=tuple(self.predictions),
             label_latency_s=float(latencies.mean()) if latencies.size else None,
             label_latency_p95_s=float(np.percentile(latencies, 95)) if latencies.size else None,

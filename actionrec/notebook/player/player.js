@@ -9,6 +9,12 @@
 // leave the kernel and the page more CPU for the frames. A frame not drawn (no view, an error) is
 // acknowledged at once. A frame arriving while another is being decoded waits in a one-frame slot;
 // a newer one replaces it (acked with shown: false), so the browser never queues a backlog.
+//
+// Pixels nobody sees cost nothing: when no canvas of the player is on screen (each scrolled away,
+// in a hidden panel or a collapsed output: IntersectionObserver), or the browser tab is in the
+// background (document.hidden), the page says so ({type: "view", in_view: false}) and the kernel
+// neither draws, JPEG-encodes nor sends frames until it says {in_view: true}. It speaks only when
+// that changes; the kernel assumes "in view" until told otherwise.
 
 const players = new Map(); // _player_id -> Player (one per widget model, shared by its views)
 const ACK_DELAY_MS = 100; // the last frame drawn is acknowledged this long after, when no other comes
@@ -22,6 +28,46 @@ class Player {
     this.last = null; // the newest ImageBitmap, drawn into views created later
     this.drawnSinceAck = 0; // frames drawn and shown, not yet acknowledged
     this.ackTimer = null;
+    this.onScreen = new Set(); // the canvases intersecting the viewport
+    this.inView = true; // what the kernel was last told (it assumes true until told otherwise)
+    this.observer =
+      typeof IntersectionObserver === "function"
+        ? new IntersectionObserver((entries) => {
+            for (const e of entries) {
+              if (e.isIntersecting) this.onScreen.add(e.target);
+              else this.onScreen.delete(e.target);
+            }
+            this.updateView();
+          })
+        : null;
+    this.onVisibility = () => this.updateView();
+    document.addEventListener("visibilitychange", this.onVisibility);
+  }
+
+  watch(canvas) {
+    this.canvases.add(canvas);
+    if (this.observer) this.observer.observe(canvas);
+    else this.onScreen.add(canvas); // no observer: every view counts as on screen
+  }
+
+  unwatch(canvas) {
+    this.canvases.delete(canvas);
+    this.onScreen.delete(canvas);
+    if (this.observer) this.observer.unobserve(canvas);
+    this.updateView();
+  }
+
+  updateView() {
+    // No view at all is not "out of view": frames are then acknowledged unshown, as before.
+    const inView = this.canvases.size === 0 || (document.visibilityState !== "hidden" && this.onScreen.size > 0);
+    if (inView === this.inView) return;
+    this.inView = inView;
+    this.model.send({ type: "view", in_view: inView });
+  }
+
+  close() {
+    if (this.observer) this.observer.disconnect();
+    document.removeEventListener("visibilitychange", this.onVisibility);
   }
 
   ack(seq, shown, error) {
@@ -90,6 +136,7 @@ function initialize({ model }) {
   return () => {
     model.off("msg:custom", onMessage);
     clearTimeout(player.ackTimer);
+    player.close();
     if (player.last) player.last.close();
     players.delete(id);
   };
@@ -104,10 +151,10 @@ function render({ model, el }) {
   canvas.style.maxWidth = `${model.get("width_px")}px`;
   el.append(canvas);
   if (!player) return () => canvas.remove();
-  player.canvases.add(canvas);
+  player.watch(canvas);
   if (player.last) paint(canvas, player.last);
   return () => {
-    player.canvases.delete(canvas);
+    player.unwatch(canvas);
     canvas.remove();
   };
 }

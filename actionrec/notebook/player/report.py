@@ -49,6 +49,9 @@ class PlayerReport:
         frames_source: source frames read (up to ``max_seconds`` of source time).
         frames_shown: frames sent to the display (and, with a front end, drawn).
         frames_shown_on_time: those shown within one frame interval of their source time.
+        frames_out_of_view: source frames neither drawn nor sent because no view of the player was
+            on screen (scrolled away, or the browser tab in the background); they are left out of
+            :attr:`shown_ratio`, and the labels of their windows out of the latency figures.
         predictions: the windows shown, in order.
         label_latency_s, label_latency_p95_s: mean and 95th percentile of the time a label appears
             minus the source time of the last frame of its window (mapped to wall time).
@@ -86,14 +89,15 @@ class PlayerReport:
     events: tuple[ActionEvent, ...] = ()
     recording: Recording | None = None
     windows_after_end: int = 0
+    frames_out_of_view: int = 0
 
     def __post_init__(self) -> None:
         if self.stopped_by not in STOP_REASONS:
             raise ValueError(f"stopped_by must be one of {STOP_REASONS}, got {self.stopped_by!r}")
-        if not 0 <= self.frames_shown_on_time <= self.frames_shown <= self.frames_source:
+        if not 0 <= self.frames_shown_on_time <= self.frames_shown <= self.frames_in_view <= self.frames_source:
             raise ValueError(
-                "need 0 <= frames_shown_on_time <= frames_shown <= frames_source, got "
-                f"{self.frames_shown_on_time}, {self.frames_shown}, {self.frames_source}"
+                "need 0 <= frames_shown_on_time <= frames_shown <= frames_source - frames_out_of_view, got "
+                f"{self.frames_shown_on_time}, {self.frames_shown}, {self.frames_source} - {self.frames_out_of_view}"
             )
         if self.labels_per_s < 0 or self.wall_s < 0:
             raise ValueError(f"labels_per_s and wall_s must be >= 0, got {self.labels_per_s}, {self.wall_s}")
@@ -113,9 +117,14 @@ class PlayerReport:
         return sum(p.missing for p in self.predictions)
 
     @property
+    def frames_in_view(self) -> int:
+        """Source frames read while a view of the player was on screen (or no page said otherwise)."""
+        return self.frames_source - self.frames_out_of_view
+
+    @property
     def shown_ratio(self) -> float:
-        """Source frames shown within one frame interval of their source time / source frames."""
-        return self.frames_shown_on_time / self.frames_source if self.frames_source else 0.0
+        """Source frames shown within one frame interval of their source time / source frames in view."""
+        return self.frames_shown_on_time / self.frames_in_view if self.frames_in_view else 0.0
 
     def summary(self) -> str:
         """One line for people, e.g. ``"demo.mp4: 298/300 frames shown on time (99.3%), ..."``."""
@@ -151,10 +160,11 @@ class PlayerReport:
             if self.windows_with_missing
             else ""
         )
+        away = f" ({self.frames_out_of_view} more not drawn: out of view)" if self.frames_out_of_view else ""
         return (
-            f"{Path(self.source).name or self.source}: {self.frames_shown_on_time}/{self.frames_source} frames shown "
-            f"on time ({self.shown_ratio:.1%}), {len(self.predictions)} labels (refreshed {self.labels_per_s:.1f}/s), "
-            f"{latency}{drops}"
+            f"{Path(self.source).name or self.source}: {self.frames_shown_on_time}/{self.frames_in_view} frames shown "
+            f"on time ({self.shown_ratio:.1%}){away}, {len(self.predictions)} labels "
+            f"(refreshed {self.labels_per_s:.1f}/s), {latency}{drops}"
         )
 
     def _front_note(self) -> str:
@@ -175,9 +185,12 @@ class FrameSink(Protocol):
     Attributes:
         acks: acknowledgements received from a browser so far (it grows only when a front end
             answers; one acknowledgement covers every frame up to the one it names).
+        in_view: the page shows a view of the player (``False``: none is on screen; the loop then
+            neither draws nor sends frames).
     """
 
     acks: int
+    in_view: bool
 
     def ready(self) -> bool:
         """True when one more frame may be sent now."""

@@ -7,7 +7,9 @@ never holds the display) and, annotated with the top-k labels, the model crop an
 timings, to a :class:`FrameView` canvas as a binary JPEG. The page acknowledges the frames it
 draws (one acknowledgement per :data:`ACK_EVERY`, covering those before it) and at most
 :data:`MAX_UNACKED` are in flight; a frame that cannot be shown within one frame interval of
-its source time is skipped (the display catches up instead of lagging).
+its source time is skipped (the display catches up instead of lagging). While no view of the
+player is on screen (scrolled away, the tab in the background: the page says so) frames are
+neither drawn nor sent (:attr:`PlayerReport.frames_out_of_view`).
 
 Headless runs (nbclient) have no front end: no acknowledgement ever comes, the player never waits
 for one and paces by source time only; :attr:`PlayerReport.front_end` is then ``False``.
