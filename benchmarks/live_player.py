@@ -185,7 +185,7 @@ async def _play(args: argparse.Namespace, p: argparse.ArgumentParser, *, display
     else:
         print(f"front end  an in-process page acknowledged {page.frames} frames (browser flow control)")
     print(
-        f"shown      {report.frames_shown_on_time}/{report.frames_in_view} on time = {report.shown_ratio:.1%} "
+        f"shown      {report.frames_shown_on_time}/{report.frames_source} on time = {report.shown_ratio:.1%} "
         f"(target >= {TARGET_SHOWN_RATIO:.0%}); {report.frames_shown} shown in all"
         + (f"; {report.frames_out_of_view} not drawn: out of view" if report.frames_out_of_view else "")
     )

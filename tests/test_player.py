@@ -493,12 +493,15 @@ def test_frames_nobody_can_see_are_neither_drawn_nor_sent_and_the_source_keeps_i
     offsets = [t - sink.sent_at[0] for t in sink.sent_at]
     assert not [o for o in offsets if 1.0 + 1e-6 < o < 2.0 - 1e-6], "frames were sent while out of view"
     assert 28 <= report.frames_out_of_view <= 31  # about the second of source time away
-    assert report.frames_shown == report.frames_source - report.frames_out_of_view
+    assert report.frames_shown == report.frames_in_view == report.frames_source - report.frames_out_of_view
     assert len(sink.frames) == report.frames_shown + (report.windows_after_end > 0)  # + the end's repaint
-    assert report.frames_in_view == report.frames_shown_on_time and report.shown_ratio == 1.0
+    assert report.frames_shown_on_time == report.frames_in_view  # every frame on screen was on time
+    assert report.shown_ratio == report.frames_shown_on_time / 90  # not shown counts as not shown
+    assert report.front_end  # a page that says the player is out of view is a front end
     assert offsets[report.frames_shown - 1] == pytest.approx(89 / 30, abs=1e-6)  # the hidden second took a second
-    assert f"{report.frames_shown_on_time}/{report.frames_in_view} frames shown on time (100.0%) " in report.figures()
-    assert f"({report.frames_out_of_view} more not drawn: out of view)" in report.figures()
+    ratio = f"{report.shown_ratio:.1%}"
+    assert f"{report.frames_shown_on_time}/90 frames shown on time ({ratio}) " in report.figures()
+    assert f"({report.frames_out_of_view} not drawn: out of view)" in report.figures()
     assert report.predictions  # recognition went on out of view
     assert report.labels_per_s == pytest.approx(2.0, rel=0.1)  # refreshed twice a second on screen
 
@@ -516,8 +519,8 @@ def test_a_source_that_ends_out_of_view_leaves_its_last_frame_drawn_for_a_view_s
     corner = (slice(108, 118), slice(145, 158))  # right of the crop, below the stats: no panel there
     assert np.abs(first[corner].mean(axis=(0, 1)) - RED_BGR).max() < 20
     assert np.abs(last[corner].mean(axis=(0, 1)) - blue).max() < 20, "the repaint is not the source's last frame"
-    # labels that arrived out of view were seen by nobody: no latency is made up for them
-    assert report.label_latency_s is None or len(report.predictions) > 0
+    # its windows all completed out of view (the first after 1 s): seen by nobody, no latency made up
+    assert report.predictions and report.label_latency_s is None and report.label_latency_p95_s is None
 
 
 def test_the_player_s_view_follows_what_its_page_says_of_being_on_screen(models, video_factory):
@@ -535,6 +538,25 @@ def test_the_player_s_view_follows_what_its_page_says_of_being_on_screen(models,
     assert 19 <= report.frames_out_of_view <= 23  # 0.7 s away at 30 fps (21 frames), give or take a frame each end
     assert len(page.frames) == report.frames_shown + (report.windows_after_end > 0)
     assert report.frames_shown == report.frames_in_view == report.frames_source - report.frames_out_of_view
+
+
+def test_the_kernel_draws_while_any_page_shows_the_player():
+    """Pages are told apart by their id: a reloaded page or a second tab never leaves it believing nobody looks."""
+    from actionrec.notebook.player.view import FrameView
+
+    view = FrameView()
+    say = lambda page, seen: view._on_page_msg(view, {"type": "view", "in_view": seen, "page": page}, [])  # noqa: E731
+    assert view.in_view  # no page has said anything
+    say("tab-a", False)
+    assert not view.in_view
+    say("tab-b", True)  # a second tab shows it
+    assert view.in_view
+    say("tab-b", False)
+    assert not view.in_view
+    say("tab-a-reloaded", True)  # the first tab reloaded: its new page says what it sees at once
+    assert view.in_view
+    say("tab-c", False)  # a third tab in the background: the reloaded one still shows it
+    assert view.in_view
 
 
 def test_the_frame_loop_never_reaches_into_the_player():

@@ -113,6 +113,18 @@ def _wait_drawn(page, player_id: str, bgr: tuple[int, int, int]) -> None:
 
 
 def _sent(page, player_id: str) -> list[dict]:
+    """The acknowledgements the page sent (its view messages apart: :func:`_views`)."""
+    return [m for m in _all_sent(page, player_id) if m["type"] == "ack"]
+
+
+def _views(page, player_id: str) -> list[bool]:
+    """What the page said of being on screen, in order (each with the same page id)."""
+    views = [m for m in _all_sent(page, player_id) if m["type"] == "view"]
+    assert len({m["page"] for m in views}) <= 1 and all(m["page"] for m in views)
+    return [m["in_view"] for m in views]
+
+
+def _all_sent(page, player_id: str) -> list[dict]:
     return page.evaluate("(id) => window.made[id].sent", player_id)
 
 
@@ -147,7 +159,7 @@ def test_a_frame_the_page_cannot_draw_is_acknowledged_at_once_as_not_shown(playe
     page = player_page
     page.evaluate("window.makePlayer('c', 2, true)")
     page.evaluate("([seq, b64]) => window.made.c.frame(seq, b64)", [0, base64.b64encode(b"not a jpeg").decode()])
-    page.wait_for_function("window.made.c.sent.length === 1")
+    page.wait_for_function("window.made.c.sent.filter((m) => m.type === 'ack').length === 1")
     (ack,) = _sent(page, "c")
     assert ack["seq"] == 0 and ack["shown"] is False and ack["error"]  # the decoder's error, for the kernel
     page.evaluate("([seq, b64]) => window.made.c.frame(seq, b64)", [1, _jpeg_b64(COLOURS_BGR[1])])
@@ -162,7 +174,7 @@ def test_without_a_view_every_frame_is_acknowledged_at_once_as_not_shown(player_
     page.evaluate("window.makePlayer('d', 2, false)")  # the widget's output was never displayed
     for seq in range(2):
         page.evaluate("([seq, b64]) => window.made.d.frame(seq, b64)", [seq, _jpeg_b64(COLOURS_BGR[seq])])
-        page.wait_for_function(f"window.made.d.sent.length === {seq + 1}")
+        page.wait_for_function(f"window.made.d.sent.filter((m) => m.type === 'ack').length === {seq + 1}")
     assert _sent(page, "d") == [{"type": "ack", "seq": s, "shown": False} for s in range(2)]
 
 
@@ -183,20 +195,30 @@ def test_the_page_tells_the_kernel_when_no_view_of_the_player_can_be_seen_and_wh
     page.evaluate("window.makePlayer('v', 2, true)")
     spacer = "() => { const s = document.createElement('div'); s.style.height = '20000px'; document.body.append(s); }"
     page.evaluate(spacer)
-    page.clock.run_for(100)  # on screen, as the kernel assumes: nothing to say (the list below is exact)
+    # on screen: said once it is known
+    page.wait_for_function("window.made.v.sent.filter((m) => m.type === 'view').length === 1")
     page.evaluate("window.scrollTo(0, 15000)")  # scrolled away from the player
-    page.wait_for_function("window.made.v.sent.length === 1")
+    page.wait_for_function("window.made.v.sent.filter((m) => m.type === 'view').length === 2")
     page.evaluate("window.scrollTo(0, 0)")  # and back
-    page.wait_for_function("window.made.v.sent.length === 2")
+    page.wait_for_function("window.made.v.sent.filter((m) => m.type === 'view').length === 3")
     hidden = """(state) => {
         Object.defineProperty(document, "visibilityState", { configurable: true, get: () => state });
         document.dispatchEvent(new Event("visibilitychange"));
     }"""
     page.evaluate(hidden, "hidden")  # the browser tab went to the background
     page.evaluate(hidden, "visible")
-    assert _sent(page, "v") == [{"type": "view", "in_view": v} for v in (False, True, False, True)]
+    assert _views(page, "v") == [True, False, True, False, True]
     # frames drawn meanwhile are acknowledged as before: the view messages are apart from the acks
     page.evaluate("([seq, b64]) => window.made.v.frame(seq, b64)", [0, _jpeg_b64(COLOURS_BGR[0])])
     _wait_drawn(page, "v", COLOURS_BGR[0])
     page.clock.run_for(150)
-    assert _sent(page, "v")[4:] == [{"type": "ack", "seq": 0, "shown": True}]
+    assert _sent(page, "v") == [{"type": "ack", "seq": 0, "shown": True}]
+
+
+@pytest.mark.timeout(120)
+def test_a_player_never_displayed_says_nothing_of_being_on_screen(player_page):
+    page = player_page
+    page.evaluate("window.makePlayer('n', 2, false)")
+    page.evaluate("([seq, b64]) => window.made.n.frame(seq, b64)", [0, _jpeg_b64(COLOURS_BGR[0])])
+    page.wait_for_function("window.made.n.sent.filter((m) => m.type === 'ack').length === 1")
+    assert _all_sent(page, "n") == [{"type": "ack", "seq": 0, "shown": False}]

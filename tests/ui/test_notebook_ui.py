@@ -201,7 +201,7 @@ def test_live_section_uses_the_browser_camera_when_the_page_has_one(lab, chromiu
     # Label latency and refresh rate are printed for the record, not bounded: wall-clock figures
     # belong to the benchmark (benchmarks/live_player.py), which measures them on a quiet machine.
     m = re.search(
-        r"browser camera: (\d+)/(\d+) frames shown on time \([\d.]+%\)(?: \((\d+) more not drawn: out of view\))?"
+        r"browser camera: (\d+)/(\d+) frames shown on time \([\d.]+%\)(?: \((\d+) not drawn: out of view\))?"
         r".*?refreshed ([\d.]+)/s\), label latency ([\d.]+) s mean, ([\d.]+) s p95",
         text,
     )
@@ -209,7 +209,7 @@ def test_live_section_uses_the_browser_camera_when_the_page_has_one(lab, chromiu
     shown, frames, away = int(m[1]), int(m[2]), int(m[3] or 0)
     per_s, latency, p95 = float(m[4]), float(m[5]), float(m[6])
     print(
-        f"\nfake camera: {frames} frames in view ({away} more out of view), {shown} shown on time, "
+        f"\nfake camera: {frames} frames ({away} of them out of view), {shown} shown on time, "
         f"labels {per_s}/s, latency {latency} s mean / {p95} s p95"
     )
     assert frames > 0 and 0 <= shown <= frames

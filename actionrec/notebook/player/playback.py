@@ -258,21 +258,23 @@ class Playback:
             if self.frames_source == 1 and not self.is_live:
                 self._draw(frame, rec)  # warm-up (fonts, encoder tables): the first draw is slow
                 self.base = self.clock()  # the file's clock starts when its first frame is ready
-            if self.clock() - self._due(rel) > self._interval():
-                await self.sleep(0)  # behind: skip drawing it; let acks and clicks in
-                continue
             if not self.controls.view.in_view and self.recorder is None:
                 # Nobody can see it: no drawing, JPEG or message (a recording still draws every
-                # frame). The source keeps its pace; labels nobody saw have no latency.
+                # frame). The source keeps its pace; labels nobody saw have no latency, and the
+                # refresh rate and the fps shown are measured on screen only.
                 self.out_of_view += 1
                 self.unseen_since_drawn = True
                 self.unshown.clear()
-                if self.label_runs[-1]:  # the refresh rate is measured on screen only
+                self.shown_at.clear()
+                if self.label_runs[-1]:
                     self.label_runs.append([])
                 if not await self._wait_until(rel):
                     return "stop"
                 await self.sleep(0)
                 self._update_status(rel)
+                continue
+            if self.clock() - self._due(rel) > self._interval():
+                await self.sleep(0)  # behind: skip drawing it; let acks and clicks in
                 continue
             t = self.clock()
             image, jpeg = self._draw(frame, rec)
@@ -411,7 +413,8 @@ class Playback:
         return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else None
 
     def _front_end(self) -> bool:
-        return self.controls.view.acks > self.acks_before
+        # a page acknowledged frames, or said the player is out of its view (it then gets none to acknowledge)
+        return self.controls.view.acks > self.acks_before or self.out_of_view > 0
 
     def _update_status(self, rel: float) -> None:
         now = self.clock()
@@ -423,11 +426,18 @@ class Playback:
         p, fps = self.latest, self._fps()
         label = f"top-1 {p.label} ({p.score:.0%})" if p is not None else "collecting frames..."
         headless = not self._front_end() and now - self.started > ACK_TIMEOUT_S
+        shown = (
+            "out of view: not drawn"
+            if not self.controls.view.in_view and self.recorder is None
+            else f"{fps or 0.0:.1f} fps shown, {self.on_time / max(1, self._frames_in_view()):.0%} on time"
+        )
         self.controls.show(
-            f"playing {self._short_name()}: {format_time(rel)}, {fps or 0.0:.1f} fps shown, "
-            f"{self.on_time / max(1, self.frames_source - self.out_of_view):.0%} on time, {label}"
+            f"playing {self._short_name()}: {format_time(rel)}, {shown}, {label}"
             + ("; no front end answered: paced by source time" if headless else "")
         )
+
+    def _frames_in_view(self) -> int:
+        return self.frames_source - self.out_of_view
 
     def _labels_per_s(self, wall_s: float) -> float:
         """How often the label refreshes: labels per second between the first and the last one shown.

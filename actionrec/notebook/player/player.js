@@ -12,9 +12,10 @@
 //
 // Pixels nobody sees cost nothing: when no canvas of the player is on screen (each scrolled away,
 // in a hidden panel or a collapsed output: IntersectionObserver), or the browser tab is in the
-// background (document.hidden), the page says so ({type: "view", in_view: false}) and the kernel
-// neither draws, JPEG-encodes nor sends frames until it says {in_view: true}. It speaks only when
-// that changes; the kernel assumes "in view" until told otherwise.
+// background (document.hidden), the page says so ({type: "view", in_view: false, page}) and the
+// kernel neither draws, JPEG-encodes nor sends frames until it says {in_view: true}. Each page says
+// its state once it knows it, then on every change; `page` tells pages apart (a reloaded page or a
+// second tab on the same kernel), and the kernel draws while any of them shows the player.
 
 const players = new Map(); // _player_id -> Player (one per widget model, shared by its views)
 const ACK_DELAY_MS = 100; // the last frame drawn is acknowledged this long after, when no other comes
@@ -29,11 +30,14 @@ class Player {
     this.drawnSinceAck = 0; // frames drawn and shown, not yet acknowledged
     this.ackTimer = null;
     this.onScreen = new Set(); // the canvases intersecting the viewport
-    this.inView = true; // what the kernel was last told (it assumes true until told otherwise)
+    this.inView = null; // what the kernel was last told (null: nothing yet)
+    this.pageId = Math.random().toString(36).slice(2);
+    this.closed = false;
     this.observer =
       typeof IntersectionObserver === "function"
         ? new IntersectionObserver((entries) => {
             for (const e of entries) {
+              if (!this.canvases.has(e.target)) continue; // queued before its view was removed
               if (e.isIntersecting) this.onScreen.add(e.target);
               else this.onScreen.delete(e.target);
             }
@@ -58,14 +62,16 @@ class Player {
   }
 
   updateView() {
+    if (this.closed) return;
     // No view at all is not "out of view": frames are then acknowledged unshown, as before.
     const inView = this.canvases.size === 0 || (document.visibilityState !== "hidden" && this.onScreen.size > 0);
     if (inView === this.inView) return;
     this.inView = inView;
-    this.model.send({ type: "view", in_view: inView });
+    this.model.send({ type: "view", in_view: inView, page: this.pageId });
   }
 
   close() {
+    this.closed = true;
     if (this.observer) this.observer.disconnect();
     document.removeEventListener("visibilitychange", this.onVisibility);
   }

@@ -50,15 +50,17 @@ class PlayerReport:
         frames_shown: frames sent to the display (and, with a front end, drawn).
         frames_shown_on_time: those shown within one frame interval of their source time.
         frames_out_of_view: source frames neither drawn nor sent because no view of the player was
-            on screen (scrolled away, or the browser tab in the background); they are left out of
-            :attr:`shown_ratio`, and the labels of their windows out of the latency figures.
+            on screen (scrolled away, or the browser tab in the background): not shown, so they
+            count against :attr:`shown_ratio` (the conventions' figure); the labels of their windows
+            are left out of the latency figures and that time out of the refresh rate.
         predictions: the windows shown, in order.
         label_latency_s, label_latency_p95_s: mean and 95th percentile of the time a label appears
             minus the source time of the last frame of its window (mapped to wall time).
         labels_per_s: how often the label refreshed: labels shown per second between the first
             and the last one (the stride sets it: 2/s at ``stride_s=0.5``).
         stopped_by: ``"end"``, ``"stop"``, ``"interrupt"`` or ``"max_seconds"``.
-        front_end: a browser acknowledged frames (``False``: headless, paced by source time only).
+        front_end: a page answered: it acknowledged frames, or said the player was out of its view
+            (``False``: headless, paced by source time only).
         stage_ms: mean milliseconds per stage (decode, preprocess, encoder, decoder, draw).
         wall_s: playback wall time, pauses excluded.
         frames_skipped_for_browser: frames skipped because the browser had not acknowledged
@@ -67,7 +69,8 @@ class PlayerReport:
             final (each was passed to ``on_event`` once); ``()`` without rules.
         windows_after_end: windows whose last samples were still being encoded when the source
             ended (a busy CPU): decoded then, reported, and drawn on one repaint of the last frame
-            shown (a repaint, not counted in ``frames_shown``).
+            shown, or of the last frame read when the last frames went by out of view (a repaint,
+            not counted in ``frames_shown``).
         recording: with ``record=``, what the session left on disk
             (:class:`~actionrec.export.recording.Recording`: its folder, files and frames);
             ``None`` without.
@@ -123,8 +126,8 @@ class PlayerReport:
 
     @property
     def shown_ratio(self) -> float:
-        """Source frames shown within one frame interval of their source time / source frames in view."""
-        return self.frames_shown_on_time / self.frames_in_view if self.frames_in_view else 0.0
+        """Source frames shown within one frame interval of their source time / source frames."""
+        return self.frames_shown_on_time / self.frames_source if self.frames_source else 0.0
 
     def summary(self) -> str:
         """One line for people, e.g. ``"demo.mp4: 298/300 frames shown on time (99.3%), ..."``."""
@@ -160,9 +163,9 @@ class PlayerReport:
             if self.windows_with_missing
             else ""
         )
-        away = f" ({self.frames_out_of_view} more not drawn: out of view)" if self.frames_out_of_view else ""
+        away = f" ({self.frames_out_of_view} not drawn: out of view)" if self.frames_out_of_view else ""
         return (
-            f"{Path(self.source).name or self.source}: {self.frames_shown_on_time}/{self.frames_in_view} frames shown "
+            f"{Path(self.source).name or self.source}: {self.frames_shown_on_time}/{self.frames_source} frames shown "
             f"on time ({self.shown_ratio:.1%}){away}, {len(self.predictions)} labels "
             f"(refreshed {self.labels_per_s:.1f}/s), {latency}{drops}"
         )

@@ -27,10 +27,11 @@ class FrameView(anywidget.AnyWidget):
         acks: acknowledgements received (the page sends one per ``ack_every`` frames drawn, and
             one for each frame it did not draw; each covers every frame up to the one it names).
         ack_every: synced to the page: how many drawn frames one acknowledgement covers.
-        in_view: ``False`` once the page says no view of the player is on screen (every canvas
-            scrolled away or hidden, or the browser tab in the background); ``True`` before the
-            page has said anything and when it shows again. The frame loop neither draws nor sends
-            frames nobody can see.
+        in_view: ``False`` while every page that spoke says no view of the player is on screen
+            (each canvas scrolled away or hidden, or its browser tab in the background); ``True``
+            before any page has said anything, and while one page shows it (pages are told apart
+            by the id each sends: a reloaded page or a second tab on the same kernel). The frame
+            loop neither draws nor sends frames nobody can see.
         max_unacked: the most frames un-acknowledged at once (counted from the first
             acknowledgement: before it the view may be headless and does not wait); flow control
             keeps it at most :data:`MAX_UNACKED`.
@@ -54,12 +55,19 @@ class FrameView(anywidget.AnyWidget):
         self.acks = 0
         self.max_unacked = 0
         self.browser_error: str | None = None
-        self.in_view = True
+        self._pages_in_view: dict[str, bool] = {}  # page id -> what it said last
         self.on_msg(self._on_page_msg)
+
+    @property
+    def in_view(self) -> bool:
+        """A page shows the player, or none has said anything (see the class docstring)."""
+        with self._lock:
+            return not self._pages_in_view or any(self._pages_in_view.values())
 
     def _on_page_msg(self, _widget: Any, content: dict, _buffers: list) -> None:
         if content.get("type") == "view" and isinstance(content.get("in_view"), bool):
-            self.in_view = content["in_view"]
+            with self._lock:
+                self._pages_in_view[str(content.get("page", ""))] = content["in_view"]
             return
         if content.get("type") != "ack":
             return
