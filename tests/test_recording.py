@@ -191,11 +191,13 @@ def test_an_interrupted_session_leaves_only_complete_files(models, red_clip, tmp
 
 def test_an_error_from_the_source_keeps_what_was_shown_and_raises(models, tmp_path):
     player, _ = recording_player(models, tmp_path)
+    # 3 s of frames: windows complete before the error even when a loaded machine slows the encoder
+    # (with 1.3 s, the only window's requests were still in flight at the error in 1 of ~20 runs)
     with pytest.raises(VideoDecodeError, match="camera unplugged") as info:
-        asyncio.run(player.play(_frames_then(VideoDecodeError("camera unplugged"), count=40)))
+        asyncio.run(player.play(_frames_then(VideoDecodeError("camera unplugged"), count=90)))
     rec = player.last_recording
-    assert rec is not None and rec.ok and rec.frames == 40, rec
-    assert any("what was shown before the error: recorded 40 frames" in note for note in info.value.__notes__)
+    assert rec is not None and rec.ok and rec.frames == 90, rec
+    assert any("what was shown before the error: recorded 90 frames" in note for note in info.value.__notes__)
     assert_only_complete_files(tmp_path, rec)
     assert read_json(rec.json)["extra"]["stopped_by"] == "error"
     assert len(read_json(rec.json)["windows"]) > 0
