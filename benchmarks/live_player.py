@@ -193,7 +193,7 @@ async def _play(args: argparse.Namespace, p: argparse.ArgumentParser, *, display
     print(f"labels     {n_labels}, refreshed {report.labels_per_s:.2f}/s (target >= {target:g}/s)")
     if report.label_latency_s is not None:
         print(f"latency    {report.label_latency_s:.3f} s mean, {report.label_latency_p95_s:.3f} s p95")
-    missing = sum(pr.missing for pr in report.predictions)
+    missing = report.sample_slots_missing
     samples = len(report.predictions) * models.clip_len
     print(
         f"samples    {missing} of {samples} window samples missing ({missing / max(1, samples):.1%}; "

@@ -258,7 +258,7 @@ class Playback:
             if self.frames_source == 1 and not self.is_live:
                 self._draw(frame, rec)  # warm-up (fonts, encoder tables): the first draw is slow
                 self.base = self.clock()  # the file's clock starts when its first frame is ready
-            if not self.controls.view.in_view and self.recorder is None:
+            if self._unseen():
                 # Nobody can see it: no drawing, JPEG or message (a recording still draws every
                 # frame). The source keeps its pace; labels nobody saw have no latency, and the
                 # refresh rate and the fps shown are measured on screen only.
@@ -428,7 +428,7 @@ class Playback:
         headless = not self._front_end() and now - self.started > ACK_TIMEOUT_S
         shown = (
             "out of view: not drawn"
-            if not self.controls.view.in_view and self.recorder is None
+            if self._unseen()
             else f"{fps or 0.0:.1f} fps shown, {self.on_time / max(1, self._frames_in_view()):.0%} on time"
         )
         self.controls.show(
@@ -438,6 +438,10 @@ class Playback:
 
     def _frames_in_view(self) -> int:
         return self.frames_source - self.out_of_view
+
+    def _unseen(self) -> bool:
+        """No view of the player is on screen and nothing records: frames are neither drawn nor sent."""
+        return not self.controls.view.in_view and self.recorder is None
 
     def _labels_per_s(self, wall_s: float) -> float:
         """How often the label refreshes: labels per second between the first and the last one shown.
