@@ -159,3 +159,39 @@ def test_compiling_from_the_cache_leaves_the_process_locale_as_it_was(hint, tiny
     for _ in range(30):  # the first compile fills the cache, the others load from it (a race: many tries)
         compile_models(files, cache_dir=tmp_path, hint=hint)
         assert locale.setlocale(locale.LC_ALL) == before
+
+
+def test_a_compile_waits_while_another_process_compiles_into_the_same_cache(tiny_model_dir, tiny_labels_file, tmp_path):
+    """Two processes writing one compile cache broke its blobs (two Ray workers starting together):
+    "filesystem error: cannot set permissions: No such file or directory [...blob]"."""
+    import subprocess
+    import sys
+    import threading
+
+    files = resolve_model(precision="FP16", model_dir=tiny_model_dir, labels=tiny_labels_file)
+    cache = tmp_path / "cache"
+    (cache / "compile_cache").mkdir(parents=True)
+    holder = subprocess.Popen(  # another process compiling: holds the folder's lock until its stdin closes
+        [sys.executable, "-c", (
+            "import sys, pathlib\n"
+            "from actionrec.models.runtime import compile_lock\n"
+            f"with compile_lock(pathlib.Path({str(cache / 'compile_cache')!r})):\n"
+            "    print('held', flush=True)\n"
+            "    sys.stdin.read()\n"
+        )],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        done: list = []
+        worker = threading.Thread(target=lambda: done.append(compile_models(files, cache_dir=cache)), daemon=True)
+        worker.start()
+        worker.join(timeout=2.0)
+        assert worker.is_alive() and not done, "compiled into a cache another process is writing"
+        assert not list((cache / "compile_cache").glob("*.blob"))
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    worker.join(timeout=60)
+    assert len(done) == 1 and done[0].num_classes == 400
+    assert list((cache / "compile_cache").glob("*.blob")), "the compile went on once the other process let go"

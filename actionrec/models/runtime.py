@@ -13,9 +13,10 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -215,7 +216,8 @@ def compile_models(
     # The decoder's id is hashed while the models compile. The two compiles stay one after the
     # other: OpenVINO's compile cache sets the process locale to "C" and back around its work, and
     # two compiles in two threads left the whole process in "C" (ASCII text I/O) most of the time.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="actionrec-hash") as pool:
+    # Other processes on the same cache (Ray workers, a second kernel) wait: see compile_lock.
+    with compile_lock(compile_cache), ThreadPoolExecutor(max_workers=1, thread_name_prefix="actionrec-hash") as pool:
         decoder_id_job = pool.submit(_content_id, files.decoder_xml)
         # Files with the encoder on a CPU: several samples per request (see actionrec.pipeline.encoders).
         file_batch = 1
@@ -273,6 +275,34 @@ def compile_models(
         decoder_device=dec_device,
         decoder_precision=decoder_precision,
     )
+
+
+COMPILE_LOCK_NAME = ".compile.lock"
+
+
+@contextlib.contextmanager
+def compile_lock(compile_cache: Path) -> Iterator[None]:
+    """Hold the compile cache folder's lock: one process compiles into it at a time.
+
+    OpenVINO's compile cache is not safe for two processes writing the same entry: one reads a
+    blob the other is still writing, finds it broken and deletes it, and the writer then fails
+    with ``filesystem error: cannot set permissions: No such file or directory [...blob]``
+    (two Ray workers starting together, two kernels). With the lock the second process waits
+    and then loads the finished blob. An OS lock (``flock`` / ``LockFileEx``), released when its
+    process ends, however it ends; on a file system without locks the compile goes on unlocked.
+    """
+    from filelock import FileLock
+
+    lock = FileLock(compile_cache / COMPILE_LOCK_NAME, mode=0o600, thread_local=False)
+    try:
+        lock.acquire()
+    except NotImplementedError:  # no flock on this file system (some network mounts)
+        yield
+        return
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def encoder_facts(core: Any, compiled: Any, *, requested_precision: str | None = None) -> tuple[str, tuple[str, ...]]:
