@@ -174,7 +174,7 @@ def test_a_compile_waits_while_another_process_compiles_into_the_same_cache(tiny
     holder = subprocess.Popen(  # another process compiling: holds the folder's lock until its stdin closes
         [sys.executable, "-c", (
             "import sys, pathlib\n"
-            "from actionrec.models.runtime import compile_lock\n"
+            "from actionrec.models.devices import compile_lock\n"
             f"with compile_lock(pathlib.Path({str(cache / 'compile_cache')!r})):\n"
             "    print('held', flush=True)\n"
             "    sys.stdin.read()\n"

@@ -13,6 +13,8 @@ to do. :func:`device_config` is what each compiled model gets on its device:
 | ``INFERENCE_PRECISION_HINT`` (``AR_INFERENCE_PRECISION``) | f32, bf16, f16 | f32, f16 | no (its own) | as asked |
 | encoder batch > 1 (files, :func:`~actionrec.models.runtime.cpu_file_batch`) | yes | no | no (static shapes) | no |
 
+:func:`compile_lock` lets one process at a time compile into a compile cache folder.
+
 No GPU or NPU was at hand where this was written: their settings are tested with a fake device list
 and a fake ``Core`` that records what each model was compiled with (``tests/test_devices.py``).
 
@@ -25,8 +27,11 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+from collections.abc import Iterator
+from pathlib import Path
 
 from ..errors import DeviceNotAvailableError
 
@@ -139,3 +144,31 @@ def device_config(
     if inference_precision and inference_precision.lower() in _PRECISIONS.get(kind, (inference_precision.lower(),)):
         config["INFERENCE_PRECISION_HINT"] = inference_precision
     return config
+
+
+COMPILE_LOCK_NAME = ".compile.lock"
+
+
+@contextlib.contextmanager
+def compile_lock(compile_cache: Path) -> Iterator[None]:
+    """Hold the compile cache folder's lock: one process compiles into it at a time.
+
+    OpenVINO's compile cache is not safe for two processes writing the same entry: one reads a
+    blob the other is still writing, finds it broken and deletes it, and the writer then fails
+    with ``filesystem error: cannot set permissions: No such file or directory [...blob]``
+    (two Ray workers starting together, two kernels). With the lock the second process waits
+    and then loads the finished blob. An OS lock (``flock`` / ``LockFileEx``), released when its
+    process ends, however it ends; on a file system without locks the compile goes on unlocked.
+    """
+    from filelock import FileLock
+
+    lock = FileLock(compile_cache / COMPILE_LOCK_NAME, mode=0o600, thread_local=False)
+    try:
+        lock.acquire()
+    except NotImplementedError:  # no flock on this file system (some network mounts)
+        yield
+        return
+    try:
+        yield
+    finally:
+        lock.release()

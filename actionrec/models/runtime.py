@@ -13,10 +13,9 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ from ..atomic import private_dir
 from ..errors import LabelsError, ModelNotFoundError
 from ..results import describe_devices
 from . import devices
-from .devices import VIRTUAL_DEVICES, available_devices, check_device, get_core  # noqa: F401 (re-exported)
+from .devices import VIRTUAL_DEVICES, available_devices, check_device, compile_lock, get_core  # noqa: F401 (re-exported)
 from .files import ModelFiles
 from .graph import any_batch, feature_output, per_sample, pooled
 from .labels import check_labels, count_mismatch, load_labels
@@ -275,34 +274,6 @@ def compile_models(
         decoder_device=dec_device,
         decoder_precision=decoder_precision,
     )
-
-
-COMPILE_LOCK_NAME = ".compile.lock"
-
-
-@contextlib.contextmanager
-def compile_lock(compile_cache: Path) -> Iterator[None]:
-    """Hold the compile cache folder's lock: one process compiles into it at a time.
-
-    OpenVINO's compile cache is not safe for two processes writing the same entry: one reads a
-    blob the other is still writing, finds it broken and deletes it, and the writer then fails
-    with ``filesystem error: cannot set permissions: No such file or directory [...blob]``
-    (two Ray workers starting together, two kernels). With the lock the second process waits
-    and then loads the finished blob. An OS lock (``flock`` / ``LockFileEx``), released when its
-    process ends, however it ends; on a file system without locks the compile goes on unlocked.
-    """
-    from filelock import FileLock
-
-    lock = FileLock(compile_cache / COMPILE_LOCK_NAME, mode=0o600, thread_local=False)
-    try:
-        lock.acquire()
-    except NotImplementedError:  # no flock on this file system (some network mounts)
-        yield
-        return
-    try:
-        yield
-    finally:
-        lock.release()
 
 
 def encoder_facts(core: Any, compiled: Any, *, requested_precision: str | None = None) -> tuple[str, tuple[str, ...]]:
