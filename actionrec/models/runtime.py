@@ -44,12 +44,9 @@ def cpu_file_batch(features: Mapping[str, bool] | None = None, *, precision: str
     - AVX2 only: 1. The encoder's throughput is the same at batch 1 and 8 there while the batch-8
       requests hold ~90 MB more (peak RSS of ``analyze`` at FP16 on a 2-core AVX2 EPYC: 409 MB at
       batch 1, 502 MB at 8).
-    - AVX-512, FP32/FP16: :data:`FILE_BATCH` (4). Batching gains 5-10 % over batch 1 there
-      (:mod:`actionrec.pipeline.encoders`). On a 2-core Xeon with AMX, FP16 proxies, paired runs:
-      computing in f32 (as AVX-512 without AMX does), batch 4 and 8 encode at the same speed
-      (medians 69.8 and 70.1 video frames/s) and 8 peaks 46 MB higher (1 minute of 720p: 420 against
-      466 MB); in bf16 (AMX) 8 is 5.7 % faster (277.9 against 262.8 frames/s) but peaks 28 MB higher,
-      over the 400 MB FP16 budget on a 10-minute file (402.5-404.2 MB; 374.3-376.8 MB at 4).
+    - AVX-512, FP32/FP16: :data:`FILE_BATCH` (4): 5-10 % over batch 1. 2-core Xeon with AMX, FP16,
+      paired runs: in f32 (as AVX-512 without AMX) 8 is as fast as 4 and peaks 46 MB higher; in bf16
+      (AMX) 8 is 5.7 % faster but 28 MB higher, over the FP16 budget of 400 MB (see the README).
     - AVX-512, an INT8 IR (``FP16-INT8``): :data:`INT8_FILE_BATCH` (2). On a 2-core AVX-512 EPYC
       (VNNI), 1 minute of 720p, proxy models, interleaved runs: the same wall time at 2, 4 and 8
       (medians 14.9, 14.8, 14.1 s; batch 1: 16.7 s), peak RSS 300-303 MB at 2, 313-317 MB at 4,
