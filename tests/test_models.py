@@ -195,3 +195,20 @@ def test_a_compile_waits_while_another_process_compiles_into_the_same_cache(tiny
     worker.join(timeout=60)
     assert len(done) == 1 and done[0].num_classes == 400
     assert list((cache / "compile_cache").glob("*.blob")), "the compile went on once the other process let go"
+
+
+def test_a_file_system_without_locks_compiles_unlocked(tiny_model_dir, tiny_labels_file, tmp_path, monkeypatch):
+    """filelock raises NotImplementedError where flock is missing (some network mounts): compile anyway."""
+    import filelock
+
+    from actionrec.models.devices import compile_lock
+
+    def no_flock(self, *args, **kwargs):
+        raise NotImplementedError("FileSystem does not appear to support flock")
+
+    monkeypatch.setattr(filelock.FileLock, "acquire", no_flock)
+    files = resolve_model(precision="FP16", model_dir=tiny_model_dir, labels=tiny_labels_file)
+    assert compile_models(files, cache_dir=tmp_path).num_classes == 400
+    with pytest.raises(ValueError) as info, compile_lock(tmp_path):
+        raise ValueError("a compile error")
+    assert info.value.__context__ is None  # not reported "during handling of" the lock's NotImplementedError

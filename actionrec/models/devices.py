@@ -162,13 +162,13 @@ def compile_lock(compile_cache: Path) -> Iterator[None]:
     """
     from filelock import FileLock
 
-    lock = FileLock(compile_cache / COMPILE_LOCK_NAME, mode=0o600, thread_local=False)
+    lock: FileLock | None = FileLock(compile_cache / COMPILE_LOCK_NAME, mode=0o600, thread_local=False)
     try:
         lock.acquire()
     except NotImplementedError:  # no flock on this file system (some network mounts)
-        yield
-        return
+        lock = None  # (the compile runs outside this handler: its errors are not chained to this one)
     try:
         yield
     finally:
-        lock.release()
+        if lock is not None:
+            lock.release()
