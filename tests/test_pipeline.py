@@ -458,7 +458,7 @@ def test_on_progress_reports_frames_and_its_exception_stops_the_analysis(models,
 def test_the_encoder_batch_follows_the_cpu_rule_unless_given(tiny_model_dir, tiny_labels_file, tmp_path, monkeypatch):
     from actionrec.models import INT8_FILE_BATCH, cpu_file_batch, runtime
 
-    # AVX-512: batching pays, and 8 costs ~25-45 MB more than 4 (over the 400 MB FP16 budget with AMX);
+    # AVX-512: batching pays, and 8 costs 24-46 MB more than 4 (over the 400 MB FP16 budget with AMX);
     # AVX2 only: the same throughput at batch 1, for ~90 MB less memory
     assert cpu_file_batch({"AVX2": True, "AVX512F": True}) == FILE_BATCH == 4
     assert cpu_file_batch({"AVX2": True, "AVX512F": True}, precision="FP32") == 4

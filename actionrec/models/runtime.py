@@ -46,7 +46,7 @@ def cpu_file_batch(features: Mapping[str, bool] | None = None, *, precision: str
       batch 1, 502 MB at 8).
     - AVX-512, FP32/FP16: :data:`FILE_BATCH` (4): 5-10 % over batch 1. 2-core Xeon with AMX, FP16,
       paired runs: in f32 (as AVX-512 without AMX) 8 is as fast as 4 and peaks 46 MB higher; in bf16
-      (AMX) 8 is 5.7 % faster but 28 MB higher, over the FP16 budget of 400 MB (see the README).
+      (AMX) 8 is 5.7 % faster but 24 MB higher, over the FP16 budget of 400 MB on 10 minutes (README).
     - AVX-512, an INT8 IR (``FP16-INT8``): :data:`INT8_FILE_BATCH` (2). On a 2-core AVX-512 EPYC
       (VNNI), 1 minute of 720p, proxy models, interleaved runs: the same wall time at 2, 4 and 8
       (medians 14.9, 14.8, 14.1 s; batch 1: 16.7 s), peak RSS 300-303 MB at 2, 313-317 MB at 4,

@@ -9,7 +9,7 @@ quarter as many requests.
 Measured on a 2-core Xeon (AVX-512 VNNI + AMX), proxy models, 720p30 H.264, the whole file
 pipeline in paired runs (medians of 4, video frames/s): batch 1 → 4: FP16 231 → 256, FP16-INT8
 297 → 328; in another run, batch 4 → 8 → 16: FP16 284 → 295 → 298, FP16-INT8 360 → 375 → 381.
-Batch 8 keeps most of the gain; 16 adds 1 % for more memory. Batch 8 costs 25-45 MB more than 4,
+Batch 8 keeps most of the gain; 16 adds 1 % for more memory. Batch 8 costs 24-46 MB more than 4,
 for 5.7 % more speed only where the encoder computes in bf16 (AMX): see ``cpu_file_batch``.
 ``benchmark_app -hint throughput`` on the encoder alone: FP16 292 → 322 frames/s, FP16-INT8
 514 → 578 at batch 4 (no better at 8).
