@@ -41,11 +41,11 @@ def describe_devices(encoder_device: str, decoder_device: str = "") -> str:
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
-    """Numerically stable softmax over the last axis."""
-    z = np.asarray(logits, dtype=np.float64)
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
+    """Numerically stable softmax over the last axis, in float64 (one array: computed in place)."""
+    z = np.array(logits, dtype=np.float64)  # a copy: the caller's logits are not changed
+    z -= z.max(axis=-1, keepdims=True)
+    np.exp(z, out=z)
+    return np.divide(z, z.sum(axis=-1, keepdims=True), out=z)
 
 
 def smooth_probs(probs: np.ndarray, windows: int) -> np.ndarray:
@@ -387,7 +387,9 @@ def predictions_from_probs(
     if top_k < 1:
         raise ValueError(f"top_k must be >= 1, got {top_k}")
     k = min(top_k, p.shape[1])
-    ids = np.argsort(-p, axis=1, kind="stable")[:, :k]
+    ids = np.empty((len(p), k), np.int64)
+    for i in range(0, len(p), 256):  # 256 windows at a time: the sort's scratch does not grow with the video
+        ids[i : i + 256] = np.argsort(-p[i : i + 256], axis=1, kind="stable")[:, :k]
     scores = np.take_along_axis(p, ids, axis=1)
     return tuple(
         Prediction(

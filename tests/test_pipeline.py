@@ -12,8 +12,9 @@ import pytest
 from actionrec.errors import ClipTooShortError
 from actionrec.models import FILE_BATCH, compile_models, resolve_model
 from actionrec.pipeline import FileEncoder, Recognizer, RecognizerOptions
+from actionrec.pipeline.encoded import EncodedVideo
 from tests.oracle import oracle_windows
-from tests.support.result_memory import result_step_peak_b
+from tests.support.resident import needs_smaps, resident_kb
 from tests.support.tiny_models import write_model_dir
 from tests.support.videos import solid
 
@@ -492,12 +493,35 @@ def test_progress_reaches_the_download_of_a_url_too(models, video_factory, http_
     assert re.search(r"frame/s", err), err  # then the frames
 
 
-def test_a_file_that_states_its_duration_is_encoded_without_copying_its_rows(models, video_factory, monkeypatch):
-    """Recognizer.encode hands the container's duration to the encoder: the result step copies no rows."""
-    path = video_factory("stated.mp4", fps=16, duration_s=6.0, size_wh=(160, 120))
-    encoded, above_b = result_step_peak_b(monkeypatch, lambda: Recognizer(models).encode(path, progress=False))
-    rows_b = encoded.embeddings.nbytes
-    assert encoded.num_samples >= 90 and above_b < 0.1 * rows_b, f"{above_b} B beside {rows_b} B of rows"
+@needs_smaps
+def test_a_files_rows_stay_out_of_memory_through_the_decoder_and_the_cache(
+    models, video_factory, monkeypatch, tmp_path
+):
+    """Recognizer.encode leaves the rows in their temporary file; the decoder and the cache writer read them
+    a block at a time and hand each back, so neither brings a long video's embeddings into memory at once."""
+    from actionrec.pipeline import files
+
+    path = video_factory("long_rows.mp4", fps=16, duration_s=40.0, size_wh=(64, 48))
+    rec = Recognizer(models)
+    encoded = rec.encode(path, progress=False)
+    emb = encoded.embeddings
+    assert encoded.num_samples >= 600 and resident_kb(emb) == 0
+    resident_at_start: list[int] = []
+    start_async = files.InferJobs.start_async
+
+    def measured(jobs, inputs, userdata=None):
+        resident_at_start.append(resident_kb(emb))
+        return start_async(jobs, inputs, userdata)
+
+    monkeypatch.setattr(files.InferJobs, "start_async", measured)
+    timeline = rec.decode(encoded)
+    block_kb = 256 * models.embedding_dim * 4 // 1024
+    assert len(resident_at_start) == len(timeline.predictions) and max(resident_at_start) <= 2 * block_kb
+    assert resident_kb(emb) == 0
+    encoded.to_npz(tmp_path / "rows.npz")
+    assert resident_kb(emb) == 0
+    stored = EncodedVideo.from_npz(tmp_path / "rows.npz", source=encoded.source)
+    assert np.array_equal(stored.embeddings, emb) and np.array_equal(stored.frame_times_s, encoded.frame_times_s)
 
 
 def test_the_timeline_names_the_decoder_device_apart_from_the_encoder_one(models, video_factory):

@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 
 from actionrec.models import compile_models, resolve_model
-from actionrec.pipeline import FileEncoder, Recognizer, SamplingGrid, encoders, stages
+from actionrec.pipeline import FileEncoder, Recognizer, SamplingGrid, encoders, rows, stages
 from actionrec.pipeline.encoded import EncodedVideo
 from actionrec.video.core import VideoStats
-from tests.support.result_memory import result_step_peak_b
+from tests.support.resident import needs_smaps, resident_kb
 
 STEP_S = 1 / 16  # the tiny models' grid: 16 samples per 1 s window
 HANG_GUARD_S = 60.0  # a hang guard, not a timing: the waits it bounds end within milliseconds
@@ -395,101 +395,108 @@ def test_an_early_stop_returns_only_after_the_requests_in_flight_finished(models
     assert log.held == 1 and sorted(finished_at_return) == [tuple(range(8)), tuple(range(8, 16))]
 
 
-def test_embeddings_grow_by_blocks_of_rows_not_one_block_per_sample(models, grid):
-    """The rows a file's embeddings take are allocated 256 at a time: memory grows with the video, by little.
+@needs_smaps
+def test_rows_past_the_first_block_stay_out_of_memory_while_encoding_and_after(models, grid, monkeypatch):
+    """A file's rows go to a temporary file: memory holds the last two blocks of 256 while encoding, none after.
 
-    Allocated once per sample instead, 300 samples would hold 300 blocks of 256 rows (150 MB).
+    Held in memory, a 10-minute file's 9,600 rows (20 MB) made the peak grow with the video.
     """
-    import tracemalloc
+    resident_while: list[int] = []
+    add_block = rows.RowStore.add_block
 
-    encoder = FileEncoder(models, grid, progress=False)
-    tracemalloc.start()
-    try:
-        encoded = encoder.run(grid_frames(300), source="long.mp4")
-        _, peak_b = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert encoded.num_samples == 300
-    rows_b = 2 * 256 * models.embedding_dim * 4  # the two blocks 300 rows need
-    assert peak_b < rows_b + 16 * 1024 * 1024, f"peak {peak_b / 1e6:.1f} MB while encoding 300 samples"
+    def measured_add_block(store):
+        resident_while.append(resident_kb(*store.blocks) if store.blocks else 0)
+        return add_block(store)
 
-
-def test_a_stated_duration_holds_the_rows_once_without_a_copy_at_the_end(models, grid, monkeypatch):
-    """With the source's duration known, the rows are allocated once and the result is them: no second copy.
-
-    A 10-minute file's 9,600 rows are 19.7 MB; copied into the result at the end they were held twice
-    at the peak (the copy is still made when the duration is unknown: the rows are then in blocks).
-    """
-    n = 1200
-    rows_b = n * models.embedding_dim * 4
-    stated = FileEncoder(models, grid, progress=False)
-    encoded, stated_b = result_step_peak_b(
-        monkeypatch, lambda: stated.run(grid_frames(n), source="long.mp4", duration_s=(n - 1) * STEP_S)
-    )
-    assert encoded.num_samples == n and row_blues(encoded) == [blue(i) for i in range(n)]
-    assert stated_b < 0.1 * rows_b, f"the result took {stated_b / 1e6:.2f} MB more for {rows_b / 1e6:.2f} MB of rows"
-    unstated = FileEncoder(models, grid, progress=False)
-    _, unstated_b = result_step_peak_b(monkeypatch, lambda: unstated.run(grid_frames(n), source="long.mp4"))
-    assert unstated_b > 0.9 * rows_b  # the measure sees a copy where there is one
+    monkeypatch.setattr(rows.RowStore, "add_block", measured_add_block)
+    n = 6 * 256 + 10
+    encoded = FileEncoder(models, grid, progress=False).run(grid_frames(n), source="long.mp4")
+    block_kb = 256 * models.embedding_dim * 4 // 1024
+    assert len(resident_while) == 7
+    assert max(resident_while) <= 3 * block_kb, f"{resident_while} kB resident as blocks were added"
+    assert resident_kb(encoded.embeddings) == 0  # measured before the rows are read below
+    assert row_blues(encoded) == [blue(i) for i in range(n)]  # ... which brings them back, unchanged
+    assert resident_kb(encoded.embeddings) >= n * models.embedding_dim * 4 // 1024 - 4
 
 
-def test_a_wildly_wrong_stated_duration_allocates_at_most_an_hour_of_rows(models, grid):
-    """A header claiming a week (a damaged or crafted file) must not allocate a week of rows (27 GB) up front."""
-    import tracemalloc
+def test_rows_in_memory_when_the_temporary_folder_cannot_take_them_are_the_same_rows(
+    models, grid, monkeypatch, tmp_path, caplog
+):
+    """No usable temporary folder: the rows stay in memory, as before, and the warning says where and what to do."""
+    on_disk = FileEncoder(models, grid, progress=False).run(grid_frames(300), source="long.mp4")
+    monkeypatch.setattr(rows.tempfile, "tempdir", str(tmp_path / "gone"))
+    with caplog.at_level("WARNING", logger="actionrec.pipeline.rows"):
+        in_memory = FileEncoder(models, grid, progress=False).run(grid_frames(300), source="long.mp4")
+    assert rows.row_file_backed(on_disk.embeddings) and not rows.row_file_backed(in_memory.embeddings)
+    assert np.array_equal(in_memory.embeddings, on_disk.embeddings)
+    gone = re.escape(str(tmp_path / "gone"))
+    [message] = caplog.messages
+    assert re.fullmatch(
+        rf"embedding rows are kept in memory from row 0 on: the temporary file in {gone} cannot hold them "
+        rf"\(\[Errno 2\] No such file or directory: '{gone}/actionrec-rows-\w+'\); set TMPDIR to a folder with space",
+        message,
+    ), message
 
-    tracemalloc.start()
-    try:
-        encoded = FileEncoder(models, grid, progress=False).run(
-            grid_frames(40), source="week.mkv", duration_s=7 * 86400
-        )
-        peak_b = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert encoded.num_samples == 40 and row_blues(encoded) == [blue(i) for i in range(40)]
-    hour_b = (3600 * 16 + 3) * models.embedding_dim * 4  # 118 MB: the most a stated duration reserves
-    assert peak_b < hour_b + 32 * 1024 * 1024, f"peak {peak_b / 1e6:.0f} MB for 40 samples"
+
+def test_a_disk_that_fills_while_encoding_keeps_the_rest_of_the_rows_in_memory(models, grid, monkeypatch, caplog):
+    """The third block cannot be allocated (no space): it and the rest are in memory; no row is lost."""
+    allocate, calls = rows._allocate, []
+
+    def full_after_two(file, offset, length):
+        calls.append(offset)
+        if len(calls) > 2:
+            raise OSError(28, "No space left on device")
+        allocate(file, offset, length)
+
+    monkeypatch.setattr(rows, "_allocate", full_after_two)
+    with caplog.at_level("WARNING", logger="actionrec.pipeline.rows"):
+        encoded = FileEncoder(models, grid, progress=False).run(grid_frames(5 * 256), source="long.mp4")
+    assert row_blues(encoded) == [blue(i) for i in range(5 * 256)]
+    assert len(calls) == 3  # no file once one block failed
+    assert not rows.row_file_backed(encoded.embeddings)
+    assert len(caplog.messages) == 1 and "from row 512 on" in caplog.messages[0]
+    assert "No space left on device" in caplog.messages[0]
 
 
-@pytest.mark.parametrize("stated_s", [0.5, 40.0], ids=["shorter", "longer"])
-def test_a_wrong_stated_duration_still_gives_every_row(models, grid, stated_s):
-    """A duration that understates (rows past it go to more blocks) or overstates the source loses nothing."""
-    n = 300
-    encoded = FileEncoder(models, grid, progress=False).run(grid_frames(n), source="lying.mp4", duration_s=stated_s)
-    assert encoded.num_samples == n and row_blues(encoded) == [blue(i) for i in range(n)]
-    assert encoded.embeddings.shape == (n, models.embedding_dim)
+def test_a_failed_run_closes_its_row_file(models, grid, monkeypatch):
+    """The source fails half way: the rows' temporary file is closed with the run, not left to the collector."""
+    stores: list[rows.RowStore] = []
+    make_store = rows.RowStore.__init__
+
+    def recorded(store, *args, **kwargs):
+        make_store(store, *args, **kwargs)
+        stores.append(store)
+
+    monkeypatch.setattr(rows.RowStore, "__init__", recorded)
+
+    class BrokenSourceError(Exception):
+        pass
+
+    def frames():
+        yield from grid_frames(300)
+        raise BrokenSourceError
+
+    with pytest.raises(BrokenSourceError):
+        FileEncoder(models, grid, progress=False).run(frames(), source="broken.mp4")
+    [store] = stores
+    assert not store.on_disk and store.blocks == []
 
 
 @pytest.mark.parametrize(
-    ("frames", "duration_s", "run", "rows"),
+    ("frames", "run", "first", "n"),
     [
-        (33, 2.0, {}, 35),  # 2 s: samples 0..32, and 2 spare rows
-        (9, 0.5, {}, 11),  # under a second too
-        (33, 2.0, {"max_seconds": 1.0}, 19),  # max_seconds ends the run first: samples 0..16
-        (33, 2.0, {"first_sample": 8}, 27),  # a chunk from sample 8 to the end: 25 samples
-        (33, 2.0, {"first_sample": 8, "max_seconds": 1.0}, 11),  # samples 8..16
-        (33, None, {"first_sample": 2, "end_sample": 20}, 18),  # a chunk's end: exactly its 18 samples
-        (33, 2.0, {"first_sample": 5, "end_sample": 6}, 1),  # a chunk of one sample: one row
-        (2, 0.0, {}, 256),  # a duration of 0 is none (a header that states none): one block of rows
-        (13, 1.5, {}, 27),  # 13 of 27 rows used (not more than half): their rows are copied, see below
-        (14, 1.5, {}, 27),  # 14 of 27: the rows are kept
+        (33, {"max_seconds": 1.0}, 0, 17),  # max_seconds ends the run first: samples 0..16
+        (33, {"first_sample": 8}, 8, 25),  # a chunk from sample 8 to the end
+        (33, {"first_sample": 2, "end_sample": 20}, 2, 18),  # a chunk's end: exactly its 18 samples
+        (33, {"first_sample": 5, "end_sample": 6}, 5, 1),  # a chunk of one sample: one row
+        (300, {"first_sample": 250}, 250, 50),  # a chunk starting in the second block's worth of samples
     ],
 )
-def test_the_first_rows_are_the_samples_the_stated_duration_makes_within_the_runs_limits(
-    models, grid, frames, duration_s, run, rows
-):
-    """One allocation holds a file's rows when its duration is right: the samples it makes, plus 2 spare.
-
-    The result is a view of those rows when more than half of them were used (else a copy of the
-    used ones: an overstated duration does not keep its unused rows for the rest of the session).
-    """
-    encoder = FileEncoder(models, grid, progress=False, **run)
-    encoded = encoder.run(grid_frames(frames), source="sized.mp4", duration_s=duration_s)
-    first, n = encoded.first_sample, encoded.num_samples
+def test_a_runs_rows_are_its_samples_within_its_limits(models, grid, frames, run, first, n):
+    encoded = FileEncoder(models, grid, progress=False, **run).run(grid_frames(frames), source="sized.mp4")
+    assert (encoded.first_sample, encoded.num_samples) == (first, n)
     assert row_blues(encoded) == [blue(i) for i in range(first, first + n)]
-    if n > rows // 2:
-        assert encoded.embeddings.base is not None and encoded.embeddings.base.shape == (rows, models.embedding_dim)
-    else:
-        assert encoded.embeddings.base is None and encoded.embeddings.shape == (n, models.embedding_dim)
+    assert encoded.embeddings.shape == (n, models.embedding_dim)
 
 
 @pytest.mark.parametrize(("first", "end"), [(5, 5), (6, 5), (-1, None), (-1, 4)])

@@ -176,13 +176,13 @@ def write_json(
     """
     doc = timeline_to_dict(timeline, threshold=threshold, extra=extra, events=events)
     try:
-        text = json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError) as exc:
+        with atomic_write(path, "w") as f:  # written as encoded: the text is never whole in memory
+            json.dump(doc, f, indent=1, ensure_ascii=False, allow_nan=False)
+            f.write("\n")
+    except (TypeError, ValueError) as exc:  # nothing is left under ``path``: atomic_write removed its file
         raise ExportError(
             f"cannot write {path}: {exc}; 'extra' must hold only JSON data (str, numbers, bool, None, lists, dicts)"
         ) from exc
-    with atomic_write(path, "w") as f:
-        f.write(text + "\n")
     return Path(path)
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..atomic import atomic_write
 from ..results import StageTimings
+from .rows import release_pages
 
 if TYPE_CHECKING:
     from .sampling import SamplingGrid
@@ -34,6 +35,27 @@ FORMAT_VERSION = 3
 outputs, partial entries...): a file of another version is refused by :meth:`EncodedVideo.from_npz`,
 never misread. 1: the first layout (no version inside the file); 2: the version and validated fields;
 3: the ``encoded`` array (which samples have an embedding: a quick scan encodes only some)."""
+
+
+_WRITE_ROWS = 256  # embedding rows per write: what to_npz holds of a file-backed array at once
+
+
+def _write_npy(out: Any, array: np.ndarray) -> None:
+    """``array`` as a ``.npy`` into ``out``, a block of rows at a time (no copy of the whole array).
+
+    Rows in a temporary file (:class:`~actionrec.pipeline.rows.RowStore`) are handed back to the
+    kernel once written, so storing a long video's embeddings does not bring them all into memory.
+    """
+    if not array.flags.c_contiguous:
+        array = array.copy(order="C")
+    np.lib.format.write_array_header_1_0(out, np.lib.format.header_data_from_array_1_0(array))
+    if not array.ndim:
+        out.write(array.tobytes())
+        return
+    for start in range(0, len(array), _WRITE_ROWS):
+        rows = array[start : start + _WRITE_ROWS]
+        out.write(rows.tobytes() if rows.size else b"")
+        release_pages(rows)
 
 
 class UnusableEntryError(ValueError):
@@ -49,7 +71,9 @@ class EncodedVideo:
 
     Attributes:
         source: what was read.
-        embeddings: ``[N, D]`` float32, grid order.
+        embeddings: ``[N, D]`` float32, grid order. From an encoder run, a mapping of the temporary
+            file the rows were written to (:mod:`actionrec.pipeline.rows`): an ordinary array whose
+            pages are read in as they are used, so a long video's rows need not be in memory.
         frame_times_s: timestamp of the frame chosen for each sample.
         frame_indices: index of that frame in the source.
         duplicated: sample ``k`` reuses the frame of sample ``k-1``.
@@ -147,8 +171,11 @@ class EncodedVideo:
             "size_wh": list(self.size_wh) if self.size_wh else None,
             "first_sample": self.first_sample,
         }
-        with atomic_write(path, "wb") as f:
-            np.savez(f, meta=np.array(json.dumps(meta)), **{name: getattr(self, name) for name in _ARRAYS})
+        arrays = {"meta": np.array(json.dumps(meta)), **{name: getattr(self, name) for name in _ARRAYS}}
+        with atomic_write(path, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as npz:
+            for name, array in arrays.items():  # the layout np.savez writes: one NAME.npy member each
+                with npz.open(f"{name}.npy", "w", force_zip64=True) as member:
+                    _write_npy(member, array)
         return Path(path)
 
     @classmethod

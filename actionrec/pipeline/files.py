@@ -38,6 +38,7 @@ from .decoded import DecodedWindows, Head
 from .encoded import EncodedVideo
 from .jobs import InferJobs, logits_of, pooled_of
 from .options import RecognizerOptions
+from .rows import BLOCK_ROWS, release_pages
 from .sampling import SamplingGrid
 from .stages import FileEncoder
 
@@ -233,9 +234,7 @@ class Recognizer:
         )
         with opened as video:
             info = video.info
-            return encoder.run(
-                video, source=info.source, total_frames=info.frame_count, stats=video.stats, duration_s=info.duration_s
-            )
+            return encoder.run(video, source=info.source, total_frames=info.frame_count, stats=video.stats)
 
     def decode(self, encoded: EncodedVideo) -> Timeline:
         """Run the decoder over every window of ``encoded`` and return the timeline.
@@ -414,11 +413,16 @@ def run_decoder(
 
     optimal = int(models.decoder.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
     jobs = InferJobs(models.decoder, max(1, min(windows, optimal)), done)
+    released = 0  # rows behind the windows handed back (rows in a temporary file: RowStore)
     try:
         for w in range(windows):
             ks = grid.window_samples(w)
-            jobs.start_async({0: embeddings[ks.start : ks.stop][None]}, w)
+            jobs.start_async({0: embeddings[ks.start : ks.stop][None]}, w)  # the request copies its input
+            if ks.start - released >= BLOCK_ROWS:
+                release_pages(embeddings[released : ks.start])
+                released = ks.start
         jobs.wait_all()  # raises what a callback raised, once
+        release_pages(embeddings)
     finally:
         jobs.drain()  # never free a queue with requests running (OpenVINO aborts or hangs)
     return out, feats, (time.perf_counter() - t_start) * 1000 / max(windows, 1)

@@ -8,7 +8,9 @@
    Decoding is the critical path of a file, so this thread does nothing else.
 2. **encoder** (:meth:`FileEncoder._encode`, the calling thread): preprocesses every new sample and
    submits it to the batched async encoder (:class:`~actionrec.pipeline.EncoderQueue`); the
-   callbacks write embedding ``k`` into row ``k``, whatever order they arrive in.
+   callbacks write embedding ``k`` into row ``k``, whatever order they arrive in. The rows are
+   blocks of a temporary file (:class:`~actionrec.pipeline.rows.RowStore`): those done with leave
+   the process's memory, so it does not grow with the length of the video.
 3. **result** (:meth:`FileEncoder._result`, after the reader is joined): the :class:`EncodedVideo`.
 
 Each stage owns its counters (:class:`ReaderCounts`, :class:`EncoderCounts`); the main thread
@@ -37,6 +39,7 @@ from ..video.core import CroppableFrame, Frame, VideoStats
 from .encoded import EncodedVideo
 from .encoders import EncoderQueue
 from .preprocess import preprocess_frame
+from .rows import BLOCK_ROWS, RowStore, release_pages
 from .sampling import GridNeed, GridSampler, NearestFrameFilter, NeedFrom, Sample, SamplingGrid
 
 if TYPE_CHECKING:
@@ -44,9 +47,6 @@ if TYPE_CHECKING:
 
 QUEUE_DEPTH = 6  # preprocessed samples waiting for an encoder request (bounded: flat memory)
 _PROGRESS_EVERY = 16  # grid samples between progress bar refreshes
-_BLOCK_ROWS = 256  # embedding rows per block (512 KB at 512 floats): the unit the array grows by
-_SPARE_ROWS = 2  # rows the first block holds beyond the samples a stated duration makes
-_FIRST_BLOCK_MAX_S = 3600.0  # a stated duration sizes the first block up to this much video (118 MB of rows)
 
 
 class _End:
@@ -166,14 +166,11 @@ class FileEncoder:
         self._stop = threading.Event()
         self._reader = ReaderCounts()
         self._counts = EncoderCounts()
-        # Rows written by OpenVINO's callback threads into blocks: the first holds the samples the
-        # source's stated duration makes (the result is then a view of it: no second copy of a long
-        # file's rows at the end), the others 256 rows each. Growing appends a block (no copy, no wait
-        # for the requests in flight), so memory grows with the video, never by doubling (a
-        # 10-minute file's 9,600 samples would otherwise peak at 16,384 + 8,192 rows).
+        # Rows written by OpenVINO's callback threads into blocks of 256 (a RowStore, made by run()).
+        # Growing appends a block (no copy, no wait for the requests in flight) and hands the pages of
+        # the blocks behind the last two back to the kernel: the rows stay in the file, not in memory.
         self._lock = threading.Lock()
-        self._blocks: list[np.ndarray] = []
-        self._first_rows = _BLOCK_ROWS  # set by run() from the source's duration
+        self._rows: RowStore | None = None
         self._times: list[float] = []
         self._indices: list[int] = []
         self._dups: list[bool] = []
@@ -189,7 +186,6 @@ class FileEncoder:
         source: str,
         total_frames: int | None = None,
         stats: VideoStats | None = None,
-        duration_s: float | None = None,
     ) -> EncodedVideo:
         """Decode ``frames`` in a reader thread while this thread preprocesses and encodes.
 
@@ -199,11 +195,10 @@ class FileEncoder:
             total_frames: for the progress bar (``None``: unknown).
             stats: the source's counters: frames decoded (including those the filter passed
                 over), corrupt, truncated, the last timestamp.
-            duration_s: the source's stated duration (``None``: unknown): the embeddings are then
-                allocated once for the samples it makes, and the result holds them without a copy.
 
         Returns:
-            The embeddings of every grid sample, in grid order.
+            The embeddings of every grid sample, in grid order: a mapping of the temporary file they
+            were written to (an ordinary array; its pages are read in as they are used).
 
         Raises:
             RuntimeError: this encoder already ran.
@@ -217,8 +212,8 @@ class FileEncoder:
         if self._started:
             raise RuntimeError("a FileEncoder encodes one source; make a new one for the next")
         self._started = True
-        self._first_rows = self._rows_expected(duration_s)
         models = self.models
+        self._rows = RowStore(models.embedding_dim)
         jobs = EncoderQueue(
             models.encoder,
             self._store,
@@ -229,8 +224,10 @@ class FileEncoder:
         reader = threading.Thread(target=self._read, args=(frames, stats), name="actionrec-reader", daemon=True)
         bar = tqdm(total=total_frames, unit="frame", desc=_short(source), disable=not self.progress, leave=True)
         reader.start()
+        ok = False
         try:
             self._encode(jobs, bar, total_frames)
+            ok = True
         finally:
             self._stop.set()
             # Never free an AsyncInferQueue with requests running (OpenVINO aborts or hangs); drain()
@@ -239,6 +236,8 @@ class FileEncoder:
             _through_interrupts(jobs.drain, reader.join)
             bar.n = self._frames_decoded(stats)
             bar.close()
+            if not ok:
+                self._rows.close()
         encoder_s = jobs.latency_s
         del jobs  # its requests' input buffers (a batch of frames each) are not held while the result is made
         return self._result(source, stats, encoder_s=encoder_s)
@@ -298,7 +297,8 @@ class FileEncoder:
 
     def _encode(self, jobs: EncoderQueue, bar: tqdm, total_frames: int | None) -> None:
         """Take samples until the end marker: preprocess and submit each new one, in ``k`` order."""
-        input_hw = self.models.input_size_hw
+        input_hw, rows = self.models.input_size_hw, self._rows
+        assert rows is not None
         while True:
             item = self._handoff.get()
             if isinstance(item, _End):
@@ -308,11 +308,10 @@ class FileEncoder:
             k, frame = item.k - self.first_sample, item.frame  # k: the row (the grid index in a whole run)
             if k < 0 or (self.end_sample is not None and item.k >= self.end_sample):
                 continue  # another chunk's sample
-            if k >= self._rows_allocated():
-                rows = _BLOCK_ROWS if self._blocks else self._first_rows
-                block = np.zeros((rows, self.models.embedding_dim), np.float32)
+            if k >= rows.rows:
                 with self._lock:
-                    self._blocks.append(block)
+                    rows.add_block()
+                rows.release_behind()
             self._times.append(frame.timestamp_s)
             self._indices.append(frame.index)
             self._dups.append(item.duplicated)
@@ -348,29 +347,11 @@ class FileEncoder:
         r = k + self.first_sample - known.first_sample
         return 0 <= r < known.num_samples and bool(known.encoded[r]) and int(known.frame_indices[r]) == frame_index
 
-    def _rows_expected(self, duration_s: float | None) -> int:
-        """Rows of the first block: the samples ``duration_s`` makes (within this run's limits), else one block."""
-        limits = []
-        if duration_s is not None and duration_s > 0:  # a wrong header allocates at most an hour's rows
-            limits.append(int(min(duration_s, _FIRST_BLOCK_MAX_S) / self.grid.step_s) + 1 - self.first_sample)
-        if self.max_seconds is not None:
-            limits.append(int(self.max_seconds / self.grid.step_s) + 1 - self.first_sample)
-        if self.end_sample is not None:
-            limits.append(self.end_sample - self.first_sample - _SPARE_ROWS)
-        return max(1, min(limits) + _SPARE_ROWS) if limits else _BLOCK_ROWS
-
-    def _block_start(self, b: int) -> int:
-        """Row ``k`` of block ``b``'s first row (block 0 holds ``_first_rows``, the others 256 each)."""
-        return 0 if b == 0 else self._first_rows + (b - 1) * _BLOCK_ROWS
-
-    def _rows_allocated(self) -> int:
-        return self._block_start(len(self._blocks))
-
     def _store(self, k: int, vector: np.ndarray) -> None:
         """Encoder callback (OpenVINO's threads): embedding ``k`` into row ``k``."""
-        b = 0 if k < self._first_rows else 1 + (k - self._first_rows) // _BLOCK_ROWS
+        b, r = divmod(k, BLOCK_ROWS)
         with self._lock:
-            self._blocks[b][k - self._block_start(b)] = vector
+            self._rows.blocks[b][r] = vector
 
     # -- stage 3: the result, after the join -----------------------------------------------------
 
@@ -380,19 +361,13 @@ class FileEncoder:
 
     def _result(self, source: str, stats: VideoStats | None, *, encoder_s: float) -> EncodedVideo:
         n = len(self._times)
-        blocks = self._blocks
-        if len(blocks) == 1 and n > len(blocks[0]) // 2:  # the duration was right: its rows, no copy
-            emb = blocks.pop()[:n]
-        else:
-            emb = np.empty((n, self.models.embedding_dim), np.float32)
-            while blocks:  # block by block, each freed once copied: the peak is one block above n rows
-                b = len(blocks) - 1
-                start = self._block_start(b)
-                rows = emb[start : start + len(blocks[b])]
-                rows[:] = blocks.pop()[: len(rows)]
+        emb = self._rows.finish(n)
         duplicated = np.asarray(self._dups, bool)
-        for k in np.flatnonzero(np.asarray(self._copied, bool)):
+        copied = np.flatnonzero(np.asarray(self._copied, bool))
+        for k in copied:
             emb[k] = emb[k - 1]
+        if len(copied):
+            release_pages(emb)
         encoded_n = max(1, self._samples_encoded)
         decoded = self._frames_decoded(stats)
         first_t, last_t = self._reader.first_timestamp_s, self._reader.last_timestamp_s
