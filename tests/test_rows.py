@@ -64,3 +64,47 @@ def test_no_rows_and_too_many_rows():
     store = filled_store(1, dim=8)
     with pytest.raises(ValueError, match=r"^257 rows asked for, 256 allocated$"):
         store.finish(257)
+
+
+def test_a_row_written_to_a_retired_block_goes_to_the_file_and_is_in_the_result():
+    """A request that ends after its block was retired (its mapping dropped) loses nothing."""
+    store = filled_store(4, dim=8)
+    store.release_behind(keep=2)
+    assert store.blocks[0] is None and store.blocks[1] is None and store.blocks[2] is not None
+    store.write(3, np.full(8, -5.0, np.float32))
+    store.write(300, np.full(8, -6.0, np.float32))
+    out = store.finish(4 * 256)
+    assert out[3].tolist() == [-5.0] * 8 and out[300].tolist() == [-6.0] * 8
+    assert out[4, 0] == 4.0 and out[256 + 7, 0] == 1007.0 and out[3 * 256, 0] == 3000.0
+
+
+def test_a_disk_that_fills_after_blocks_were_retired_reads_them_back_from_the_file(monkeypatch):
+    """Retired blocks, then no room for the next: the copied result takes the retired rows from the file."""
+    store = filled_store(3, dim=8)
+    store.release_behind(keep=1)
+
+    def full(file, offset, length):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(rows, "_allocate", full)
+    store.add_block()[:] = 9.0
+    assert not store.on_disk
+    out = store.finish(4 * 256)
+    assert not rows.row_file_backed(out)
+    assert out[:, 0].tolist() == [float(k % 256 + 1000 * (k // 256)) for k in range(3 * 256)] + [9.0] * 256
+
+
+@needs_smaps
+def test_a_long_run_holds_a_few_descriptors_not_one_per_block():
+    """An hour of video is 225 blocks: a mapping (and descriptor) per block would run into the open-file limit."""
+    import os
+
+    before = len(os.listdir("/proc/self/fd"))
+    store = rows.RowStore(512)
+    for _ in range(300):
+        store.add_block()
+        store.release_behind()
+    during = len(os.listdir("/proc/self/fd"))
+    out = store.finish(300 * 256)
+    assert during - before <= 4 and len(os.listdir("/proc/self/fd")) - before <= 1
+    assert out.shape == (300 * 256, 512) and resident_kb(out) == 0

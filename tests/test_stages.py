@@ -402,10 +402,13 @@ def test_rows_past_the_first_block_stay_out_of_memory_while_encoding_and_after(m
     Held in memory, a 10-minute file's 9,600 rows (20 MB) made the peak grow with the video.
     """
     resident_while: list[int] = []
+    mapped_while: list[int] = []
     add_block = rows.RowStore.add_block
 
     def measured_add_block(store):
-        resident_while.append(resident_kb(*store.blocks) if store.blocks else 0)
+        mapped = [b for b in store.blocks if b is not None]
+        resident_while.append(resident_kb(*mapped) if mapped else 0)
+        mapped_while.append(len(mapped))
         return add_block(store)
 
     monkeypatch.setattr(rows.RowStore, "add_block", measured_add_block)
@@ -414,6 +417,7 @@ def test_rows_past_the_first_block_stay_out_of_memory_while_encoding_and_after(m
     block_kb = 256 * models.embedding_dim * 4 // 1024
     assert len(resident_while) == 7
     assert max(resident_while) <= 3 * block_kb, f"{resident_while} kB resident as blocks were added"
+    assert mapped_while == [0, 1, 2, 2, 2, 2, 2]  # the blocks behind are retired: no mapping per block
     assert resident_kb(encoded.embeddings) == 0  # measured before the rows are read below
     assert row_blues(encoded) == [blue(i) for i in range(n)]  # ... which brings them back, unchanged
     assert resident_kb(encoded.embeddings) >= n * models.embedding_dim * 4 // 1024 - 4

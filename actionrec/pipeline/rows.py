@@ -4,9 +4,10 @@ A file encoder makes 2 KB of embedding per grid sample, 16 samples per second of
 10 minutes, 118 MB for an hour. Held in RAM they made the peak memory of ``analyze`` grow with the
 length of the video. :class:`RowStore` keeps them in blocks of one temporary file, each mapped into
 memory (shared, so writes go to the file): the encoder's callbacks write rows into a block as into
-any array, and :func:`release_pages` hands the pages of rows already done with back to the kernel
-(``madvise(MADV_DONTNEED)``). Their contents stay in the page cache, or on disk once the kernel
-writes them back, and the next read brings them back unchanged. The finished rows are one mapping
+any array, and the blocks behind the last two are retired: :func:`release_pages` hands their pages
+back to the kernel (``madvise(MADV_DONTNEED)``) and their mapping is dropped. Their contents stay
+in the page cache, or on disk once the kernel writes them back, and the next read brings them back
+unchanged. The finished rows are one mapping
 of the whole file: an ordinary writable ``float32`` array, which the file pipeline's readers (the
 decoder, :meth:`~actionrec.pipeline.EncodedVideo.to_npz`) go through and release as they go.
 
@@ -48,7 +49,11 @@ class _RowMap(mmap.mmap):
 class RowStore:
     """``float32`` rows of ``dim`` values, in blocks of :data:`BLOCK_ROWS`, backed by a temporary file.
 
-    Not thread-safe: the caller serializes :meth:`add_block` with the writes into the blocks.
+    Blocks behind the last two are retired (:meth:`release_behind`): their pages go back to the
+    kernel and their mapping is dropped (``None`` in :attr:`blocks`), so a long video holds a few
+    mappings and file descriptors, not one per block; a row :meth:`write` sends to a retired block
+    goes straight to the file. Not thread-safe: the caller serializes :meth:`add_block`,
+    :meth:`write` and :meth:`release_behind`.
 
     Args:
         dim: values per row.
@@ -63,10 +68,11 @@ class RowStore:
 
     def __init__(self, dim: int, *, folder: str | os.PathLike[str] | None = None) -> None:
         self.dim = dim
-        self.blocks: list[np.ndarray] = []
+        self.blocks: list[np.ndarray | None] = []
         self._block_bytes = BLOCK_ROWS * dim * 4
-        self._released = 0  # blocks handed back by release_behind()
+        self._retired = 0  # blocks retired by release_behind()
         self._file: IO[bytes] | None = None
+        self._grow_on_disk = True
         try:
             # closed by finish() or close(): the file outlives this call
             self._file = tempfile.TemporaryFile(prefix="actionrec-rows-", dir=folder)  # noqa: SIM115
@@ -81,51 +87,74 @@ class RowStore:
     @property
     def on_disk(self) -> bool:
         """Every block so far is in the file (``False`` once one had to be kept in memory)."""
-        return self._file is not None
+        return self._file is not None and self._grow_on_disk
 
     def add_block(self) -> np.ndarray:
         """One more block of zeroed rows (``[BLOCK_ROWS, dim]``), appended to :attr:`blocks`."""
-        block = self._mapped_block() if self._file is not None else None
+        block = self._mapped_block() if self.on_disk else None
         if block is None:
             block = np.zeros((BLOCK_ROWS, self.dim), np.float32)
         self.blocks.append(block)
         return block
 
-    def release_behind(self, *, keep: int = 2) -> None:
-        """Hand back the pages of every block but the last ``keep`` (once each).
+    def write(self, k: int, row: np.ndarray) -> None:
+        """Row ``k`` (``dim`` values): into its block, or into the file when the block is retired."""
+        b, r = divmod(k, BLOCK_ROWS)
+        block = self.blocks[b]
+        if block is not None:
+            block[r] = row
+            return
+        assert self._file is not None  # only file blocks retire
+        self._file.seek(b * self._block_bytes + r * self.dim * 4)
+        self._file.write(np.ascontiguousarray(row, np.float32).tobytes())
+        self._file.flush()
 
-        A row written into a released block later (a request that ended late) is not lost: the page
-        comes back from the file.
-        """
-        while self._released < len(self.blocks) - keep:
-            release_pages(self.blocks[self._released])
-            self._released += 1
+    def release_behind(self, *, keep: int = 2) -> None:
+        """Retire every file block but the last ``keep``: pages handed back, mapping dropped (once each)."""
+        while self._retired < len(self.blocks) - keep:
+            block = self.blocks[self._retired]
+            if block is not None and _row_map_of(block) is not None:
+                release_pages(block)
+                self.blocks[self._retired] = None
+            self._retired += 1
 
     def finish(self, n: int) -> np.ndarray:
         """The first ``n`` rows as one ``[n, dim]`` array; the blocks are given up.
 
-        File-backed: one mapping of the file's first ``n`` rows, nothing copied, no page resident.
-        Otherwise the blocks are copied into one array, each freed once copied.
+        All in the file: one mapping of the file's first ``n`` rows, nothing copied, no page resident.
+        Otherwise the blocks are copied into one array (retired ones read from the file), each freed
+        once copied.
         """
         if n > self.rows:
             raise ValueError(f"{n} rows asked for, {self.rows} allocated")
         blocks, self.blocks = self.blocks, []
-        if self._file is not None and n:
+        if self.on_disk and n:
+            assert self._file is not None
             try:
                 rows = np.frombuffer(_RowMap(self._file.fileno(), n * self.dim * 4), np.float32).reshape(n, self.dim)
             except (OSError, ValueError) as exc:  # address space or mapping limits: copy instead
-                self._in_memory_from_now(exc)
+                self._in_memory_from_now(exc, keep_file=True)
             else:
                 self._close()
                 release_pages(rows)
                 return rows
-        self._close()
         rows = np.empty((n, self.dim), np.float32)
         while blocks:  # block by block, each freed once copied: the peak is one block above n rows
             start = (len(blocks) - 1) * BLOCK_ROWS
-            part = rows[start : start + BLOCK_ROWS]
-            part[:] = blocks.pop()[: len(part)]
+            part, block = rows[start : start + BLOCK_ROWS], blocks.pop()
+            if block is not None:
+                part[:] = block[: len(part)]
+            elif len(part):  # a retired block: its rows are in the file only
+                assert self._file is not None
+                self._file.seek(start * self.dim * 4)
+                self._file.readinto(memoryview(part).cast("B"))
+        self._close()
         return rows
+
+    def close(self) -> None:
+        """Give the rows up without a result (a run that failed): the file goes with the last mapping."""
+        self.blocks = []
+        self._close()
 
     def _mapped_block(self) -> np.ndarray | None:
         assert self._file is not None
@@ -134,11 +163,11 @@ class RowStore:
             _allocate(self._file, offset, self._block_bytes)
             mapping = _RowMap(self._file.fileno(), self._block_bytes, offset=offset)
         except (OSError, ValueError) as exc:
-            self._in_memory_from_now(exc)
+            self._in_memory_from_now(exc, keep_file=True)  # the blocks retired so far are read back from it
             return None
         return np.frombuffer(mapping, np.float32).reshape(BLOCK_ROWS, self.dim)
 
-    def _in_memory_from_now(self, exc: BaseException) -> None:
+    def _in_memory_from_now(self, exc: BaseException, *, keep_file: bool = False) -> None:
         log.warning(
             "embedding rows are kept in memory from row %d on: the temporary file in %s cannot hold them (%s); "
             "set TMPDIR to a folder with space",
@@ -146,12 +175,9 @@ class RowStore:
             tempfile.gettempdir(),
             exc,
         )
-        self._close()
-
-    def close(self) -> None:
-        """Give the rows up without a result (a run that failed): the file goes with the last mapping."""
-        self.blocks = []
-        self._close()
+        self._grow_on_disk = False
+        if not keep_file:
+            self._close()
 
     def _close(self) -> None:
         """Close the file (the mappings keep it alive; it goes with the last of them)."""

@@ -39,7 +39,7 @@ from ..video.core import CroppableFrame, Frame, VideoStats
 from .encoded import EncodedVideo
 from .encoders import EncoderQueue
 from .preprocess import preprocess_frame
-from .rows import BLOCK_ROWS, RowStore, release_pages
+from .rows import RowStore, release_pages
 from .sampling import GridNeed, GridSampler, NearestFrameFilter, NeedFrom, Sample, SamplingGrid
 
 if TYPE_CHECKING:
@@ -167,8 +167,8 @@ class FileEncoder:
         self._reader = ReaderCounts()
         self._counts = EncoderCounts()
         # Rows written by OpenVINO's callback threads into blocks of 256 (a RowStore, made by run()).
-        # Growing appends a block (no copy, no wait for the requests in flight) and hands the pages of
-        # the blocks behind the last two back to the kernel: the rows stay in the file, not in memory.
+        # Growing appends a block (no copy, no wait for the requests in flight) and retires the blocks
+        # behind the last two (pages and mapping given up): the rows stay in the file, not in memory.
         self._lock = threading.Lock()
         self._rows: RowStore | None = None
         self._times: list[float] = []
@@ -311,7 +311,7 @@ class FileEncoder:
             if k >= rows.rows:
                 with self._lock:
                     rows.add_block()
-                rows.release_behind()
+                    rows.release_behind()
             self._times.append(frame.timestamp_s)
             self._indices.append(frame.index)
             self._dups.append(item.duplicated)
@@ -349,9 +349,8 @@ class FileEncoder:
 
     def _store(self, k: int, vector: np.ndarray) -> None:
         """Encoder callback (OpenVINO's threads): embedding ``k`` into row ``k``."""
-        b, r = divmod(k, BLOCK_ROWS)
         with self._lock:
-            self._rows.blocks[b][r] = vector
+            self._rows.write(k, vector)
 
     # -- stage 3: the result, after the join -----------------------------------------------------
 
