@@ -139,6 +139,8 @@ def atomic_write(
     final = Path(path).absolute()  # the exit hook must find the temp file after a chdir
     if mode not in (None, "w", "wb"):
         raise ValueError(f"mode must be None (yield a path), 'w' or 'wb', got {mode!r}")
+    if "\0" in str(final):  # before a temp name is made from it: no system takes one
+        raise ValueError(f"cannot write {str(final)!r}: a file name cannot hold a NUL character")
     tmp: Path | None = None
     fd: int | None = None
     try:

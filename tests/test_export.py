@@ -150,6 +150,15 @@ def test_json_with_unserialisable_extra_fails_before_writing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_json_errors_that_are_not_about_extra_do_not_blame_it(tmp_path):
+    """Only the 'extra' check says 'extra': a path that cannot be opened fails as itself."""
+    with pytest.raises(
+        ValueError, match=r"^cannot write .*a\\x00b\.json': a file name cannot hold a NUL character$"
+    ) as info:
+        write_json(make_timeline(), str(tmp_path / "a\0b.json"), extra={"ok": 1})
+    assert "'extra'" not in str(info.value) and list(tmp_path.iterdir()) == []
+
+
 # -- CSV and WebVTT ------------------------------------------------------------------------------
 
 

@@ -18,21 +18,22 @@ def filled_store(blocks: int, dim: int = 512) -> rows.RowStore:
 
 @needs_smaps
 def test_released_rows_leave_memory_and_come_back_unchanged():
-    store = filled_store(2)
-    block = store.blocks[0]
-    assert resident_kb(block) == 512
-    rows.release_pages(block)
-    assert resident_kb(block) == 0
-    assert np.array_equal(block[:, 7], np.arange(256, dtype=np.float32))
+    with filled_store(2) as store:
+        block = store.blocks[0]
+        assert resident_kb(block) == 512
+        rows.release_pages(block)
+        assert resident_kb(block) == 0
+        assert np.array_equal(block[:, 7], np.arange(256, dtype=np.float32))
 
 
 @needs_smaps
 def test_a_slice_gives_back_only_the_pages_wholly_inside_it():
     """Rows 1..4 of 2 KB each cover bytes 2048..10240: only the page 4096..8192 is wholly theirs."""
-    block = filled_store(1).blocks[0]
-    rows.release_pages(block[1:5])
-    assert resident_kb(block) == 512 - 4
-    assert block[1:5, 0].tolist() == [1.0, 2.0, 3.0, 4.0]
+    with filled_store(1) as store:
+        block = store.blocks[0]
+        rows.release_pages(block[1:5])
+        assert resident_kb(block) == 512 - 4
+        assert block[1:5, 0].tolist() == [1.0, 2.0, 3.0, 4.0]
 
 
 @needs_smaps
@@ -49,20 +50,26 @@ def test_other_arrays_are_left_alone_even_private_mappings_with_changes(tmp_path
     assert not rows.row_file_backed(private) and not rows.row_file_backed(in_memory)
 
 
-def test_the_finished_rows_are_one_writable_array_of_the_first_n_rows():
-    store = filled_store(3, dim=4)
-    out = store.finish(600)
-    assert out.shape == (600, 4) and out.dtype == np.float32 and out.flags.writeable
-    assert out[:, 0].tolist() == [float(k % 256 + 1000 * (k // 256)) for k in range(600)]
-    assert rows.row_file_backed(out) and store.blocks == [] and not store.on_disk
-    out[599] = -1.0  # the result is the caller's: the file pipeline writes duplicated rows into it
-    assert out[599].tolist() == [-1.0] * 4
+@pytest.mark.parametrize("n", [rows.MAPPED_MIN_ROWS + 76, 600], ids=["mapped", "copied"])
+def test_the_finished_rows_are_one_read_only_array_with_the_repeated_rows(n):
+    """Long results are a mapping of the file, short ones a copy in memory: the same rows either way.
+
+    Read-only: a forked process writing into a shared mapping would change its parent's rows.
+    """
+    store = filled_store(5, dim=4)
+    out = store.finish(n, repeat_previous=[1, 2, n - 1])
+    want = [float(k % 256 + 1000 * (k // 256)) for k in range(n)]
+    want[1] = want[2] = want[0]
+    want[n - 1] = want[n - 2]
+    assert out.shape == (n, 4) and out.dtype == np.float32 and out[:, 3].tolist() == want
+    assert rows.row_file_backed(out) == (n >= rows.MAPPED_MIN_ROWS) and store.blocks == [] and not store.on_disk
+    with pytest.raises(ValueError, match="read-only"):
+        out[0] = 1.0
 
 
 def test_no_rows_and_too_many_rows():
     assert rows.RowStore(8).finish(0).shape == (0, 8)
-    store = filled_store(1, dim=8)
-    with pytest.raises(ValueError, match=r"^257 rows asked for, 256 allocated$"):
+    with filled_store(1, dim=8) as store, pytest.raises(ValueError, match=r"^257 rows asked for, 256 allocated$"):
         store.finish(257)
 
 
@@ -108,3 +115,42 @@ def test_a_long_run_holds_a_few_descriptors_not_one_per_block():
     out = store.finish(300 * 256)
     assert during - before <= 4 and len(os.listdir("/proc/self/fd")) - before <= 1
     assert out.shape == (300 * 256, 512) and resident_kb(out) == 0
+
+
+def test_an_unusable_temporary_folder_keeps_the_rows_in_memory_with_a_warning(monkeypatch, caplog):
+    """No temporary folder at all (a read-only container): the rows stay in memory; the warning itself
+    must not fail looking the folder up again."""
+
+    def no_folder(*args, **kwargs):
+        raise FileNotFoundError(2, "No usable temporary directory found")
+
+    monkeypatch.setattr(rows.tempfile, "TemporaryFile", no_folder)
+    monkeypatch.setattr(rows.tempfile, "gettempdir", no_folder)
+    monkeypatch.setattr(rows.tempfile, "tempdir", None)
+    with caplog.at_level("WARNING", logger="actionrec.pipeline.rows"):
+        store = filled_store(5, dim=8)
+    out = store.finish(5 * 256)
+    assert not rows.row_file_backed(out) and out[1000, 0] == 3000.0 + 1000 - 768
+    assert caplog.messages == [
+        "embedding rows are kept in memory from row 0 on: the temporary file in the temporary folder cannot hold "
+        "them ([Errno 2] No usable temporary directory found); if the folder is full, read-only or missing, set "
+        "TMPDIR to a writable folder with space"
+    ]
+
+
+@needs_smaps
+def test_a_refused_hint_and_views_it_cannot_release_leave_the_rows_as_they_are(monkeypatch):
+    """Locked memory (mlockall) makes MADV_DONTNEED fail: only a hint, so the pages stay; so do a reversed view's."""
+    store = filled_store(1)
+    block = store.blocks[0]
+    rows.release_pages(block[::-1])
+    rows.release_pages(block[:, ::2])
+    assert resident_kb(block) == 512
+
+    def refused(*args):
+        raise OSError(22, "Invalid argument")
+
+    monkeypatch.setattr(rows._RowMap, "madvise", refused)
+    rows.release_pages(block)
+    assert resident_kb(block) == 512 and block[255, 0] == 255.0
+    store.close()

@@ -59,6 +59,19 @@ def grid_frames(n, *, t0=0.0, size_wh=(32, 32)):
     return frames_at([t0 + i * STEP_S for i in range(n)], size_wh)
 
 
+def recorded_row_stores(monkeypatch) -> list:
+    """Every RowStore made from now on, in order."""
+    stores: list[rows.RowStore] = []
+    make_store = rows.RowStore.__init__
+
+    def recorded(store, *args, **kwargs):
+        make_store(store, *args, **kwargs)
+        stores.append(store)
+
+    monkeypatch.setattr(rows.RowStore, "__init__", recorded)
+    return stores
+
+
 def row_blues(encoded):
     return np.round(encoded.embeddings[:, 0] * 255).astype(int).tolist()
 
@@ -354,9 +367,12 @@ def test_a_ctrl_c_while_the_requests_drain_is_raised_after_the_reader_is_joined(
 
     monkeypatch.setattr(stages.EncoderQueue, "drain", drain_then_ctrl_c)
     monkeypatch.setattr(stages.threading, "Thread", Recorded)
+    stores = recorded_row_stores(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         FileEncoder(models, grid, progress=False).run(grid_frames(30), source="x")
     assert drains == [1, 1] and joined == ["actionrec-reader"]
+    [store] = stores
+    assert not store.on_disk and store.blocks == []  # no result: the rows' file is closed, not left to the collector
 
 
 def test_an_early_stop_returns_only_after_the_requests_in_flight_finished(models, grid, monkeypatch):
@@ -427,17 +443,19 @@ def test_rows_in_memory_when_the_temporary_folder_cannot_take_them_are_the_same_
     models, grid, monkeypatch, tmp_path, caplog
 ):
     """No usable temporary folder: the rows stay in memory, as before, and the warning says where and what to do."""
-    on_disk = FileEncoder(models, grid, progress=False).run(grid_frames(300), source="long.mp4")
+    n = rows.MAPPED_MIN_ROWS + 10  # long enough to be mapped
+    on_disk = FileEncoder(models, grid, progress=False).run(grid_frames(n), source="long.mp4")
     monkeypatch.setattr(rows.tempfile, "tempdir", str(tmp_path / "gone"))
     with caplog.at_level("WARNING", logger="actionrec.pipeline.rows"):
-        in_memory = FileEncoder(models, grid, progress=False).run(grid_frames(300), source="long.mp4")
+        in_memory = FileEncoder(models, grid, progress=False).run(grid_frames(n), source="long.mp4")
     assert rows.row_file_backed(on_disk.embeddings) and not rows.row_file_backed(in_memory.embeddings)
     assert np.array_equal(in_memory.embeddings, on_disk.embeddings)
     gone = re.escape(str(tmp_path / "gone"))
     [message] = caplog.messages
     assert re.fullmatch(
         rf"embedding rows are kept in memory from row 0 on: the temporary file in {gone} cannot hold them "
-        rf"\(\[Errno 2\] No such file or directory: '{gone}/actionrec-rows-\w+'\); set TMPDIR to a folder with space",
+        rf"\(\[Errno 2\] No such file or directory: '{gone}/actionrec-rows-\w+'\); if the folder is full, "
+        r"read-only or missing, set TMPDIR to a writable folder with space",
         message,
     ), message
 
@@ -464,14 +482,7 @@ def test_a_disk_that_fills_while_encoding_keeps_the_rest_of_the_rows_in_memory(m
 
 def test_a_failed_run_closes_its_row_file(models, grid, monkeypatch):
     """The source fails half way: the rows' temporary file is closed with the run, not left to the collector."""
-    stores: list[rows.RowStore] = []
-    make_store = rows.RowStore.__init__
-
-    def recorded(store, *args, **kwargs):
-        make_store(store, *args, **kwargs)
-        stores.append(store)
-
-    monkeypatch.setattr(rows.RowStore, "__init__", recorded)
+    stores = recorded_row_stores(monkeypatch)
 
     class BrokenSourceError(Exception):
         pass

@@ -174,15 +174,16 @@ def write_json(
     Raises:
         ExportError: ``extra`` is not JSON-serialisable, or the file cannot be written.
     """
-    doc = timeline_to_dict(timeline, threshold=threshold, extra=extra, events=events)
     try:
-        with atomic_write(path, "w") as f:  # written as encoded: the text is never whole in memory
-            json.dump(doc, f, indent=1, ensure_ascii=False, allow_nan=False)
-            f.write("\n")
-    except (TypeError, ValueError) as exc:  # nothing is left under ``path``: atomic_write removed its file
+        json.dumps(extra, allow_nan=False)  # checked before anything is written
+    except (TypeError, ValueError) as exc:
         raise ExportError(
             f"cannot write {path}: {exc}; 'extra' must hold only JSON data (str, numbers, bool, None, lists, dicts)"
         ) from exc
+    doc = timeline_to_dict(timeline, threshold=threshold, extra=extra, events=events)
+    with atomic_write(path, "w") as f:  # written as encoded: the text is never whole in memory
+        json.dump(doc, f, indent=1, ensure_ascii=False, allow_nan=False)
+        f.write("\n")
     return Path(path)
 
 

@@ -41,11 +41,12 @@ _WRITE_ROWS = 256  # embedding rows per write: what to_npz holds of a file-backe
 
 
 def _write_npy(out: Any, array: np.ndarray) -> None:
-    """``array`` as a ``.npy`` into ``out``, a block of rows at a time (no copy of the whole array).
+    """``array`` as a ``.npy`` into ``out``, a block of rows at a time (copied whole if not contiguous).
 
     Rows in a temporary file (:class:`~actionrec.pipeline.rows.RowStore`) are handed back to the
     kernel once written, so storing a long video's embeddings does not bring them all into memory.
     """
+    array = np.asarray(array)
     if not array.flags.c_contiguous:
         array = array.copy(order="C")
     np.lib.format.write_array_header_1_0(out, np.lib.format.header_data_from_array_1_0(array))
@@ -71,9 +72,10 @@ class EncodedVideo:
 
     Attributes:
         source: what was read.
-        embeddings: ``[N, D]`` float32, grid order. From an encoder run, a mapping of the temporary
-            file the rows were written to (:mod:`actionrec.pipeline.rows`): an ordinary array whose
-            pages are read in as they are used, so a long video's rows need not be in memory.
+        embeddings: ``[N, D]`` float32, grid order. From an encoder run, read-only, and for a long
+            video a mapping of the temporary file the rows were written to
+            (:mod:`actionrec.pipeline.rows`): its pages are read in as they are used, so the rows
+            need not all be in memory.
         frame_times_s: timestamp of the frame chosen for each sample.
         frame_indices: index of that frame in the source.
         duplicated: sample ``k`` reuses the frame of sample ``k-1``.

@@ -8,8 +8,11 @@ any array, and the blocks behind the last two are retired: :func:`release_pages`
 back to the kernel (``madvise(MADV_DONTNEED)``) and their mapping is dropped. Their contents stay
 in the page cache, or on disk once the kernel writes them back, and the next read brings them back
 unchanged. The finished rows are one mapping
-of the whole file: an ordinary writable ``float32`` array, which the file pipeline's readers (the
-decoder, :meth:`~actionrec.pipeline.EncodedVideo.to_npz`) go through and release as they go.
+of the whole file: a read-only ``float32`` array (``copy()`` it to change it; a forked process
+cannot change the parent's rows through it), which the file pipeline's readers (the decoder,
+:meth:`~actionrec.pipeline.EncodedVideo.to_npz`) go through and release as they go. Results of up
+to :data:`MAPPED_MIN_ROWS` rows are copied into memory instead: a mapping holds an open file
+descriptor (before Python 3.13), and many short results kept at once must not use them up.
 
 The file is a :func:`tempfile.TemporaryFile` in the temporary folder (``TMPDIR``): unnamed where the
 system allows it, so nothing is left behind however the process ends. Each block is allocated on
@@ -17,16 +20,22 @@ disk before it is mapped, so a full disk is an ``OSError`` there and never a cra
 through the mapping. Where the file cannot be made, grown or mapped, the remaining blocks are kept
 in memory, as before, and one warning says why. On a ``tmpfs`` temporary folder the rows are still
 in RAM, but in the page cache (swappable), not in the process: point ``TMPDIR`` at a disk folder to
-keep them out of memory altogether.
+keep them out of memory altogether. Pages are handed back on Linux (and other systems with
+``MADV_DONTNEED``); on Windows they stay until the system trims the working set. On a copy-on-write
+file system (btrfs with snapshots, ZFS) an allocated block may still need space when written, so a
+temporary folder there that fills up can stop the process with ``SIGBUS``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import mmap
 import os
+import sys
 import tempfile
+from collections.abc import Sequence
 from typing import IO
 
 import numpy as np
@@ -35,6 +44,9 @@ log = logging.getLogger(__name__)
 
 BLOCK_ROWS = 256
 """Rows per block: 512 KB at 512 float32 values, a multiple of every system's mapping granularity."""
+MAPPED_MIN_ROWS = 4 * BLOCK_ROWS
+"""Fewer rows than this (64 s of video, 2 MB) are copied into memory by :meth:`RowStore.finish`."""
+_TRACKFD = {"trackfd": False} if sys.version_info >= (3, 13) else {}  # no descriptor held by the mapping
 _DONTNEED = getattr(mmap, "MADV_DONTNEED", None)  # not on Windows: the pages stay until the system trims them
 
 
@@ -72,7 +84,10 @@ class RowStore:
         self._block_bytes = BLOCK_ROWS * dim * 4
         self._retired = 0  # blocks retired by release_behind()
         self._file: IO[bytes] | None = None
-        self._grow_on_disk = True
+        self._folder = folder
+        self._grow_on_disk = self._block_bytes % mmap.ALLOCATIONGRANULARITY == 0  # else blocks cannot be mapped
+        if not self._grow_on_disk:
+            return
         try:
             # closed by finish() or close(): the file outlives this call
             self._file = tempfile.TemporaryFile(prefix="actionrec-rows-", dir=folder)  # noqa: SIM115
@@ -118,26 +133,24 @@ class RowStore:
                 self.blocks[self._retired] = None
             self._retired += 1
 
-    def finish(self, n: int) -> np.ndarray:
-        """The first ``n`` rows as one ``[n, dim]`` array; the blocks are given up.
+    def finish(self, n: int, *, repeat_previous: Sequence[int] = ()) -> np.ndarray:
+        """The first ``n`` rows as one read-only ``[n, dim]`` array; the blocks are given up.
 
-        All in the file: one mapping of the file's first ``n`` rows, nothing copied, no page resident.
-        Otherwise the blocks are copied into one array (retired ones read from the file), each freed
-        once copied.
+        Args:
+            n: rows of the result.
+            repeat_previous: rows ``k`` that take row ``k - 1``'s values (in increasing order, so a
+                run of them repeats its first row): a duplicated frame's sample.
+
+        All in the file and at least :data:`MAPPED_MIN_ROWS` rows: one mapping of the file's first
+        ``n`` rows, nothing copied, no page resident. Otherwise the blocks are copied into one
+        array (retired ones read from the file), each freed once copied.
         """
         if n > self.rows:
             raise ValueError(f"{n} rows asked for, {self.rows} allocated")
+        rows = self._mapped_result(n, repeat_previous) if self.on_disk and n >= MAPPED_MIN_ROWS else None
+        if rows is not None:
+            return rows
         blocks, self.blocks = self.blocks, []
-        if self.on_disk and n:
-            assert self._file is not None
-            try:
-                rows = np.frombuffer(_RowMap(self._file.fileno(), n * self.dim * 4), np.float32).reshape(n, self.dim)
-            except (OSError, ValueError) as exc:  # address space or mapping limits: copy instead
-                self._in_memory_from_now(exc, keep_file=True)
-            else:
-                self._close()
-                release_pages(rows)
-                return rows
         rows = np.empty((n, self.dim), np.float32)
         while blocks:  # block by block, each freed once copied: the peak is one block above n rows
             start = (len(blocks) - 1) * BLOCK_ROWS
@@ -149,12 +162,40 @@ class RowStore:
                 self._file.seek(start * self.dim * 4)
                 self._file.readinto(memoryview(part).cast("B"))
         self._close()
+        for k in repeat_previous:
+            rows[k] = rows[k - 1]
+        rows.flags.writeable = False
         return rows
+
+    def _mapped_result(self, n: int, repeat_previous: Sequence[int]) -> np.ndarray | None:
+        """One mapping of the file's first ``n`` rows, read-only (``None`` when it cannot be made)."""
+        assert self._file is not None
+        fd, size = self._file.fileno(), n * self.dim * 4
+        try:
+            if len(repeat_previous):  # written through a mapping of their own, given up before the result's
+                rows = np.frombuffer(_RowMap(fd, size), np.float32).reshape(n, self.dim)
+                for k in repeat_previous:
+                    rows[k] = rows[k - 1]
+                release_pages(rows)
+                del rows
+            mapping = _RowMap(fd, size, access=mmap.ACCESS_READ, **_TRACKFD)
+        except (OSError, ValueError) as exc:  # address space or mapping limits: copy instead
+            self._in_memory_from_now(exc, keep_file=True, from_row=0)
+            return None
+        self.blocks = []
+        self._close()
+        return np.frombuffer(mapping, np.float32).reshape(n, self.dim)
 
     def close(self) -> None:
         """Give the rows up without a result (a run that failed): the file goes with the last mapping."""
         self.blocks = []
         self._close()
+
+    def __enter__(self) -> RowStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _mapped_block(self) -> np.ndarray | None:
         assert self._file is not None
@@ -167,12 +208,12 @@ class RowStore:
             return None
         return np.frombuffer(mapping, np.float32).reshape(BLOCK_ROWS, self.dim)
 
-    def _in_memory_from_now(self, exc: BaseException, *, keep_file: bool = False) -> None:
+    def _in_memory_from_now(self, exc: BaseException, *, keep_file: bool = False, from_row: int | None = None) -> None:
         log.warning(
             "embedding rows are kept in memory from row %d on: the temporary file in %s cannot hold them (%s); "
-            "set TMPDIR to a folder with space",
-            self.rows,
-            tempfile.gettempdir(),
+            "if the folder is full, read-only or missing, set TMPDIR to a writable folder with space",
+            self.rows if from_row is None else from_row,
+            self._folder or tempfile.tempdir or "the temporary folder",
             exc,
         )
         self._grow_on_disk = False
@@ -189,11 +230,13 @@ class RowStore:
 def release_pages(rows: np.ndarray) -> None:
     """Hand the resident pages of ``rows`` back to the kernel if they live in a :class:`RowStore` file.
 
-    Anything else (an array in memory, another kind of mapping) is left alone, so any array may be
-    passed. The contents do not change: the next read takes them from the file.
+    Anything else (an array in memory, another kind of mapping, a view that is not contiguous) is
+    left alone, so any array may be passed; it is a hint, and a system that refuses it (locked
+    memory: ``mlockall``) keeps the pages. The contents do not change: the next read takes them
+    from the file.
     """
     mapping = _row_map_of(rows)
-    if mapping is None or _DONTNEED is None or rows.nbytes == 0:
+    if mapping is None or _DONTNEED is None or rows.nbytes == 0 or not rows.flags.c_contiguous:
         return
     view = np.frombuffer(mapping, np.uint8)
     start = rows.ctypes.data - view.ctypes.data
@@ -201,7 +244,8 @@ def release_pages(rows: np.ndarray) -> None:
     page = mmap.PAGESIZE
     lo, hi = -(-start // page) * page, (start + rows.nbytes) // page * page
     if hi > lo:  # whole pages only: a page shared with rows outside ``rows`` stays
-        mapping.madvise(_DONTNEED, lo, hi - lo)
+        with contextlib.suppress(OSError):
+            mapping.madvise(_DONTNEED, lo, hi - lo)
 
 
 def row_file_backed(rows: np.ndarray) -> bool:

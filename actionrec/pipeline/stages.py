@@ -39,7 +39,7 @@ from ..video.core import CroppableFrame, Frame, VideoStats
 from .encoded import EncodedVideo
 from .encoders import EncoderQueue
 from .preprocess import preprocess_frame
-from .rows import RowStore, release_pages
+from .rows import RowStore
 from .sampling import GridNeed, GridSampler, NearestFrameFilter, NeedFrom, Sample, SamplingGrid
 
 if TYPE_CHECKING:
@@ -197,8 +197,8 @@ class FileEncoder:
                 over), corrupt, truncated, the last timestamp.
 
         Returns:
-            The embeddings of every grid sample, in grid order: a mapping of the temporary file they
-            were written to (an ordinary array; its pages are read in as they are used).
+            The embeddings of every grid sample, in grid order; a long video's are a read-only
+            mapping of the temporary file they were written to (:mod:`actionrec.pipeline.rows`).
 
         Raises:
             RuntimeError: this encoder already ran.
@@ -207,13 +207,23 @@ class FileEncoder:
             Exception: whatever the source raised (re-raised here, after every request finished
                 and the reader stopped).
         """
-        from tqdm.auto import tqdm
-
         if self._started:
             raise RuntimeError("a FileEncoder encodes one source; make a new one for the next")
         self._started = True
+        self._rows = RowStore(self.models.embedding_dim)
+        try:
+            return self._run(frames, source=source, total_frames=total_frames, stats=stats)
+        except BaseException:  # a failure, or Ctrl+C (a second one while draining included): no result
+            self._rows.close()
+            raise
+
+    def _run(
+        self, frames: Iterable[Frame], *, source: str, total_frames: int | None, stats: VideoStats | None
+    ) -> EncodedVideo:
+        """The stages of :meth:`run`, with its rows made."""
+        from tqdm.auto import tqdm
+
         models = self.models
-        self._rows = RowStore(models.embedding_dim)
         jobs = EncoderQueue(
             models.encoder,
             self._store,
@@ -224,10 +234,8 @@ class FileEncoder:
         reader = threading.Thread(target=self._read, args=(frames, stats), name="actionrec-reader", daemon=True)
         bar = tqdm(total=total_frames, unit="frame", desc=_short(source), disable=not self.progress, leave=True)
         reader.start()
-        ok = False
         try:
             self._encode(jobs, bar, total_frames)
-            ok = True
         finally:
             self._stop.set()
             # Never free an AsyncInferQueue with requests running (OpenVINO aborts or hangs); drain()
@@ -236,8 +244,6 @@ class FileEncoder:
             _through_interrupts(jobs.drain, reader.join)
             bar.n = self._frames_decoded(stats)
             bar.close()
-            if not ok:
-                self._rows.close()
         encoder_s = jobs.latency_s
         del jobs  # its requests' input buffers (a batch of frames each) are not held while the result is made
         return self._result(source, stats, encoder_s=encoder_s)
@@ -360,13 +366,8 @@ class FileEncoder:
 
     def _result(self, source: str, stats: VideoStats | None, *, encoder_s: float) -> EncodedVideo:
         n = len(self._times)
-        emb = self._rows.finish(n)
+        emb = self._rows.finish(n, repeat_previous=np.flatnonzero(np.asarray(self._copied, bool)))
         duplicated = np.asarray(self._dups, bool)
-        copied = np.flatnonzero(np.asarray(self._copied, bool))
-        for k in copied:
-            emb[k] = emb[k - 1]
-        if len(copied):
-            release_pages(emb)
         encoded_n = max(1, self._samples_encoded)
         decoded = self._frames_decoded(stats)
         first_t, last_t = self._reader.first_timestamp_s, self._reader.last_timestamp_s
