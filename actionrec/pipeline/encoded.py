@@ -55,7 +55,7 @@ def _write_npy(out: Any, array: np.ndarray) -> None:
         return
     for start in range(0, len(array), _WRITE_ROWS):
         rows = array[start : start + _WRITE_ROWS]
-        out.write(rows.tobytes() if rows.size else b"")
+        out.write(rows.tobytes())
         release_pages(rows)
 
 

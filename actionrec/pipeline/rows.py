@@ -81,7 +81,8 @@ class RowStore:
     def __init__(self, dim: int, *, folder: str | os.PathLike[str] | None = None) -> None:
         self.dim = dim
         self.blocks: list[np.ndarray | None] = []
-        self._block_bytes = BLOCK_ROWS * dim * 4
+        self._row_bytes = dim * 4  # float32
+        self._block_bytes = BLOCK_ROWS * self._row_bytes
         self._retired = 0  # blocks retired by release_behind()
         self._file: IO[bytes] | None = None
         self._folder = folder
@@ -120,7 +121,7 @@ class RowStore:
             block[r] = row
             return
         assert self._file is not None  # only file blocks retire
-        self._file.seek(b * self._block_bytes + r * self.dim * 4)
+        self._file.seek(k * self._row_bytes)
         self._file.write(np.ascontiguousarray(row, np.float32).tobytes())
         self._file.flush()
 
@@ -159,7 +160,7 @@ class RowStore:
                 part[:] = block[: len(part)]
             elif len(part):  # a retired block: its rows are in the file only
                 assert self._file is not None
-                self._file.seek(start * self.dim * 4)
+                self._file.seek(start * self._row_bytes)
                 self._file.readinto(memoryview(part).cast("B"))
         self._close()
         for k in repeat_previous:
@@ -170,13 +171,12 @@ class RowStore:
     def _mapped_result(self, n: int, repeat_previous: Sequence[int]) -> np.ndarray | None:
         """One mapping of the file's first ``n`` rows, read-only (``None`` when it cannot be made)."""
         assert self._file is not None
-        fd, size = self._file.fileno(), n * self.dim * 4
+        fd, size = self._file.fileno(), n * self._row_bytes
         try:
-            if len(repeat_previous):  # written through a mapping of their own, given up before the result's
+            if len(repeat_previous):  # written through a mapping of their own, unmapped before the result's
                 rows = np.frombuffer(_RowMap(fd, size), np.float32).reshape(n, self.dim)
                 for k in repeat_previous:
                     rows[k] = rows[k - 1]
-                release_pages(rows)
                 del rows
             mapping = _RowMap(fd, size, access=mmap.ACCESS_READ, **_TRACKFD)
         except (OSError, ValueError) as exc:  # address space or mapping limits: copy instead
